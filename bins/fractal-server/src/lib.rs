@@ -1,0 +1,14 @@
+//! Fractal Server's authentication and authorization API, composed from the fractal-auth crates.
+//!
+//! The binary's `main` only calls [`cli::main`]; tests build the same app with
+//! [`startup::Application::build`] on port 0.
+
+pub mod api;
+pub mod bootstrap;
+pub mod cli;
+pub mod hooks;
+pub mod mail;
+pub mod routes;
+pub mod schemas;
+pub mod settings;
+pub mod startup;

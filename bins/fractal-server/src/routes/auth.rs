@@ -1,0 +1,193 @@
+//! `/auth/...`: FastAPI Users' routers as Fractal 1.3 mounts them, plus Fractal's own routes
+//! (`/whoami`, `/userlist`) and the paths later Fractal clients use (`/current-user`, `/users`).
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use auth_actix::routes::{self, UserSchema};
+use auth_actix::{Active, ApiError, Context, CurrentUser, Superuser, auth_state_of};
+use auth_core::{Page, Safety, UserDatabase};
+use auth_sea_orm::SeaOrmStore;
+use serde::Deserialize;
+
+use crate::schemas::{FractalSchema, UserRead, UserUpdateStrictBody, strict_update};
+
+type Store = SeaOrmStore;
+
+/// Mounts everything under `/auth` (the password routes only when `password_login`).
+pub fn configure(
+    password_login: bool,
+    oauth_clients: Vec<String>,
+) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        let mut scope = web::scope("/auth");
+        if password_login {
+            // Token and cookie login, and the mailed-token flows, exist only where users have
+            // passwords here (FRACTAL_AUTH=embedded).
+            scope = scope
+                .service(web::scope("/token").configure(routes::auth_routes::<Store>("bearer")))
+                .configure(routes::auth_routes::<Store>("cookie"))
+                .configure(routes::reset_password_routes::<Store>)
+                .configure(routes::verify_routes::<Store, FractalSchema>)
+                .configure(routes::logout_all_routes::<Store>)
+                .configure(super::oauth::configure(oauth_clients));
+        }
+        cfg.service(
+            scope
+                .configure(routes::register_routes::<Store, FractalSchema, Superuser>)
+                .configure(super::groups::configure_groups)
+                .route("/whoami", web::get().to(whoami))
+                .route("/user/me", web::get().to(super::me::user_me))
+                .route("/userlist", web::get().to(userlist))
+                .route("/current-user", web::get().to(whoami))
+                .route("/current-user", web::patch().to(patch_current_user))
+                .route(
+                    "/current-user/oauth-accounts",
+                    web::get().to(list_oauth_accounts),
+                )
+                .route(
+                    "/current-user/oauth-accounts/{account_id}",
+                    web::delete().to(unlink_oauth_account),
+                )
+                .service(
+                    web::scope("/users")
+                        .route("", web::get().to(userlist))
+                        .configure(super::groups::configure_user_permissions)
+                        .configure(routes::users_routes::<Store, FractalSchema, Superuser>),
+                ),
+        );
+    }
+}
+
+async fn whoami(
+    req: HttpRequest,
+    current: CurrentUser<Store, Active>,
+) -> Result<HttpResponse, ApiError> {
+    let state = auth_state_of::<Store>(&req)?;
+    Ok(HttpResponse::Ok().json(FractalSchema::read(&state, current.user()).await?))
+}
+
+/// Paging of `GET /auth/userlist` and `GET /auth/users`.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    /// Users to skip (default 0).
+    pub offset: Option<u64>,
+    /// Users to return at most (default: all).
+    pub limit: Option<u64>,
+}
+
+/// Users per database round trip when streaming the whole list.
+const USERLIST_CHUNK: u64 = 1000;
+
+async fn userlist(
+    req: HttpRequest,
+    _admin: CurrentUser<Store, Superuser>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let state = auth_state_of::<Store>(&req)?;
+    let offset = query.offset.unwrap_or(0);
+    if let Some(limit) = query.limit {
+        let users = state.manager.db().list(Page { offset, limit }).await?;
+        return Ok(HttpResponse::Ok().json(UserRead::many(state.manager.db(), &users).await?));
+    }
+    // No limit: the whole list, streamed a chunk at a time (bounded memory at any size).
+    let store = state.manager.db().clone();
+    let chunks = futures_util::stream::unfold(Some((offset, true)), move |cursor| {
+        let store = store.clone();
+        async move {
+            let (offset, first) = cursor?;
+            let page = match store
+                .list(Page {
+                    offset,
+                    limit: USERLIST_CHUNK,
+                })
+                .await
+            {
+                Ok(p) => p,
+                Err(e) => return Some((Err(ApiError::auth(e)), None)),
+            };
+            let rows = match UserRead::many(&store, &page).await {
+                Ok(r) => r,
+                Err(e) => return Some((Err(e), None)),
+            };
+            let mut text = String::from(if first { "[" } else { "" });
+            for (i, row) in rows.iter().enumerate() {
+                if !(first && i == 0) {
+                    text.push(',');
+                }
+                text.push_str(&serde_json::to_string(row).unwrap_or_default());
+            }
+            let done = (page.len() as u64) < USERLIST_CHUNK;
+            if done {
+                text.push(']');
+            }
+            let next = (!done).then_some((offset + USERLIST_CHUNK, first && rows.is_empty()));
+            Some((Ok::<_, ApiError>(web::Bytes::from(text)), next))
+        }
+    });
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .streaming(chunks))
+}
+
+async fn patch_current_user(
+    req: HttpRequest,
+    current: CurrentUser<Store, Active>,
+    body: web::Json<UserUpdateStrictBody>,
+) -> Result<HttpResponse, ApiError> {
+    let state = auth_state_of::<Store>(&req)?;
+    let update = strict_update(body.into_inner(), current.user())?;
+    let user = state
+        .manager
+        .update(update, current.user(), Safety::Safe)
+        .await
+        .map_err(ApiError::ctx(Context::Update))?;
+    Ok(HttpResponse::Ok().json(FractalSchema::read(&state, &user).await?))
+}
+
+async fn list_oauth_accounts(
+    req: HttpRequest,
+    current: CurrentUser<Store, Active>,
+) -> Result<HttpResponse, ApiError> {
+    let state = auth_state_of::<Store>(&req)?;
+    let accounts = state
+        .manager
+        .db()
+        .oauth_accounts(&current.user().id)
+        .await?;
+    Ok(HttpResponse::Ok().json(
+        accounts
+            .iter()
+            .map(crate::schemas::OAuthAccountRead::from)
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// Unlinks one of the caller's OAuth accounts, unless it is their last way to log in (no
+/// password and no other link): then 422.
+async fn unlink_oauth_account(
+    req: HttpRequest,
+    current: CurrentUser<Store, Active>,
+    path: web::Path<i32>,
+) -> Result<HttpResponse, ApiError> {
+    let state = auth_state_of::<Store>(&req)?;
+    let user = current.user();
+    let accounts = state.manager.db().oauth_accounts(&user.id).await?;
+    let account_id = path.into_inner();
+    if !accounts.iter().any(|a| a.id == account_id) {
+        return Err(ApiError::detail(
+            actix_web::http::StatusCode::NOT_FOUND,
+            format!("OAuth account {account_id} not found."),
+        ));
+    }
+    if accounts.len() == 1 && !auth_core::manager::has_password(user) {
+        return Err(ApiError::detail(
+            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "Cannot unlink the last way to log in: set a password first (forgot-password) or link another account.",
+        ));
+    }
+    state
+        .manager
+        .db()
+        .delete_oauth_account(&user.id, &account_id)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

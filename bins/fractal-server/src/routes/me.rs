@@ -1,0 +1,170 @@
+//! Jupyverse's `GET /api/me?permissions={...}` and a WebSocket event stream guarded by
+//! `websocket_auth`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use actix_ws::{CloseCode, CloseReason, Message};
+use auth_actix::routes::UserSchema;
+use auth_actix::{
+    ApiError, PermissionSpec, Permitted, auth_state_of, current_user, websocket_auth,
+    websocket_still_allowed,
+};
+use auth_core::{Permissions, WebSocketGrant};
+use auth_sea_orm::{FractalUser, SeaOrmStore};
+use serde::{Deserialize, Serialize};
+
+type Store = SeaOrmStore;
+
+/// Mounts `/api/me` and `/api/events`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/me", web::get().to(api_me))
+        .route("/api/events", web::get().to(events));
+}
+
+/// `{"admin": ["read"]}`: what Jupyverse's `GET /auth/user/me` requires.
+pub struct AdminRead;
+
+impl PermissionSpec for AdminRead {
+    fn required() -> Permissions {
+        let mut p = Permissions::new();
+        p.insert("admin", &["read"])
+            .expect("static, non-empty names");
+        p
+    }
+}
+
+/// `GET /auth/user/me` (Jupyverse): the current user, for holders of `admin:read` only.
+pub async fn user_me(
+    req: HttpRequest,
+    me: Permitted<Store, AdminRead>,
+) -> Result<HttpResponse, ApiError> {
+    let state = auth_state_of::<Store>(&req)?;
+    Ok(HttpResponse::Ok().json(crate::schemas::FractalSchema::read(&state, &me.auth.user).await?))
+}
+
+/// Jupyverse's identity model, filled from the local user.
+#[derive(Debug, Serialize)]
+pub struct Identity {
+    /// Fractal username, else the e-mail.
+    pub username: String,
+    /// Same as `username`.
+    pub name: String,
+    /// Same as `username`.
+    pub display_name: String,
+    /// First letter, upper-cased.
+    pub initials: Option<String>,
+    /// Not stored.
+    pub avatar_url: Option<String>,
+    /// Not stored.
+    pub color: Option<String>,
+}
+
+impl From<&FractalUser> for Identity {
+    fn from(u: &FractalUser) -> Self {
+        let username = u
+            .profile
+            .username
+            .clone()
+            .unwrap_or_else(|| u.email.to_string());
+        let initials = username.chars().next().map(|c| c.to_uppercase().collect());
+        Self {
+            name: username.clone(),
+            display_name: username.clone(),
+            username,
+            initials,
+            avatar_url: None,
+            color: None,
+        }
+    }
+}
+
+/// `?permissions={"resource": ["action"]}` (single quotes tolerated).
+#[derive(Debug, Deserialize)]
+pub struct PermissionsQuery {
+    /// JSON object of string arrays.
+    pub permissions: Option<String>,
+}
+
+fn requested(query: &PermissionsQuery) -> Result<Option<Permissions>, ApiError> {
+    query
+        .permissions
+        .as_deref()
+        .map(|text| {
+            Permissions::parse_json(text).map_err(|e| {
+                ApiError::invalid(&["query", "permissions"], e.to_string(), "value_error")
+            })
+        })
+        .transpose()
+}
+
+async fn api_me(
+    req: HttpRequest,
+    query: web::Query<PermissionsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let asked = requested(&query)?.unwrap_or_default();
+    let (auth, grant) = current_user::<Store>(&req, &Permissions::new()).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "identity": Identity::from(&auth.user),
+        "permissions": grant.granted(&asked),
+    })))
+}
+
+/// The event stream: refused before the upgrade (403) unless the user holds any requested
+/// action; greets with the granted subset (`null`: unrestricted); echoes text messages while
+/// the user may still be here, and closes with 1008 as soon as they may not.
+async fn events(
+    req: HttpRequest,
+    body: web::Payload,
+    query: web::Query<PermissionsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let asked = requested(&query)?;
+    let (auth, grant) = websocket_auth::<Store>(&req, asked.as_ref()).await?;
+    let state = auth_state_of::<Store>(&req)?;
+    let (response, mut session, mut stream) = actix_ws::handle(&req, body).map_err(|e| {
+        ApiError::detail(
+            StatusCode::BAD_REQUEST,
+            format!("not a WebSocket upgrade: {e}"),
+        )
+    })?;
+    let granted = match &grant {
+        WebSocketGrant::Unrestricted => serde_json::Value::Null,
+        WebSocketGrant::Granted(p) => serde_json::to_value(p).unwrap_or_default(),
+    };
+    actix_web::rt::spawn(async move {
+        let hello = serde_json::json!({"type": "welcome", "user": auth.user.email.as_str(), "permissions": granted});
+        if session.text(hello.to_string()).await.is_err() {
+            return;
+        }
+        while let Some(Ok(msg)) = stream.recv().await {
+            match msg {
+                Message::Text(text) => {
+                    let allowed = websocket_still_allowed(&state, &auth, asked.as_ref())
+                        .await
+                        .unwrap_or(false);
+                    if !allowed {
+                        let reason = CloseReason {
+                            code: CloseCode::Policy,
+                            description: Some("permission revoked".into()),
+                        };
+                        let _ = session.close(Some(reason)).await;
+                        return;
+                    }
+                    let echo = serde_json::json!({"type": "echo", "data": text.to_string()});
+                    if session.text(echo.to_string()).await.is_err() {
+                        return;
+                    }
+                }
+                // A failed pong means the peer is gone; the next receive ends the loop.
+                Message::Ping(bytes) => {
+                    let _ = session.pong(&bytes).await;
+                }
+                Message::Close(reason) => {
+                    let _ = session.close(reason).await;
+                    return;
+                }
+                _ => {}
+            }
+        }
+    });
+    Ok(response)
+}

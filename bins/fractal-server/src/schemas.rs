@@ -1,0 +1,469 @@
+//! Fractal's user JSON (1.3.x `UserRead`, `UserCreate`, `UserUpdate`) and its validation.
+
+use async_trait::async_trait;
+use auth_actix::{ApiError, AuthState, UserSchema, ValidationItem};
+use auth_core::{Safety, UserCreate, UserUpdate};
+use auth_sea_orm::{FractalProfile, FractalUser, SeaOrmStore};
+use secrecy::SecretString;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+
+/// `UserRead`, with the spec's field order.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct UserRead {
+    /// Integer id.
+    pub id: i32,
+    /// E-mail as stored.
+    pub email: String,
+    /// Active flag.
+    pub is_active: bool,
+    /// Superuser flag.
+    pub is_superuser: bool,
+    /// Verified flag.
+    pub is_verified: bool,
+    /// SLURM user.
+    pub slurm_user: Option<String>,
+    /// Absolute cache directory.
+    pub cache_dir: Option<String>,
+    /// Fractal user name.
+    pub username: Option<String>,
+    /// Linked OAuth accounts (Fractal ≥ 2.5).
+    pub oauth_accounts: Vec<OAuthAccountRead>,
+}
+
+/// An OAuth link as users see it (no provider tokens).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct OAuthAccountRead {
+    /// Link id (for unlinking).
+    pub id: i32,
+    /// The configured client name.
+    pub oauth_name: String,
+    /// The e-mail the provider reported.
+    pub account_email: String,
+}
+
+impl From<&auth_core::OAuthAccount<i32>> for OAuthAccountRead {
+    fn from(a: &auth_core::OAuthAccount<i32>) -> Self {
+        Self {
+            id: a.id,
+            oauth_name: a.oauth_name.clone(),
+            account_email: a.account_email.clone(),
+        }
+    }
+}
+
+impl UserRead {
+    /// A user with its OAuth links.
+    pub fn new(u: &FractalUser, accounts: &[auth_core::OAuthAccount<i32>]) -> Self {
+        Self {
+            id: u.id,
+            email: u.email.to_string(),
+            is_active: u.is_active,
+            is_superuser: u.is_superuser,
+            is_verified: u.is_verified,
+            slurm_user: u.profile.slurm_user.clone(),
+            cache_dir: u.profile.cache_dir.clone(),
+            username: u.profile.username.clone(),
+            oauth_accounts: accounts
+                .iter()
+                .filter(|a| a.user_id == u.id)
+                .map(OAuthAccountRead::from)
+                .collect(),
+        }
+    }
+
+    /// Many users, with their OAuth links fetched in one query.
+    pub async fn many(store: &SeaOrmStore, users: &[FractalUser]) -> Result<Vec<Self>, ApiError> {
+        let ids: Vec<i32> = users.iter().map(|u| u.id).collect();
+        let accounts = store.oauth_accounts_of(&ids).await?;
+        Ok(users.iter().map(|u| Self::new(u, &accounts)).collect())
+    }
+}
+
+/// A field of a PATCH body: absent, explicitly `null`, or a value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Patch<T> {
+    /// Not in the body: leave alone.
+    #[default]
+    Absent,
+    /// `null`.
+    Null,
+    /// A value.
+    Value(T),
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Patch<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match Option::<T>::deserialize(d)? {
+            None => Patch::Null,
+            Some(v) => Patch::Value(v),
+        })
+    }
+}
+
+/// `UserCreate`: `email` and `password` are required; flags are accepted and ignored.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = UserCreate)]
+pub struct UserCreateBody {
+    /// E-mail (validated).
+    #[schema(value_type = String, format = Email)]
+    pub email: Value,
+    /// Password (checked against the policy).
+    pub password: String,
+    /// Ignored by register.
+    pub is_active: Option<bool>,
+    /// Ignored by register.
+    pub is_superuser: Option<bool>,
+    /// Ignored by register.
+    pub is_verified: Option<bool>,
+    /// Stripped, non-empty.
+    pub slurm_user: Option<String>,
+    /// Absolute path.
+    pub cache_dir: Option<String>,
+    /// Stripped, non-empty.
+    pub username: Option<String>,
+}
+
+/// `UserUpdate`: every field optional; `null` clears the optional profile fields and is
+/// refused for the others.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[schema(as = UserUpdate)]
+pub struct UserUpdateBody {
+    /// New password.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub password: Patch<String>,
+    /// New e-mail.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Email)]
+    pub email: Patch<Value>,
+    /// New active flag (superusers only).
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    pub is_active: Patch<bool>,
+    /// New superuser flag (superusers only).
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    pub is_superuser: Patch<bool>,
+    /// New verified flag (superusers only).
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    pub is_verified: Patch<bool>,
+    /// New SLURM user (`null` clears it).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub slurm_user: Patch<String>,
+    /// New cache directory (`null` clears it).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub cache_dir: Patch<String>,
+    /// New user name (`null` clears it).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub username: Patch<String>,
+}
+
+/// `UserUpdateStrict` for `PATCH /auth/current-user`: only `cache_dir`; other fields are 422.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = UserUpdateStrict)]
+pub struct UserUpdateStrictBody {
+    /// New cache directory (`null` clears it).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub cache_dir: Patch<String>,
+}
+
+fn item(field: &str, msg: String) -> ValidationItem {
+    ValidationItem::new(&["body", field], msg, "value_error")
+}
+
+/// Stripped and non-empty (Fractal's `valstr`).
+fn valstr(field: &str, v: &str, errors: &mut Vec<ValidationItem>) -> Option<String> {
+    let s = v.trim();
+    if s.is_empty() {
+        errors.push(item(
+            field,
+            format!("String attribute '{field}' cannot be empty"),
+        ));
+        return None;
+    }
+    Some(s.to_owned())
+}
+
+/// Stripped and non-empty, for a single field: the value, or a 422 naming it.
+pub fn required_text(field: &str, value: &str) -> Result<String, ApiError> {
+    let mut errors = Vec::new();
+    valstr(field, value, &mut errors).ok_or(ApiError::Validation(errors))
+}
+
+/// Stripped, non-empty and absolute (Fractal's `val_absolute_path`).
+fn absolute(field: &str, v: &str, errors: &mut Vec<ValidationItem>) -> Option<String> {
+    let s = valstr(field, v, errors)?;
+    if !s.starts_with('/') {
+        errors.push(item(
+            field,
+            format!("String attribute '{field}' must be an absolute path (given '{s}')."),
+        ));
+        return None;
+    }
+    Some(s)
+}
+
+fn email_of(v: &Value, errors: &mut Vec<ValidationItem>) -> Option<auth_core::Email> {
+    match v.as_str().map(auth_core::Email::parse) {
+        Some(Ok(e)) => Some(e),
+        _ => {
+            errors.push(ValidationItem::new(
+                &["body", "email"],
+                "value is not a valid email address",
+                "value_error.email",
+            ));
+            None
+        }
+    }
+}
+
+fn finish<T>(value: T, errors: Vec<ValidationItem>) -> Result<T, ApiError> {
+    if errors.is_empty() {
+        Ok(value)
+    } else {
+        Err(ApiError::Validation(errors))
+    }
+}
+
+/// Applies profile patches on top of `current`.
+fn patch_profile(
+    current: &FractalProfile,
+    slurm_user: Patch<String>,
+    cache_dir: Patch<String>,
+    username: Patch<String>,
+    errors: &mut Vec<ValidationItem>,
+) -> Option<FractalProfile> {
+    let mut next = current.clone();
+    let mut changed = false;
+    let mut apply =
+        |slot: &mut Option<String>,
+         patch: Patch<String>,
+         check: &dyn Fn(&str, &mut Vec<ValidationItem>) -> Option<String>| {
+            match patch {
+                Patch::Absent => {}
+                Patch::Null => {
+                    *slot = None;
+                    changed = true;
+                }
+                Patch::Value(v) => {
+                    if let Some(v) = check(&v, errors) {
+                        *slot = Some(v);
+                        changed = true;
+                    }
+                }
+            }
+        };
+    apply(&mut next.slurm_user, slurm_user, &|v, e| {
+        valstr("slurm_user", v, e)
+    });
+    apply(&mut next.cache_dir, cache_dir, &|v, e| {
+        absolute("cache_dir", v, e)
+    });
+    apply(&mut next.username, username, &|v, e| {
+        valstr("username", v, e)
+    });
+    changed.then_some(next)
+}
+
+/// Applies a strict self-update body.
+pub fn strict_update(
+    body: UserUpdateStrictBody,
+    current: &FractalUser,
+) -> Result<UserUpdate<FractalProfile>, ApiError> {
+    let mut errors = Vec::new();
+    let profile = patch_profile(
+        &current.profile,
+        Patch::Absent,
+        body.cache_dir,
+        Patch::Absent,
+        &mut errors,
+    );
+    finish(
+        UserUpdate {
+            profile,
+            ..Default::default()
+        },
+        errors,
+    )
+}
+
+/// Fractal's user schema over the SeaORM store.
+pub struct FractalSchema;
+
+#[async_trait(?Send)]
+impl UserSchema<SeaOrmStore> for FractalSchema {
+    type Read = UserRead;
+    type Create = UserCreateBody;
+    type Update = UserUpdateBody;
+
+    async fn read(
+        state: &AuthState<SeaOrmStore>,
+        user: &FractalUser,
+    ) -> Result<UserRead, ApiError> {
+        let accounts =
+            auth_core::UserDatabase::oauth_accounts(state.manager.db().as_ref(), &user.id).await?;
+        Ok(UserRead::new(user, &accounts))
+    }
+
+    fn create(body: UserCreateBody) -> Result<UserCreate<FractalProfile>, ApiError> {
+        let mut errors = Vec::new();
+        let email = email_of(&body.email, &mut errors);
+        let slurm_user = body
+            .slurm_user
+            .as_deref()
+            .and_then(|v| valstr("slurm_user", v, &mut errors));
+        let cache_dir = body
+            .cache_dir
+            .as_deref()
+            .and_then(|v| absolute("cache_dir", v, &mut errors));
+        let username = body
+            .username
+            .as_deref()
+            .and_then(|v| valstr("username", v, &mut errors));
+        let profile = FractalProfile {
+            username,
+            slurm_user,
+            cache_dir,
+        };
+        let Some(email) = email else {
+            return Err(ApiError::Validation(errors));
+        };
+        finish(
+            UserCreate {
+                email,
+                password: SecretString::from(body.password),
+                is_active: body.is_active.unwrap_or(true),
+                is_superuser: body.is_superuser.unwrap_or(false),
+                is_verified: body.is_verified.unwrap_or(false),
+                profile,
+            },
+            errors,
+        )
+    }
+
+    fn update(
+        body: UserUpdateBody,
+        current: &FractalUser,
+        _safety: Safety,
+    ) -> Result<UserUpdate<FractalProfile>, ApiError> {
+        let mut errors = Vec::new();
+        let mut refuse_null =
+            |field: &str| errors.push(item(field, format!("Cannot set {field}=None")));
+        let password = match body.password {
+            Patch::Null => {
+                refuse_null("password");
+                None
+            }
+            Patch::Value(p) => Some(SecretString::from(p)),
+            Patch::Absent => None,
+        };
+        let mut flag = |field: &str, p: Patch<bool>| match p {
+            Patch::Null => {
+                refuse_null(field);
+                None
+            }
+            Patch::Value(v) => Some(v),
+            Patch::Absent => None,
+        };
+        let is_active = flag("is_active", body.is_active);
+        let is_superuser = flag("is_superuser", body.is_superuser);
+        let is_verified = flag("is_verified", body.is_verified);
+        let email = match body.email {
+            Patch::Null => {
+                errors.push(item("email", "Cannot set email=None".into()));
+                None
+            }
+            Patch::Value(v) => email_of(&v, &mut errors),
+            Patch::Absent => None,
+        };
+        let profile = patch_profile(
+            &current.profile,
+            body.slurm_user,
+            body.cache_dir,
+            body.username,
+            &mut errors,
+        );
+        finish(
+            UserUpdate {
+                password,
+                email,
+                is_active,
+                is_superuser,
+                is_verified,
+                profile,
+            },
+            errors,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user() -> FractalUser {
+        auth_core::User {
+            id: 1,
+            email: auth_core::Email::parse("a@b.co").unwrap(),
+            hashed_password: String::new(),
+            is_active: true,
+            is_superuser: false,
+            is_verified: false,
+            profile: FractalProfile {
+                username: Some("u".into()),
+                slurm_user: None,
+                cache_dir: None,
+            },
+            session_generation: 0,
+        }
+    }
+
+    #[test]
+    fn patch_distinguishes_absent_null_and_value() {
+        let b: UserUpdateBody =
+            serde_json::from_str(r#"{"slurm_user": "  slurm1 ", "username": null}"#).unwrap();
+        let u = FractalSchema::update(b, &user(), Safety::Safe).unwrap();
+        let p = u.profile.unwrap();
+        assert_eq!(
+            (p.slurm_user.as_deref(), p.username),
+            (Some("slurm1"), None)
+        );
+        let b: UserUpdateBody = serde_json::from_str(r#"{}"#).unwrap();
+        assert!(
+            FractalSchema::update(b, &user(), Safety::Safe)
+                .unwrap()
+                .profile
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn validation_messages_are_fractals() {
+        let b: UserUpdateBody = serde_json::from_str(
+            r#"{"username": "  ", "cache_dir": "relative", "email": null, "is_active": null}"#,
+        )
+        .unwrap();
+        let ApiError::Validation(items) =
+            FractalSchema::update(b, &user(), Safety::Unsafe).unwrap_err()
+        else {
+            panic!()
+        };
+        let msgs: Vec<&str> = items.iter().map(|i| i.msg.as_str()).collect();
+        assert_eq!(
+            msgs,
+            vec![
+                "Cannot set is_active=None",
+                "Cannot set email=None",
+                "String attribute 'cache_dir' must be an absolute path (given 'relative').",
+                "String attribute 'username' cannot be empty",
+            ]
+        );
+    }
+}

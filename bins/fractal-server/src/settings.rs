@@ -1,0 +1,630 @@
+//! Settings: environment variables, a `.fractal_server.env` file in the working directory (the
+//! environment wins over it), and command-line flags (which win over both). Names follow
+//! Fractal Server. A bad value is reported as one line naming the variable.
+
+use std::path::{Path, PathBuf};
+
+use auth_core::{Email, SameSite};
+use auth_sea_orm::DatabaseUrl;
+use secrecy::SecretString;
+
+/// A setting that could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}: {message}")]
+pub struct SettingsError {
+    /// The variable (or flag) at fault.
+    pub variable: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl SettingsError {
+    fn new(variable: &str, message: impl Into<String>) -> Self {
+        Self {
+            variable: variable.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl From<auth_sea_orm::StoreError> for SettingsError {
+    fn from(e: auth_sea_orm::StoreError) -> Self {
+        match e {
+            auth_sea_orm::StoreError::Config { variable, message } => Self::new(variable, message),
+            other => Self::new("DATABASE_URL", other.to_string()),
+        }
+    }
+}
+
+/// Values given on the command line (they win over the environment).
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--host`
+    pub host: Option<String>,
+    /// `--port`
+    pub port: Option<u16>,
+    /// `--data-dir`
+    pub data_dir: Option<PathBuf>,
+    /// `--database-url`
+    pub database_url: Option<String>,
+}
+
+/// Everything the server needs to start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Bind address (`FRACTAL_HOST`, default 127.0.0.1).
+    pub host: String,
+    /// Bind port (`FRACTAL_PORT`, default 8000; 0 picks a free port).
+    pub port: u16,
+    /// Where the SQLite file and the generated JWT secret live (`FRACTAL_DATA_DIR`, default `data`).
+    pub data_dir: PathBuf,
+    /// The database.
+    pub database_url: DatabaseUrl,
+    /// Signs auth, reset, verify and OAuth-state tokens (`JWT_SECRET_KEY`); `None` means
+    /// "generate one and keep it in the data directory".
+    pub jwt_secret_key: Option<SecretString>,
+    /// Lifetime of Bearer tokens (`JWT_EXPIRE_SECONDS`, 180).
+    pub jwt_expire_seconds: u64,
+    /// Lifetime of cookie tokens (`COOKIE_EXPIRE_SECONDS`, 86400).
+    pub cookie_expire_seconds: u64,
+    /// `Secure` on the auth cookie (`FRACTAL_COOKIE_SECURE`, true).
+    pub cookie_secure: bool,
+    /// `SameSite` of the auth cookie (`FRACTAL_COOKIE_SAMESITE`, none as in Fractal).
+    pub cookie_samesite: SameSite,
+    /// First superuser (`FRACTAL_DEFAULT_ADMIN_EMAIL`, admin@fractal.xy).
+    pub admin_email: Email,
+    /// Its password (`FRACTAL_DEFAULT_ADMIN_PASSWORD`, 1234).
+    pub admin_password: SecretString,
+    /// Its username (`FRACTAL_DEFAULT_ADMIN_USERNAME`, admin).
+    pub admin_username: Option<String>,
+    /// The group every new user joins (`FRACTAL_DEFAULT_GROUP_NAME`, All).
+    pub default_group_name: String,
+    /// SMTP, when `FRACTAL_EMAIL_SMTP_SERVER` and `FRACTAL_EMAIL_SENDER` are set; otherwise
+    /// mails are logged at INFO.
+    pub smtp: Option<crate::mail::SmtpSettings>,
+    /// Which auth plugin serves requests (`FRACTAL_AUTH`).
+    pub auth: AuthMode,
+    /// OAuth2/OIDC login clients (`OAUTH_{NAME}_*`).
+    pub oauth: OAuthSettings,
+    /// What tokens are (`FRACTAL_TOKEN_STRATEGY`).
+    pub token_strategy: TokenStrategy,
+    /// `REDIS_URL`: required by the redis strategy; when set, revocations and rate-limit
+    /// counters live there too (shared by every server process).
+    pub redis_url: Option<String>,
+    /// `REDIS_KEY_PREFIX` (empty): isolates deployments sharing one Redis.
+    pub redis_key_prefix: String,
+    /// Brute-force protection (`FRACTAL_RATE_LIMIT`, `_ACCOUNT`, `_ADDRESS`).
+    pub rate_limit: Option<(auth_core::RateLimit, auth_core::RateLimit)>,
+    /// `FRACTAL_PURGE_INTERVAL_SECONDS` (600): how often expired tokens and revocations go.
+    pub purge_interval_seconds: u64,
+}
+
+/// `FRACTAL_TOKEN_STRATEGY=jwt|database|redis`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenStrategy {
+    /// Signed JWTs; logout revokes the `jti` (default).
+    Jwt,
+    /// Opaque tokens in the `accesstoken` table.
+    Database,
+    /// Opaque tokens in Redis with a TTL.
+    Redis,
+}
+
+/// OAuth login: the clients and what their logins may do.
+#[derive(Debug, Clone, Default)]
+pub struct OAuthSettings {
+    /// One entry per `OAUTH_{NAME}_CLIENT_ID`.
+    pub clients: Vec<OAuthClientSettings>,
+    /// `FRACTAL_OAUTH_SELF_REGISTRATION` (true): create unknown users; else a 400.
+    pub self_registration: bool,
+    /// `FRACTAL_OAUTH_ASSOCIATE_BY_EMAIL` (true, as Fractal): link to an existing user with the
+    /// same e-mail — only when the provider says the e-mail is verified.
+    pub associate_by_email: bool,
+    /// `FRACTAL_OAUTH_FRONTEND_URL`: answer a successful callback with a 302 there.
+    pub frontend_url: Option<String>,
+}
+
+/// One OAuth client.
+#[derive(Debug, Clone)]
+pub struct OAuthClientSettings {
+    /// Lower-cased NAME (routes `/auth/{name}/authorize` and `/callback`).
+    pub name: String,
+    /// `OAUTH_{NAME}_CLIENT_ID`.
+    pub client_id: String,
+    /// `OAUTH_{NAME}_CLIENT_SECRET`.
+    pub client_secret: SecretString,
+    /// OIDC discovery, GitHub or Google.
+    pub kind: auth_oidc::client::ProviderKind,
+    /// `OAUTH_{NAME}_REDIRECT_URL`.
+    pub redirect_url: Option<String>,
+    /// `OAUTH_{NAME}_EMAIL_CLAIM` (`email`).
+    pub email_claim: String,
+}
+
+/// `/auth` paths an OAuth client name must not shadow.
+const RESERVED: [&str; 14] = [
+    "token",
+    "login",
+    "logout",
+    "register",
+    "users",
+    "user",
+    "group",
+    "whoami",
+    "userlist",
+    "current-user",
+    "forgot-password",
+    "reset-password",
+    "request-verify-token",
+    "verify",
+];
+
+fn oauth_settings(
+    get: impl Fn(&str) -> Option<String>,
+    keys: &[String],
+) -> Result<OAuthSettings, SettingsError> {
+    let mut names: Vec<String> = keys
+        .iter()
+        .filter_map(|k| {
+            k.strip_prefix("OAUTH_")?
+                .strip_suffix("_CLIENT_ID")
+                .map(str::to_owned)
+        })
+        .filter(|n| !n.is_empty())
+        .collect();
+    names.sort();
+    let mut clients = Vec::new();
+    for upper in names {
+        let var = |suffix: &str| format!("OAUTH_{upper}_{suffix}");
+        let name = upper.to_ascii_lowercase().replace('_', "-");
+        if RESERVED.contains(&name.as_str())
+            || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
+            return Err(SettingsError::new(
+                &var("CLIENT_ID"),
+                format!("{name:?} cannot be an OAuth client name"),
+            ));
+        }
+        let required = |suffix: &str| {
+            let v = var(suffix);
+            get(&v).ok_or_else(|| SettingsError::new(&v, "required for this OAuth client"))
+        };
+        let client_id = required("CLIENT_ID")?;
+        let client_secret = SecretString::from(required("CLIENT_SECRET")?);
+        let kind = match (upper.as_str(), get(&var("OIDC_CONFIGURATION_ENDPOINT"))) {
+            (_, Some(discovery_url)) => {
+                auth_oidc::client::ProviderKind::OpenIdConnect { discovery_url }
+            }
+            ("GITHUB", None) => {
+                let auth_oidc::client::ProviderKind::GitHub {
+                    authorize_url,
+                    token_url,
+                    api_url,
+                } = auth_oidc::client::ProviderKind::github()
+                else {
+                    unreachable!("github() is GitHub")
+                };
+                auth_oidc::client::ProviderKind::GitHub {
+                    authorize_url: get(&var("AUTHORIZE_URL")).unwrap_or(authorize_url),
+                    token_url: get(&var("TOKEN_URL")).unwrap_or(token_url),
+                    api_url: get(&var("API_URL"))
+                        .unwrap_or(api_url)
+                        .trim_end_matches('/')
+                        .to_owned(),
+                }
+            }
+            ("GOOGLE", None) => auth_oidc::client::ProviderKind::google(),
+            (_, None) => {
+                let v = var("OIDC_CONFIGURATION_ENDPOINT");
+                return Err(SettingsError::new(
+                    &v,
+                    "required unless the client is GITHUB or GOOGLE",
+                ));
+            }
+        };
+        clients.push(OAuthClientSettings {
+            name,
+            client_id,
+            client_secret,
+            kind,
+            redirect_url: get(&var("REDIRECT_URL")),
+            email_claim: get(&var("EMAIL_CLAIM")).unwrap_or_else(|| "email".into()),
+        });
+    }
+    Ok(OAuthSettings {
+        clients,
+        self_registration: parse_bool(&get, "FRACTAL_OAUTH_SELF_REGISTRATION", true)?,
+        associate_by_email: parse_bool(&get, "FRACTAL_OAUTH_ASSOCIATE_BY_EMAIL", true)?,
+        frontend_url: get("FRACTAL_OAUTH_FRONTEND_URL"),
+    })
+}
+
+/// The auth plugin (`FRACTAL_AUTH=embedded|noauth|oidc`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthMode {
+    /// The embedded user database, Bearer and cookie tokens (default).
+    Embedded,
+    /// Every request is the first superuser. `allow_remote` (`FRACTAL_NOAUTH_ALLOW_REMOTE`)
+    /// must be set to bind anything but a loopback address.
+    NoAuth {
+        /// Bind non-loopback addresses anyway.
+        allow_remote: bool,
+    },
+    /// An external OpenID Connect provider validates every request.
+    Oidc(OidcSettings),
+}
+
+/// `FRACTAL_OIDC_*` settings of the oidc plugin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcSettings {
+    /// `FRACTAL_OIDC_CONFIGURATION_ENDPOINT` (required).
+    pub discovery_url: String,
+    /// `FRACTAL_OIDC_AUDIENCE` (required).
+    pub audience: String,
+    /// `FRACTAL_OIDC_PERMISSIONS_CLAIM` (`permissions`).
+    pub permissions_claim: String,
+    /// `FRACTAL_OIDC_EMAIL_CLAIM` (`email`).
+    pub email_claim: String,
+    /// `FRACTAL_OIDC_COOKIE`: also read the token from this cookie.
+    pub cookie_name: Option<String>,
+    /// `FRACTAL_OIDC_KEY_REFRESH_SECONDS` (10): least time between JWKS refetches.
+    pub key_refresh_seconds: u64,
+}
+
+fn auth_mode(get: impl Fn(&str) -> Option<String>) -> Result<AuthMode, SettingsError> {
+    match get("FRACTAL_AUTH")
+        .map(|v| v.to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("embedded") => Ok(AuthMode::Embedded),
+        Some("noauth") => Ok(AuthMode::NoAuth {
+            allow_remote: parse_bool(&get, "FRACTAL_NOAUTH_ALLOW_REMOTE", false)?,
+        }),
+        Some("oidc") => {
+            let required = |k: &str| {
+                get(k).ok_or_else(|| SettingsError::new(k, "required when FRACTAL_AUTH=oidc"))
+            };
+            Ok(AuthMode::Oidc(OidcSettings {
+                discovery_url: required("FRACTAL_OIDC_CONFIGURATION_ENDPOINT")?,
+                audience: required("FRACTAL_OIDC_AUDIENCE")?,
+                permissions_claim: get("FRACTAL_OIDC_PERMISSIONS_CLAIM")
+                    .unwrap_or_else(|| "permissions".into()),
+                email_claim: get("FRACTAL_OIDC_EMAIL_CLAIM").unwrap_or_else(|| "email".into()),
+                cookie_name: get("FRACTAL_OIDC_COOKIE"),
+                key_refresh_seconds: parse(&get, "FRACTAL_OIDC_KEY_REFRESH_SECONDS", 10u64)?,
+            }))
+        }
+        Some(other) => Err(SettingsError::new(
+            "FRACTAL_AUTH",
+            format!("expected embedded, noauth or oidc, got {other:?}"),
+        )),
+    }
+}
+
+/// The name of the settings file read from the working directory.
+pub const ENV_FILE: &str = ".fractal_server.env";
+
+impl Settings {
+    /// Reads the process environment after loading `.fractal_server.env` (if present) under it.
+    pub fn from_process(overrides: Overrides) -> Result<Self, SettingsError> {
+        match dotenvy::from_filename(ENV_FILE) {
+            Ok(_) => {}
+            Err(e) if e.not_found() => {}
+            Err(e) => return Err(SettingsError::new(ENV_FILE, e.to_string())),
+        }
+        Self::from_map(&std::env::vars().collect(), overrides)
+    }
+
+    /// Reads settings from a map of variables; `overrides` win.
+    pub fn from_map(
+        vars: &std::collections::HashMap<String, String>,
+        overrides: Overrides,
+    ) -> Result<Self, SettingsError> {
+        let keys: Vec<String> = vars.keys().cloned().collect();
+        Self::read(|k| vars.get(k).cloned(), &keys, overrides)
+    }
+
+    /// Reads settings through `get` (no OAuth clients: they are found by listing variables).
+    pub fn from_lookup(
+        get: impl Fn(&str) -> Option<String>,
+        overrides: Overrides,
+    ) -> Result<Self, SettingsError> {
+        Self::read(get, &[], overrides)
+    }
+
+    fn read(
+        get: impl Fn(&str) -> Option<String>,
+        keys: &[String],
+        overrides: Overrides,
+    ) -> Result<Self, SettingsError> {
+        let get = |k: &str| {
+            get(k)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let data_dir = overrides
+            .data_dir
+            .or_else(|| get("FRACTAL_DATA_DIR").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("data"));
+        let database_url = match overrides.database_url {
+            Some(url) => DatabaseUrl::parse(&url, "--database-url")?,
+            None => auth_sea_orm::database_url_from_env(get, &data_dir)?,
+        };
+        let port = match overrides.port {
+            Some(p) => p,
+            None => parse(get, "FRACTAL_PORT", 8000u16)?,
+        };
+        let admin_email =
+            get("FRACTAL_DEFAULT_ADMIN_EMAIL").unwrap_or_else(|| "admin@fractal.xy".into());
+        let admin_email = Email::parse(&admin_email)
+            .map_err(|e| SettingsError::new("FRACTAL_DEFAULT_ADMIN_EMAIL", e.to_string()))?;
+        let jwt_expire_seconds = positive(get, "JWT_EXPIRE_SECONDS", 180)?;
+        let cookie_expire_seconds = positive(get, "COOKIE_EXPIRE_SECONDS", 86_400)?;
+        Ok(Self {
+            host: overrides
+                .host
+                .or_else(|| get("FRACTAL_HOST"))
+                .unwrap_or_else(|| "127.0.0.1".into()),
+            port,
+            data_dir,
+            database_url,
+            jwt_secret_key: get("JWT_SECRET_KEY").map(SecretString::from),
+            jwt_expire_seconds,
+            cookie_expire_seconds,
+            cookie_secure: parse_bool(get, "FRACTAL_COOKIE_SECURE", true)?,
+            cookie_samesite: match get("FRACTAL_COOKIE_SAMESITE") {
+                None => SameSite::None,
+                Some(v) => v
+                    .parse()
+                    .map_err(|e: String| SettingsError::new("FRACTAL_COOKIE_SAMESITE", e))?,
+            },
+            admin_email,
+            admin_password: SecretString::from(
+                get("FRACTAL_DEFAULT_ADMIN_PASSWORD").unwrap_or_else(|| "1234".into()),
+            ),
+            admin_username: Some(
+                get("FRACTAL_DEFAULT_ADMIN_USERNAME").unwrap_or_else(|| "admin".into()),
+            ),
+            default_group_name: get("FRACTAL_DEFAULT_GROUP_NAME").unwrap_or_else(|| "All".into()),
+            smtp: smtp(get)?,
+            auth: auth_mode(get)?,
+            oauth: oauth_settings(get, keys)?,
+            token_strategy: match get("FRACTAL_TOKEN_STRATEGY")
+                .map(|v| v.to_ascii_lowercase())
+                .as_deref()
+            {
+                None | Some("jwt") => TokenStrategy::Jwt,
+                Some("database") => TokenStrategy::Database,
+                Some("redis") => TokenStrategy::Redis,
+                Some(other) => {
+                    return Err(SettingsError::new(
+                        "FRACTAL_TOKEN_STRATEGY",
+                        format!("expected jwt, database or redis, got {other:?}"),
+                    ));
+                }
+            },
+            redis_url: get("REDIS_URL"),
+            redis_key_prefix: get("REDIS_KEY_PREFIX").unwrap_or_default(),
+            rate_limit: if parse_bool(get, "FRACTAL_RATE_LIMIT", true)? {
+                let limit = |var: &str, default: &str| {
+                    get(var)
+                        .unwrap_or_else(|| default.into())
+                        .parse::<auth_core::RateLimit>()
+                        .map_err(|e| SettingsError::new(var, e))
+                };
+                Some((
+                    limit("FRACTAL_RATE_LIMIT_ACCOUNT", "10/300")?,
+                    limit("FRACTAL_RATE_LIMIT_ADDRESS", "100/60")?,
+                ))
+            } else {
+                None
+            },
+            purge_interval_seconds: positive(get, "FRACTAL_PURGE_INTERVAL_SECONDS", 600)?,
+        })
+    }
+}
+
+fn smtp(
+    get: impl Fn(&str) -> Option<String>,
+) -> Result<Option<crate::mail::SmtpSettings>, SettingsError> {
+    let (server, sender) = match (
+        get("FRACTAL_EMAIL_SMTP_SERVER"),
+        get("FRACTAL_EMAIL_SENDER"),
+    ) {
+        (None, None) => return Ok(None),
+        (Some(_), None) => {
+            return Err(SettingsError::new(
+                "FRACTAL_EMAIL_SENDER",
+                "required with FRACTAL_EMAIL_SMTP_SERVER",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(SettingsError::new(
+                "FRACTAL_EMAIL_SMTP_SERVER",
+                "required with FRACTAL_EMAIL_SENDER",
+            ));
+        }
+        (Some(server), Some(sender)) => (server, sender),
+    };
+    let use_starttls = parse_bool(&get, "FRACTAL_EMAIL_USE_STARTTLS", true)?;
+    let use_login = parse_bool(&get, "FRACTAL_EMAIL_USE_LOGIN", true)?;
+    let port = parse(
+        &get,
+        "FRACTAL_EMAIL_SMTP_PORT",
+        if use_starttls { 587u16 } else { 25 },
+    )?;
+    let password = get("FRACTAL_EMAIL_PASSWORD").map(SecretString::from);
+    if use_login && password.is_none() {
+        return Err(SettingsError::new(
+            "FRACTAL_EMAIL_PASSWORD",
+            "required when FRACTAL_EMAIL_USE_LOGIN=true",
+        ));
+    }
+    let settings = crate::mail::SmtpSettings {
+        server,
+        port,
+        sender,
+        password,
+        use_starttls,
+        use_login,
+    };
+    crate::mail::SmtpMailer::new(&settings).map_err(|m| {
+        let (var, msg) = m
+            .split_once(": ")
+            .unwrap_or(("FRACTAL_EMAIL_SMTP_SERVER", m.as_str()));
+        SettingsError::new(var, msg)
+    })?;
+    Ok(Some(settings))
+}
+
+fn parse<T: std::str::FromStr>(
+    get: impl Fn(&str) -> Option<String>,
+    var: &str,
+    default: T,
+) -> Result<T, SettingsError> {
+    match get(var) {
+        None => Ok(default),
+        Some(v) => v
+            .parse()
+            .map_err(|_| SettingsError::new(var, format!("cannot parse {v:?}"))),
+    }
+}
+
+fn positive(
+    get: impl Fn(&str) -> Option<String>,
+    var: &str,
+    default: u64,
+) -> Result<u64, SettingsError> {
+    let v: u64 = parse(get, var, default)?;
+    if v == 0 || v > 10 * 365 * 24 * 3600 {
+        return Err(SettingsError::new(
+            var,
+            "expected a number of seconds between 1 and ten years",
+        ));
+    }
+    Ok(v)
+}
+
+fn parse_bool(
+    get: impl Fn(&str) -> Option<String>,
+    var: &str,
+    default: bool,
+) -> Result<bool, SettingsError> {
+    match get(var).map(|v| v.to_ascii_lowercase()) {
+        None => Ok(default),
+        Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => Ok(true),
+        Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => Ok(false),
+        Some(v) => Err(SettingsError::new(
+            var,
+            format!("expected true or false, got {v:?}"),
+        )),
+    }
+}
+
+/// The JWT secret: the configured one, else the one stored in the data directory, else a new
+/// random one stored there (mode 0600) with a single warning.
+pub fn resolve_jwt_secret(settings: &Settings) -> Result<SecretString, SettingsError> {
+    if let Some(s) = &settings.jwt_secret_key {
+        return Ok(s.clone());
+    }
+    let path = settings.data_dir.join("jwt_secret");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        let existing = existing.trim();
+        if !existing.is_empty() {
+            return Ok(SecretString::from(existing.to_owned()));
+        }
+    }
+    let secret = auth_core::strategy::database::generate_token();
+    write_private(&path, &secret)
+        .map_err(|e| SettingsError::new("FRACTAL_DATA_DIR", format!("{}: {e}", path.display())))?;
+    tracing::warn!(
+        path = %path.display(),
+        "JWT_SECRET_KEY is not set: generated a random secret and stored it in the data directory; \
+         set JWT_SECRET_KEY to share one secret between server processes"
+    );
+    Ok(SecretString::from(secret))
+}
+
+fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        opts.mode(0o600);
+    }
+    match opts.open(path) {
+        Ok(mut f) => std::io::Write::write_all(&mut f, content.as_bytes()),
+        // Another process created it first: theirs wins, read it back.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(move |k| map.get(k).cloned(), Overrides::default())
+    }
+
+    #[test]
+    fn defaults_are_fractals() {
+        let s = load(&[]).unwrap();
+        assert_eq!((s.host.as_str(), s.port), ("127.0.0.1", 8000));
+        assert_eq!(
+            (s.jwt_expire_seconds, s.cookie_expire_seconds),
+            (180, 86_400)
+        );
+        assert_eq!(s.admin_email.as_str(), "admin@fractal.xy");
+        assert_eq!(s.admin_username.as_deref(), Some("admin"));
+        assert_eq!(s.default_group_name, "All");
+        assert!(s.cookie_secure);
+        assert_eq!(s.cookie_samesite, SameSite::None);
+        assert_eq!(s.database_url.as_str(), "sqlite://data/fractal.db?mode=rwc");
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (var, val) in [
+            ("FRACTAL_PORT", "eighty"),
+            ("JWT_EXPIRE_SECONDS", "-1"),
+            ("JWT_EXPIRE_SECONDS", "0"),
+            ("COOKIE_EXPIRE_SECONDS", "soon"),
+            ("FRACTAL_COOKIE_SECURE", "maybe"),
+            ("FRACTAL_COOKIE_SAMESITE", "sometimes"),
+            ("FRACTAL_DEFAULT_ADMIN_EMAIL", "admin"),
+            ("DB_ENGINE", "oracle"),
+            ("FRACTAL_AUTH", "ldap"),
+        ] {
+            let err = load(&[(var, val)]).unwrap_err();
+            assert_eq!(err.variable, var, "{err}");
+            assert!(err.to_string().starts_with(&format!("{var}: ")));
+        }
+    }
+
+    #[test]
+    fn overrides_win() {
+        let map: HashMap<String, String> =
+            [("FRACTAL_PORT".to_string(), "9000".to_string())].into();
+        let s = Settings::from_lookup(
+            move |k| map.get(k).cloned(),
+            Overrides {
+                port: Some(1234),
+                host: Some("0.0.0.0".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!((s.host.as_str(), s.port), ("0.0.0.0", 1234));
+    }
+}

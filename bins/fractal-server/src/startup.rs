@@ -1,0 +1,474 @@
+//! Building and running the server: database, migrations, first-start data, app assembly.
+
+use std::net::{SocketAddr, TcpListener};
+use std::num::NonZeroU64;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::dev::{Service as _, ServiceRequest};
+use actix_web::http::Uri;
+use actix_web::{App, HttpServer, web};
+use auth_actix::{AuthState, WebConfig, configure_input_errors, not_found};
+use auth_core::{
+    AuthError, AuthPlugin, AuthenticationBackend, Authenticator, BearerTransport, CookieTransport,
+    CookieTransportConfig, EmbeddedAuth, JwtStrategy, JwtStrategyConfig, LimiterStore, LogMailer,
+    Mailer, NoAuth, PasswordHasher, PasswordHasherConfig, RevocationList, UserManager,
+    UserManagerConfig,
+};
+use auth_sea_orm::{PoolConfig, SchemaLock, SeaOrmStore};
+use secrecy::SecretString;
+
+use crate::bootstrap::{BootstrapReport, bootstrap};
+use crate::hooks::FractalHooks;
+use crate::routes;
+use crate::settings::{AuthMode, Settings, SettingsError, TokenStrategy, resolve_jwt_secret};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// A setting is wrong.
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    /// The database is unreachable or could not be migrated.
+    #[error(transparent)]
+    Store(#[from] auth_sea_orm::StoreError),
+    /// The auth stack could not be assembled or the first-start data not written.
+    #[error("auth setup failed: {0}")]
+    Auth(#[from] AuthError),
+    /// The address could not be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        /// host:port
+        address: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The superuser-route 403 message of Fractal 1.3.
+pub const SUPERUSER_FORBIDDEN: &str = "This action is restricted to superusers";
+
+/// The assembled auth stack, ready to serve or to run one-off commands.
+pub struct Stack {
+    /// The store.
+    pub store: SeaOrmStore,
+    /// The shared state of the auth routes.
+    pub state: web::Data<AuthState<SeaOrmStore>>,
+    /// What first-start did.
+    pub bootstrap: BootstrapReport,
+    /// The OAuth login clients.
+    pub oauth: web::Data<routes::oauth::OAuthRuntime>,
+}
+
+/// The shared state behind tokens: Redis when `REDIS_URL` is set, else the database.
+struct SessionStores {
+    redis: Option<auth_redis::Redis>,
+    revocations: Arc<dyn RevocationList>,
+    limiter: Arc<dyn LimiterStore>,
+}
+
+async fn session_stores(
+    settings: &Settings,
+    store: &SeaOrmStore,
+) -> Result<SessionStores, StartupError> {
+    let redis = match &settings.redis_url {
+        Some(url) => Some(
+            auth_redis::Redis::connect(url, settings.redis_key_prefix.clone())
+                .await
+                .map_err(|e| SettingsError {
+                    variable: "REDIS_URL".into(),
+                    message: e.to_string(),
+                })?,
+        ),
+        None if settings.token_strategy == TokenStrategy::Redis => {
+            return Err(SettingsError {
+                variable: "REDIS_URL".into(),
+                message: "required when FRACTAL_TOKEN_STRATEGY=redis".into(),
+            }
+            .into());
+        }
+        None => None,
+    };
+    Ok(match &redis {
+        Some(r) => SessionStores {
+            revocations: Arc::new(auth_redis::RedisRevocations::new(r.clone())),
+            limiter: Arc::new(auth_redis::RedisLimiter::new(r.clone())),
+            redis,
+        },
+        None => SessionStores {
+            revocations: Arc::new(store.clone()),
+            limiter: Arc::new(auth_core::MemoryLimiter::default()),
+            redis,
+        },
+    })
+}
+
+/// The strategy `FRACTAL_TOKEN_STRATEGY` names, with tokens living `seconds`.
+fn strategy(
+    settings: &Settings,
+    secret: &SecretString,
+    seconds: u64,
+    store: &SeaOrmStore,
+    stores: &SessionStores,
+) -> Result<Arc<dyn auth_core::Strategy<i32>>, StartupError> {
+    let lifetime = NonZeroU64::new(seconds)
+        .ok_or_else(|| AuthError::Config("token lifetime must be positive".into()))?;
+    Ok(match (settings.token_strategy, &stores.redis) {
+        (TokenStrategy::Jwt, _) => Arc::new(
+            JwtStrategy::new(JwtStrategyConfig::hs256(secret.clone(), lifetime))?
+                .with_revocations(Arc::clone(&stores.revocations)),
+        ),
+        (TokenStrategy::Database, _) => Arc::new(auth_core::DatabaseStrategy::new(
+            Arc::new(store.clone()),
+            lifetime,
+        )?),
+        (TokenStrategy::Redis, Some(r)) => {
+            Arc::new(auth_redis::RedisStrategy::new(r.clone(), lifetime))
+        }
+        (TokenStrategy::Redis, None) => {
+            return Err(AuthError::Config("Redis is not connected".into()).into());
+        }
+    })
+}
+
+/// Connects, migrates and bootstraps (under a cross-process lock), and builds the auth state.
+pub async fn assemble(settings: &Settings, mailer: Arc<dyn Mailer>) -> Result<Stack, StartupError> {
+    let secret = resolve_jwt_secret(settings)?;
+    let db = auth_sea_orm::connect(&settings.database_url, PoolConfig::default()).await?;
+    let store = SeaOrmStore::new(db);
+
+    let hasher = PasswordHasher::new(PasswordHasherConfig::default())?;
+    let manager = Arc::new(
+        UserManager::new(
+            Arc::new(store.clone()),
+            hasher,
+            UserManagerConfig::with_secret(secret.clone()),
+        )?
+        .with_hooks(Arc::new(FractalHooks {
+            store: store.clone(),
+            default_group: settings.default_group_name.clone(),
+            outbox: crate::hooks::spawn_mail_worker(mailer),
+        })),
+    );
+
+    let lock = SchemaLock::acquire(&settings.database_url).await?;
+    auth_sea_orm::migrate(store.connection()).await?;
+    let report = bootstrap(settings, &store, &manager).await;
+    lock.release().await?;
+    let report = report?;
+
+    let cookie = CookieTransport::new(CookieTransportConfig {
+        secure: settings.cookie_secure,
+        same_site: settings.cookie_samesite,
+        ..Default::default()
+    });
+    let stores = session_stores(settings, &store).await?;
+    let backends = vec![
+        AuthenticationBackend::new(
+            "bearer",
+            Arc::new(BearerTransport),
+            strategy(
+                settings,
+                &secret,
+                settings.jwt_expire_seconds,
+                &store,
+                &stores,
+            )?,
+        ),
+        AuthenticationBackend::new(
+            "cookie",
+            Arc::new(cookie),
+            strategy(
+                settings,
+                &secret,
+                settings.cookie_expire_seconds,
+                &store,
+                &stores,
+            )?,
+        ),
+    ];
+    let authenticator = Authenticator::new(backends, Arc::new(store.clone()))?;
+    let plugin: Arc<dyn AuthPlugin<SeaOrmStore>> = match &settings.auth {
+        AuthMode::Embedded => Arc::new(EmbeddedAuth::new(
+            authenticator.clone(),
+            Some(Arc::new(store.clone())),
+        )),
+        AuthMode::NoAuth { .. } => {
+            let local = store
+                .any_superuser()
+                .await?
+                .ok_or_else(|| AuthError::Config("no superuser to act as".into()))?;
+            tracing::warn!(
+                "FRACTAL_AUTH=noauth: AUTHENTICATION IS OFF. Every request acts as {} with every permission. \
+                 Use this only on a personal machine.",
+                local.email
+            );
+            Arc::new(NoAuth::new(Arc::new(store.clone()), local.id))
+        }
+        AuthMode::Oidc(o) => {
+            let mut config = auth_oidc::OidcConfig::new(&o.discovery_url, &o.audience);
+            config.permissions_claim = o.permissions_claim.clone();
+            config.email_claim = o.email_claim.clone();
+            config.cookie_name = o.cookie_name.clone();
+            config.min_refresh_interval = std::time::Duration::from_secs(o.key_refresh_seconds);
+            let plugin = auth_oidc::OidcAuth::new(config, Arc::clone(&manager));
+            match plugin.refresh().await {
+                Ok(n) => tracing::info!(keys = n, "OIDC provider ready"),
+                Err(e) => tracing::warn!(
+                    "FRACTAL_OIDC_CONFIGURATION_ENDPOINT: {e}; requests will retry the provider"
+                ),
+            }
+            Arc::new(plugin)
+        }
+    };
+    tracing::info!(plugin = plugin.name(), "auth plugin");
+    let mut auth_state = AuthState::new(
+        manager,
+        authenticator,
+        WebConfig {
+            requires_verification: false,
+            superuser_forbidden_detail: Some(SUPERUSER_FORBIDDEN.into()),
+        },
+    )
+    .with_plugin(plugin);
+    if let Some((per_account, per_address)) = settings.rate_limit {
+        auth_state = auth_state.with_limiter(auth_core::RateLimiter::new(
+            Arc::clone(&stores.limiter),
+            per_account,
+            per_address,
+        ));
+    }
+    let state = web::Data::new(auth_state);
+    spawn_purge(settings, store.clone(), Arc::clone(&stores.revocations));
+    let oauth = web::Data::new(oauth_runtime(settings, &secret)?);
+    Ok(Stack {
+        store,
+        state,
+        bootstrap: report,
+        oauth,
+    })
+}
+
+/// Purges expired database tokens and revocations every `FRACTAL_PURGE_INTERVAL_SECONDS`.
+fn spawn_purge(settings: &Settings, store: SeaOrmStore, revocations: Arc<dyn RevocationList>) {
+    let every = std::time::Duration::from_secs(settings.purge_interval_seconds);
+    let longest = settings
+        .jwt_expire_seconds
+        .max(settings.cookie_expire_seconds) as i64;
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            let cutoff = chrono::Utc::now() - chrono::Duration::seconds(longest);
+            let tokens =
+                auth_core::AccessTokenDatabase::purge_tokens_created_before(&store, cutoff).await;
+            let revoked = revocations.purge_expired().await;
+            match (tokens, revoked) {
+                (Ok(t), Ok(r)) if t + r > 0 => {
+                    tracing::info!(tokens = t, revocations = r, "purged expired sessions")
+                }
+                (Ok(_), Ok(_)) => {}
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::warn!(error = %e, "purging expired sessions failed")
+                }
+            }
+        }
+    });
+}
+
+/// Builds the OAuth clients; a provider that cannot be reached now is one warning naming its
+/// variable, and is retried on first use.
+fn oauth_runtime(
+    settings: &Settings,
+    secret: &SecretString,
+) -> Result<routes::oauth::OAuthRuntime, StartupError> {
+    let mut clients = Vec::new();
+    for c in &settings.oauth.clients {
+        let default_scopes = match &c.kind {
+            auth_oidc::client::ProviderKind::GitHub { .. } => {
+                vec!["user".to_owned(), "user:email".to_owned()]
+            }
+            _ => vec!["openid".to_owned(), "email".to_owned()],
+        };
+        let client = Arc::new(auth_oidc::client::OAuthClient::new(
+            auth_oidc::client::ClientConfig {
+                name: c.name.clone(),
+                client_id: c.client_id.clone(),
+                client_secret: c.client_secret.clone(),
+                kind: c.kind.clone(),
+                redirect_url: c.redirect_url.clone(),
+                email_claim: c.email_claim.clone(),
+                default_scopes,
+                key_refresh: std::time::Duration::from_secs(10),
+            },
+        ));
+        let probe = Arc::clone(&client);
+        let variable = format!(
+            "OAUTH_{}_OIDC_CONFIGURATION_ENDPOINT",
+            c.name.to_ascii_uppercase().replace('-', "_")
+        );
+        tokio::spawn(async move {
+            if let Err(e) = probe.ready().await {
+                tracing::warn!("{variable}: {e}; the client is retried on first use");
+            }
+        });
+        clients.push(client);
+    }
+    Ok(routes::oauth::OAuthRuntime {
+        clients,
+        codec: auth_core::JwtCodec::hs256(secret)?,
+        secret: secret.clone(),
+        settings: settings.oauth.clone(),
+        cookie_secure: settings.cookie_secure,
+    })
+}
+
+/// SMTP when configured, else a mailer that logs each message at INFO.
+pub fn default_mailer(settings: &Settings) -> Result<Arc<dyn Mailer>, StartupError> {
+    match &settings.smtp {
+        Some(smtp) => {
+            let mailer = crate::mail::SmtpMailer::new(smtp).map_err(|m| SettingsError {
+                variable: "FRACTAL_EMAIL_SMTP_SERVER".into(),
+                message: m,
+            })?;
+            Ok(Arc::new(mailer))
+        }
+        None => Ok(Arc::new(LogMailer)),
+    }
+}
+
+/// Mounts every route of the server on an app (used by the server and by tests).
+pub fn configure_app(
+    state: web::Data<AuthState<SeaOrmStore>>,
+    oauth: web::Data<routes::oauth::OAuthRuntime>,
+    default_group: String,
+) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        let password_login = state.plugin.password_login();
+        let oauth_names: Vec<String> = oauth
+            .clients
+            .iter()
+            .map(|c| c.config().name.clone())
+            .collect();
+        cfg.app_data(state)
+            .app_data(oauth)
+            .app_data(web::Data::new(routes::groups::DefaultGroup(default_group)))
+            .configure(configure_input_errors)
+            .configure(routes::health::configure)
+            .configure(routes::auth::configure(password_login, oauth_names))
+            .configure(routes::me::configure)
+            .configure(crate::api::configure)
+            .configure(routes::docs::configure);
+    }
+}
+
+/// Every route answers with and without a trailing slash, without a redirect: the path is
+/// rewritten before routing. `/docs/` keeps its slash (Swagger UI's assets are relative to it).
+fn trim_trailing_slash(req: &mut ServiceRequest) {
+    let path = req.path();
+    if path.len() <= 1 || !path.ends_with('/') || path.starts_with("/docs/") {
+        return;
+    }
+    let trimmed = path.trim_end_matches('/');
+    let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
+    let new = match req.query_string() {
+        "" => trimmed.to_owned(),
+        q => format!("{trimmed}?{q}"),
+    };
+    if let Ok(uri) = new.parse::<Uri>() {
+        req.match_info_mut().get_mut().update(&uri);
+        req.head_mut().uri = uri;
+    }
+}
+
+/// With authentication off, only a loopback address may be bound (unless forced).
+fn check_bind(settings: &Settings) -> Result<(), StartupError> {
+    let AuthMode::NoAuth { allow_remote } = settings.auth else {
+        return Ok(());
+    };
+    let loopback = settings.host == "localhost"
+        || settings
+            .host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if loopback || allow_remote {
+        return Ok(());
+    }
+    Err(SettingsError {
+        variable: "FRACTAL_HOST".into(),
+        message: format!(
+            "refusing to bind {} with FRACTAL_AUTH=noauth (anyone could act as the admin); \
+             bind 127.0.0.1 or set FRACTAL_NOAUTH_ALLOW_REMOTE=true",
+            settings.host
+        ),
+    }
+    .into())
+}
+
+/// A bound, not yet running server.
+pub struct Application {
+    server: Server,
+    address: SocketAddr,
+}
+
+impl Application {
+    /// Builds the server with the mailer the settings imply: SMTP when configured, else INFO logs.
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let mailer = default_mailer(&settings)?;
+        Self::build_with(settings, mailer).await
+    }
+
+    /// Builds the server with a given mailer (tests capture mails this way).
+    pub async fn build_with(
+        settings: Settings,
+        mailer: Arc<dyn Mailer>,
+    ) -> Result<Self, StartupError> {
+        check_bind(&settings)?;
+        let stack = assemble(&settings, mailer).await?;
+        let address = format!("{}:{}", settings.host, settings.port);
+        let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind {
+            address: address.clone(),
+            source,
+        })?;
+        let bound = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind { address, source })?;
+        let state = stack.state;
+        let default_group = settings.default_group_name.clone();
+        let oauth = stack.oauth;
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap_fn(|mut req, srv| {
+                    trim_trailing_slash(&mut req);
+                    srv.call(req)
+                })
+                .configure(configure_app(
+                    state.clone(),
+                    oauth.clone(),
+                    default_group.clone(),
+                ))
+                .default_service(web::to(not_found))
+        })
+        .listen(listener)
+        .map_err(|source| StartupError::Bind {
+            address: bound.to_string(),
+            source,
+        })?
+        .run();
+        Ok(Self {
+            server,
+            address: bound,
+        })
+    }
+
+    /// The bound address (useful with port 0).
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Serves until the process is stopped.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

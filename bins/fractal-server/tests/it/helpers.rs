@@ -1,0 +1,202 @@
+//! Spawning the real application for a test, on a fresh database, with a mailer that records.
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use auth_core::{AuthError, MailMessage, Mailer};
+use fractal_server::settings::{Overrides, Settings};
+use fractal_server::startup::Application;
+use fractal_testkit::{Service, TestDatabase};
+use reqwest::StatusCode;
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+
+/// Records every message instead of sending it.
+#[derive(Default)]
+pub struct RecordingMailer {
+    pub sent: Mutex<Vec<MailMessage>>,
+}
+
+#[async_trait]
+impl Mailer for RecordingMailer {
+    async fn send(&self, message: MailMessage) -> Result<(), AuthError> {
+        self.sent.lock().unwrap().push(message);
+        Ok(())
+    }
+}
+
+/// A running server and a client for it.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    /// HTTP client (no cookie store: tests send cookies explicitly).
+    pub client: reqwest::Client,
+    /// Captured mails.
+    pub mailer: Arc<RecordingMailer>,
+    _db: TestDatabase,
+}
+
+impl TestApp {
+    /// The database URL of this app (for assertions on stored rows).
+    pub fn db_url(&self) -> &str {
+        &self._db.url
+    }
+
+    /// Runs `SELECT count(*) …` against the app's database.
+    pub async fn count(&self, sql: &str) -> i64 {
+        use sea_orm::{ConnectionTrait, Database, Statement};
+        let conn = Database::connect(self.db_url()).await.unwrap();
+        let row = conn
+            .query_one_raw(Statement::from_string(
+                conn.get_database_backend(),
+                sql.to_owned(),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let n = row.try_get_by_index::<i64>(0).unwrap();
+        let _ = conn.close().await;
+        n
+    }
+
+    /// Absolute URL of a path.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Bearer login; the token.
+    pub async fn login(&self, email: &str, password: &str) -> String {
+        let res = self
+            .client
+            .post(self.url("/auth/token/login"))
+            .form(&[("username", email), ("password", password)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "login {email}");
+        res.json::<Value>().await.unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// The default admin's token.
+    pub async fn admin_token(&self) -> String {
+        self.login("admin@fractal.xy", "1234").await
+    }
+
+    /// Registers a user as the admin, then applies `patch` (flags) as the admin; the user JSON.
+    pub async fn create_user(&self, email: &str, password: &str, patch: Value) -> Value {
+        let admin = self.admin_token().await;
+        let res = self
+            .client
+            .post(self.url("/auth/register"))
+            .bearer_auth(&admin)
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let user: Value = res.json().await.unwrap();
+        if patch.as_object().is_some_and(|o| o.is_empty()) {
+            return user;
+        }
+        let res = self
+            .client
+            .patch(self.url(&format!("/auth/users/{}", user["id"])))
+            .bearer_auth(&admin)
+            .json(&patch)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        res.json().await.unwrap()
+    }
+
+    /// The token in the last mail sent to `to` (the last non-empty line of its body).
+    pub async fn last_mailed_token(&self, to: &str) -> String {
+        for _ in 0..100 {
+            if let Some(m) = self
+                .mailer
+                .sent
+                .lock()
+                .unwrap()
+                .iter()
+                .rev()
+                .find(|m| m.to.as_str() == to)
+            {
+                return m
+                    .body
+                    .expose_secret()
+                    .lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap()
+                    .trim()
+                    .to_owned();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("no mail to {to}");
+    }
+}
+
+/// Settings pointing at the same database as a running test app.
+pub fn test_settings_for(app: &TestApp) -> Settings {
+    test_settings(&app._db, &[])
+}
+
+/// Settings for a test app on `db`, with `extra` environment values.
+pub fn test_settings(db: &TestDatabase, extra: &[(&str, &str)]) -> Settings {
+    let data_dir = std::env::temp_dir().join(format!("{}-data", db.name()));
+    let mut env: std::collections::HashMap<String, String> = extra
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    env.entry("JWT_SECRET_KEY".into())
+        .or_insert_with(|| "test-secret".into());
+    // Tests log in far more often than people do; the rate-limit tests set real limits.
+    env.entry("FRACTAL_RATE_LIMIT_ACCOUNT".into())
+        .or_insert_with(|| "100000/1".into());
+    env.entry("FRACTAL_RATE_LIMIT_ADDRESS".into())
+        .or_insert_with(|| "100000/1".into());
+    Settings::from_map(
+        &env,
+        Overrides {
+            host: Some("127.0.0.1".into()),
+            port: Some(0),
+            data_dir: Some(data_dir),
+            database_url: Some(db.url.clone()),
+        },
+    )
+    .expect("test settings")
+}
+
+/// Starts the app on a free loopback port against a fresh database of `service`.
+pub async fn spawn_app_on(service: Service) -> Option<TestApp> {
+    spawn_app_with(service, &[]).await
+}
+
+/// Starts the app with extra environment values.
+pub async fn spawn_app_with(service: Service, env: &[(&str, &str)]) -> Option<TestApp> {
+    let db = TestDatabase::new(service).await?;
+    let mailer = Arc::new(RecordingMailer::default());
+    let app = Application::build_with(test_settings(&db, env), mailer.clone())
+        .await
+        .expect("app builds");
+    let base = format!("http://{}", app.address());
+    tokio::spawn(app.run_until_stopped());
+    Some(TestApp {
+        base,
+        client: reqwest::Client::new(),
+        mailer,
+        _db: db,
+    })
+}
+
+/// Starts the app on SQLite.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_on(Service::Sqlite)
+        .await
+        .expect("SQLite is always available")
+}

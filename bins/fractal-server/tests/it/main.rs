@@ -1,0 +1,19 @@
+//! Integration tests of fractal-server: the real app on port 0, spoken to over HTTP.
+
+mod api_matrix;
+mod auth_flows;
+mod cli;
+mod docs;
+mod first_start;
+mod health;
+mod helpers;
+mod matrix;
+mod oauth_login;
+mod oidc;
+mod plugins;
+mod reset_verify;
+mod sessions;
+mod smtp;
+mod spec_curls;
+mod startup_race;
+mod validation;

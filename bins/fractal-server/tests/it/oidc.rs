@@ -1,0 +1,307 @@
+//! FRACTAL_AUTH=oidc against an identity provider started in the test on loopback, serving a
+//! discovery document and a JWKS made from keys of the test. Tokens are signed here.
+
+use std::sync::{Arc, Mutex};
+
+use actix_web::{App, HttpResponse, HttpServer, web};
+use jsonwebtoken::jwk::{Jwk, JwkSet};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app_with};
+use fractal_testkit::Service;
+
+const RSA_A: &str = include_str!("../../../../crates/auth-core/tests/it/keys/rsa_private.pem");
+const RSA_B: &str = include_str!("../../../../crates/auth-core/tests/it/keys/rsa2_private.pem");
+const EC: &str = include_str!("../../../../crates/auth-core/tests/it/keys/ec_private.pem");
+
+struct Provider {
+    issuer: String,
+    jwks: Arc<Mutex<Vec<Jwk>>>,
+}
+
+fn key(pem: &str, alg: Algorithm) -> EncodingKey {
+    match alg {
+        Algorithm::ES256 => EncodingKey::from_ec_pem(pem.as_bytes()).unwrap(),
+        _ => EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap(),
+    }
+}
+
+fn jwk(pem: &str, alg: Algorithm, kid: &str) -> Jwk {
+    let mut j = Jwk::from_encoding_key(&key(pem, alg), alg).unwrap();
+    j.common.key_id = Some(kid.into());
+    j
+}
+
+async fn provider(keys: Vec<Jwk>) -> Provider {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let issuer = format!("http://{}", listener.local_addr().unwrap());
+    let jwks = Arc::new(Mutex::new(keys));
+    let (iss, set) = (issuer.clone(), jwks.clone());
+    let server = HttpServer::new(move || {
+        let (iss, set) = (iss.clone(), set.clone());
+        App::new()
+            .route(
+                "/.well-known/openid-configuration",
+                web::get().to(move || {
+                    let iss = iss.clone();
+                    async move {
+                        HttpResponse::Ok()
+                            .json(json!({"issuer": iss, "jwks_uri": format!("{iss}/jwks")}))
+                    }
+                }),
+            )
+            .route(
+                "/jwks",
+                web::get().to(move || {
+                    let keys = set.lock().unwrap().clone();
+                    async move { HttpResponse::Ok().json(JwkSet { keys }) }
+                }),
+            )
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    tokio::spawn(server);
+    Provider { issuer, jwks }
+}
+
+fn token(pem: &str, alg: Algorithm, kid: &str, claims: Value) -> String {
+    let mut header = Header::new(alg);
+    header.kid = Some(kid.into());
+    jsonwebtoken::encode(&header, &claims, &key(pem, alg)).unwrap()
+}
+
+fn claims(p: &Provider, sub: &str, extra: Value) -> Value {
+    let now = chrono::Utc::now().timestamp();
+    let mut c = json!({
+        "iss": p.issuer, "aud": "fractal", "sub": sub, "exp": now + 300, "iat": now,
+        "email": format!("{sub}@idp.example.org"), "email_verified": true,
+        "permissions": ["contents:read", "kernels:execute"]
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        c[k] = v.clone();
+    }
+    c
+}
+
+async fn app_for(p: &Provider) -> TestApp {
+    let discovery = format!("{}/.well-known/openid-configuration", p.issuer);
+    let env = [
+        ("FRACTAL_AUTH", "oidc"),
+        ("FRACTAL_OIDC_CONFIGURATION_ENDPOINT", discovery.as_str()),
+        ("FRACTAL_OIDC_AUDIENCE", "fractal"),
+        ("FRACTAL_OIDC_KEY_REFRESH_SECONDS", "0"),
+    ];
+    spawn_app_with(Service::Sqlite, &env).await.unwrap()
+}
+
+async fn whoami(app: &TestApp, t: &str) -> (StatusCode, Value) {
+    let res = app
+        .client
+        .get(app.url("/auth/whoami"))
+        .bearer_auth(t)
+        .send()
+        .await
+        .unwrap();
+    (res.status(), res.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn valid_tokens_make_local_users_with_claimed_permissions() {
+    let p = provider(vec![
+        jwk(RSA_A, Algorithm::RS256, "a"),
+        jwk(EC, Algorithm::ES256, "ec"),
+    ])
+    .await;
+    let app = app_for(&p).await;
+    let t = token(RSA_A, Algorithm::RS256, "a", claims(&p, "alice", json!({})));
+    let (s, me) = whoami(&app, &t).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        (
+            me["email"].clone(),
+            me["is_verified"].clone(),
+            me["is_superuser"].clone()
+        ),
+        (json!("alice@idp.example.org"), json!(true), json!(false))
+    );
+    // Same subject again: the same local user.
+    let (_, again) = whoami(&app, &t).await;
+    assert_eq!(again["id"], me["id"]);
+    // Permissions come from the claim: all-of on HTTP.
+    let res = app
+        .client
+        .get(app.url("/api/me?permissions=%7B%22contents%22:%5B%22read%22,%22write%22%5D%7D"))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["permissions"],
+        json!({"contents": ["read"]})
+    );
+    assert_eq!(
+        app.client
+            .get(app.url("/auth/user/me"))
+            .bearer_auth(&t)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    let admin_reader = token(
+        RSA_A,
+        Algorithm::RS256,
+        "a",
+        claims(
+            &p,
+            "bob",
+            json!({"permissions": "admin:read contents:read"}),
+        ),
+    );
+    assert_eq!(
+        app.client
+            .get(app.url("/auth/user/me"))
+            .bearer_auth(&admin_reader)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    // ES256 works too, and local rules still apply to OIDC users.
+    let e = token(EC, Algorithm::ES256, "ec", claims(&p, "erin", json!({})));
+    assert_eq!(whoami(&app, &e).await.0, StatusCode::OK);
+    let res = app
+        .client
+        .post(app.url("/api/v1/project"))
+        .bearer_auth(&e)
+        .json(&json!({"name": "p"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let pid = res.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let res = app
+        .client
+        .get(app.url(&format!("/api/v1/project/{pid}")))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    // Password login does not exist in this mode.
+    let res = app
+        .client
+        .post(app.url("/auth/token/login"))
+        .form(&[("username", "a"), ("password", "b")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn bad_tokens_are_401() {
+    let p = provider(vec![jwk(RSA_A, Algorithm::RS256, "a")]).await;
+    let app = app_for(&p).await;
+    let now = chrono::Utc::now().timestamp();
+    let cases = [
+        (
+            "expired",
+            token(
+                RSA_A,
+                Algorithm::RS256,
+                "a",
+                claims(&p, "x", json!({"exp": now - 5})),
+            ),
+        ),
+        (
+            "wrong issuer",
+            token(
+                RSA_A,
+                Algorithm::RS256,
+                "a",
+                claims(&p, "x", json!({"iss": "http://evil.example"})),
+            ),
+        ),
+        (
+            "wrong audience",
+            token(
+                RSA_A,
+                Algorithm::RS256,
+                "a",
+                claims(&p, "x", json!({"aud": "other"})),
+            ),
+        ),
+        (
+            "unknown key",
+            token(RSA_B, Algorithm::RS256, "b", claims(&p, "x", json!({}))),
+        ),
+        (
+            "bad signature",
+            token(RSA_B, Algorithm::RS256, "a", claims(&p, "x", json!({}))),
+        ),
+        ("no sub", {
+            let mut c = claims(&p, "x", json!({}));
+            c.as_object_mut().unwrap().remove("sub");
+            token(RSA_A, Algorithm::RS256, "a", c)
+        }),
+        ("HS256", {
+            let mut h = Header::new(Algorithm::HS256);
+            h.kid = Some("a".into());
+            jsonwebtoken::encode(
+                &h,
+                &claims(&p, "x", json!({})),
+                &EncodingKey::from_secret(b"secret"),
+            )
+            .unwrap()
+        }),
+        ("garbage", "not.a.jwt".to_owned()),
+    ];
+    for (what, t) in cases {
+        let (s, body) = whoami(&app, &t).await;
+        assert_eq!(
+            (s, body),
+            (StatusCode::UNAUTHORIZED, json!({"detail": "Unauthorized"})),
+            "{what}"
+        );
+    }
+    let res = app
+        .client
+        .get(app.url("/auth/whoami"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn key_rotation_is_picked_up() {
+    let p = provider(vec![jwk(RSA_A, Algorithm::RS256, "a")]).await;
+    let app = app_for(&p).await;
+    let old = token(RSA_A, Algorithm::RS256, "a", claims(&p, "rot", json!({})));
+    assert_eq!(whoami(&app, &old).await.0, StatusCode::OK);
+    let new = token(RSA_B, Algorithm::RS256, "b", claims(&p, "rot", json!({})));
+    assert_eq!(
+        whoami(&app, &new).await.0,
+        StatusCode::UNAUTHORIZED,
+        "not published yet"
+    );
+    // The provider rotates: key b is published, key a withdrawn.
+    *p.jwks.lock().unwrap() = vec![jwk(RSA_B, Algorithm::RS256, "b")];
+    assert_eq!(
+        whoami(&app, &new).await.0,
+        StatusCode::OK,
+        "unknown kid triggers a refetch"
+    );
+    assert_eq!(
+        whoami(&app, &old).await.0,
+        StatusCode::UNAUTHORIZED,
+        "a withdrawn key stops working once the set is refetched"
+    );
+}

@@ -1,0 +1,181 @@
+//! Extractors for the current user, with FastAPI Users' requirements and 401/403 rules.
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
+use actix_web::{FromRequest, HttpRequest, web};
+use auth_core::{AuthError, Authenticated, Requirements, UserDatabase};
+
+use crate::error::ApiError;
+use crate::state::AuthState;
+
+/// A requirement on the current user, as a type (so that it shows in handler signatures).
+pub trait Requirement: 'static {
+    /// The requirement; `None` means "no authentication at all".
+    const REQUIREMENTS: Option<Requirements>;
+}
+
+/// No authentication.
+pub struct Anyone;
+/// Any authenticated user, even inactive (FastAPI Users' default; rarely what you want).
+pub struct AnyUser;
+/// An active user.
+pub struct Active;
+/// An active, verified user.
+pub struct Verified;
+/// An active superuser.
+pub struct Superuser;
+
+impl Requirement for Anyone {
+    const REQUIREMENTS: Option<Requirements> = None;
+}
+impl Requirement for AnyUser {
+    const REQUIREMENTS: Option<Requirements> = Some(Requirements::ANY);
+}
+impl Requirement for Active {
+    const REQUIREMENTS: Option<Requirements> = Some(Requirements::ACTIVE);
+}
+impl Requirement for Verified {
+    const REQUIREMENTS: Option<Requirements> = Some(Requirements::VERIFIED);
+}
+impl Requirement for Superuser {
+    const REQUIREMENTS: Option<Requirements> = Some(Requirements::SUPERUSER);
+}
+
+/// Converts actix's (http 0.2) headers into the neutral `http` 1.x map the transports read.
+pub fn neutral_headers(req: &HttpRequest) -> http::HeaderMap {
+    let mut map = http::HeaderMap::with_capacity(req.headers().len());
+    for (name, value) in req.headers() {
+        if let (Ok(n), Ok(v)) = (
+            http::HeaderName::from_bytes(name.as_str().as_bytes()),
+            http::HeaderValue::from_bytes(value.as_bytes()),
+        ) {
+            map.append(n, v);
+        }
+    }
+    map
+}
+
+/// The auth state of store `D`, or a 500 if the app forgot to register it.
+pub fn auth_state<D: UserDatabase>(req: &HttpRequest) -> Result<web::Data<AuthState<D>>, ApiError> {
+    req.app_data::<web::Data<AuthState<D>>>()
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::auth(AuthError::Config(
+                "AuthState is not registered as app data".into(),
+            ))
+        })
+}
+
+/// Authenticates `req` against `R` (with the state's `requires_verification`).
+pub async fn authenticate<D: UserDatabase, R: Requirement>(
+    req: &HttpRequest,
+    optional: bool,
+) -> Result<Option<Authenticated<D::Id, D::Profile>>, ApiError> {
+    let Some(mut requirements) = R::REQUIREMENTS else {
+        return Ok(None);
+    };
+    let state = auth_state::<D>(req)?;
+    if state.config.requires_verification && requirements != Requirements::ANY {
+        requirements.verified = true;
+    }
+    let outcome = match state.plugin.authenticate(&neutral_headers(req)).await {
+        Err(e) => Err(e),
+        Ok(None) => Err(AuthError::Unauthorized),
+        Ok(Some(a)) => auth_core::authenticator::check(&a.user, requirements).map(|()| a),
+    };
+    match outcome {
+        Ok(found) => Ok(Some(found)),
+        Err(AuthError::Unauthorized | AuthError::Forbidden) if optional => Ok(None),
+        Err(AuthError::Forbidden) if requirements.superuser => {
+            match &state.config.superuser_forbidden_detail {
+                Some(detail) => Err(ApiError::detail(StatusCode::FORBIDDEN, detail.clone())),
+                None => Err(ApiError::auth(AuthError::Forbidden)),
+            }
+        }
+        Err(e) => Err(ApiError::auth(e)),
+    }
+}
+
+/// The current user, who satisfies `R`; otherwise the request fails with 401 or 403.
+pub struct CurrentUser<D: UserDatabase, R: Requirement = Active> {
+    /// The user, the token they presented and the backend that accepted it.
+    pub auth: Authenticated<D::Id, D::Profile>,
+    _r: PhantomData<R>,
+}
+
+impl<D: UserDatabase, R: Requirement> CurrentUser<D, R> {
+    /// The user.
+    pub fn user(&self) -> &auth_core::User<D::Id, D::Profile> {
+        &self.auth.user
+    }
+}
+
+impl<D: UserDatabase, R: Requirement> FromRequest for CurrentUser<D, R> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            match authenticate::<D, R>(&req, false).await? {
+                Some(auth) => Ok(Self {
+                    auth,
+                    _r: PhantomData,
+                }),
+                None => Err(ApiError::auth(AuthError::Unauthorized)),
+            }
+        })
+    }
+}
+
+/// The current user if one satisfies `R`, else `None` (never fails for auth reasons).
+pub struct MaybeUser<D: UserDatabase, R: Requirement = Active> {
+    /// The user, if any.
+    pub auth: Option<Authenticated<D::Id, D::Profile>>,
+    _r: PhantomData<R>,
+}
+
+impl<D: UserDatabase, R: Requirement> FromRequest for MaybeUser<D, R> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            Ok(Self {
+                auth: authenticate::<D, R>(&req, true).await?,
+                _r: PhantomData,
+            })
+        })
+    }
+}
+
+/// Passes when `R` is satisfied (or is [`Anyone`]); carries the user when there is one.
+pub struct Guard<D: UserDatabase, R: Requirement> {
+    /// The user, when `R` asked for one.
+    pub auth: Option<Authenticated<D::Id, D::Profile>>,
+    _r: PhantomData<R>,
+}
+
+impl<D: UserDatabase, R: Requirement> FromRequest for Guard<D, R> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let auth = authenticate::<D, R>(&req, false).await?;
+            if R::REQUIREMENTS.is_some() && auth.is_none() {
+                return Err(ApiError::auth(AuthError::Unauthorized));
+            }
+            Ok(Self {
+                auth,
+                _r: PhantomData,
+            })
+        })
+    }
+}

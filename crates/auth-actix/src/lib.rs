@@ -1,0 +1,37 @@
+//! The actix-web layer of fractal-auth, for any actix service: extractors for the current user
+//! ([`CurrentUser`]), FastAPI Users' routers mountable under any prefix ([`routes`]), and the
+//! one place where errors become FastAPI Users' JSON ([`ApiError`]).
+//!
+//! ```no_run
+//! # use auth_actix::*; use actix_web::web;
+//! # fn f<D: auth_core::UserDatabase, S: routes::UserSchema<D>>(cfg: &mut web::ServiceConfig) {
+//! cfg.configure(configure_input_errors).service(
+//!     web::scope("/auth")
+//!         .service(web::scope("/jwt").configure(routes::auth_routes::<D>("bearer")))
+//!         .configure(routes::register_routes::<D, S, Anyone>)
+//!         .configure(routes::reset_password_routes::<D>)
+//!         .configure(routes::verify_routes::<D, S>)
+//!         .service(web::scope("/users").configure(routes::users_routes::<D, S, Active>)),
+//! );
+//! # }
+//! ```
+
+pub mod authz;
+pub mod error;
+pub mod extract;
+pub mod input;
+pub mod openapi;
+pub mod routes;
+pub mod state;
+
+pub use authz::{
+    PermissionSpec, Permitted, current_user, update_user, websocket_auth, websocket_still_allowed,
+};
+pub use error::{ApiError, Context, ValidationItem};
+pub use extract::{
+    Active, AnyUser, Anyone, CurrentUser, Guard, MaybeUser, Requirement, Superuser, Verified,
+    auth_state as auth_state_of, neutral_headers,
+};
+pub use input::{configure_input_errors, method_not_allowed, not_found};
+pub use routes::UserSchema;
+pub use state::{AuthState, WebConfig};

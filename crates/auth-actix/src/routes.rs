@@ -1,0 +1,412 @@
+//! FastAPI Users' routers, mountable under any prefix: auth (login/logout per backend),
+//! register, reset password, verify, users. Generic over the store and a [`UserSchema`].
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::SET_COOKIE;
+use actix_web::{HttpRequest, HttpResponse, web};
+use async_trait::async_trait;
+use auth_core::{
+    AuthError, LoginResponse, LogoutResponse, Safety, UserCreate, UserDatabase, UserOf, UserUpdate,
+};
+use secrecy::SecretString;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ApiError, Context};
+use crate::extract::{Active, CurrentUser, Guard, Requirement, Superuser, auth_state};
+use crate::state::AuthState;
+
+/// How users look on the wire, and how request bodies become domain values.
+#[async_trait(?Send)]
+pub trait UserSchema<D: UserDatabase>: 'static {
+    /// The user as returned (`UserRead`); never contains the password hash.
+    type Read: Serialize;
+    /// The body of register (`UserCreate`).
+    type Create: DeserializeOwned + 'static;
+    /// The body of PATCH `/me` and `/{id}` (`UserUpdate`).
+    type Update: DeserializeOwned + 'static;
+
+    /// Builds the wire form of a user.
+    async fn read(state: &AuthState<D>, user: &UserOf<D>) -> Result<Self::Read, ApiError>;
+    /// Validates a register body (422 on bad fields).
+    fn create(body: Self::Create) -> Result<UserCreate<D::Profile>, ApiError>;
+    /// Validates an update body against the current user (422 on bad fields).
+    fn update(
+        body: Self::Update,
+        current: &UserOf<D>,
+        safety: Safety,
+    ) -> Result<UserUpdate<D::Profile>, ApiError>;
+}
+
+/// The OAuth2 password form (`username` is the e-mail).
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    /// The e-mail (not validated as one, as in FastAPI Users).
+    pub username: String,
+    /// The password.
+    pub password: String,
+    /// If present, must be `password`.
+    pub grant_type: Option<String>,
+    /// Ignored.
+    pub scope: Option<String>,
+    /// Ignored.
+    pub client_id: Option<String>,
+    /// Ignored.
+    pub client_secret: Option<String>,
+}
+
+/// `{"email": …}` of forgot-password and request-verify-token.
+#[derive(Debug, Deserialize)]
+pub struct EmailBody {
+    /// The address (validated; 422 otherwise).
+    pub email: serde_json::Value,
+}
+
+/// `{"token": …, "password": …}` of reset-password.
+#[derive(Debug, Deserialize)]
+pub struct ResetBody {
+    /// The token from the e-mail.
+    pub token: String,
+    /// The new password.
+    pub password: String,
+}
+
+/// `{"token": …}` of verify.
+#[derive(Debug, Deserialize)]
+pub struct TokenBody {
+    /// The token from the e-mail.
+    pub token: String,
+}
+
+/// The Bearer login body.
+#[derive(Debug, Serialize)]
+pub struct BearerResponse {
+    /// The token.
+    pub access_token: String,
+    /// Always `bearer`.
+    pub token_type: &'static str,
+}
+
+/// Turns a transport's login description into HTTP (200 JSON or 204 + cookie).
+pub fn login_http(response: LoginResponse) -> HttpResponse {
+    match response {
+        LoginResponse::Bearer { access_token } => HttpResponse::Ok().json(BearerResponse {
+            access_token,
+            token_type: "bearer",
+        }),
+        LoginResponse::Cookie { set_cookie } => HttpResponse::NoContent()
+            .insert_header((SET_COOKIE, set_cookie))
+            .finish(),
+    }
+}
+
+/// Turns a transport's logout description into HTTP (204, maybe clearing the cookie).
+pub fn logout_http(response: LogoutResponse) -> HttpResponse {
+    match response {
+        LogoutResponse::Empty => HttpResponse::NoContent().finish(),
+        LogoutResponse::ClearCookie { set_cookie } => HttpResponse::NoContent()
+            .insert_header((SET_COOKIE, set_cookie))
+            .finish(),
+    }
+}
+
+/// Parses a body field as an e-mail, 422 otherwise.
+pub fn parse_email(value: &serde_json::Value, field: &str) -> Result<auth_core::Email, ApiError> {
+    let invalid = || {
+        ApiError::invalid(
+            &["body", field],
+            "value is not a valid email address",
+            "value_error.email",
+        )
+    };
+    let s = value.as_str().ok_or_else(invalid)?;
+    auth_core::Email::parse(s).map_err(|_| invalid())
+}
+
+/// `POST /login` and `POST /logout` of one backend.
+pub fn auth_routes<D: UserDatabase>(
+    backend: &str,
+) -> impl FnOnce(&mut web::ServiceConfig) + 'static {
+    let login_name = backend.to_owned();
+    let logout_name = backend.to_owned();
+    move |cfg| {
+        cfg.route(
+            "/login",
+            web::post().to(move |req: HttpRequest, form: web::Form<LoginForm>| {
+                let name = login_name.clone();
+                async move { login::<D>(req, form.into_inner(), &name).await }
+            }),
+        )
+        .route(
+            "/logout",
+            web::post().to(move |req: HttpRequest, current: CurrentUser<D, Active>| {
+                let name = logout_name.clone();
+                async move { logout::<D>(req, current, &name).await }
+            }),
+        );
+    }
+}
+
+async fn login<D: UserDatabase>(
+    req: HttpRequest,
+    form: LoginForm,
+    backend: &str,
+) -> Result<HttpResponse, ApiError> {
+    if form.grant_type.as_deref().is_some_and(|g| g != "password") {
+        return Err(ApiError::invalid(
+            &["body", "grant_type"],
+            "string does not match regex \"^password$\"",
+            "value_error.str.regex",
+        ));
+    }
+    let state = auth_state::<D>(&req)?;
+    state.limit(&req, "login", Some(&form.username)).await?;
+    let backend = state
+        .backend(backend)
+        .ok_or_else(|| ApiError::auth(AuthError::Config(format!("no backend {backend}"))))?;
+    let password = SecretString::from(form.password);
+    let (_, response) = state
+        .manager
+        .login(
+            backend,
+            &form.username,
+            &password,
+            state.config.requires_verification,
+        )
+        .await
+        .map_err(ApiError::ctx(Context::Login))?;
+    // A successful login clears the account's failure counter.
+    if let Some(limiter) = &state.limiter {
+        limiter.reset_account("login", &form.username).await?;
+    }
+    Ok(login_http(response))
+}
+
+async fn logout<D: UserDatabase>(
+    req: HttpRequest,
+    current: CurrentUser<D, Active>,
+    backend: &str,
+) -> Result<HttpResponse, ApiError> {
+    let state = auth_state::<D>(&req)?;
+    let backend = state
+        .backend(backend)
+        .ok_or_else(|| ApiError::auth(AuthError::Config(format!("no backend {backend}"))))?;
+    Ok(logout_http(
+        state.manager.logout(backend, &current.auth).await?,
+    ))
+}
+
+/// `POST /logout-all`: ends every session of the current user (all strategies at once).
+pub fn logout_all_routes<D: UserDatabase>(cfg: &mut web::ServiceConfig) {
+    cfg.route("/logout-all", web::post().to(logout_all::<D>));
+}
+
+async fn logout_all<D: UserDatabase>(
+    req: HttpRequest,
+    current: CurrentUser<D, Active>,
+) -> Result<HttpResponse, ApiError> {
+    let state = auth_state::<D>(&req)?;
+    state.manager.logout_all(current.user()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `POST /{id}/logout-all` (superuser): ends every session of another user.
+pub async fn logout_user_everywhere<D: UserDatabase>(
+    req: HttpRequest,
+    _admin: CurrentUser<D, Superuser>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let state = auth_state::<D>(&req)?;
+    let user = user_from_path(&state, &id).await?;
+    state.manager.logout_all(&user).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `POST /register`, guarded by `R` (use [`crate::extract::Anyone`] for open registration).
+/// Privileged flags in the body are ignored; the response is 201 with the new user.
+pub fn register_routes<D: UserDatabase, S: UserSchema<D>, R: Requirement>(
+    cfg: &mut web::ServiceConfig,
+) {
+    cfg.route("/register", web::post().to(register::<D, S, R>));
+}
+
+async fn register<D: UserDatabase, S: UserSchema<D>, R: Requirement>(
+    req: HttpRequest,
+    _guard: Guard<D, R>,
+    body: web::Json<S::Create>,
+) -> Result<HttpResponse, ApiError> {
+    let state = auth_state::<D>(&req)?;
+    state.limit(&req, "register", None).await?;
+    let data = S::create(body.into_inner())?;
+    let user = state
+        .manager
+        .create(data, Safety::Safe)
+        .await
+        .map_err(ApiError::ctx(Context::Register))?;
+    Ok(HttpResponse::Created().json(S::read(&state, &user).await?))
+}
+
+/// `POST /forgot-password` (always 202) and `POST /reset-password`.
+pub fn reset_password_routes<D: UserDatabase>(cfg: &mut web::ServiceConfig) {
+    cfg.route("/forgot-password", web::post().to(forgot_password::<D>))
+        .route("/reset-password", web::post().to(reset_password::<D>));
+}
+
+async fn forgot_password<D: UserDatabase>(
+    req: HttpRequest,
+    body: web::Json<EmailBody>,
+) -> Result<HttpResponse, ApiError> {
+    let email = parse_email(&body.email, "email")?;
+    let state = auth_state::<D>(&req)?;
+    state
+        .limit(&req, "forgot-password", Some(email.as_str()))
+        .await?;
+    // Same answer, in the same time, whether or not the account exists.
+    state.manager.forgot_password_for(email.as_str()).await?;
+    Ok(HttpResponse::Accepted().json(serde_json::Value::Null))
+}
+
+async fn reset_password<D: UserDatabase>(
+    req: HttpRequest,
+    body: web::Json<ResetBody>,
+) -> Result<HttpResponse, ApiError> {
+    let state = auth_state::<D>(&req)?;
+    let body = body.into_inner();
+    state
+        .manager
+        .reset_password(&body.token, &SecretString::from(body.password))
+        .await
+        .map_err(ApiError::ctx(Context::ResetPassword))?;
+    Ok(HttpResponse::Ok().json(serde_json::Value::Null))
+}
+
+/// `POST /request-verify-token` (always 202) and `POST /verify`.
+pub fn verify_routes<D: UserDatabase, S: UserSchema<D>>(cfg: &mut web::ServiceConfig) {
+    cfg.route("/request-verify-token", web::post().to(request_verify::<D>))
+        .route("/verify", web::post().to(verify::<D, S>));
+}
+
+async fn request_verify<D: UserDatabase>(
+    req: HttpRequest,
+    body: web::Json<EmailBody>,
+) -> Result<HttpResponse, ApiError> {
+    let email = parse_email(&body.email, "email")?;
+    let state = auth_state::<D>(&req)?;
+    state
+        .limit(&req, "request-verify-token", Some(email.as_str()))
+        .await?;
+    if let Some(user) = state.manager.db().get_by_email(email.as_str()).await? {
+        match state.manager.request_verify(&user).await {
+            Ok(_) | Err(AuthError::UserInactive | AuthError::UserAlreadyVerified) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(HttpResponse::Accepted().json(serde_json::Value::Null))
+}
+
+async fn verify<D: UserDatabase, S: UserSchema<D>>(
+    req: HttpRequest,
+    body: web::Json<TokenBody>,
+) -> Result<HttpResponse, ApiError> {
+    let state = auth_state::<D>(&req)?;
+    let user = state
+        .manager
+        .verify(&body.token)
+        .await
+        .map_err(ApiError::ctx(Context::Verify))?;
+    Ok(HttpResponse::Ok().json(S::read(&state, &user).await?))
+}
+
+/// `GET|PATCH /me` (guarded by `Me`) and `GET|PATCH|DELETE /{id}` (superuser). Authorization
+/// is checked before the id is looked at, so non-superusers get 403 even for unknown ids.
+pub fn users_routes<D: UserDatabase, S: UserSchema<D>, Me: Requirement>(
+    cfg: &mut web::ServiceConfig,
+) {
+    cfg.route(
+        "/{id}/logout-all",
+        web::post().to(logout_user_everywhere::<D>),
+    )
+    .route("/me", web::get().to(get_me::<D, S, Me>))
+    .route("/me", web::patch().to(patch_me::<D, S, Me>))
+    .route("/{id}", web::get().to(get_user::<D, S>))
+    .route("/{id}", web::patch().to(patch_user::<D, S>))
+    .route("/{id}", web::delete().to(delete_user::<D>));
+}
+
+async fn get_me<D: UserDatabase, S: UserSchema<D>, Me: Requirement>(
+    req: HttpRequest,
+    current: CurrentUser<D, Me>,
+) -> Result<HttpResponse, ApiError> {
+    let state = auth_state::<D>(&req)?;
+    Ok(HttpResponse::Ok().json(S::read(&state, current.user()).await?))
+}
+
+async fn patch_me<D: UserDatabase, S: UserSchema<D>, Me: Requirement>(
+    req: HttpRequest,
+    current: CurrentUser<D, Me>,
+    body: web::Json<S::Update>,
+) -> Result<HttpResponse, ApiError> {
+    let state = auth_state::<D>(&req)?;
+    let update = S::update(body.into_inner(), current.user(), Safety::Safe)?;
+    let user = state
+        .manager
+        .update(update, current.user(), Safety::Safe)
+        .await
+        .map_err(ApiError::ctx(Context::Update))?;
+    Ok(HttpResponse::Ok().json(S::read(&state, &user).await?))
+}
+
+/// Loads the user named by a path segment; unparsable or unknown ids are 404.
+pub async fn user_from_path<D: UserDatabase>(
+    state: &AuthState<D>,
+    raw: &str,
+) -> Result<UserOf<D>, ApiError> {
+    let id = state
+        .manager
+        .parse_id(raw)
+        .map_err(|_| ApiError::not_found())?;
+    state
+        .manager
+        .db()
+        .get(&id)
+        .await?
+        .ok_or_else(ApiError::not_found)
+}
+
+async fn get_user<D: UserDatabase, S: UserSchema<D>>(
+    req: HttpRequest,
+    _admin: CurrentUser<D, Superuser>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let state = auth_state::<D>(&req)?;
+    let user = user_from_path(&state, &id).await?;
+    Ok(HttpResponse::Ok().json(S::read(&state, &user).await?))
+}
+
+async fn patch_user<D: UserDatabase, S: UserSchema<D>>(
+    req: HttpRequest,
+    _admin: CurrentUser<D, Superuser>,
+    id: web::Path<String>,
+    body: web::Json<S::Update>,
+) -> Result<HttpResponse, ApiError> {
+    let state = auth_state::<D>(&req)?;
+    let user = user_from_path(&state, &id).await?;
+    let update = S::update(body.into_inner(), &user, Safety::Unsafe)?;
+    let user = state
+        .manager
+        .update(update, &user, Safety::Unsafe)
+        .await
+        .map_err(ApiError::ctx(Context::Update))?;
+    Ok(HttpResponse::Ok().json(S::read(&state, &user).await?))
+}
+
+async fn delete_user<D: UserDatabase>(
+    req: HttpRequest,
+    _admin: CurrentUser<D, Superuser>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let state = auth_state::<D>(&req)?;
+    let user = user_from_path(&state, &id).await?;
+    state.manager.delete(&user).await?;
+    Ok(HttpResponse::build(StatusCode::NO_CONTENT).finish())
+}

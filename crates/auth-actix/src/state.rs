@@ -1,0 +1,91 @@
+//! What the handlers share: the user manager, the authenticator and the web-layer settings.
+
+use std::sync::Arc;
+
+use auth_core::{
+    AuthPlugin, AuthenticationBackend, Authenticator, EmbeddedAuth, UserDatabase, UserManager,
+};
+
+/// Web-layer knobs.
+#[derive(Debug, Clone, Default)]
+pub struct WebConfig {
+    /// Login refuses unverified users, and every guarded route requires `verified`
+    /// (FastAPI Users' `requires_verification`).
+    pub requires_verification: bool,
+    /// The `detail` of a 403 for a missing superuser flag (`"Forbidden"` when `None`;
+    /// Fractal 1.3 says `"This action is restricted to superusers"`).
+    pub superuser_forbidden_detail: Option<String>,
+}
+
+/// Shared state of the auth routes; register it as `web::Data<AuthState<D>>`.
+pub struct AuthState<D: UserDatabase> {
+    /// Every user operation (shared with plugins that create users, e.g. OIDC).
+    pub manager: Arc<UserManager<D>>,
+    /// The password-login backends (used by the login and logout routes).
+    pub authenticator: Authenticator<D>,
+    /// Who the caller is and what they may do (embedded, no-auth, OIDC, ...).
+    pub plugin: Arc<dyn AuthPlugin<D>>,
+    /// Web-layer knobs.
+    pub config: WebConfig,
+    /// Brute-force protection of login, register, forgot-password and request-verify-token.
+    pub limiter: Option<auth_core::RateLimiter>,
+}
+
+impl<D: UserDatabase> AuthState<D> {
+    /// State whose plugin is the embedded user database over `authenticator` (no stored
+    /// permissions: only superusers hold any).
+    pub fn new(
+        manager: Arc<UserManager<D>>,
+        authenticator: Authenticator<D>,
+        config: WebConfig,
+    ) -> Self {
+        let plugin = Arc::new(EmbeddedAuth::new(authenticator.clone(), None));
+        Self {
+            manager,
+            authenticator,
+            plugin,
+            config,
+            limiter: None,
+        }
+    }
+
+    /// Turns brute-force protection on.
+    pub fn with_limiter(mut self, limiter: auth_core::RateLimiter) -> Self {
+        self.limiter = Some(limiter);
+        self
+    }
+
+    /// Counts one attempt of `action`; `Err(RateLimited)` when over a limit.
+    pub async fn limit(
+        &self,
+        req: &actix_web::HttpRequest,
+        action: &str,
+        account: Option<&str>,
+    ) -> Result<(), crate::ApiError> {
+        let Some(limiter) = &self.limiter else {
+            return Ok(());
+        };
+        // The peer address: behind a proxy, every client shares the proxy's (documented).
+        let address = req
+            .peer_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_else(|| "unknown".into());
+        match limiter.check(action, account, &address).await? {
+            auth_core::LimitDecision::Allowed => Ok(()),
+            auth_core::LimitDecision::Limited { retry_after } => {
+                Err(crate::ApiError::RateLimited { retry_after })
+            }
+        }
+    }
+
+    /// Replaces the plugin.
+    pub fn with_plugin(mut self, plugin: Arc<dyn AuthPlugin<D>>) -> Self {
+        self.plugin = plugin;
+        self
+    }
+
+    /// The backend with this name (routers are built from configured names, so it exists).
+    pub fn backend(&self, name: &str) -> Option<&AuthenticationBackend<D::Id>> {
+        self.authenticator.backend(name)
+    }
+}

@@ -1,0 +1,201 @@
+//! Storage traits: the seam that adapters (in-memory, SeaORM, ...) implement.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::error::AuthError;
+use crate::user::{NewUser, OAuthAccount, OAuthAccountData, Profile, User, UserId};
+
+/// Persistence of users and their OAuth accounts (FastAPI Users' `BaseUserDatabase`).
+///
+/// Contract: e-mail uniqueness is case-insensitive and a conflicting `create`/`update`
+/// returns [`AuthError::UserAlreadyExists`], never a generic storage error; so does linking
+/// an `(oauth_name, account_id)` pair that is already linked.
+#[async_trait]
+pub trait UserDatabase: Send + Sync + 'static {
+    /// The id type of users.
+    type Id: UserId;
+    /// The application fields stored with each user.
+    type Profile: Profile;
+
+    /// The user with this id.
+    async fn get(&self, id: &Self::Id) -> Result<Option<User<Self::Id, Self::Profile>>, AuthError>;
+    /// The user whose e-mail equals `email` ignoring case; the stored case is returned.
+    async fn get_by_email(
+        &self,
+        email: &str,
+    ) -> Result<Option<User<Self::Id, Self::Profile>>, AuthError>;
+    /// The user linked to this provider account.
+    async fn get_by_oauth_account(
+        &self,
+        oauth_name: &str,
+        account_id: &str,
+    ) -> Result<Option<User<Self::Id, Self::Profile>>, AuthError>;
+    /// Inserts a user; `UserAlreadyExists` if the e-mail is taken in any letter case.
+    async fn create(
+        &self,
+        user: NewUser<Self::Profile>,
+    ) -> Result<User<Self::Id, Self::Profile>, AuthError>;
+    /// Writes every field of `user` (looked up by id); `UserNotExists` if it is gone.
+    async fn update(
+        &self,
+        user: &User<Self::Id, Self::Profile>,
+    ) -> Result<User<Self::Id, Self::Profile>, AuthError>;
+    /// Deletes the user with its OAuth accounts and access tokens.
+    async fn delete(&self, id: &Self::Id) -> Result<(), AuthError>;
+    /// Links an OAuth account; `UserAlreadyExists` if that provider account is linked already.
+    async fn add_oauth_account(
+        &self,
+        user_id: &Self::Id,
+        account: OAuthAccountData,
+    ) -> Result<OAuthAccount<Self::Id>, AuthError>;
+    /// Refreshes the token data of an existing link.
+    async fn update_oauth_account(
+        &self,
+        account: &OAuthAccount<Self::Id>,
+    ) -> Result<OAuthAccount<Self::Id>, AuthError>;
+    /// The OAuth accounts of a user, oldest first.
+    async fn oauth_accounts(
+        &self,
+        user_id: &Self::Id,
+    ) -> Result<Vec<OAuthAccount<Self::Id>>, AuthError>;
+    /// Deletes one OAuth link of a user; `false` if there was none with that id.
+    async fn delete_oauth_account(
+        &self,
+        user_id: &Self::Id,
+        account_id: &Self::Id,
+    ) -> Result<bool, AuthError>;
+    /// One page of users ordered by id.
+    async fn list(&self, page: Page) -> Result<Vec<User<Self::Id, Self::Profile>>, AuthError>;
+    /// How many users there are.
+    async fn count(&self) -> Result<u64, AuthError>;
+}
+
+/// A window over an ordered listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    /// Rows to skip.
+    pub offset: u64,
+    /// Rows to return at most.
+    pub limit: u64,
+}
+
+impl Page {
+    /// Everything (use only where the listing is known to be small).
+    pub const ALL: Page = Page {
+        offset: 0,
+        limit: u64::MAX,
+    };
+}
+
+/// A group of users (Fractal's `usergroup`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group<Id> {
+    /// Primary key.
+    pub id: Id,
+    /// Unique name.
+    pub name: String,
+    /// Creation time.
+    pub timestamp_created: DateTime<Utc>,
+}
+
+/// Persistence of groups and memberships. Deleting a user or a group removes its links.
+#[async_trait]
+pub trait GroupDatabase<Id: UserId>: Send + Sync + 'static {
+    /// Creates a group; `GroupAlreadyExists` if the name is taken.
+    async fn create_group(&self, name: &str) -> Result<Group<Id>, AuthError>;
+    /// The group with this id.
+    async fn get_group(&self, id: &Id) -> Result<Option<Group<Id>>, AuthError>;
+    /// The group with this exact name.
+    async fn get_group_by_name(&self, name: &str) -> Result<Option<Group<Id>>, AuthError>;
+    /// Every group, ordered by id.
+    async fn list_groups(&self) -> Result<Vec<Group<Id>>, AuthError>;
+    /// Deletes a group and its memberships; `false` if it did not exist.
+    async fn delete_group(&self, id: &Id) -> Result<bool, AuthError>;
+    /// Adds a member; `false` if they already were one. `UserNotExists` for unknown ids.
+    async fn add_user_to_group(&self, group_id: &Id, user_id: &Id) -> Result<bool, AuthError>;
+    /// Removes a member; `false` if they were not one.
+    async fn remove_user_from_group(&self, group_id: &Id, user_id: &Id) -> Result<bool, AuthError>;
+    /// The groups of a user, ordered by id.
+    async fn groups_of_user(&self, user_id: &Id) -> Result<Vec<Group<Id>>, AuthError>;
+    /// The members of a group, ordered by id.
+    async fn users_of_group(&self, group_id: &Id) -> Result<Vec<Id>, AuthError>;
+}
+
+/// A stored opaque access token (database strategy).
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccessToken<Id> {
+    /// The 43-character URL-safe token itself (primary key).
+    pub token: String,
+    /// Whose token it is.
+    pub user_id: Id,
+    /// When it was issued; it expires `lifetime` later.
+    pub created_at: DateTime<Utc>,
+    /// The user's session generation when it was issued.
+    pub generation: i64,
+}
+
+impl<Id: std::fmt::Debug> std::fmt::Debug for AccessToken<Id> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessToken")
+            .field("token", &"<redacted>")
+            .field("user_id", &self.user_id)
+            .field("created_at", &self.created_at)
+            .field("generation", &self.generation)
+            .finish()
+    }
+}
+
+/// Persistence of opaque access tokens (FastAPI Users' `AccessTokenDatabase`).
+#[async_trait]
+pub trait AccessTokenDatabase<Id: UserId>: Send + Sync + 'static {
+    /// The token, if it exists and (when `max_age` is given) was created at or after it.
+    async fn get_by_token(
+        &self,
+        token: &str,
+        max_age: Option<DateTime<Utc>>,
+    ) -> Result<Option<AccessToken<Id>>, AuthError>;
+    /// Stores a new token.
+    async fn create_token(&self, token: AccessToken<Id>) -> Result<AccessToken<Id>, AuthError>;
+    /// Deletes one token (no error if it is already gone).
+    async fn delete_token(&self, token: &str) -> Result<(), AuthError>;
+    /// Deletes every token of a user; returns how many.
+    async fn delete_tokens_of_user(&self, user_id: &Id) -> Result<u64, AuthError>;
+    /// Deletes tokens created before `created_before`; returns how many.
+    async fn purge_tokens_created_before(
+        &self,
+        created_before: DateTime<Utc>,
+    ) -> Result<u64, AuthError>;
+}
+
+/// Permissions stored per user and per group.
+#[async_trait]
+pub trait PermissionDatabase<Id: UserId>: Send + Sync + 'static {
+    /// A user's own permissions.
+    async fn user_permissions(
+        &self,
+        user_id: &Id,
+    ) -> Result<crate::permissions::Permissions, AuthError>;
+    /// Replaces a user's own permissions; `UserNotExists` if there is no such user.
+    async fn set_user_permissions(
+        &self,
+        user_id: &Id,
+        permissions: &crate::permissions::Permissions,
+    ) -> Result<(), AuthError>;
+    /// A group's permissions.
+    async fn group_permissions(
+        &self,
+        group_id: &Id,
+    ) -> Result<crate::permissions::Permissions, AuthError>;
+    /// Replaces a group's permissions; `UserNotExists` if there is no such group.
+    async fn set_group_permissions(
+        &self,
+        group_id: &Id,
+        permissions: &crate::permissions::Permissions,
+    ) -> Result<(), AuthError>;
+    /// The union of the user's own permissions and those of their groups.
+    async fn effective_permissions(
+        &self,
+        user_id: &Id,
+    ) -> Result<crate::permissions::Permissions, AuthError>;
+}

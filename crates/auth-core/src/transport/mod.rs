@@ -1,0 +1,49 @@
+//! Transports: how a token travels (header or cookie), independent of any web framework.
+//!
+//! A transport reads a credential from an [`http::HeaderMap`] and *describes* the login and
+//! logout responses; the web layer turns the description into a status code and headers.
+
+use http::HeaderMap;
+
+pub mod bearer;
+pub mod cookie;
+
+pub use bearer::BearerTransport;
+pub use cookie::{CookieTransport, CookieTransportConfig, SameSite};
+
+/// What a login answers, before it becomes HTTP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginResponse {
+    /// The token in a JSON body `{"access_token": …, "token_type": "bearer"}` (HTTP 200).
+    Bearer {
+        /// The issued token.
+        access_token: String,
+    },
+    /// No body; the token in a `Set-Cookie` header (HTTP 204).
+    Cookie {
+        /// The full `Set-Cookie` header value.
+        set_cookie: String,
+    },
+}
+
+/// What a logout answers, before it becomes HTTP (always "no content").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogoutResponse {
+    /// Nothing to send.
+    Empty,
+    /// A `Set-Cookie` header that clears the auth cookie.
+    ClearCookie {
+        /// The full `Set-Cookie` header value.
+        set_cookie: String,
+    },
+}
+
+/// How the token is carried (FastAPI Users' `Transport`).
+pub trait Transport: Send + Sync + 'static {
+    /// The credential carried by a request, if any.
+    fn read_credential(&self, headers: &HeaderMap) -> Option<String>;
+    /// The response to a successful login with this token.
+    fn login_response(&self, token: String) -> LoginResponse;
+    /// The response to a logout.
+    fn logout_response(&self) -> LogoutResponse;
+}

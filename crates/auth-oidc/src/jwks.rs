@@ -1,0 +1,134 @@
+//! A provider's signing keys: fetched from its JWKS, cached, refetched (rate-limited) when a
+//! token names an unknown `kid`. RS256 and ES256 only.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use tokio::sync::RwLock;
+
+use crate::OidcError;
+
+#[derive(Default)]
+struct Cache {
+    by_kid: HashMap<String, (DecodingKey, Algorithm)>,
+    fetched: Option<Instant>,
+}
+
+/// Keys of one JWKS URL.
+pub struct Jwks {
+    url: String,
+    min_refresh: Duration,
+    cache: RwLock<Cache>,
+}
+
+/// Why a token was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenRejection {
+    /// Not a JWT, or an algorithm other than RS256/ES256, or no `kid`.
+    Malformed,
+    /// No key with that `kid`, even after a refetch.
+    UnknownKey,
+    /// Signature, issuer, audience, expiry or a required claim is wrong.
+    Invalid(String),
+}
+
+impl Jwks {
+    /// Keys at `url`, refetched at most every `min_refresh` for unknown `kid`s.
+    pub fn new(url: impl Into<String>, min_refresh: Duration) -> Self {
+        Self {
+            url: url.into(),
+            min_refresh,
+            cache: RwLock::new(Cache::default()),
+        }
+    }
+
+    /// The JWKS URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Fetches the key set now; returns how many usable keys it holds.
+    pub async fn refresh(&self, http: &reqwest::Client) -> Result<usize, OidcError> {
+        let mut cache = self.cache.write().await;
+        self.refresh_locked(http, &mut cache).await
+    }
+
+    async fn refresh_locked(
+        &self,
+        http: &reqwest::Client,
+        cache: &mut Cache,
+    ) -> Result<usize, OidcError> {
+        cache.fetched = Some(Instant::now());
+        let set: JwkSet = crate::get_json(http, &self.url).await?;
+        let mut by_kid = HashMap::new();
+        for jwk in &set.keys {
+            let (Some(kid), Ok(key)) = (jwk.common.key_id.clone(), DecodingKey::from_jwk(jwk))
+            else {
+                continue;
+            };
+            let alg = match &jwk.algorithm {
+                AlgorithmParameters::RSA(_) => Algorithm::RS256,
+                AlgorithmParameters::EllipticCurve(_) => Algorithm::ES256,
+                _ => continue,
+            };
+            by_kid.insert(kid, (key, alg));
+        }
+        cache.by_kid = by_kid;
+        Ok(cache.by_kid.len())
+    }
+
+    async fn key(&self, http: &reqwest::Client, kid: &str) -> Option<(DecodingKey, Algorithm)> {
+        if let Some(found) = self.cache.read().await.by_kid.get(kid) {
+            return Some(found.clone());
+        }
+        let mut cache = self.cache.write().await;
+        let stale = cache
+            .fetched
+            .is_none_or(|t| t.elapsed() >= self.min_refresh);
+        if !cache.by_kid.contains_key(kid)
+            && stale
+            && let Err(e) = self.refresh_locked(http, &mut cache).await
+        {
+            tracing::warn!(error = %e, "could not refresh the provider's keys");
+        }
+        cache.by_kid.get(kid).cloned()
+    }
+
+    /// Verifies a JWT: the key named by its `kid`, the key's algorithm, `iss`, `aud`, `exp`
+    /// (no leeway) and the `required` claims; returns its claims.
+    pub async fn verify(
+        &self,
+        http: &reqwest::Client,
+        token: &str,
+        issuer: &str,
+        audience: &str,
+        required: &[&str],
+    ) -> Result<serde_json::Value, TokenRejection> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenRejection::Malformed)?;
+        if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
+            return Err(TokenRejection::Malformed);
+        }
+        let kid = header.kid.ok_or(TokenRejection::Malformed)?;
+        let (key, alg) = self
+            .key(http, &kid)
+            .await
+            .ok_or(TokenRejection::UnknownKey)?;
+        if alg != header.alg {
+            return Err(TokenRejection::Invalid(
+                "algorithm does not match the key".into(),
+            ));
+        }
+        let mut validation = Validation::new(alg);
+        validation.leeway = 0;
+        validation.set_audience(&[audience]);
+        validation.set_issuer(&[issuer]);
+        let mut req = vec!["exp", "iss", "aud"];
+        req.extend_from_slice(required);
+        validation.set_required_spec_claims(&req);
+        jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation)
+            .map(|d| d.claims)
+            .map_err(|e| TokenRejection::Invalid(e.to_string()))
+    }
+}

@@ -1,0 +1,23 @@
+//! SeaORM adapter of auth-core's storage traits, over SQLite, PostgreSQL and MySQL/MariaDB
+//! with one code path, using Fractal Server's table and column names.
+//!
+//! ```no_run
+//! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+//! use auth_sea_orm::{connect, database_url_from_env, migrate, PoolConfig, SeaOrmStore};
+//! let url = database_url_from_env(|k| std::env::var(k).ok(), std::path::Path::new("data"))?;
+//! let db = connect(&url, PoolConfig::default()).await?;
+//! migrate(&db).await?;
+//! let store = SeaOrmStore::new(db);
+//! # Ok(()) }
+//! ```
+
+pub mod config;
+pub mod entity;
+pub mod error;
+pub mod store;
+
+pub use config::{
+    Backend, DatabaseUrl, PoolConfig, SchemaLock, connect, database_url_from_env, migrate,
+};
+pub use error::StoreError;
+pub use store::{FractalProfile, FractalUser, SeaOrmStore};

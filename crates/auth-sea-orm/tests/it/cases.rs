@@ -1,0 +1,512 @@
+//! The cases, written once against the storage traits.
+
+use std::sync::Arc;
+
+use auth_core::{
+    AccessToken, AccessTokenDatabase, AuthError, Email, GroupDatabase, NewUser, OAuthAccountData,
+    Page, PermissionDatabase, Permissions, RevocationList, UserDatabase,
+};
+use auth_sea_orm::FractalProfile;
+use chrono::{Duration, Utc};
+
+/// Everything an adapter implements.
+pub trait Store:
+    UserDatabase<Id = i32, Profile = FractalProfile>
+    + AccessTokenDatabase<i32>
+    + GroupDatabase<i32>
+    + PermissionDatabase<i32>
+    + RevocationList
+{
+}
+impl<
+    T: UserDatabase<Id = i32, Profile = FractalProfile>
+        + AccessTokenDatabase<i32>
+        + GroupDatabase<i32>
+        + PermissionDatabase<i32>
+        + RevocationList,
+> Store for T
+{
+}
+
+fn new_user(email: &str) -> NewUser<FractalProfile> {
+    NewUser {
+        email: Email::parse(email).unwrap(),
+        hashed_password: "$argon2id$v=19$m=64,t=1,p=1$c2FsdA$aGFzaA".into(),
+        is_active: true,
+        is_superuser: false,
+        is_verified: false,
+        profile: FractalProfile::default(),
+    }
+}
+
+fn oauth(name: &str, id: &str) -> OAuthAccountData {
+    OAuthAccountData {
+        oauth_name: name.into(),
+        access_token: "access".into(),
+        expires_at: Some(1_800_000_000),
+        refresh_token: Some("refresh".into()),
+        account_id: id.into(),
+        account_email: "someone@example.org".into(),
+    }
+}
+
+fn token(n: char, user_id: i32, age_secs: i64) -> AccessToken<i32> {
+    AccessToken {
+        token: n.to_string().repeat(43),
+        user_id,
+        created_at: Utc::now() - Duration::seconds(age_secs),
+        generation: 0,
+    }
+}
+
+pub async fn crud(s: Arc<dyn Store>) {
+    let mut u = s.create(new_user("ada@example.org")).await.unwrap();
+    assert!(u.id > 0);
+    assert_eq!(s.get(&u.id).await.unwrap().as_ref(), Some(&u));
+    assert_eq!(s.get(&(u.id + 1000)).await.unwrap(), None);
+
+    u.is_superuser = true;
+    u.is_verified = true;
+    u.hashed_password = "$2b$12$abcdefghijklmnopqrstuu5T/3E6f1u0.yi3q5E7aBvMm4b7.nJmK".into();
+    u.profile = FractalProfile {
+        username: Some("ada".into()),
+        slurm_user: Some("slurm-ada".into()),
+        cache_dir: Some("/tmp/cache".into()),
+    };
+    let updated = s.update(&u).await.unwrap();
+    assert_eq!(updated, u);
+    assert_eq!(s.get(&u.id).await.unwrap().unwrap(), u);
+
+    s.delete(&u.id).await.unwrap();
+    assert_eq!(s.get(&u.id).await.unwrap(), None);
+    assert!(matches!(
+        s.delete(&u.id).await,
+        Err(AuthError::UserNotExists)
+    ));
+    assert!(matches!(s.update(&u).await, Err(AuthError::UserNotExists)));
+}
+
+pub async fn email_is_case_insensitive_and_keeps_its_case(s: Arc<dyn Store>) {
+    let u = s.create(new_user("King.Arthur@Camelot.BT")).await.unwrap();
+    assert_eq!(u.email.as_str(), "King.Arthur@camelot.bt");
+    for q in [
+        "king.arthur@camelot.bt",
+        "KING.ARTHUR@CAMELOT.BT",
+        "King.Arthur@camelot.bt",
+    ] {
+        let found = s.get_by_email(q).await.unwrap().expect(q);
+        assert_eq!(
+            (found.id, found.email.as_str()),
+            (u.id, "King.Arthur@camelot.bt")
+        );
+    }
+    assert!(s.get_by_email("arthur@camelot.bt").await.unwrap().is_none());
+    assert!(matches!(
+        s.create(new_user("king.arthur@CAMELOT.bt")).await,
+        Err(AuthError::UserAlreadyExists)
+    ));
+    let other = s.create(new_user("lancelot@camelot.bt")).await.unwrap();
+    let mut clash = other.clone();
+    clash.email = Email::parse("KING.arthur@camelot.bt").unwrap();
+    assert!(matches!(
+        s.update(&clash).await,
+        Err(AuthError::UserAlreadyExists)
+    ));
+    // Changing only the case of one's own address is fine.
+    let mut recase = u.clone();
+    recase.email = Email::parse("king.arthur@camelot.bt").unwrap();
+    assert_eq!(
+        s.update(&recase).await.unwrap().email.as_str(),
+        "king.arthur@camelot.bt"
+    );
+}
+
+pub async fn oauth_accounts(s: Arc<dyn Store>) {
+    let u = s.create(new_user("oauth@example.org")).await.unwrap();
+    let v = s.create(new_user("other@example.org")).await.unwrap();
+    let a = s
+        .add_oauth_account(&u.id, oauth("github", "42"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (a.user_id, a.oauth_name.as_str(), a.account_id.as_str()),
+        (u.id, "github", "42")
+    );
+    s.add_oauth_account(&u.id, oauth("myidp", "42"))
+        .await
+        .unwrap();
+    // (oauth_name, account_id) is unique, even across users.
+    assert!(matches!(
+        s.add_oauth_account(&v.id, oauth("github", "42")).await,
+        Err(AuthError::UserAlreadyExists)
+    ));
+    // Provider ids are compared exactly.
+    s.add_oauth_account(&v.id, oauth("github", "abc"))
+        .await
+        .unwrap();
+    assert!(
+        s.get_by_oauth_account("github", "ABC")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    assert_eq!(
+        s.get_by_oauth_account("github", "42")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        u.id
+    );
+    assert_eq!(
+        s.get_by_oauth_account("myidp", "42")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        u.id
+    );
+    assert!(
+        s.get_by_oauth_account("gitlab", "42")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let mut refreshed = a.clone();
+    refreshed.access_token = "x".repeat(2000);
+    refreshed.expires_at = None;
+    refreshed.refresh_token = None;
+    s.update_oauth_account(&refreshed).await.unwrap();
+    let listed = s.oauth_accounts(&u.id).await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0], refreshed);
+
+    assert!(
+        !s.delete_oauth_account(&v.id, &a.id).await.unwrap(),
+        "not v's account"
+    );
+    assert!(s.delete_oauth_account(&u.id, &a.id).await.unwrap());
+    assert_eq!(s.oauth_accounts(&u.id).await.unwrap().len(), 1);
+}
+
+pub async fn access_tokens_with_max_age(s: Arc<dyn Store>) {
+    let u = s.create(new_user("tokens@example.org")).await.unwrap();
+    s.create_token(token('a', u.id, 0)).await.unwrap();
+    s.create_token(token('b', u.id, 7200)).await.unwrap();
+    let an_hour_ago = Utc::now() - Duration::seconds(3600);
+    let a = s
+        .get_by_token(&"a".repeat(43), Some(an_hour_ago))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(a.user_id, u.id);
+    assert!((Utc::now() - a.created_at).num_seconds() < 5);
+    assert!(
+        s.get_by_token(&"b".repeat(43), Some(an_hour_ago))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        s.get_by_token(&"b".repeat(43), None)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // Tokens are compared exactly (MariaDB's default collation is case-insensitive).
+    assert!(
+        s.get_by_token(&"A".repeat(43), None)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(matches!(
+        s.create_token(token('c', u.id + 999, 0)).await,
+        Err(AuthError::UserNotExists)
+    ));
+
+    assert_eq!(s.purge_tokens_created_before(an_hour_ago).await.unwrap(), 1);
+    assert!(
+        s.get_by_token(&"b".repeat(43), None)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    s.delete_token(&"a".repeat(43)).await.unwrap();
+    s.delete_token(&"a".repeat(43)).await.unwrap();
+    assert!(
+        s.get_by_token(&"a".repeat(43), None)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    s.create_token(token('d', u.id, 0)).await.unwrap();
+    s.create_token(token('e', u.id, 0)).await.unwrap();
+    assert_eq!(s.delete_tokens_of_user(&u.id).await.unwrap(), 2);
+}
+
+pub async fn delete_cascades(s: Arc<dyn Store>) {
+    let u = s.create(new_user("gone@example.org")).await.unwrap();
+    let keep = s.create(new_user("stays@example.org")).await.unwrap();
+    s.add_oauth_account(&u.id, oauth("github", "7"))
+        .await
+        .unwrap();
+    s.create_token(token('z', u.id, 0)).await.unwrap();
+    let g = s.create_group("All").await.unwrap();
+    s.add_user_to_group(&g.id, &u.id).await.unwrap();
+    s.add_user_to_group(&g.id, &keep.id).await.unwrap();
+
+    s.delete(&u.id).await.unwrap();
+    assert!(
+        s.get_by_oauth_account("github", "7")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(s.oauth_accounts(&u.id).await.unwrap().is_empty());
+    assert!(
+        s.get_by_token(&"z".repeat(43), None)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(s.users_of_group(&g.id).await.unwrap(), vec![keep.id]);
+    // The e-mail is free again.
+    s.create(new_user("GONE@example.org")).await.unwrap();
+}
+
+pub async fn race_of_50_creations(s: Arc<dyn Store>) {
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..50 {
+        let s = s.clone();
+        // Every letter-case variant of one address.
+        let email: String = "race.condition@example.org"
+            .chars()
+            .enumerate()
+            .map(|(j, c)| {
+                if (i >> (j % 6)) & 1 == 1 {
+                    c.to_ascii_uppercase()
+                } else {
+                    c
+                }
+            })
+            .collect();
+        set.spawn(async move { s.create(new_user(&email)).await });
+    }
+    let (mut ok, mut exists) = (0, 0);
+    while let Some(r) = set.join_next().await {
+        match r.unwrap() {
+            Ok(_) => ok += 1,
+            Err(AuthError::UserAlreadyExists) => exists += 1,
+            Err(e) => panic!(
+                "unexpected error: {e:?} ({:?})",
+                std::error::Error::source(&e)
+            ),
+        }
+    }
+    assert_eq!((ok, exists), (1, 49));
+    assert_eq!(s.count().await.unwrap(), 1);
+}
+
+pub async fn group_membership(s: Arc<dyn Store>) {
+    let a = s.create(new_user("a@example.org")).await.unwrap();
+    let b = s.create(new_user("b@example.org")).await.unwrap();
+    let all = s.create_group("All").await.unwrap();
+    let admins = s.create_group("admins").await.unwrap();
+    assert!(matches!(
+        s.create_group("All").await,
+        Err(AuthError::GroupAlreadyExists)
+    ));
+    // Group names are compared exactly.
+    let lower = s.create_group("all").await.unwrap();
+    assert_eq!(
+        s.get_group_by_name("All").await.unwrap().unwrap().id,
+        all.id
+    );
+    assert_eq!(
+        s.get_group(&admins.id).await.unwrap().unwrap().name,
+        "admins"
+    );
+    assert!(s.get_group_by_name("none").await.unwrap().is_none());
+    assert_eq!(s.list_groups().await.unwrap().len(), 3);
+
+    assert!(s.add_user_to_group(&all.id, &a.id).await.unwrap());
+    assert!(
+        !s.add_user_to_group(&all.id, &a.id).await.unwrap(),
+        "already a member"
+    );
+    assert!(s.add_user_to_group(&all.id, &b.id).await.unwrap());
+    assert!(s.add_user_to_group(&admins.id, &a.id).await.unwrap());
+    assert!(matches!(
+        s.add_user_to_group(&all.id, &(b.id + 999)).await,
+        Err(AuthError::UserNotExists)
+    ));
+
+    let names: Vec<String> = s
+        .groups_of_user(&a.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|g| g.name)
+        .collect();
+    assert_eq!(names, vec!["All", "admins"]);
+    assert_eq!(s.users_of_group(&all.id).await.unwrap(), vec![a.id, b.id]);
+
+    assert!(s.remove_user_from_group(&all.id, &a.id).await.unwrap());
+    assert!(!s.remove_user_from_group(&all.id, &a.id).await.unwrap());
+    assert_eq!(s.users_of_group(&all.id).await.unwrap(), vec![b.id]);
+
+    assert!(s.delete_group(&admins.id).await.unwrap());
+    assert!(!s.delete_group(&admins.id).await.unwrap());
+    assert!(s.groups_of_user(&a.id).await.unwrap().is_empty());
+    assert!(s.delete_group(&lower.id).await.unwrap());
+}
+
+pub async fn list_and_count(s: Arc<dyn Store>) {
+    for i in 0..7 {
+        s.create(new_user(&format!("user{i}@example.org")))
+            .await
+            .unwrap();
+    }
+    assert_eq!(s.count().await.unwrap(), 7);
+    let all = s.list(Page::ALL).await.unwrap();
+    assert_eq!(all.len(), 7);
+    assert!(all.windows(2).all(|w| w[0].id < w[1].id));
+    let page = s
+        .list(Page {
+            offset: 5,
+            limit: 5,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        page.iter().map(|u| u.id).collect::<Vec<_>>(),
+        all[5..].iter().map(|u| u.id).collect::<Vec<_>>()
+    );
+    assert!(
+        s.list(Page {
+            offset: 100,
+            limit: 5
+        })
+        .await
+        .unwrap()
+        .is_empty()
+    );
+}
+
+pub async fn unicode_and_long_values(s: Arc<dyn Store>) {
+    let mut u = s
+        .create(new_user("Žofia.Ünïcode@example.org"))
+        .await
+        .unwrap();
+    assert!(
+        s.get_by_email("žofia.ünïcode@EXAMPLE.org")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(matches!(
+        s.create(new_user("ŽOFIA.ÜNÏCODE@example.org")).await,
+        Err(AuthError::UserAlreadyExists)
+    ));
+    u.profile.cache_dir = Some(format!("/{}", "d".repeat(1000)));
+    u.profile.username = Some("名前".into());
+    assert_eq!(s.update(&u).await.unwrap().profile, u.profile);
+}
+
+pub async fn permissions_union(s: Arc<dyn Store>) {
+    let p = |j: &str| Permissions::parse_json(j).unwrap();
+    let u = s.create(new_user("perm@example.org")).await.unwrap();
+    assert_eq!(
+        s.effective_permissions(&u.id).await.unwrap(),
+        Permissions::new()
+    );
+    s.set_user_permissions(&u.id, &p(r#"{"contents": ["read"]}"#))
+        .await
+        .unwrap();
+    let g1 = s.create_group("readers").await.unwrap();
+    let g2 = s.create_group("kernels").await.unwrap();
+    s.set_group_permissions(&g1.id, &p(r#"{"contents": ["write"]}"#))
+        .await
+        .unwrap();
+    s.set_group_permissions(&g2.id, &p(r#"{"kernels": ["execute"]}"#))
+        .await
+        .unwrap();
+    s.add_user_to_group(&g1.id, &u.id).await.unwrap();
+    assert_eq!(
+        s.effective_permissions(&u.id).await.unwrap(),
+        p(r#"{"contents": ["read", "write"]}"#)
+    );
+    s.add_user_to_group(&g2.id, &u.id).await.unwrap();
+    assert_eq!(
+        s.effective_permissions(&u.id).await.unwrap(),
+        p(r#"{"contents": ["read", "write"], "kernels": ["execute"]}"#)
+    );
+    assert_eq!(
+        s.user_permissions(&u.id).await.unwrap(),
+        p(r#"{"contents": ["read"]}"#)
+    );
+    assert_eq!(
+        s.group_permissions(&g2.id).await.unwrap(),
+        p(r#"{"kernels": ["execute"]}"#)
+    );
+    // A profile update does not touch permissions.
+    let mut renamed = u.clone();
+    renamed.profile.username = Some("perm".into());
+    s.update(&renamed).await.unwrap();
+    assert_eq!(
+        s.user_permissions(&u.id).await.unwrap(),
+        p(r#"{"contents": ["read"]}"#)
+    );
+    assert!(matches!(
+        s.set_user_permissions(&(u.id + 999), &Permissions::new())
+            .await,
+        Err(AuthError::UserNotExists)
+    ));
+    assert!(matches!(
+        s.set_group_permissions(&(g2.id + 999), &Permissions::new())
+            .await,
+        Err(AuthError::UserNotExists)
+    ));
+    s.remove_user_from_group(&g1.id, &u.id).await.unwrap();
+    assert_eq!(
+        s.effective_permissions(&u.id).await.unwrap(),
+        p(r#"{"contents": ["read"], "kernels": ["execute"]}"#)
+    );
+}
+
+pub async fn sessions_and_revocations(s: Arc<dyn Store>) {
+    let mut u = s.create(new_user("gen@example.org")).await.unwrap();
+    assert_eq!(u.session_generation, 0);
+    u.session_generation = 7;
+    s.update(&u).await.unwrap();
+    assert_eq!(s.get(&u.id).await.unwrap().unwrap().session_generation, 7);
+    let mut t = token('g', u.id, 0);
+    t.generation = 7;
+    s.create_token(t).await.unwrap();
+    assert_eq!(
+        s.get_by_token(&"g".repeat(43), None)
+            .await
+            .unwrap()
+            .unwrap()
+            .generation,
+        7
+    );
+
+    let now = Utc::now().timestamp();
+    s.revoke("jti-live", now + 60).await.unwrap();
+    s.revoke("jti-live", now + 60).await.unwrap();
+    s.revoke("jti-old", now - 1).await.unwrap();
+    assert!(s.is_revoked("jti-live").await.unwrap());
+    assert!(
+        !s.is_revoked("JTI-LIVE").await.unwrap(),
+        "ids are compared exactly"
+    );
+    assert!(!s.is_revoked("other").await.unwrap());
+    assert_eq!(s.purge_expired().await.unwrap(), 1);
+    assert!(!s.is_revoked("jti-old").await.unwrap());
+    assert!(s.is_revoked("jti-live").await.unwrap());
+}

@@ -1,0 +1,77 @@
+//! Instantiates every case of `cases` for every backend.
+
+use std::sync::Arc;
+
+use auth_core::memory::MemoryStore;
+use auth_sea_orm::{DatabaseUrl, PoolConfig, SeaOrmStore, connect, migrate};
+use fractal_testkit::{Service, TestDatabase};
+
+use crate::cases::Store;
+
+/// A store plus whatever keeps its database alive.
+pub struct Fixture {
+    pub store: Arc<dyn Store>,
+    _db: Option<TestDatabase>,
+}
+
+pub async fn memory() -> Option<Fixture> {
+    Some(Fixture {
+        store: Arc::new(MemoryStore::<i32, auth_sea_orm::FractalProfile>::new()),
+        _db: None,
+    })
+}
+
+pub async fn sql(service: Service) -> Option<Fixture> {
+    let db = TestDatabase::new(service).await?;
+    let url = DatabaseUrl::parse(&db.url, "DATABASE_URL").unwrap();
+    let conn = connect(
+        &url,
+        PoolConfig {
+            max_connections: 8,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    migrate(&conn).await.unwrap();
+    // Idempotent: a second run is a no-op.
+    migrate(&conn).await.unwrap();
+    Some(Fixture {
+        store: Arc::new(SeaOrmStore::new(conn)),
+        _db: Some(db),
+    })
+}
+
+macro_rules! backend {
+    ($name:ident, $make:expr) => {
+        mod $name {
+            use super::*;
+            macro_rules! case {
+                ($case:ident) => {
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $case() {
+                        if let Some(f) = $make.await {
+                            crate::cases::$case(f.store.clone()).await;
+                        }
+                    }
+                };
+            }
+            case!(crud);
+            case!(email_is_case_insensitive_and_keeps_its_case);
+            case!(oauth_accounts);
+            case!(access_tokens_with_max_age);
+            case!(delete_cascades);
+            case!(race_of_50_creations);
+            case!(group_membership);
+            case!(list_and_count);
+            case!(unicode_and_long_values);
+            case!(permissions_union);
+            case!(sessions_and_revocations);
+        }
+    };
+}
+
+backend!(memory, memory());
+backend!(sqlite, sql(Service::Sqlite));
+backend!(postgres, sql(Service::Postgres));
+backend!(mariadb, sql(Service::MySql));

@@ -1,0 +1,32 @@
+# Everyday commands; each is a one-liner over cargo.
+
+export CARGO_TARGET_DIR := env_var_or_default("CARGO_TARGET_DIR", env_var("HOME") + "/.cache/fractal-auth-target")
+
+# Run the server (SQLite in ./data by default)
+run *ARGS:
+    cargo run -p fractal-server -- {{ARGS}}
+
+# The whole test suite (as CI runs it)
+test:
+    cargo test --workspace
+
+# Format check and clippy, as CI runs them
+lint:
+    cargo fmt --all --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# API docs of every crate
+doc:
+    cargo doc --workspace --no-deps
+
+# Everything CI does
+ci:
+    bash .ci/run
+
+# Micro-benchmarks (criterion)
+bench:
+    cargo bench -p auth-core --bench core
+
+# Load benchmark: release server, oha, SQLite and PostgreSQL, 1M-user scale (see docs/benchmarks.md)
+bench-load:
+    python3 scripts/bench_load.py

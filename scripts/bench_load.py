@@ -1,0 +1,301 @@
+#!/usr/bin/env python3
+"""Load benchmark of fractal-server, in one run, as ratios against this machine's own limits.
+
+Starts the release server on SQLite (then PostgreSQL) with a seeded user and measures with oha:
+a bare endpoint of the same app (the ceiling), GET /auth/whoami with a Bearer token (JWT, then
+database tokens), POST /auth/token/login (real argon2id), whoami during a login storm, resident
+memory idle and under load, start-to-ready on a migrated SQLite file, and login/whoami at
+1,000 and 1,000,000 users. Prints every figure, checks the targets, writes
+docs/bench/results.json and docs/bench/chart.svg.
+
+Run: just bench-load   (env: BENCH_SECONDS=8, BENCH_SCALE_USERS=1000000, BENCH_POSTGRES=1)
+Only loopback addresses are used.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/fractal-auth-target"))
+BIN = os.path.join(TARGET, "release", "fractal-server")
+SECONDS = int(os.environ.get("BENCH_SECONDS", "8"))
+SCALE = int(os.environ.get("BENCH_SCALE_USERS", "1000000"))
+POSTGRES = os.environ.get("BENCH_POSTGRES", "1") == "1"
+PG_ADMIN = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
+CORES = os.cpu_count() or 1
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+def run(cmd, env=None, cwd=None, check=True):
+    return subprocess.run(cmd, env=env, cwd=cwd, check=check, capture_output=True, text=True)
+
+
+def oha_path():
+    found = shutil.which("oha") or os.path.expanduser("~/.cargo/bin/oha")
+    if os.path.exists(found):
+        return found
+    log("installing oha (cargo install oha --locked)...")
+    subprocess.run(["cargo", "install", "oha", "--locked"], check=True)
+    return os.path.expanduser("~/.cargo/bin/oha")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, workdir, extra_env=None):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": os.environ.get("HOME", "/root"),
+            "FRACTAL_PORT": str(self.port),
+            "JWT_SECRET_KEY": "bench-secret",
+            "JWT_EXPIRE_SECONDS": "3600",
+            # The limiter stays on (its cost is measured) with limits a benchmark cannot reach.
+            "FRACTAL_RATE_LIMIT_ACCOUNT": "100000000/1",
+            "FRACTAL_RATE_LIMIT_ADDRESS": "100000000/1",
+            "RUST_LOG": "warn",
+        }
+        env.update(extra_env or {})
+        self.env = env
+        self.workdir = workdir
+        start = time.perf_counter()
+        self.proc = subprocess.Popen([BIN], cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        while True:
+            try:
+                urllib.request.urlopen(self.base + "/health", timeout=1).read()
+                break
+            except Exception:
+                if time.perf_counter() - start > 60:
+                    raise RuntimeError("server did not start")
+                time.sleep(0.002)
+        self.ready_ms = (time.perf_counter() - start) * 1000
+
+    def rss_kb(self, field="VmRSS"):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+        return 0
+
+    def login(self, email, password):
+        data = urllib.parse.urlencode({"username": email, "password": password}).encode()
+        with urllib.request.urlopen(urllib.request.Request(self.base + "/auth/token/login", data=data)) as r:
+            return json.load(r)["access_token"]
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def oha(url, conc=32, seconds=SECONDS, method="GET", headers=(), body=None, ctype=None):
+    cmd = [OHA, "-z", f"{seconds}s", "-c", str(conc), "--no-tui", "--output-format", "json", "-m", method]
+    for h in headers:
+        cmd += ["-H", h]
+    if body is not None:
+        cmd += ["-d", body]
+    if ctype:
+        cmd += ["-T", ctype]
+    out = run(cmd + [url]).stdout
+    data = json.loads(out)
+    summary = data["summary"]
+    lat = data.get("latencyPercentiles", {})
+    codes = data.get("statusCodeDistribution", {})
+    return {
+        "rps": summary.get("requestsPerSec", 0.0),
+        "p50_ms": (lat.get("p50") or 0) * 1000,
+        "p99_ms": (lat.get("p99") or 0) * 1000,
+        "ok_ratio": summary.get("successRate", 0.0),
+        "status": codes,
+    }
+
+
+def prepared_dir(extra_env=None, seed=0):
+    d = tempfile.mkdtemp(prefix="fractal-bench-")
+    env = {"PATH": os.environ.get("PATH", ""), "JWT_SECRET_KEY": "bench-secret", "RUST_LOG": "warn"}
+    env.update(extra_env or {})
+    run([BIN, "set-db"], env=env, cwd=d)
+    if seed:
+        out = run([BIN, "seed-users", "--count", str(seed), "--password", "seed-password"], env=env, cwd=d).stdout
+        log("  " + out.strip())
+    return d
+
+
+def scenario_set(label, extra_env, results, storm=True):
+    d = prepared_dir(extra_env)
+    srv = Server(d, extra_env)
+    try:
+        time.sleep(1)
+        r = {"ready_ms": srv.ready_ms, "rss_idle_kb": srv.rss_kb()}
+        token = srv.login("admin@fractal.xy", "1234")
+        auth = [f"Authorization: Bearer {token}"]
+        r["bare"] = oha(srv.base + "/health")
+        r["whoami_jwt"] = oha(srv.base + "/auth/whoami", headers=auth)
+        login_body = urllib.parse.urlencode({"username": "admin@fractal.xy", "password": "1234"})
+        r["login"] = oha(srv.base + "/auth/token/login", conc=2 * CORES + 2, method="POST", body=login_body,
+                         ctype="application/x-www-form-urlencoded")
+        if storm:
+            box = {}
+            t = threading.Thread(target=lambda: box.update(storm=oha(
+                srv.base + "/auth/token/login", conc=2 * CORES + 2, seconds=SECONDS + 2, method="POST",
+                body=login_body, ctype="application/x-www-form-urlencoded")))
+            t.start()
+            time.sleep(1)
+            r["whoami_during_login_storm"] = oha(srv.base + "/auth/whoami", headers=auth)
+            t.join()
+        r["rss_peak_kb"] = srv.rss_kb("VmHWM")
+    finally:
+        srv.stop()
+    # Database tokens: the same whoami through the accesstoken table.
+    db_env = dict(extra_env or {})
+    db_env["FRACTAL_TOKEN_STRATEGY"] = "database"
+    srv = Server(d, db_env)
+    try:
+        token = srv.login("admin@fractal.xy", "1234")
+        r["whoami_database_tokens"] = oha(srv.base + "/auth/whoami", headers=[f"Authorization: Bearer {token}"])
+    finally:
+        srv.stop()
+        shutil.rmtree(d, ignore_errors=True)
+    results[label] = r
+    return r
+
+
+def scale(results):
+    out = {}
+    for users in (1000, SCALE):
+        log(f"scale: seeding {users} users...")
+        d = prepared_dir(seed=users)
+        srv = Server(d)
+        try:
+            email = f"seed{users // 2}@seed.example.org"
+            token = srv.login(email, "seed-password")
+            body = urllib.parse.urlencode({"username": email, "password": "seed-password"})
+            out[str(users)] = {
+                "login": oha(srv.base + "/auth/token/login", conc=2 * CORES + 2, seconds=max(4, SECONDS // 2),
+                             method="POST", body=body, ctype="application/x-www-form-urlencoded"),
+                "whoami": oha(srv.base + "/auth/whoami", seconds=max(4, SECONDS // 2),
+                              headers=[f"Authorization: Bearer {token}"]),
+            }
+        finally:
+            srv.stop()
+            shutil.rmtree(d, ignore_errors=True)
+    results["scale"] = out
+
+
+def svg_chart(results, path):
+    rows = []
+    for backend in ("sqlite", "postgres"):
+        r = results.get(backend)
+        if not r:
+            continue
+        for key in ("bare", "whoami_jwt", "whoami_database_tokens", "whoami_during_login_storm", "login"):
+            if key in r:
+                rows.append((f"{backend}: {key}", r[key]["rps"], r[key]["p99_ms"]))
+    width, bar_h, gap, left = 900, 22, 10, 300
+    height = 60 + len(rows) * (bar_h + gap)
+    max_rps = max((r[1] for r in rows), default=1)
+    max_p99 = max((r[2] for r in rows), default=1)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="12">',
+             '<rect width="100%" height="100%" fill="white"/>',
+             f'<text x="10" y="20" font-size="14" font-weight="bold">fractal-server load benchmark ({CORES} cores): requests/s (blue) and p99 ms (orange)</text>']
+    half = (width - left - 20) / 2
+    for i, (label, rps, p99) in enumerate(rows):
+        y = 40 + i * (bar_h + gap)
+        w1 = max(1, half * rps / max_rps)
+        w2 = max(1, half * p99 / max_p99)
+        parts.append(f'<text x="10" y="{y + 15}">{label}</text>')
+        parts.append(f'<rect x="{left}" y="{y}" width="{w1:.1f}" height="{bar_h / 2:.0f}" fill="#4878cf"/>')
+        parts.append(f'<text x="{left + w1 + 4:.1f}" y="{y + 10}">{rps:,.0f}/s</text>')
+        parts.append(f'<rect x="{left}" y="{y + bar_h / 2:.0f}" width="{w2:.1f}" height="{bar_h / 2:.0f}" fill="#e8833a"/>')
+        parts.append(f'<text x="{left + w2 + 4:.1f}" y="{y + bar_h}">{p99:.2f} ms</text>')
+    parts.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(parts))
+
+
+def main():
+    global OHA
+    log("building the release server...")
+    subprocess.run(["cargo", "build", "--release", "-p", "fractal-server"], check=True, cwd=ROOT,
+                   env={**os.environ, "CARGO_TARGET_DIR": TARGET})
+    OHA = oha_path()
+    hash_ms = float(run([BIN, "hash-timing", "--iterations", "20"], env={"PATH": os.environ.get("PATH", ""), "RUST_LOG": "warn"}).stdout.strip())
+    results = {"machine": {"cores": CORES, "argon2id_hash_ms": hash_ms, "seconds_per_run": SECONDS}}
+    log(f"argon2id hash: {hash_ms:.1f} ms; cores: {CORES}")
+    log("sqlite scenarios...")
+    scenario_set("sqlite", {}, results)
+    if POSTGRES:
+        name = f"fractal_bench_{os.getpid()}"
+        try:
+            run(["psql", PG_ADMIN + "/postgres", "-c", f"CREATE DATABASE {name}"])
+            log("postgres scenarios...")
+            scenario_set("postgres", {"DATABASE_URL": f"{PG_ADMIN}/{name}"}, results, storm=False)
+        except Exception as e:  # noqa: BLE001
+            log(f"PostgreSQL skipped: {e}")
+        finally:
+            run(["psql", PG_ADMIN + "/postgres", "-c", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=False)
+    if SCALE:
+        scale(results)
+
+    s = results["sqlite"]
+    ceiling = CORES / (hash_ms / 1000)
+    checks = [
+        ("whoami (JWT) >= 50% of the bare endpoint", s["whoami_jwt"]["rps"] / s["bare"]["rps"], 0.5, ">="),
+        ("login rate >= 90% of cores / t(argon2id)", s["login"]["rps"] / ceiling, 0.9, ">="),
+        ("whoami p99 during a login storm <= 3x idle p99", s["whoami_during_login_storm"]["p99_ms"] / max(s["whoami_jwt"]["p99_ms"], 1e-9), 3.0, "<="),
+        ("resident memory idle <= 20 MB", s["rss_idle_kb"] / 1024, 20.0, "<="),
+        ("resident memory under load <= 64 MB", s["rss_peak_kb"] / 1024, 64.0, "<="),
+        ("start to ready on a migrated SQLite file <= 200 ms", s["ready_ms"], 200.0, "<="),
+    ]
+    if "scale" in results:
+        small, big = results["scale"]["1000"], results["scale"][str(SCALE)]
+        checks.append((f"login p50 at {SCALE:,} users <= 1.2x at 1,000", big["login"]["p50_ms"] / small["login"]["p50_ms"], 1.2, "<="))
+        checks.append((f"whoami p50 at {SCALE:,} users <= 1.2x at 1,000", big["whoami"]["p50_ms"] / max(small["whoami"]["p50_ms"], 1e-9), 1.2, "<="))
+    results["checks"] = [{"name": n, "value": v, "target": t, "op": op, "pass": (v >= t if op == ">=" else v <= t)} for n, v, t, op in checks]
+
+    log("")
+    log(f"{'scenario':<42}{'req/s':>12}{'p50 ms':>10}{'p99 ms':>10}")
+    for backend in ("sqlite", "postgres"):
+        for key, val in results.get(backend, {}).items():
+            if isinstance(val, dict) and "rps" in val:
+                log(f"{backend + ': ' + key:<42}{val['rps']:>12,.0f}{val['p50_ms']:>10.3f}{val['p99_ms']:>10.3f}")
+    for users, val in results.get("scale", {}).items():
+        for key, v in val.items():
+            log(f"{'scale ' + users + ' users: ' + key:<42}{v['rps']:>12,.0f}{v['p50_ms']:>10.3f}{v['p99_ms']:>10.3f}")
+    log("")
+    log(f"login ceiling cores / t(argon2id) = {ceiling:.1f}/s")
+    log(f"resident memory: idle {s['rss_idle_kb'] / 1024:.1f} MB, peak under load {s['rss_peak_kb'] / 1024:.1f} MB")
+    log(f"start to ready (migrated SQLite): {s['ready_ms']:.0f} ms")
+    for c in results["checks"]:
+        log(f"{'PASS' if c['pass'] else 'MISS'}  {c['name']}: {c['value']:.2f} (target {c['op']} {c['target']})")
+
+    out_dir = os.path.join(ROOT, "docs", "bench")
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "results.json"), "w") as f:
+        json.dump(results, f, indent=2)
+    svg_chart(results, os.path.join(out_dir, "chart.svg"))
+    log(f"wrote {out_dir}/results.json and chart.svg")
+
+
+OHA = "oha"
+if __name__ == "__main__":
+    sys.exit(main())
