@@ -97,6 +97,10 @@ pub struct Settings {
     pub rate_limit: Option<(auth_core::RateLimit, auth_core::RateLimit)>,
     /// `FRACTAL_PURGE_INTERVAL_SECONDS` (600): how often expired tokens and revocations go.
     pub purge_interval_seconds: u64,
+    /// `FRACTAL_CACHE_TTL_MS` (1000; 0 disables): how long this process trusts what it read of
+    /// users, OAuth accounts, access tokens and revocations. Its own writes are seen at once;
+    /// writes by other processes sharing the database, within this time.
+    pub cache_ttl: std::time::Duration,
 }
 
 /// `FRACTAL_TOKEN_STRATEGY=jwt|database|redis`.
@@ -420,6 +424,16 @@ impl Settings {
                 None
             },
             purge_interval_seconds: positive(get, "FRACTAL_PURGE_INTERVAL_SECONDS", 600)?,
+            cache_ttl: {
+                let ms: u64 = parse(get, "FRACTAL_CACHE_TTL_MS", 1000)?;
+                if ms > 3_600_000 {
+                    return Err(SettingsError::new(
+                        "FRACTAL_CACHE_TTL_MS",
+                        "expected milliseconds between 0 and 3600000 (one hour)",
+                    ));
+                }
+                std::time::Duration::from_millis(ms)
+            },
         })
     }
 }

@@ -135,28 +135,32 @@ fn strategy(
 /// Connects, migrates and bootstraps (under a cross-process lock), and builds the auth state.
 pub async fn assemble(settings: &Settings, mailer: Arc<dyn Mailer>) -> Result<Stack, StartupError> {
     let secret = resolve_jwt_secret(settings)?;
-    let db = auth_sea_orm::connect(&settings.database_url, PoolConfig::default()).await?;
-    let store = SeaOrmStore::new(db);
-
-    let hasher = PasswordHasher::new(PasswordHasherConfig::default())?;
-    let manager = Arc::new(
-        UserManager::new(
-            Arc::new(store.clone()),
-            hasher,
-            UserManagerConfig::with_secret(secret.clone()),
-        )?
-        .with_hooks(Arc::new(FractalHooks {
-            store: store.clone(),
-            default_group: settings.default_group_name.clone(),
-            outbox: crate::hooks::spawn_mail_worker(mailer),
-        })),
-    );
-
+    // Migrate on a connection of its own (see `connect_migrated`), under a cross-process lock
+    // held until the first admin and default group exist; released whatever happens.
     let lock = SchemaLock::acquire(&settings.database_url).await?;
-    auth_sea_orm::migrate(store.connection()).await?;
-    let report = bootstrap(settings, &store, &manager).await;
+    let built = async {
+        let db =
+            auth_sea_orm::connect_migrated(&settings.database_url, PoolConfig::default()).await?;
+        let store = SeaOrmStore::with_cache_ttl(db, settings.cache_ttl);
+        let hasher = PasswordHasher::new(PasswordHasherConfig::default())?;
+        let manager = Arc::new(
+            UserManager::new(
+                Arc::new(store.clone()),
+                hasher,
+                UserManagerConfig::with_secret(secret.clone()),
+            )?
+            .with_hooks(Arc::new(FractalHooks {
+                store: store.clone(),
+                default_group: settings.default_group_name.clone(),
+                outbox: crate::hooks::spawn_mail_worker(mailer),
+            })),
+        );
+        let report = bootstrap(settings, &store, &manager).await?;
+        Ok::<_, StartupError>((store, manager, report))
+    }
+    .await;
     lock.release().await?;
-    let report = report?;
+    let (store, manager, report) = built?;
 
     let cookie = CookieTransport::new(CookieTransportConfig {
         secure: settings.cookie_secure,

@@ -34,6 +34,7 @@
 //! ```
 
 pub mod authenticator;
+pub mod cache;
 pub mod email;
 pub mod error;
 pub mod hooks;
@@ -52,6 +53,7 @@ pub mod transport;
 pub mod user;
 
 pub use authenticator::{Authenticated, AuthenticationBackend, Authenticator, Requirements};
+pub use cache::{Ticket, TtlCache};
 pub use email::{Email, InvalidEmail};
 pub use error::{AuthError, ErrorCode};
 pub use hooks::{NoHooks, UserChanges, UserHooks};

@@ -233,7 +233,34 @@ pub async fn connect(
     Database::connect(opts).await.map_err(StoreError::Connect)
 }
 
-/// Runs every pending migration (a no-op when the schema is current).
+/// Migrates the database at `url` on a connection of its own, then opens the pool: the way to
+/// start a server. On SQLite, connections that loaded the schema before a migration may keep
+/// the old one for the statements they prepare (a double-quoted column the old schema lacks
+/// is read as a string literal), so no pooled connection may see the schema change.
+pub async fn connect_migrated(
+    url: &DatabaseUrl,
+    pool: PoolConfig,
+) -> Result<DatabaseConnection, StoreError> {
+    if url.backend() == Backend::Sqlite && url.sqlite_path().is_none() {
+        // :memory: is one connection: migrating it in place is the only way and is safe.
+        let db = connect(url, pool).await?;
+        migrate(&db).await?;
+        return Ok(db);
+    }
+    let single = PoolConfig {
+        max_connections: 1,
+        ..pool
+    };
+    let migrator = connect(url, single).await?;
+    let migrated = migrate(&migrator).await;
+    let closed = migrator.close().await.map_err(StoreError::Connect);
+    migrated?;
+    closed?;
+    connect(url, pool).await
+}
+
+/// Runs every pending migration on `db` (a no-op when the schema is current). On SQLite use
+/// [`connect_migrated`] unless `db` has one connection: see there why.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), StoreError> {
     use migrations::MigratorTrait as _;
     migrations::Migrator::up(db, None)

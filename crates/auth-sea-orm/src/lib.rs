@@ -3,10 +3,9 @@
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
-//! use auth_sea_orm::{connect, database_url_from_env, migrate, PoolConfig, SeaOrmStore};
+//! use auth_sea_orm::{connect_migrated, database_url_from_env, PoolConfig, SeaOrmStore};
 //! let url = database_url_from_env(|k| std::env::var(k).ok(), std::path::Path::new("data"))?;
-//! let db = connect(&url, PoolConfig::default()).await?;
-//! migrate(&db).await?;
+//! let db = connect_migrated(&url, PoolConfig::default()).await?;
 //! let store = SeaOrmStore::new(db);
 //! # Ok(()) }
 //! ```
@@ -17,7 +16,8 @@ pub mod error;
 pub mod store;
 
 pub use config::{
-    Backend, DatabaseUrl, PoolConfig, SchemaLock, connect, database_url_from_env, migrate,
+    Backend, DatabaseUrl, PoolConfig, SchemaLock, connect, connect_migrated, database_url_from_env,
+    migrate,
 };
 pub use error::StoreError;
 pub use store::{FractalProfile, FractalUser, SeaOrmStore};

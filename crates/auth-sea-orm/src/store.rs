@@ -1,10 +1,13 @@
 //! [`SeaOrmStore`]: auth-core's storage traits over one SeaORM connection pool.
 
 use async_trait::async_trait;
+use std::sync::Arc;
+use std::time::Duration;
+
 use auth_core::{
     AccessToken, AccessTokenDatabase, AuthError, Email, Group, GroupDatabase, NewUser,
-    OAuthAccount, OAuthAccountData, Page, PermissionDatabase, Permissions, RevocationList, User,
-    UserDatabase,
+    OAuthAccount, OAuthAccountData, Page, PermissionDatabase, Permissions, RevocationList,
+    TtlCache, User, UserDatabase,
 };
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -33,12 +36,52 @@ pub type FractalUser = User<i32, FractalProfile>;
 #[derive(Debug, Clone)]
 pub struct SeaOrmStore {
     db: DatabaseConnection,
+    cache: Arc<Caches>,
 }
 
+/// Read caches of the lookups every authenticated request makes. This store's own writes
+/// invalidate them at once; other processes' writes are seen within the time to live.
+#[derive(Debug)]
+struct Caches {
+    users: TtlCache<i32, FractalUser>,
+    accounts: TtlCache<i32, Vec<OAuthAccount<i32>>>,
+    tokens: TtlCache<String, AccessToken<i32>>,
+    revoked: TtlCache<String, bool>,
+}
+
+impl Caches {
+    fn new(ttl: Duration, capacity: usize) -> Self {
+        Self {
+            users: TtlCache::new(ttl, capacity),
+            accounts: TtlCache::new(ttl, capacity),
+            tokens: TtlCache::new(ttl, capacity),
+            revoked: TtlCache::new(ttl, capacity),
+        }
+    }
+
+    fn forget_user(&self, id: i32) {
+        self.users.remove(&id);
+        self.accounts.remove(&id);
+    }
+}
+
+/// Entries each read cache holds at most (about 100 bytes each).
+const CACHE_CAPACITY: usize = 100_000;
+
 impl SeaOrmStore {
-    /// Wraps a connection pool (migrations must have run).
+    /// Wraps a connection pool (migrations must have run), with no read cache.
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        Self::with_cache_ttl(db, Duration::ZERO)
+    }
+
+    /// Wraps a connection pool and caches user, OAuth-account, access-token and revocation
+    /// lookups for `ttl` (zero: no cache). Writes made through this store are seen at once;
+    /// writes by other processes sharing the database, within `ttl`.
+    pub fn with_cache_ttl(db: DatabaseConnection, ttl: Duration) -> Self {
+        Self {
+            db,
+            cache: Arc::new(Caches::new(ttl, CACHE_CAPACITY)),
+        }
     }
 
     /// The connection pool.
@@ -193,11 +236,19 @@ impl UserDatabase for SeaOrmStore {
     type Profile = FractalProfile;
 
     async fn get(&self, id: &i32) -> Result<Option<FractalUser>, AuthError> {
+        if let Some(hit) = self.cache.users.get(id) {
+            return Ok(Some(hit));
+        }
+        let ticket = self.cache.users.ticket();
         let row = user_oauth::Entity::find_by_id(*id)
             .one(&self.db)
             .await
             .map_err(db_err)?;
-        Ok(row.map(to_user))
+        let user = row.map(to_user);
+        if let Some(u) = &user {
+            self.cache.users.insert(ticket, *id, u.clone());
+        }
+        Ok(user)
     }
 
     async fn get_by_email(&self, email: &str) -> Result<Option<FractalUser>, AuthError> {
@@ -259,7 +310,9 @@ impl UserDatabase for SeaOrmStore {
             permissions: sea_orm::ActiveValue::NotSet,
             session_generation: Set(user.session_generation),
         };
-        match model.update(&self.db).await {
+        let res = model.update(&self.db).await;
+        self.cache.forget_user(user.id);
+        match res {
             Ok(row) => Ok(to_user(row)),
             Err(sea_orm::DbErr::RecordNotUpdated) => Err(AuthError::UserNotExists),
             Err(e) => Err(db_err(e)),
@@ -268,11 +321,11 @@ impl UserDatabase for SeaOrmStore {
 
     async fn delete(&self, id: &i32) -> Result<(), AuthError> {
         // OAuth accounts, tokens and group links go with it (ON DELETE CASCADE).
-        let res = user_oauth::Entity::delete_by_id(*id)
-            .exec(&self.db)
-            .await
-            .map_err(db_err)?;
-        if res.rows_affected == 0 {
+        let res = user_oauth::Entity::delete_by_id(*id).exec(&self.db).await;
+        self.cache.forget_user(*id);
+        let id = *id;
+        self.cache.tokens.retain(|_, t| t.user_id != id);
+        if res.map_err(db_err)?.rows_affected == 0 {
             return Err(AuthError::UserNotExists);
         }
         Ok(())
@@ -293,7 +346,9 @@ impl UserDatabase for SeaOrmStore {
             account_email: Set(account.account_email),
             ..Default::default()
         };
-        Ok(to_account(model.insert(&self.db).await.map_err(db_err)?))
+        let res = model.insert(&self.db).await;
+        self.cache.accounts.remove(user_id);
+        Ok(to_account(res.map_err(db_err)?))
     }
 
     async fn update_oauth_account(
@@ -310,7 +365,9 @@ impl UserDatabase for SeaOrmStore {
             account_id: Set(account.account_id.clone()),
             account_email: Set(account.account_email.clone()),
         };
-        match model.update(&self.db).await {
+        let res = model.update(&self.db).await;
+        self.cache.accounts.remove(&account.user_id);
+        match res {
             Ok(row) => Ok(to_account(row)),
             Err(sea_orm::DbErr::RecordNotUpdated) => Err(AuthError::UserNotExists),
             Err(e) => Err(db_err(e)),
@@ -318,13 +375,21 @@ impl UserDatabase for SeaOrmStore {
     }
 
     async fn oauth_accounts(&self, user_id: &i32) -> Result<Vec<OAuthAccount<i32>>, AuthError> {
+        if let Some(hit) = self.cache.accounts.get(user_id) {
+            return Ok(hit);
+        }
+        let ticket = self.cache.accounts.ticket();
         let rows = oauth_account::Entity::find()
             .filter(oauth_account::Column::UserId.eq(*user_id))
             .order_by_asc(oauth_account::Column::Id)
             .all(&self.db)
             .await
             .map_err(db_err)?;
-        Ok(rows.into_iter().map(to_account).collect())
+        let accounts: Vec<_> = rows.into_iter().map(to_account).collect();
+        self.cache
+            .accounts
+            .insert(ticket, *user_id, accounts.clone());
+        Ok(accounts)
     }
 
     async fn delete_oauth_account(
@@ -336,9 +401,9 @@ impl UserDatabase for SeaOrmStore {
             .filter(oauth_account::Column::Id.eq(*account_id))
             .filter(oauth_account::Column::UserId.eq(*user_id))
             .exec(&self.db)
-            .await
-            .map_err(db_err)?;
-        Ok(res.rows_affected > 0)
+            .await;
+        self.cache.accounts.remove(user_id);
+        Ok(res.map_err(db_err)?.rows_affected > 0)
     }
 
     async fn list(&self, page: Page) -> Result<Vec<FractalUser>, AuthError> {
@@ -367,17 +432,25 @@ impl AccessTokenDatabase<i32> for SeaOrmStore {
         token: &str,
         max_age: Option<DateTime<Utc>>,
     ) -> Result<Option<AccessToken<i32>>, AuthError> {
-        let mut q = access_token::Entity::find_by_id(token.to_owned());
-        if let Some(min) = max_age {
-            q = q.filter(access_token::Column::CreatedAt.gte(min));
+        let young_enough = |t: &AccessToken<i32>| max_age.is_none_or(|min| t.created_at >= min);
+        if let Some(hit) = self.cache.tokens.get(token) {
+            return Ok(Some(hit).filter(young_enough));
         }
-        let row = q.one(&self.db).await.map_err(db_err)?;
-        Ok(row.map(|m| AccessToken {
+        let ticket = self.cache.tokens.ticket();
+        let row = access_token::Entity::find_by_id(token.to_owned())
+            .one(&self.db)
+            .await
+            .map_err(db_err)?;
+        let found = row.map(|m| AccessToken {
             token: m.token,
             user_id: m.user_id,
             created_at: m.created_at,
             generation: m.generation,
-        }))
+        });
+        if let Some(t) = &found {
+            self.cache.tokens.insert(ticket, t.token.clone(), t.clone());
+        }
+        Ok(found.filter(young_enough))
     }
 
     async fn create_token(&self, token: AccessToken<i32>) -> Result<AccessToken<i32>, AuthError> {
@@ -392,10 +465,11 @@ impl AccessTokenDatabase<i32> for SeaOrmStore {
     }
 
     async fn delete_token(&self, token: &str) -> Result<(), AuthError> {
-        access_token::Entity::delete_by_id(token.to_owned())
+        let res = access_token::Entity::delete_by_id(token.to_owned())
             .exec(&self.db)
-            .await
-            .map_err(db_err)?;
+            .await;
+        self.cache.tokens.remove(token);
+        res.map_err(db_err)?;
         Ok(())
     }
 
@@ -403,9 +477,10 @@ impl AccessTokenDatabase<i32> for SeaOrmStore {
         let res = access_token::Entity::delete_many()
             .filter(access_token::Column::UserId.eq(*user_id))
             .exec(&self.db)
-            .await
-            .map_err(db_err)?;
-        Ok(res.rows_affected)
+            .await;
+        let user_id = *user_id;
+        self.cache.tokens.retain(|_, t| t.user_id != user_id);
+        Ok(res.map_err(db_err)?.rows_affected)
     }
 
     async fn purge_tokens_created_before(
@@ -415,9 +490,11 @@ impl AccessTokenDatabase<i32> for SeaOrmStore {
         let res = access_token::Entity::delete_many()
             .filter(access_token::Column::CreatedAt.lt(created_before))
             .exec(&self.db)
-            .await
-            .map_err(db_err)?;
-        Ok(res.rows_affected)
+            .await;
+        self.cache
+            .tokens
+            .retain(|_, t| t.created_at >= created_before);
+        Ok(res.map_err(db_err)?.rows_affected)
     }
 }
 
@@ -614,7 +691,9 @@ impl RevocationList for SeaOrmStore {
             jti: Set(jti.to_owned()),
             expires_at: Set(expires_at),
         };
-        match row.insert(&self.db).await {
+        let res = row.insert(&self.db).await;
+        self.cache.revoked.remove(jti);
+        match res {
             Ok(_) => Ok(()),
             Err(e) => match db_err(e) {
                 // Revoked twice: already done.
@@ -626,10 +705,17 @@ impl RevocationList for SeaOrmStore {
 
     async fn is_revoked(&self, jti: &str) -> Result<bool, AuthError> {
         use crate::entity::revoked_token;
+        if let Some(hit) = self.cache.revoked.get(jti) {
+            return Ok(hit);
+        }
+        let ticket = self.cache.revoked.ticket();
         let row = revoked_token::Entity::find_by_id(jti.to_owned())
             .one(&self.db)
             .await
             .map_err(db_err)?;
+        self.cache
+            .revoked
+            .insert(ticket, jti.to_owned(), row.is_some());
         Ok(row.is_some())
     }
 

@@ -146,6 +146,20 @@ pub fn test_settings_for(app: &TestApp) -> Settings {
     test_settings(&app._db, &[])
 }
 
+/// Starts a second server process-alike on the same database as `app` (its own pool, caches
+/// and limiter); its base URL.
+pub async fn spawn_peer(app: &TestApp, env: &[(&str, &str)]) -> String {
+    let peer = Application::build_with(
+        test_settings(&app._db, env),
+        Arc::new(RecordingMailer::default()),
+    )
+    .await
+    .expect("peer builds");
+    let base = format!("http://{}", peer.address());
+    tokio::spawn(peer.run_until_stopped());
+    base
+}
+
 /// Settings for a test app on `db`, with `extra` environment values.
 pub fn test_settings(db: &TestDatabase, extra: &[(&str, &str)]) -> Settings {
     let data_dir = std::env::temp_dir().join(format!("{}-data", db.name()));

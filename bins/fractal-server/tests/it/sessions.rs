@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app_with};
+use crate::helpers::{TestApp, spawn_app_with, spawn_peer};
 use fractal_testkit::Service;
 
 fn redis_url() -> String {
@@ -519,5 +519,84 @@ async fn expired_tokens_and_revocations_are_purged_in_the_background() {
         app.count("SELECT count(*) FROM accesstoken").await,
         1,
         "the live token stays"
+    );
+}
+
+#[tokio::test]
+async fn another_process_sees_logout_and_deactivation_within_the_cache_ttl() {
+    let env = [("FRACTAL_CACHE_TTL_MS", "300")];
+    let Some(one) = spawn_app_with(Service::Postgres, &env).await else {
+        return;
+    };
+    let two = spawn_peer(&one, &env).await;
+    let admin = one.admin_token().await;
+    let user = one
+        .create_user("ada@example.org", "pw-1234", json!({}))
+        .await;
+    let id = user["id"].as_i64().unwrap();
+    let whoami = |base: &str, token: &str| {
+        one.client
+            .get(format!("{base}/auth/whoami"))
+            .bearer_auth(token)
+            .send()
+    };
+    // Seconds until `base` answers 401 to `token`, polling.
+    let until_401 = |base: String, token: String| async move {
+        let start = std::time::Instant::now();
+        while whoami(&base, &token).await.unwrap().status() != StatusCode::UNAUTHORIZED {
+            assert!(start.elapsed().as_secs() < 5, "never refused");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        start.elapsed().as_secs_f64()
+    };
+
+    // Both processes have read (and cached) the user and the token.
+    let token = one.login("ada@example.org", "pw-1234").await;
+    assert_eq!(
+        whoami(&one.base, &token).await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(whoami(&two, &token).await.unwrap().status(), StatusCode::OK);
+
+    // Logout in process one: refused there at once, in process two within the TTL.
+    let res = one
+        .client
+        .post(one.url("/auth/token/logout"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{}", res.status());
+    assert_eq!(
+        whoami(&one.base, &token).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED,
+        "the process that logged out refuses at once"
+    );
+    let seen = until_401(two.clone(), token.clone()).await;
+    assert!(seen < 1.0, "process two took {seen:.2}s to see the logout");
+
+    // Deactivation by process two: refused there at once, in process one within the TTL.
+    let token = one.login("ada@example.org", "pw-1234").await;
+    assert_eq!(
+        whoami(&one.base, &token).await.unwrap().status(),
+        StatusCode::OK
+    );
+    let res = one
+        .client
+        .patch(format!("{two}/auth/users/{id}"))
+        .bearer_auth(&admin)
+        .json(&json!({"is_active": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        whoami(&two, &token).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let seen = until_401(one.base.clone(), token.clone()).await;
+    assert!(
+        seen < 1.0,
+        "process one took {seen:.2}s to see the deactivation"
     );
 }

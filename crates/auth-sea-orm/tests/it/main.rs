@@ -2,4 +2,5 @@
 //! MariaDB). Test names read `suite::<backend>::<case>`.
 
 mod cases;
+mod schema_change;
 mod suite;

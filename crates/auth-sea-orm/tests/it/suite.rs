@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use auth_core::memory::MemoryStore;
-use auth_sea_orm::{DatabaseUrl, PoolConfig, SeaOrmStore, connect, migrate};
+use auth_sea_orm::{DatabaseUrl, PoolConfig, SeaOrmStore, connect_migrated, migrate};
 use fractal_testkit::{Service, TestDatabase};
 
 use crate::cases::Store;
@@ -22,9 +22,14 @@ pub async fn memory() -> Option<Fixture> {
 }
 
 pub async fn sql(service: Service) -> Option<Fixture> {
+    sql_cached(service, std::time::Duration::ZERO).await
+}
+
+/// The same, with read caches on: every case must still hold (this store's writes invalidate).
+pub async fn sql_cached(service: Service, ttl: std::time::Duration) -> Option<Fixture> {
     let db = TestDatabase::new(service).await?;
     let url = DatabaseUrl::parse(&db.url, "DATABASE_URL").unwrap();
-    let conn = connect(
+    let conn = connect_migrated(
         &url,
         PoolConfig {
             max_connections: 8,
@@ -33,11 +38,10 @@ pub async fn sql(service: Service) -> Option<Fixture> {
     )
     .await
     .unwrap();
-    migrate(&conn).await.unwrap();
     // Idempotent: a second run is a no-op.
     migrate(&conn).await.unwrap();
     Some(Fixture {
-        store: Arc::new(SeaOrmStore::new(conn)),
+        store: Arc::new(SeaOrmStore::with_cache_ttl(conn, ttl)),
         _db: Some(db),
     })
 }
@@ -73,5 +77,13 @@ macro_rules! backend {
 
 backend!(memory, memory());
 backend!(sqlite, sql(Service::Sqlite));
+backend!(
+    sqlite_cached,
+    sql_cached(Service::Sqlite, std::time::Duration::from_secs(60))
+);
+backend!(
+    postgres_cached,
+    sql_cached(Service::Postgres, std::time::Duration::from_secs(60))
+);
 backend!(postgres, sql(Service::Postgres));
 backend!(mariadb, sql(Service::MySql));

@@ -1,0 +1,184 @@
+//! A small time-bounded read cache for storage adapters, safe against the read/invalidate race.
+//!
+//! An adapter reads through it (`ticket`, read the database, `insert`) and invalidates on every
+//! write of its own (`remove`), so its own writes are seen at once; writes by other processes
+//! sharing the database are seen within the time to live. A zero time to live disables it.
+
+use std::borrow::Borrow;
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Proof of when a read began: [`TtlCache::insert`] drops the value when an invalidation
+/// happened since, because the value read may predate that write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ticket(u64);
+
+struct Inner<K, V> {
+    map: HashMap<K, (V, Instant)>,
+    epoch: u64,
+}
+
+/// Values by key for at most `ttl`, at most `capacity` of them.
+pub struct TtlCache<K, V> {
+    ttl: Duration,
+    capacity: usize,
+    inner: Mutex<Inner<K, V>>,
+}
+
+impl<K, V> std::fmt::Debug for TtlCache<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TtlCache")
+            .field("ttl", &self.ttl)
+            .field("capacity", &self.capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K: Hash + Eq, V: Clone> TtlCache<K, V> {
+    /// A cache keeping values for `ttl` (zero: keeps nothing), at most `capacity` of them.
+    pub fn new(ttl: Duration, capacity: usize) -> Self {
+        Self {
+            ttl,
+            capacity: capacity.max(1),
+            inner: Mutex::new(Inner {
+                map: HashMap::new(),
+                epoch: 0,
+            }),
+        }
+    }
+
+    /// Whether the cache keeps anything at all.
+    pub fn is_enabled(&self) -> bool {
+        !self.ttl.is_zero()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner<K, V>> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The value under `key` if it is younger than the time to live.
+    pub fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        if !self.is_enabled() {
+            return None;
+        }
+        let mut inner = self.lock();
+        match inner.map.get(key) {
+            Some((v, at)) if at.elapsed() < self.ttl => Some(v.clone()),
+            Some(_) => {
+                inner.map.remove(key);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Taken before reading the database for a later [`TtlCache::insert`].
+    pub fn ticket(&self) -> Ticket {
+        Ticket(self.lock().epoch)
+    }
+
+    /// Keeps `value` unless an invalidation happened since `ticket` was taken.
+    pub fn insert(&self, ticket: Ticket, key: K, value: V) {
+        if !self.is_enabled() {
+            return;
+        }
+        let mut inner = self.lock();
+        if inner.epoch != ticket.0 {
+            return;
+        }
+        if inner.map.len() >= self.capacity && !inner.map.contains_key(&key) {
+            let ttl = self.ttl;
+            inner.map.retain(|_, (_, at)| at.elapsed() < ttl);
+            if inner.map.len() >= self.capacity {
+                inner.map.clear();
+            }
+        }
+        inner.map.insert(key, (value, Instant::now()));
+    }
+
+    /// Forgets `key` (call after writing it).
+    pub fn remove<Q>(&self, key: &Q)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let mut inner = self.lock();
+        inner.epoch = inner.epoch.wrapping_add(1);
+        inner.map.remove(key);
+    }
+
+    /// Forgets every entry whose key and value fail `keep` (call after a write of many keys).
+    pub fn retain(&self, mut keep: impl FnMut(&K, &V) -> bool) {
+        let mut inner = self.lock();
+        inner.epoch = inner.epoch.wrapping_add(1);
+        inner.map.retain(|k, (v, _)| keep(k, v));
+    }
+
+    /// How many entries are held (expired ones included until touched).
+    pub fn len(&self) -> usize {
+        self.lock().map.len()
+    }
+
+    /// Whether no entry is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_values_for_the_ttl_only() {
+        let c = TtlCache::new(Duration::from_millis(30), 10);
+        c.insert(c.ticket(), 1, "a");
+        assert_eq!(c.get(&1), Some("a"));
+        std::thread::sleep(Duration::from_millis(40));
+        assert_eq!(c.get(&1), None);
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn a_read_older_than_an_invalidation_is_not_kept() {
+        let c = TtlCache::new(Duration::from_secs(60), 10);
+        let before_write = c.ticket();
+        c.remove(&1); // a write happened while the read was in flight
+        c.insert(before_write, 1, "stale");
+        assert_eq!(c.get(&1), None);
+        c.insert(c.ticket(), 1, "fresh");
+        assert_eq!(c.get(&1), Some("fresh"));
+    }
+
+    #[test]
+    fn zero_ttl_keeps_nothing_and_capacity_is_bounded() {
+        let off = TtlCache::new(Duration::ZERO, 10);
+        off.insert(off.ticket(), 1, 1);
+        assert_eq!(off.get(&1), None);
+
+        let c = TtlCache::new(Duration::from_secs(60), 3);
+        for k in 0..10 {
+            c.insert(c.ticket(), k, k);
+            assert!(c.len() <= 3);
+        }
+        assert_eq!(c.get(&9), Some(9));
+    }
+
+    #[test]
+    fn retain_drops_matching_entries() {
+        let c = TtlCache::new(Duration::from_secs(60), 10);
+        for k in 0..4 {
+            c.insert(c.ticket(), k, k % 2);
+        }
+        c.retain(|_, v| *v == 0);
+        assert_eq!(c.len(), 2);
+        assert_eq!(c.get(&1), None);
+        assert_eq!(c.get(&2), Some(0));
+    }
+}
