@@ -166,6 +166,8 @@ pub fn main() -> anyhow::Result<()> {
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app = Application::build(settings).await?;
     tracing::info!("fractal-server listening on http://{}", app.address());
+    let dropped = crate::memory::release_startup_memory();
+    tracing::debug!(bytes = dropped, "released start-up code pages");
     app.run_until_stopped().await?;
     Ok(())
 }

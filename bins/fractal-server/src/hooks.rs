@@ -20,6 +20,8 @@ pub enum MailKind {
     ResetPassword,
     /// An e-mail verification token.
     Verify,
+    /// Composed like a reset mail, then dropped: an unknown address costs the same work.
+    Decoy,
 }
 
 /// A queued mail.
@@ -39,7 +41,7 @@ pub fn spawn_mail_worker(mailer: Arc<dyn Mailer>) -> mpsc::UnboundedSender<Outgo
     tokio::spawn(async move {
         while let Some(m) = rx.recv().await {
             let (subject, body) = match m.kind {
-                MailKind::ResetPassword => (
+                MailKind::ResetPassword | MailKind::Decoy => (
                     "Reset your Fractal password",
                     format!(
                         "Someone asked to reset the password of {}.\nUse this token with POST /auth/reset-password within an hour:\n\n{}\n",
@@ -61,6 +63,10 @@ pub fn spawn_mail_worker(mailer: Arc<dyn Mailer>) -> mpsc::UnboundedSender<Outgo
                 subject: subject.to_owned(),
                 body: SecretString::from(body),
             };
+            if m.kind == MailKind::Decoy {
+                drop(std::hint::black_box(message));
+                continue;
+            }
             if let Err(e) = mailer.send(message).await {
                 tracing::error!(error = %e, "could not send e-mail");
             }
@@ -68,6 +74,9 @@ pub fn spawn_mail_worker(mailer: Arc<dyn Mailer>) -> mpsc::UnboundedSender<Outgo
     });
     tx
 }
+
+/// Length of a reset-password token (a signed JWT), for decoy mails.
+const DECOY_TOKEN_LEN: usize = 190;
 
 /// The server's hooks.
 pub struct FractalHooks {
@@ -81,11 +90,14 @@ pub struct FractalHooks {
 
 impl FractalHooks {
     fn queue(&self, to: &FractalUser, kind: MailKind, token: &SecretString) {
-        let outgoing = Outgoing {
+        self.send(Outgoing {
             to: to.email.clone(),
             kind,
             token: token.clone(),
-        };
+        });
+    }
+
+    fn send(&self, outgoing: Outgoing) {
         if self.outbox.send(outgoing).is_err() {
             tracing::error!("the mail worker has stopped; e-mail not sent");
         }
@@ -110,6 +122,17 @@ impl UserHooks<i32, FractalProfile> for FractalHooks {
         token: &SecretString,
     ) -> Result<(), AuthError> {
         self.queue(user, MailKind::ResetPassword, token);
+        Ok(())
+    }
+
+    async fn on_forgot_password_unknown(&self, email: &str) -> Result<(), AuthError> {
+        // A token of the real length, so that composing costs the same.
+        let to = Email::parse(email).unwrap_or_else(|_| Email::from_trusted(String::new()));
+        self.send(Outgoing {
+            to,
+            kind: MailKind::Decoy,
+            token: SecretString::from("x".repeat(DECOY_TOKEN_LEN)),
+        });
         Ok(())
     }
 

@@ -8,6 +8,7 @@ pub mod bootstrap;
 pub mod cli;
 pub mod hooks;
 pub mod mail;
+pub mod memory;
 pub mod routes;
 pub mod schemas;
 pub mod settings;

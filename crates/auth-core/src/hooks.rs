@@ -57,6 +57,11 @@ pub trait UserHooks<Id: UserId, P: Profile>: Send + Sync + 'static {
     ) -> Result<(), AuthError> {
         Ok(())
     }
+    /// Forgot-password was asked for an address with no active account. Nothing must be
+    /// sent; a hook that queues mails can queue work of the same cost so as not to reveal it.
+    async fn on_forgot_password_unknown(&self, _email: &str) -> Result<(), AuthError> {
+        Ok(())
+    }
     /// A user reset their password.
     async fn on_after_reset_password(&self, _user: &User<Id, P>) -> Result<(), AuthError> {
         Ok(())

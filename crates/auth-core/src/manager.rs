@@ -502,7 +502,7 @@ impl<D: UserDatabase> UserManager<D> {
                     exp: now_ts() + self.reset_lifetime,
                 };
                 std::hint::black_box(self.reset_codec.encode(&decoy)?);
-                Ok(())
+                self.hooks.on_forgot_password_unknown(email).await
             }
         }
     }

@@ -1,14 +1,20 @@
 //! Password hashing (argon2id, bcrypt accepted as legacy and upgraded) and the password policy.
 //!
-//! Hashing is CPU-heavy, so every hash and verify runs on tokio's blocking pool behind a
-//! semaphore: at most `max_concurrency` run at once, and the async worker that asked is free
-//! to serve other requests meanwhile.
+//! Hashing is CPU-heavy, so every hash and verify runs on a small pool of dedicated threads,
+//! one per CPU by default: the async worker that asked is free to serve other requests
+//! meanwhile. Each hashing thread keeps its argon2 memory (19 MiB at the default parameters)
+//! between hashes, so a login storm does not fault in fresh pages for every hash, and gives it
+//! back after a short idle time.
 
-use std::sync::{Arc, OnceLock};
+use std::panic::AssertUnwindSafe;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
-use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use secrecy::{ExposeSecret, SecretString};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, oneshot};
 
 use crate::error::AuthError;
 
@@ -39,8 +45,11 @@ impl Default for Argon2Config {
 pub struct PasswordHasherConfig {
     /// Parameters of new hashes; stored argon2 hashes with other parameters are re-hashed on login.
     pub argon2: Argon2Config,
-    /// How many hash operations may run at once (defaults to the number of CPUs).
+    /// How many hash operations may run at once: the number of hashing threads (defaults to
+    /// the number of CPUs).
     pub max_concurrency: usize,
+    /// How long an idle hashing thread keeps its argon2 memory before giving it back.
+    pub keep_memory_for: Duration,
 }
 
 impl Default for PasswordHasherConfig {
@@ -51,6 +60,7 @@ impl Default for PasswordHasherConfig {
         Self {
             argon2: Argon2Config::default(),
             max_concurrency: cpus,
+            keep_memory_for: Duration::from_secs(2),
         }
     }
 }
@@ -77,12 +87,12 @@ impl Verification {
 #[derive(Clone)]
 pub struct PasswordHasher {
     inner: Arc<Inner>,
+    pool: Arc<HashPool>,
 }
 
 struct Inner {
     params: Params,
     config: Argon2Config,
-    permits: Semaphore,
     dummy_hash: OnceLock<String>,
 }
 
@@ -95,18 +105,20 @@ impl std::fmt::Debug for PasswordHasher {
 }
 
 impl PasswordHasher {
-    /// Builds a hasher; fails if the argon2 parameters are out of range.
+    /// Builds a hasher and its threads; fails if the argon2 parameters are out of range or a
+    /// thread cannot be started.
     pub fn new(config: PasswordHasherConfig) -> Result<Self, AuthError> {
         let a = config.argon2;
         let params = Params::new(a.memory_kib, a.iterations, a.parallelism, None)
             .map_err(|e| AuthError::Config(format!("argon2 parameters: {e}")))?;
+        let pool = HashPool::start(config.max_concurrency.max(1), config.keep_memory_for)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 params,
                 config: a,
-                permits: Semaphore::new(config.max_concurrency.max(1)),
                 dummy_hash: OnceLock::new(),
             }),
+            pool: Arc::new(pool),
         })
     }
 
@@ -115,10 +127,10 @@ impl PasswordHasher {
         self.inner.config
     }
 
-    /// Hashes a password with argon2id and a fresh random salt (on the blocking pool).
+    /// Hashes a password with argon2id and a fresh random salt (on a hashing thread).
     pub async fn hash(&self, password: &SecretString) -> Result<String, AuthError> {
         let password = password.clone();
-        self.run_blocking(move |inner| inner.hash_now(password.expose_secret().as_bytes()))
+        self.run(move |inner, memory| inner.hash_now(password.expose_secret().as_bytes(), memory))
             .await?
     }
 
@@ -132,8 +144,8 @@ impl PasswordHasher {
     ) -> Result<Verification, AuthError> {
         let password = password.clone();
         let stored = stored_hash.to_owned();
-        self.run_blocking(move |inner| {
-            inner.verify_now(password.expose_secret().as_bytes(), &stored)
+        self.run(move |inner, memory| {
+            inner.verify_now(password.expose_secret().as_bytes(), &stored, memory)
         })
         .await?
     }
@@ -142,33 +154,129 @@ impl PasswordHasher {
     /// unknown e-mail costs as much as one for a known e-mail (no timing oracle).
     pub async fn burn_verification(&self, password: &SecretString) -> Result<(), AuthError> {
         let password = password.clone();
-        self.run_blocking(move |inner| {
-            let dummy = inner.dummy_hash.get_or_init(|| {
-                inner
-                    .hash_now(b"fractal-auth timing equaliser")
-                    .unwrap_or_default()
-            });
-            let _ = inner.verify_now(password.expose_secret().as_bytes(), dummy);
+        self.run(move |inner, memory| {
+            let dummy = match inner.dummy_hash.get() {
+                Some(d) => d,
+                None => {
+                    let made = inner
+                        .hash_now(b"fractal-auth timing equaliser", memory)
+                        .unwrap_or_default();
+                    inner.dummy_hash.get_or_init(|| made)
+                }
+            };
+            let _ = inner.verify_now(password.expose_secret().as_bytes(), dummy, memory);
         })
         .await
     }
 
-    async fn run_blocking<T, F>(&self, f: F) -> Result<T, AuthError>
+    async fn run<T, F>(&self, f: F) -> Result<T, AuthError>
     where
         T: Send + 'static,
-        F: FnOnce(&Inner) -> T + Send + 'static,
+        F: FnOnce(&Inner, &mut Vec<Block>) -> T + Send + 'static,
     {
-        // The semaphore lives as long as the hasher and is never closed.
+        let inner = Arc::clone(&self.inner);
+        self.pool.run(move |memory| f(&inner, memory)).await
+    }
+}
+
+type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
+
+/// Dedicated hashing threads, each with its own argon2 memory, handed out one job at a time.
+struct HashPool {
+    permits: Semaphore,
+    idle: Mutex<Vec<mpsc::Sender<Job>>>,
+}
+
+impl HashPool {
+    fn start(threads: usize, keep_memory_for: Duration) -> Result<Self, AuthError> {
+        let mut idle = Vec::with_capacity(threads);
+        for i in 0..threads {
+            let (tx, rx) = mpsc::channel::<Job>();
+            std::thread::Builder::new()
+                .name(format!("password-hash-{i}"))
+                .stack_size(256 * 1024)
+                .spawn(move || hashing_thread(&rx, keep_memory_for))
+                .map_err(|e| AuthError::Config(format!("cannot start a hashing thread: {e}")))?;
+            idle.push(tx);
+        }
+        Ok(Self {
+            permits: Semaphore::new(threads),
+            idle: Mutex::new(idle),
+        })
+    }
+
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<mpsc::Sender<Job>>> {
+        self.idle.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
+    ) -> Result<T, AuthError> {
+        // The semaphore lives as long as the pool and is never closed.
         let _permit = self
-            .inner
             .permits
             .acquire()
             .await
             .map_err(|_| AuthError::Config("password hasher shut down".into()))?;
-        let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || f(&inner))
+        // A permit means a thread is idle; the guard hands it back even if this future is
+        // dropped mid-way (its job then still runs to the end before the next one).
+        let thread = Lease {
+            pool: self,
+            sender: self.idle().pop(),
+        };
+        let sender = thread
+            .sender
+            .as_ref()
+            .ok_or_else(|| AuthError::Crypto("no hashing thread is idle".into()))?;
+        let (done, result) = oneshot::channel();
+        sender
+            .send(Box::new(move |memory| {
+                let _ = done.send(f(memory));
+            }))
+            .map_err(|_| AuthError::Crypto("a hashing thread has stopped".into()))?;
+        result
             .await
-            .map_err(AuthError::Blocking)
+            .map_err(|_| AuthError::Crypto("password hashing failed".into()))
+    }
+}
+
+/// An idle thread taken from the pool, returned on drop.
+struct Lease<'a> {
+    pool: &'a HashPool,
+    sender: Option<mpsc::Sender<Job>>,
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if let Some(s) = self.sender.take() {
+            self.pool.idle().push(s);
+        }
+    }
+}
+
+fn hashing_thread(jobs: &mpsc::Receiver<Job>, keep_memory_for: Duration) {
+    let mut memory: Vec<Block> = Vec::new();
+    loop {
+        let job = if memory.is_empty() {
+            match jobs.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            }
+        } else {
+            match jobs.recv_timeout(keep_memory_for) {
+                Ok(job) => job,
+                Err(RecvTimeoutError::Timeout) => {
+                    memory = Vec::new();
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        };
+        // A panic fails that one request (its sender is dropped), not the thread.
+        if std::panic::catch_unwind(AssertUnwindSafe(|| job(&mut memory))).is_err() {
+            memory = Vec::new();
+        }
     }
 }
 
@@ -177,37 +285,69 @@ impl Inner {
         Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone())
     }
 
-    fn hash_now(&self, password: &[u8]) -> Result<String, AuthError> {
-        self.argon2()
-            .hash_password(password)
-            .map(|h| h.to_string())
-            .map_err(|e| AuthError::Crypto(format!("argon2 hash: {e}")))
+    fn hash_now(&self, password: &[u8], memory: &mut Vec<Block>) -> Result<String, AuthError> {
+        let crypto = |e: &dyn std::fmt::Display| AuthError::Crypto(format!("argon2 hash: {e}"));
+        let salt = argon2::password_hash::try_generate_salt().map_err(|e| crypto(&e))?;
+        let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+        let argon = self.argon2();
+        let blocks = self.params.block_count();
+        fill(&argon, blocks, blocks, password, &salt, &mut out, memory).map_err(|e| crypto(&e))?;
+        let phc = PasswordHash {
+            algorithm: argon2::ARGON2ID_IDENT,
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(&self.params).map_err(|e| crypto(&e))?,
+            salt: Some(Salt::new(&salt).map_err(|e| crypto(&e))?),
+            hash: Some(Output::new(&out).map_err(|e| crypto(&e))?),
+        };
+        Ok(phc.to_string())
     }
 
-    fn verify_now(&self, password: &[u8], stored: &str) -> Result<Verification, AuthError> {
+    fn verify_now(
+        &self,
+        password: &[u8],
+        stored: &str,
+        memory: &mut Vec<Block>,
+    ) -> Result<Verification, AuthError> {
         match identify(stored) {
             HashKind::Argon2 => {
-                let parsed =
-                    argon2::PasswordHash::new(stored).map_err(|_| AuthError::UnknownHashFormat)?;
+                let parsed = PasswordHash::new(stored).map_err(|_| AuthError::UnknownHashFormat)?;
                 // Verification uses the parameters encoded in the stored hash.
-                match self.argon2().verify_password(password, &parsed) {
-                    Ok(()) => {
-                        let current = parsed.algorithm.as_str() == "argon2id"
-                            && parsed.params.to_string() == self.params_string();
-                        if current {
-                            Ok(Verification::Valid)
-                        } else {
-                            Ok(Verification::ValidNeedsRehash(self.hash_now(password)?))
-                        }
-                    }
-                    Err(argon2::password_hash::Error::PasswordInvalid) => {
-                        Ok(Verification::Mismatch)
-                    }
-                    Err(_) => Err(AuthError::UnknownHashFormat),
+                let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
+                    return Err(AuthError::UnknownHashFormat);
+                };
+                let algorithm = Algorithm::try_from(parsed.algorithm.as_str())
+                    .map_err(|_| AuthError::UnknownHashFormat)?;
+                let version = match parsed.version {
+                    Some(v) => Version::try_from(v).map_err(|_| AuthError::UnknownHashFormat)?,
+                    None => Version::default(),
+                };
+                let params = Params::try_from(&parsed).map_err(|_| AuthError::UnknownHashFormat)?;
+                let blocks = params.block_count();
+                let argon = Argon2::new(algorithm, version, params);
+                let mut out = vec![0u8; expected.len()];
+                let keep_up_to = self.params.block_count();
+                if fill(&argon, blocks, keep_up_to, password, salt, &mut out, memory).is_err() {
+                    return Err(AuthError::UnknownHashFormat);
+                }
+                let computed = Output::new(&out).map_err(|_| AuthError::UnknownHashFormat)?;
+                // `Output`'s equality is constant-time.
+                if computed != *expected {
+                    return Ok(Verification::Mismatch);
+                }
+                let current = algorithm == Algorithm::Argon2id
+                    && parsed.params.to_string() == self.params_string();
+                if current {
+                    Ok(Verification::Valid)
+                } else {
+                    Ok(Verification::ValidNeedsRehash(
+                        self.hash_now(password, memory)?,
+                    ))
                 }
             }
             HashKind::Bcrypt => match bcrypt::verify(password, stored) {
-                Ok(true) => Ok(Verification::ValidNeedsRehash(self.hash_now(password)?)),
+                Ok(true) => Ok(Verification::ValidNeedsRehash(
+                    self.hash_now(password, memory)?,
+                )),
                 Ok(false) => Ok(Verification::Mismatch),
                 Err(_) => Err(AuthError::UnknownHashFormat),
             },
@@ -221,6 +361,28 @@ impl Inner {
             self.config.memory_kib, self.config.iterations, self.config.parallelism
         )
     }
+}
+
+/// Runs argon2 in the thread's kept memory when it fits the configured size, else (a stored
+/// hash with larger parameters) in memory of its own, so what a thread keeps stays bounded.
+#[allow(clippy::too_many_arguments)]
+fn fill(
+    argon: &Argon2<'_>,
+    blocks: usize,
+    keep_up_to: usize,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+    memory: &mut Vec<Block>,
+) -> Result<(), argon2::Error> {
+    if blocks > keep_up_to {
+        let mut own = vec![Block::default(); blocks];
+        return argon.hash_password_into_with_memory(password, salt, out, &mut own[..]);
+    }
+    if memory.len() < blocks {
+        memory.resize(blocks, Block::default());
+    }
+    argon.hash_password_into_with_memory(password, salt, out, &mut memory[..blocks])
 }
 
 enum HashKind {
@@ -300,6 +462,7 @@ mod tests {
                 parallelism: 1,
             },
             max_concurrency: 2,
+            ..PasswordHasherConfig::default()
         })
         .unwrap()
     }
@@ -332,6 +495,7 @@ mod tests {
                 parallelism: 1,
             },
             max_concurrency: 1,
+            ..PasswordHasherConfig::default()
         })
         .unwrap();
         let hash = old.hash(&secret("pw12")).await.unwrap();
@@ -356,6 +520,63 @@ mod tests {
                 Err(AuthError::UnknownHashFormat)
             ));
         }
+    }
+
+    #[tokio::test]
+    async fn kept_memory_hashes_agree_with_the_argon2_crate() {
+        use argon2::{PasswordHasher as _, PasswordVerifier as _};
+        let h = cheap();
+        let ours = h.hash(&secret("pw-1")).await.unwrap();
+        let reference = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(64, 1, 1, None).unwrap(),
+        );
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(reference.verify_password(b"pw-1", &parsed).is_ok());
+        assert!(reference.verify_password(b"pw-2", &parsed).is_err());
+        let theirs = reference.hash_password(b"pw-1").unwrap().to_string();
+        assert_eq!(
+            h.verify(&secret("pw-1"), &theirs).await.unwrap(),
+            Verification::Valid
+        );
+        // Larger parameters than configured run in memory of their own, and are upgraded.
+        let bigger = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(256, 1, 1, None).unwrap(),
+        )
+        .hash_password(b"pw-1")
+        .unwrap()
+        .to_string();
+        assert!(matches!(
+            h.verify(&secret("pw-1"), &bigger).await.unwrap(),
+            Verification::ValidNeedsRehash(_)
+        ));
+        assert_eq!(
+            h.verify(&secret("pw-x"), &bigger).await.unwrap(),
+            Verification::Mismatch
+        );
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_request_does_not_lose_a_hashing_thread() {
+        let h = PasswordHasher::new(PasswordHasherConfig {
+            argon2: Argon2Config {
+                memory_kib: 4096,
+                iterations: 2,
+                parallelism: 1,
+            },
+            max_concurrency: 1,
+            ..PasswordHasherConfig::default()
+        })
+        .unwrap();
+        for _ in 0..3 {
+            // Dropped while its hash runs.
+            let _ = tokio::time::timeout(Duration::from_micros(50), h.hash(&secret("x"))).await;
+        }
+        let done = tokio::time::timeout(Duration::from_secs(10), h.hash(&secret("y"))).await;
+        assert!(done.expect("the thread came back").is_ok());
     }
 
     #[test]

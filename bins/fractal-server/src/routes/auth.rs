@@ -18,7 +18,14 @@ pub fn configure(
     oauth_clients: Vec<String>,
 ) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
-        let mut scope = web::scope("/auth");
+        // The paths every authenticated client calls come first: actix tries resources in
+        // order, and the later ones include patterns (`/{name}/authorize`) that cost a regex.
+        let mut scope = web::scope("/auth")
+            .route("/whoami", web::get().to(whoami))
+            .route("/current-user", web::get().to(whoami))
+            .route("/current-user", web::patch().to(patch_current_user))
+            .route("/user/me", web::get().to(super::me::user_me))
+            .route("/userlist", web::get().to(userlist));
         if password_login {
             // Token and cookie login, and the mailed-token flows, exist only where users have
             // passwords here (FRACTAL_AUTH=embedded).
@@ -34,11 +41,6 @@ pub fn configure(
             scope
                 .configure(routes::register_routes::<Store, FractalSchema, Superuser>)
                 .configure(super::groups::configure_groups)
-                .route("/whoami", web::get().to(whoami))
-                .route("/user/me", web::get().to(super::me::user_me))
-                .route("/userlist", web::get().to(userlist))
-                .route("/current-user", web::get().to(whoami))
-                .route("/current-user", web::patch().to(patch_current_user))
                 .route(
                     "/current-user/oauth-accounts",
                     web::get().to(list_oauth_accounts),

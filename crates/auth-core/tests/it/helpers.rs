@@ -27,6 +27,7 @@ pub fn cheap_hasher() -> PasswordHasher {
             parallelism: 1,
         },
         max_concurrency: 4,
+        ..PasswordHasherConfig::default()
     })
     .unwrap()
 }

@@ -99,6 +99,7 @@ fn hashing_runs_off_the_calling_thread_with_bounded_concurrency() {
                 parallelism: 1,
             },
             max_concurrency: 2,
+            ..PasswordHasherConfig::default()
         })
         .unwrap();
         let caller = std::thread::current().id();
