@@ -6,6 +6,29 @@
 //! (`madvise(MADV_DONTNEED)`: they stay in the page cache and fault back in, cheaply, when used)
 //! and the allocator returns its free heap pages (`malloc_trim`).
 
+/// Waits (at most two seconds) until the server at `address` answers `GET /health`, i.e. its
+/// workers have started.
+pub fn wait_until_serving(address: std::net::SocketAddr) {
+    use std::io::{Read as _, Write as _};
+    let timeout = std::time::Duration::from_secs(2);
+    let deadline = std::time::Instant::now() + timeout;
+    while std::time::Instant::now() < deadline {
+        if let Ok(mut s) = std::net::TcpStream::connect_timeout(&address, timeout) {
+            let _ = s.set_read_timeout(Some(timeout));
+            let sent = s
+                .write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+            let mut answer = Vec::new();
+            if sent.is_ok()
+                && s.read_to_end(&mut answer).is_ok()
+                && answer.starts_with(b"HTTP/1.1 200")
+            {
+                return;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 /// Releases start-up memory; returns how many bytes of mappings were dropped (0 where the
 /// platform has no such notion).
 pub fn release_startup_memory() -> usize {

@@ -463,9 +463,29 @@ fn api_v1_paths(paths: &mut Paths) {
     }
 }
 
+/// The document as JSON, built on first use and shared by every worker (the document itself,
+/// megabytes of builder structures, is dropped once serialised).
+fn document_json() -> web::Bytes {
+    static JSON: std::sync::OnceLock<web::Bytes> = std::sync::OnceLock::new();
+    JSON.get_or_init(|| {
+        serde_json::to_vec(&document())
+            .map(web::Bytes::from)
+            .unwrap_or_default()
+    })
+    .clone()
+}
+
 /// Mounts `/openapi.json` and `/docs`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(
+        "/openapi.json",
+        web::get().to(|| async {
+            HttpResponse::Ok()
+                .content_type("application/json")
+                .body(document_json())
+        }),
+    )
+    .route(
         "/docs",
         web::get().to(|| async {
             HttpResponse::Found()
@@ -473,5 +493,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .finish()
         }),
     )
-    .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", document()));
+    .service(
+        SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/openapi.json")),
+    );
 }
