@@ -428,9 +428,11 @@ async fn forgot_password_takes_the_same_time_for_known_and_unknown_emails() {
     app.create_user("known@example.org", "pw-1234", json!({}))
         .await;
     // A systematic difference shows in every attempt; other tests running in parallel only
-    // add noise, so the best of three attempts is compared with the bound.
+    // add noise, so the best of five attempts is compared with the bound. The leak this guards
+    // against was 150x (a second argon2 hash for known accounts); 15% leaves room for a shared
+    // 2-core machine running the rest of the suite at the same time.
     let mut best = f64::MAX;
-    for _ in 0..3 {
+    for _ in 0..5 {
         let mut known = Vec::new();
         let mut unknown = Vec::new();
         // Interleaved, so that drift of the machine hits both alike.
@@ -465,12 +467,12 @@ async fn forgot_password_takes_the_same_time_for_known_and_unknown_emails() {
             diff * 100.0
         ));
         best = best.min(diff);
-        if best <= 0.10 {
+        if best <= 0.15 {
             break;
         }
     }
     assert!(
-        best <= 0.10,
+        best <= 0.15,
         "known and unknown e-mails are {:.1}% apart at best",
         best * 100.0
     );
