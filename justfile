@@ -1,10 +1,14 @@
-# Everyday commands; each is a one-liner over cargo.
-
-export CARGO_TARGET_DIR := env_var_or_default("CARGO_TARGET_DIR", env_var("HOME") + "/.cache/fractal-auth-target")
+# Everyday commands; each is a one-liner over cargo. Install: `cargo install just` or
+# `apt install just`. No target directory is set here: `just run` and `cargo run` share
+# ./target (or $CARGO_TARGET_DIR when set), so neither rebuilds what the other built.
 
 # Run the server (SQLite in ./data by default)
 run *ARGS:
     cargo run -p fractal-server -- {{ARGS}}
+
+# Schema migrations: status (default), up, down, fresh, reset, refresh (see --help)
+migrate *ARGS:
+    cargo run -p migrations -- {{ARGS}}
 
 # The whole test suite (as CI runs it)
 test:

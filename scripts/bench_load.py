@@ -4,7 +4,8 @@
 Starts the release server on SQLite (then PostgreSQL) with a seeded user and measures with oha:
 a bare endpoint of the same app (the ceiling), GET /auth/whoami with a Bearer token (JWT, then
 database tokens), POST /auth/token/login (real argon2id), whoami during a login storm, resident
-memory idle and under load, start-to-ready on a migrated SQLite file, and login/whoami at
+memory idle and under load (private memory, `Anonymous` of /proc/PID/smaps_rollup, beside
+the resident set), start-to-ready on a migrated SQLite file, and login/whoami at
 1,000 and 1,000,000 users. Prints every figure, checks the targets, writes
 docs/bench/results.json and docs/bench/chart.svg.
 
@@ -25,7 +26,8 @@ import urllib.parse
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/fractal-auth-target"))
+# The same target directory as plain cargo and just: ./target unless CARGO_TARGET_DIR is set.
+TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
 BIN = os.path.join(TARGET, "release", "fractal-server")
 SECONDS = int(os.environ.get("BENCH_SECONDS", "8"))
 SCALE = int(os.environ.get("BENCH_SCALE_USERS", "1000000"))
@@ -94,6 +96,29 @@ class Server:
                     return int(line.split()[1])
         return 0
 
+    def private_kb(self):
+        """Private (anonymous) memory: heap, stacks, written data. Clean file-backed pages (the
+        executable's code) are shared and reclaimable, so they are not the program's cost."""
+        try:
+            with open(f"/proc/{self.proc.pid}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Anonymous:"):
+                        return int(line.split()[1])
+        except OSError:
+            pass
+        return 0
+
+    def sample_private_peak(self):
+        """Samples private memory every 50 ms until stopped; returns (stop, result dict)."""
+        box = {"peak_kb": self.private_kb()}
+        stop = threading.Event()
+
+        def loop():
+            while not stop.wait(0.05):
+                box["peak_kb"] = max(box["peak_kb"], self.private_kb())
+        threading.Thread(target=loop, daemon=True).start()
+        return stop, box
+
     def login(self, email, password):
         data = urllib.parse.urlencode({"username": email, "password": password}).encode()
         with urllib.request.urlopen(urllib.request.Request(self.base + "/auth/token/login", data=data)) as r:
@@ -145,7 +170,8 @@ def scenario_set(label, extra_env, results, storm=True):
     srv = Server(d, extra_env)
     try:
         time.sleep(1)
-        r = {"ready_ms": srv.ready_ms, "rss_idle_kb": srv.rss_kb()}
+        r = {"ready_ms": srv.ready_ms, "rss_idle_kb": srv.rss_kb(), "private_idle_kb": srv.private_kb()}
+        stop_sampling, private = srv.sample_private_peak()
         token = srv.login("admin@fractal.xy", "1234")
         auth = [f"Authorization: Bearer {token}"]
         r["bare"] = oha(srv.base + "/health")
@@ -163,6 +189,8 @@ def scenario_set(label, extra_env, results, storm=True):
             r["whoami_during_login_storm"] = oha(srv.base + "/auth/whoami", headers=auth)
             t.join()
         r["rss_peak_kb"] = srv.rss_kb("VmHWM")
+        stop_sampling.set()
+        r["private_peak_kb"] = max(private["peak_kb"], srv.private_kb())
     finally:
         srv.stop()
     # Database tokens: the same whoami through the accesstoken table.
@@ -271,11 +299,11 @@ def main():
     s = results["sqlite"]
     ceiling = CORES / (hash_ms / 1000)
     checks = [
-        ("whoami (JWT) >= 50% of the bare endpoint", s["whoami_jwt"]["rps"] / s["bare"]["rps"], 0.5, ">="),
+        ("whoami (JWT) >= 80% of the bare endpoint", s["whoami_jwt"]["rps"] / s["bare"]["rps"], 0.8, ">="),
         ("login rate >= 90% of cores / t(argon2id)", s["login"]["rps"] / ceiling, 0.9, ">="),
         ("whoami p99 during a login storm <= 3x idle p99", s["whoami_during_login_storm"]["p99_ms"] / max(s["whoami_jwt"]["p99_ms"], 1e-9), 3.0, "<="),
-        ("resident memory idle <= 20 MB", s["rss_idle_kb"] / 1024, 20.0, "<="),
-        ("resident memory under load <= 64 MB", s["rss_peak_kb"] / 1024, 64.0, "<="),
+        ("private memory idle <= 16 MB", s["private_idle_kb"] / 1024, 16.0, "<="),
+        ("private memory under load <= 48 MB", s["private_peak_kb"] / 1024, 48.0, "<="),
         ("start to ready on a migrated SQLite file <= 200 ms", s["ready_ms"], 200.0, "<="),
     ]
     if "scale" in results:
@@ -297,7 +325,8 @@ def main():
     capacity = CORES / (hash_parallel_ms / 1000)
     log(f"login ceiling cores / t(argon2id) = {ceiling:.1f}/s (t = {hash_ms:.1f} ms, one hash alone)")
     log(f"hashing capacity with every core hashing = {capacity:.1f}/s (login reaches {s['login']['rps'] / capacity:.2f} of it)")
-    log(f"resident memory: idle {s['rss_idle_kb'] / 1024:.1f} MB, peak under load {s['rss_peak_kb'] / 1024:.1f} MB")
+    log(f"private memory (Anonymous): idle {s['private_idle_kb'] / 1024:.1f} MB, peak under load {s['private_peak_kb'] / 1024:.1f} MB")
+    log(f"resident set (RSS, includes shared code pages): idle {s['rss_idle_kb'] / 1024:.1f} MB, peak under load {s['rss_peak_kb'] / 1024:.1f} MB")
     log(f"start to ready (migrated SQLite): {s['ready_ms']:.0f} ms")
     for c in results["checks"]:
         log(f"{'PASS' if c['pass'] else 'MISS'}  {c['name']}: {c['value']:.2f} (target {c['op']} {c['target']})")

@@ -1,69 +1,99 @@
-//! Command line: `fractal-server [serve]` with flags that override the environment.
+//! Command line: `fractal-server [serve]` with flags that override the environment, and the
+//! administration commands (`set-db`, `create-user`, `list-users`, `set-password`, `activate`,
+//! `deactivate`, `promote`, `demote`, `end-sessions`, and the benchmark helpers).
+//!
+//! A user mistake (unknown user, duplicate, bad password) is one line on stderr and exit code 1;
+//! a bad setting is one line naming it and exit code 2. Only `serve` logs at INFO; the other
+//! commands log warnings and errors only (`RUST_LOG` still wins).
 
+use std::io::{BufRead as _, IsTerminal as _};
 use std::path::PathBuf;
-
-use clap::{Parser, Subcommand};
-
 use std::sync::Arc;
 
-use auth_core::{AuthError, Email, LogMailer, Safety, UserCreate};
-use auth_sea_orm::FractalProfile;
+use clap::{Args, Parser, Subcommand};
+
+use auth_core::{AuthError, Email, LogMailer, Page, Safety, UserCreate, UserDatabase, UserUpdate};
+use auth_sea_orm::{FractalProfile, FractalUser};
 use secrecy::SecretString;
 
-use crate::settings::{Overrides, Settings};
-use crate::startup::{Application, assemble};
+use crate::settings::{AuthMode, Overrides, Settings, TokenStrategy};
+use crate::startup::{Application, Stack, StartupError, assemble};
 
 /// Fractal Server's auth API.
 #[derive(Debug, Parser)]
-#[command(name = "fractal-server", version, about)]
+#[command(
+    name = "fractal-server",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     /// What to do (default: serve).
     #[command(subcommand)]
     pub command: Option<Command>,
-    /// Address to bind [env: FRACTAL_HOST, default 127.0.0.1].
-    #[arg(long, global = true)]
-    pub host: Option<String>,
-    /// Port to bind, 0 for any free port [env: FRACTAL_PORT, default 8000].
-    #[arg(long, global = true)]
-    pub port: Option<u16>,
+    /// Serving options, when no command is given.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// Where the database is (every command that opens it).
+#[derive(Debug, Clone, Default, Args)]
+pub struct DbArgs {
     /// Data directory for the SQLite file and generated secrets [env: FRACTAL_DATA_DIR, default data].
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// Database URL (sqlite:, postgres://, mysql://) [env: DATABASE_URL].
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub database_url: Option<String>,
+}
+
+/// Options of `serve`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// Address to bind [env: FRACTAL_HOST, default 127.0.0.1].
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Port to bind, 0 for any free port [env: FRACTAL_PORT, default 8000].
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// The database.
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+/// One user, by e-mail or numeric id.
+#[derive(Debug, Clone, Args)]
+pub struct UserArg {
+    /// E-mail address or id of the user.
+    pub user: String,
+    /// The database.
+    #[command(flatten)]
+    pub db: DbArgs,
 }
 
 /// Sub-commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the API (the default).
-    Serve,
+    Serve(ServeArgs),
     /// Migrate the database and create the default group and first admin, then exit.
-    SetDb,
-    /// Add COUNT users seed{n}@seed.example.org with one password, in bulk (benchmarks).
-    SeedUsers {
-        /// How many.
+    SetDb(DbArgs),
+    /// List users (id, e-mail, flags), oldest first.
+    ListUsers {
+        /// One JSON array instead of a table.
         #[arg(long)]
-        count: u64,
-        /// First n.
+        json: bool,
+        /// Rows to show at most.
+        #[arg(long, default_value_t = 1000)]
+        limit: u64,
+        /// Rows to skip.
         #[arg(long, default_value_t = 0)]
-        start: u64,
-        /// Their password.
-        #[arg(long, default_value = "seed-password")]
-        password: String,
+        offset: u64,
+        /// The database.
+        #[command(flatten)]
+        db: DbArgs,
     },
-    /// Print the mean time of one argon2id hash at the configured parameters (benchmarks).
-    HashTiming {
-        /// How many hashes to average (per thread).
-        #[arg(long, default_value_t = 20)]
-        iterations: u32,
-        /// Hashes running at once: with the number of cores, the time per hash per core when
-        /// every core hashes (memory bandwidth shared).
-        #[arg(long, default_value_t = 1)]
-        threads: u32,
-    },
-    /// Create a user (password from a prompt on the terminal, or from stdin).
+    /// Create a user (password from a prompt without echo, or from stdin).
     CreateUser {
         /// E-mail of the new user.
         #[arg(long)]
@@ -77,6 +107,55 @@ pub enum Command {
         /// Read the password from the first line of standard input instead of prompting.
         #[arg(long)]
         password_stdin: bool,
+        /// The database.
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Set a user's password (prompt without echo, or stdin); ends the user's sessions.
+    SetPassword {
+        /// The user.
+        #[command(flatten)]
+        user: UserArg,
+        /// Read the password from the first line of standard input instead of prompting.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Let a user log in again.
+    Activate(UserArg),
+    /// Refuse a user's logins and end every session of the user.
+    Deactivate(UserArg),
+    /// Make a user a superuser.
+    Promote(UserArg),
+    /// Take a user's superuser flag away (not the last active superuser's).
+    Demote(UserArg),
+    /// End every session of a user (tokens and cookies issued before are refused).
+    EndSessions(UserArg),
+    /// Add COUNT users seedN@seed.example.org (N from --start) sharing one password, in bulk
+    /// (benchmarks).
+    // Not `{n}`: clap reads it as a line break in help text (the help was split there).
+    SeedUsers {
+        /// How many.
+        #[arg(long)]
+        count: u64,
+        /// First n.
+        #[arg(long, default_value_t = 0)]
+        start: u64,
+        /// Their password.
+        #[arg(long, default_value = "seed-password")]
+        password: String,
+        /// The database.
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Print the mean time of one argon2id hash at the configured parameters (benchmarks).
+    HashTiming {
+        /// How many hashes to average (per thread).
+        #[arg(long, default_value_t = 20)]
+        iterations: u32,
+        /// Hashes running at once: with the number of cores, the time per hash per core when
+        /// every core hashes (memory bandwidth shared).
+        #[arg(long, default_value_t = 1)]
+        threads: u32,
     },
 }
 
@@ -94,67 +173,184 @@ fn tame_allocator() {
     }
 }
 
-/// Parses the command line and runs it.
+/// A command's failure: a user mistake or an unusable setting, each printed as one line.
+enum Failure {
+    /// Exit code 2: the setting at fault is named.
+    Setting(String),
+    /// Exit code 1.
+    Other(String),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        match e.downcast::<StartupError>() {
+            Ok(e) => e.into(),
+            // `{:#}` puts the causes on the same line.
+            Err(e) => Failure::Other(format!("{e:#}")),
+        }
+    }
+}
+
+impl From<StartupError> for Failure {
+    fn from(e: StartupError) -> Self {
+        match e {
+            StartupError::Settings(s) => Failure::Setting(s.to_string()),
+            other => Failure::Other(one_line(&other)),
+        }
+    }
+}
+
+impl From<AuthError> for Failure {
+    fn from(e: AuthError) -> Self {
+        Failure::Other(match e {
+            AuthError::UserAlreadyExists => "a user with this e-mail already exists".into(),
+            AuthError::UserNotExists => "no such user".into(),
+            AuthError::InvalidPassword { reason } => format!("password refused: {reason}"),
+            other => one_line(&other),
+        })
+    }
+}
+
+/// An error and its causes on one line.
+fn one_line(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let next = s.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = s.source();
+    }
+    text.replace('\n', " ")
+}
+
+/// Parses the command line and runs it; never returns on failure (one line, then exit 1 or 2).
 pub fn main() -> anyhow::Result<()> {
     tame_allocator();
     let cli = Cli::parse();
-    init_tracing();
+    let command = cli.command.unwrap_or(Command::Serve(cli.serve));
+    let (db, serve_args) = match &command {
+        Command::Serve(a) => (a.db.clone(), Some(a.clone())),
+        Command::SetDb(db)
+        | Command::ListUsers { db, .. }
+        | Command::CreateUser { db, .. }
+        | Command::SeedUsers { db, .. } => (db.clone(), None),
+        Command::SetPassword { user, .. } => (user.db.clone(), None),
+        Command::Activate(u)
+        | Command::Deactivate(u)
+        | Command::Promote(u)
+        | Command::Demote(u)
+        | Command::EndSessions(u) => (u.db.clone(), None),
+        Command::HashTiming { .. } => (DbArgs::default(), None),
+    };
+    let host_flag = serve_args.as_ref().is_some_and(|a| a.host.is_some());
     let overrides = Overrides {
-        host: cli.host,
-        port: cli.port,
-        data_dir: cli.data_dir,
-        database_url: cli.database_url,
+        host: serve_args.as_ref().and_then(|a| a.host.clone()),
+        port: serve_args.as_ref().and_then(|a| a.port),
+        data_dir: db.data_dir,
+        database_url: db.database_url,
     };
     let settings = match Settings::from_process(overrides) {
         Ok(s) => s,
-        Err(e) => {
-            // One line naming the variable, and a non-zero exit.
-            eprintln!("fractal-server: invalid setting {e}");
-            std::process::exit(2);
-        }
+        Err(e) => exit(Failure::Setting(e.to_string())),
     };
+    let log_kind = if serve_args.is_some() {
+        crate::telemetry::Verbosity::Server
+    } else {
+        crate::telemetry::Verbosity::Command
+    };
+    if let Err(e) = crate::telemetry::init(log_kind) {
+        exit(Failure::Setting(e.to_string()));
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(async move {
-        let result = match cli.command.unwrap_or(Command::Serve) {
-            Command::Serve => serve(settings).await,
-            Command::SetDb => set_db(settings).await,
-            Command::HashTiming {
-                iterations,
-                threads,
-            } => hash_timing(iterations.max(1), threads.max(1)).await,
-            Command::SeedUsers {
-                count,
-                start,
-                password,
-            } => {
-                let stack = assemble(&settings, Arc::new(LogMailer)).await?;
-                let t = std::time::Instant::now();
-                let n = crate::bootstrap::seed_users(
-                    &stack.store,
-                    &stack.state.manager,
-                    start,
-                    count,
-                    &SecretString::from(password),
-                )
-                .await?;
-                println!("seeded {n} users in {:.1} s", t.elapsed().as_secs_f64());
-                Ok(())
-            }
-            Command::CreateUser {
-                email,
-                superuser,
-                username,
-                password_stdin,
-            } => create_user(settings, &email, superuser, username, password_stdin).await,
-        };
-        if let Err(e) = result {
-            eprintln!("fractal-server: {e}");
-            std::process::exit(1);
+    let result = runtime.block_on(run(command, settings));
+    match result {
+        Ok(()) => Ok(()),
+        Err(Failure::Setting(m)) if host_flag && m.starts_with("FRACTAL_HOST:") => {
+            exit(Failure::Setting(m.replacen("FRACTAL_HOST:", "--host:", 1)))
         }
-        Ok(())
-    })
+        Err(f) => exit(f),
+    }
+}
+
+fn exit(failure: Failure) -> ! {
+    match failure {
+        Failure::Setting(m) => {
+            eprintln!("fractal-server: invalid setting {m}");
+            std::process::exit(2)
+        }
+        Failure::Other(m) => {
+            eprintln!("fractal-server: {m}");
+            std::process::exit(1)
+        }
+    }
+}
+
+async fn run(command: Command, settings: Settings) -> Result<(), Failure> {
+    match command {
+        Command::Serve(_) => serve(settings).await,
+        Command::SetDb(_) => set_db(settings).await,
+        Command::HashTiming {
+            iterations,
+            threads,
+        } => Ok(hash_timing(iterations.max(1), threads.max(1)).await?),
+        Command::SeedUsers {
+            count,
+            start,
+            password,
+            ..
+        } => seed_users(settings, start, count, password).await,
+        Command::CreateUser {
+            email,
+            superuser,
+            username,
+            password_stdin,
+            ..
+        } => create_user(settings, &email, superuser, username, password_stdin).await,
+        Command::ListUsers {
+            json,
+            limit,
+            offset,
+            ..
+        } => list_users(settings, json, Page { offset, limit }).await,
+        Command::SetPassword {
+            user,
+            password_stdin,
+        } => {
+            let stack = open(&settings).await?;
+            let target = find_user(&stack, &user.user).await?;
+            let password = read_password(&target.email, password_stdin, true)?;
+            let update = UserUpdate {
+                password: Some(password),
+                ..Default::default()
+            };
+            let u = stack
+                .state
+                .manager
+                .update(update, &target, Safety::Unsafe)
+                .await?;
+            println!(
+                "password of user {} ({}) set; their sessions ended",
+                u.id, u.email
+            );
+            Ok(())
+        }
+        Command::Activate(u) => set_flags(settings, &u.user, Flag::Active(true)).await,
+        Command::Deactivate(u) => set_flags(settings, &u.user, Flag::Active(false)).await,
+        Command::Promote(u) => set_flags(settings, &u.user, Flag::Superuser(true)).await,
+        Command::Demote(u) => set_flags(settings, &u.user, Flag::Superuser(false)).await,
+        Command::EndSessions(u) => {
+            let stack = open(&settings).await?;
+            let target = find_user(&stack, &u.user).await?;
+            let u = stack.state.manager.logout_all(&target).await?;
+            println!("ended every session of user {} ({})", u.id, u.email);
+            Ok(())
+        }
+    }
 }
 
 /// Prints the mean milliseconds per hash per thread, with `threads` hashing at once.
@@ -187,23 +383,51 @@ async fn hash_timing(iterations: u32, threads: u32) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn serve(settings: Settings) -> anyhow::Result<()> {
+/// What start-up is about to use, in one INFO line: database (password redacted), auth
+/// plugin, token strategy, shared state.
+fn log_configuration(settings: &Settings) {
+    let plugin = match &settings.auth {
+        AuthMode::Embedded => "embedded",
+        AuthMode::NoAuth { .. } => "noauth",
+        AuthMode::Oidc(_) => "oidc",
+    };
+    let strategy = match settings.token_strategy {
+        TokenStrategy::Jwt => "jwt",
+        TokenStrategy::Database => "database",
+        TokenStrategy::Redis => "redis",
+    };
+    let redis = settings
+        .redis_url
+        .as_deref()
+        .map_or_else(|| "none".to_owned(), crate::preflight::redact_url);
+    tracing::info!(
+        database = %settings.database_url.redacted(),
+        plugin,
+        token_strategy = strategy,
+        transports = "bearer,cookie",
+        redis = %redis,
+        rate_limit = settings.rate_limit.is_some(),
+        "starting"
+    );
+}
+
+async fn serve(settings: Settings) -> Result<(), Failure> {
+    log_configuration(&settings);
     let app = Application::build(settings).await?;
     let address = app.address();
     tracing::info!("fractal-server listening on http://{address}");
-    let server = tokio::spawn(app.run_until_stopped());
-    // Once the workers answer, start-up is over: give back what only it used.
-    tokio::task::spawn_blocking(move || {
-        crate::memory::wait_until_serving(address);
-        let dropped = crate::memory::release_startup_memory();
-        tracing::debug!(bytes = dropped, "released start-up memory");
-    });
-    server.await??;
-    Ok(())
+    app.run_until_stopped()
+        .await
+        .map_err(|e| Failure::Other(format!("server stopped: {e}")))
 }
 
-async fn set_db(settings: Settings) -> anyhow::Result<()> {
-    let stack = assemble(&settings, Arc::new(LogMailer)).await?;
+/// Connects, migrates and assembles the stack, as the server does (without listening).
+async fn open(settings: &Settings) -> Result<Stack, Failure> {
+    Ok(assemble(settings, Arc::new(LogMailer)).await?)
+}
+
+async fn set_db(settings: Settings) -> Result<(), Failure> {
+    let stack = open(&settings).await?;
     println!(
         "database ready ({}); default group {}; first admin {}",
         settings.database_url.redacted(),
@@ -221,21 +445,79 @@ async fn set_db(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn seed_users(
+    settings: Settings,
+    start: u64,
+    count: u64,
+    password: String,
+) -> Result<(), Failure> {
+    let stack = open(&settings).await?;
+    let t = std::time::Instant::now();
+    let n = crate::bootstrap::seed_users(
+        &stack.store,
+        &stack.state.manager,
+        start,
+        count,
+        &SecretString::from(password),
+    )
+    .await
+    .map_err(|e| match e {
+        AuthError::UserAlreadyExists => Failure::Other(format!(
+            "some of seed{start}..seed{}@seed.example.org already exist (seeded before?); \
+             choose another --start",
+            start + count.saturating_sub(1)
+        )),
+        other => other.into(),
+    })?;
+    println!("seeded {n} users in {:.1} s", t.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Reads a password: a line of stdin with `--password-stdin`, else a prompt on the terminal
+/// without echo (typed twice when `confirm`).
+fn read_password(
+    for_whom: &Email,
+    from_stdin: bool,
+    confirm: bool,
+) -> Result<SecretString, Failure> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| Failure::Other(format!("cannot read the password from stdin: {e}")))?;
+        return Ok(SecretString::from(
+            line.trim_end_matches(['\n', '\r']).to_owned(),
+        ));
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Failure::Other(
+            "no terminal to ask for the password on; pass --password-stdin".into(),
+        ));
+    }
+    let prompt = |p: &str| {
+        rpassword::prompt_password(p)
+            .map_err(|e| Failure::Other(format!("cannot read the password: {e}")))
+    };
+    let first = prompt(&format!("Password for {for_whom}: "))?;
+    if confirm && prompt("Again: ")? != first {
+        return Err(Failure::Other(
+            "the passwords differ; nothing changed".into(),
+        ));
+    }
+    Ok(SecretString::from(first))
+}
+
 async fn create_user(
     settings: Settings,
     email: &str,
     superuser: bool,
     username: Option<String>,
     password_stdin: bool,
-) -> anyhow::Result<()> {
-    let email = Email::parse(email).map_err(|e| anyhow::anyhow!("--email: {e}"))?;
-    if !password_stdin {
-        eprint!("Password for {email}: ");
-    }
-    let mut line = String::new();
-    std::io::stdin().read_line(&mut line)?;
-    let password = SecretString::from(line.trim_end_matches(['\n', '\r']).to_owned());
-    let stack = assemble(&settings, Arc::new(LogMailer)).await?;
+) -> Result<(), Failure> {
+    let email = Email::parse(email).map_err(|e| Failure::Other(format!("--email: {e}")))?;
+    let password = read_password(&email, password_stdin, true)?;
+    let stack = open(&settings).await?;
     let data = UserCreate {
         email,
         password,
@@ -247,18 +529,7 @@ async fn create_user(
             ..Default::default()
         },
     };
-    let user = stack
-        .state
-        .manager
-        .create(data, Safety::Unsafe)
-        .await
-        .map_err(|e| match e {
-            AuthError::UserAlreadyExists => {
-                anyhow::anyhow!("a user with this e-mail already exists")
-            }
-            AuthError::InvalidPassword { reason } => anyhow::anyhow!("{reason}"),
-            other => other.into(),
-        })?;
+    let user = stack.state.manager.create(data, Safety::Unsafe).await?;
     println!(
         "created user {} ({}){}",
         user.id,
@@ -268,8 +539,127 @@ async fn create_user(
     Ok(())
 }
 
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+/// A user by id (all digits) or e-mail.
+async fn find_user(stack: &Stack, who: &str) -> Result<FractalUser, Failure> {
+    let manager = &stack.state.manager;
+    let found = match who.parse::<i32>() {
+        Ok(id) => manager.get(&id).await,
+        Err(_) => manager.get_by_email(who).await,
+    };
+    match found {
+        Ok(u) => Ok(u),
+        Err(AuthError::UserNotExists) => Err(Failure::Other(format!("no user {who}"))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Flag {
+    Active(bool),
+    Superuser(bool),
+}
+
+async fn set_flags(settings: Settings, who: &str, flag: Flag) -> Result<(), Failure> {
+    let stack = open(&settings).await?;
+    let target = find_user(&stack, who).await?;
+    if let Flag::Superuser(false) | Flag::Active(false) = flag
+        && target.is_superuser
+        && target.is_active
+    {
+        let others = stack
+            .store
+            .list(Page::ALL)
+            .await?
+            .into_iter()
+            .filter(|u| u.is_superuser && u.is_active && u.id != target.id)
+            .count();
+        if others == 0 {
+            return Err(Failure::Other(format!(
+                "{} is the only active superuser; promote another user first",
+                target.email
+            )));
+        }
+    }
+    let (update, done) = match flag {
+        Flag::Active(v) => (
+            UserUpdate {
+                is_active: Some(v),
+                ..Default::default()
+            },
+            if v {
+                "activated"
+            } else {
+                "deactivated (sessions ended)"
+            },
+        ),
+        Flag::Superuser(v) => (
+            UserUpdate {
+                is_superuser: Some(v),
+                ..Default::default()
+            },
+            if v {
+                "promoted to superuser"
+            } else {
+                "demoted"
+            },
+        ),
+    };
+    let u = stack
+        .state
+        .manager
+        .update(update, &target, Safety::Unsafe)
+        .await?;
+    println!("user {} ({}) {done}", u.id, u.email);
+    Ok(())
+}
+
+/// One row of `list-users --json`.
+#[derive(serde::Serialize)]
+struct UserRow<'a> {
+    id: i32,
+    email: &'a str,
+    is_active: bool,
+    is_superuser: bool,
+    is_verified: bool,
+    username: Option<&'a str>,
+}
+
+async fn list_users(settings: Settings, json: bool, page: Page) -> Result<(), Failure> {
+    let stack = open(&settings).await?;
+    let users = stack.store.list(page).await?;
+    let rows: Vec<UserRow<'_>> = users
+        .iter()
+        .map(|u| UserRow {
+            id: u.id,
+            email: u.email.as_str(),
+            is_active: u.is_active,
+            is_superuser: u.is_superuser,
+            is_verified: u.is_verified,
+            username: u.profile.username.as_deref(),
+        })
+        .collect();
+    if json {
+        let text = serde_json::to_string_pretty(&rows)
+            .map_err(|e| Failure::Other(format!("cannot write JSON: {e}")))?;
+        println!("{text}");
+        return Ok(());
+    }
+    let width = rows.iter().map(|r| r.email.len()).max().unwrap_or(5).max(5);
+    println!(
+        "{:>6}  {:<width$}  {:<6}  {:<9}  {:<8}  USERNAME",
+        "ID", "EMAIL", "ACTIVE", "SUPERUSER", "VERIFIED"
+    );
+    let yes = |b: bool| if b { "yes" } else { "no" };
+    for r in &rows {
+        println!(
+            "{:>6}  {:<width$}  {:<6}  {:<9}  {:<8}  {}",
+            r.id,
+            r.email,
+            yes(r.is_active),
+            yes(r.is_superuser),
+            yes(r.is_verified),
+            r.username.unwrap_or("-")
+        );
+    }
+    Ok(())
 }

@@ -101,6 +101,17 @@ pub struct Settings {
     /// users, OAuth accounts, access tokens and revocations. Its own writes are seen at once;
     /// writes by other processes sharing the database, within this time.
     pub cache_ttl: std::time::Duration,
+    /// `GET /metrics` (`FRACTAL_METRICS`, `FRACTAL_METRICS_TOKEN`).
+    pub metrics: MetricsSettings,
+}
+
+/// Whether and for whom `GET /metrics` answers.
+#[derive(Debug, Clone)]
+pub struct MetricsSettings {
+    /// `FRACTAL_METRICS` (true): serve `/metrics` at all.
+    pub enabled: bool,
+    /// `FRACTAL_METRICS_TOKEN`: when set, `/metrics` requires `Authorization: Bearer <token>`.
+    pub token: Option<SecretString>,
 }
 
 /// `FRACTAL_TOKEN_STRATEGY=jwt|database|redis`.
@@ -433,6 +444,10 @@ impl Settings {
                     ));
                 }
                 std::time::Duration::from_millis(ms)
+            },
+            metrics: MetricsSettings {
+                enabled: parse_bool(get, "FRACTAL_METRICS", true)?,
+                token: get("FRACTAL_METRICS_TOKEN").map(SecretString::from),
             },
         })
     }

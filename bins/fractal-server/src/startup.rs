@@ -35,6 +35,9 @@ pub enum StartupError {
     /// The auth stack could not be assembled or the first-start data not written.
     #[error("auth setup failed: {0}")]
     Auth(#[from] AuthError),
+    /// The database server does not answer (host, port and cause named).
+    #[error(transparent)]
+    Unreachable(#[from] crate::preflight::Unreachable),
     /// The address could not be bound.
     #[error("cannot listen on {address}: {source}")]
     Bind {
@@ -135,6 +138,8 @@ fn strategy(
 /// Connects, migrates and bootstraps (under a cross-process lock), and builds the auth state.
 pub async fn assemble(settings: &Settings, mailer: Arc<dyn Mailer>) -> Result<Stack, StartupError> {
     let secret = resolve_jwt_secret(settings)?;
+    crate::preflight::reach_database(&settings.database_url, crate::preflight::CONNECT_TIMEOUT)
+        .await?;
     // Migrate on a connection of its own (see `connect_migrated`), under a cross-process lock
     // held until the first admin and default group exist; released whatever happens.
     let lock = SchemaLock::acquire(&settings.database_url).await?;
@@ -410,6 +415,23 @@ fn check_bind(settings: &Settings) -> Result<(), StartupError> {
     .into())
 }
 
+/// The metrics of an app, unless `FRACTAL_METRICS=false`.
+fn metrics_of(
+    settings: &Settings,
+    stack: &Stack,
+) -> Result<Option<Arc<crate::metrics::Metrics>>, StartupError> {
+    if !settings.metrics.enabled {
+        return Ok(None);
+    }
+    let sources = crate::metrics::Sources {
+        hasher: stack.state.manager.hasher().clone(),
+        store: stack.store.clone(),
+    };
+    crate::metrics::Metrics::new(sources, settings.metrics.token.clone())
+        .map(|m| Some(Arc::new(m)))
+        .map_err(|e| AuthError::Config(format!("metrics: {e}")).into())
+}
+
 /// A bound, not yet running server.
 pub struct Application {
     server: Server,
@@ -438,10 +460,19 @@ impl Application {
         let bound = listener
             .local_addr()
             .map_err(|source| StartupError::Bind { address, source })?;
+        crate::invalidation::spawn(
+            &settings.database_url,
+            stack.store.clone(),
+            !settings.cache_ttl.is_zero(),
+        )
+        .await;
+        let metrics = metrics_of(&settings, &stack)?;
         let state = stack.state;
         let default_group = settings.default_group_name.clone();
         let oauth = stack.oauth;
         let server = HttpServer::new(move || {
+            let metrics = metrics.clone();
+            let route = metrics.clone();
             App::new()
                 .wrap_fn(|mut req, srv| {
                     trim_trailing_slash(&mut req);
@@ -452,7 +483,13 @@ impl Application {
                     oauth.clone(),
                     default_group.clone(),
                 ))
+                .configure(move |cfg| {
+                    if let Some(m) = route {
+                        crate::metrics::configure(m)(cfg);
+                    }
+                })
                 .default_service(web::to(not_found))
+                .wrap_fn(move |req, srv| crate::telemetry::observe(metrics.clone(), req, srv))
         })
         .listen(listener)
         .map_err(|source| StartupError::Bind {

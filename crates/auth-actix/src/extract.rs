@@ -6,7 +6,7 @@ use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage as _, HttpRequest, web};
 use auth_core::{AuthError, Authenticated, Requirements, UserDatabase};
 
 use crate::error::ApiError;
@@ -70,6 +70,11 @@ pub fn auth_state<D: UserDatabase>(req: &HttpRequest) -> Result<web::Data<AuthSt
         })
 }
 
+/// The id of the user a request authenticated as, in the request's extensions once an
+/// extractor has authenticated it (read by request logs and metrics; never a secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestUser(pub String);
+
 /// Authenticates `req` against `R` (with the state's `requires_verification`).
 pub async fn authenticate<D: UserDatabase, R: Requirement>(
     req: &HttpRequest,
@@ -87,6 +92,11 @@ pub async fn authenticate<D: UserDatabase, R: Requirement>(
         Ok(None) => Err(AuthError::Unauthorized),
         Ok(Some(a)) => auth_core::authenticator::check(&a.user, requirements).map(|()| a),
     };
+    if let Ok(found) = &outcome {
+        // For the request log: who made the request, once known.
+        req.extensions_mut()
+            .insert(RequestUser(found.user.id.to_string()));
+    }
     match outcome {
         Ok(found) => Ok(Some(found)),
         Err(AuthError::Unauthorized | AuthError::Forbidden) if optional => Ok(None),

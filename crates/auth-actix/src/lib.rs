@@ -29,8 +29,8 @@ pub use authz::{
 };
 pub use error::{ApiError, Context, ValidationItem};
 pub use extract::{
-    Active, AnyUser, Anyone, CurrentUser, Guard, MaybeUser, Requirement, Superuser, Verified,
-    auth_state as auth_state_of, neutral_headers,
+    Active, AnyUser, Anyone, CurrentUser, Guard, MaybeUser, RequestUser, Requirement, Superuser,
+    Verified, auth_state as auth_state_of, neutral_headers,
 };
 pub use input::{configure_input_errors, method_not_allowed, not_found};
 pub use routes::UserSchema;

@@ -8,6 +8,7 @@ use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Proof of when a read began: [`TtlCache::insert`] drops the value when an invalidation
@@ -25,6 +26,20 @@ pub struct TtlCache<K, V> {
     ttl: Duration,
     capacity: usize,
     inner: Mutex<Inner<K, V>>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+/// What a cache has answered since it was made (for metrics).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Lookups answered from the cache.
+    pub hits: u64,
+    /// Lookups that found nothing fresh (the caller read the database); none are counted
+    /// while the cache is disabled.
+    pub misses: u64,
+    /// Entries held now (expired ones included until touched).
+    pub entries: u64,
 }
 
 impl<K, V> std::fmt::Debug for TtlCache<K, V> {
@@ -46,6 +61,17 @@ impl<K: Hash + Eq, V: Clone> TtlCache<K, V> {
                 map: HashMap::new(),
                 epoch: 0,
             }),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
+    }
+
+    /// Hits, misses and size so far.
+    pub fn stats(&self) -> CacheStats {
+        CacheStats {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            entries: self.len() as u64,
         }
     }
 
@@ -68,14 +94,22 @@ impl<K: Hash + Eq, V: Clone> TtlCache<K, V> {
             return None;
         }
         let mut inner = self.lock();
-        match inner.map.get(key) {
+        let found = match inner.map.get(key) {
             Some((v, at)) if at.elapsed() < self.ttl => Some(v.clone()),
             Some(_) => {
                 inner.map.remove(key);
                 None
             }
             None => None,
-        }
+        };
+        drop(inner);
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
     }
 
     /// Taken before reading the database for a later [`TtlCache::insert`].
@@ -168,6 +202,23 @@ mod tests {
             assert!(c.len() <= 3);
         }
         assert_eq!(c.get(&9), Some(9));
+    }
+
+    #[test]
+    fn counts_hits_and_misses() {
+        let c = TtlCache::new(Duration::from_secs(60), 10);
+        assert_eq!(c.get(&1), None::<u8>);
+        c.insert(c.ticket(), 1, 7);
+        assert_eq!(c.get(&1), Some(7));
+        assert_eq!(c.get(&1), Some(7));
+        assert_eq!(
+            c.stats(),
+            CacheStats {
+                hits: 2,
+                misses: 1,
+                entries: 1
+            }
+        );
     }
 
     #[test]

@@ -53,7 +53,7 @@ pub mod transport;
 pub mod user;
 
 pub use authenticator::{Authenticated, AuthenticationBackend, Authenticator, Requirements};
-pub use cache::{Ticket, TtlCache};
+pub use cache::{CacheStats, Ticket, TtlCache};
 pub use email::{Email, InvalidEmail};
 pub use error::{AuthError, ErrorCode};
 pub use hooks::{NoHooks, UserChanges, UserHooks};
@@ -63,7 +63,7 @@ pub use manager::{
     OAuthCallbackOptions, Safety, UserCreate, UserManager, UserManagerConfig, UserOf, UserUpdate,
 };
 pub use password::{
-    Argon2Config, PasswordHasher, PasswordHasherConfig, PasswordPolicy, Verification,
+    Argon2Config, HasherStats, PasswordHasher, PasswordHasherConfig, PasswordPolicy, Verification,
 };
 pub use permissions::{Grant, InvalidPermissions, Permissions, WebSocketGrant};
 pub use plugin::{AuthPlugin, EmbeddedAuth, NoAuth};

@@ -7,9 +7,10 @@
 //! back after a short idle time.
 
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -169,6 +170,11 @@ impl PasswordHasher {
         .await
     }
 
+    /// The pool's queue depth and the time spent waiting and hashing so far.
+    pub fn stats(&self) -> HasherStats {
+        self.pool.stats()
+    }
+
     async fn run<T, F>(&self, f: F) -> Result<T, AuthError>
     where
         T: Send + 'static,
@@ -185,6 +191,37 @@ type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
 struct HashPool {
     permits: Semaphore,
     idle: Mutex<Vec<mpsc::Sender<Job>>>,
+    threads: usize,
+    waiting: AtomicU64,
+    completed: AtomicU64,
+    wait_micros: AtomicU64,
+    busy_micros: AtomicU64,
+}
+
+/// The hashing pool's queue and work so far (for metrics). Counters only grow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HasherStats {
+    /// Hashing threads.
+    pub threads: u64,
+    /// Jobs waiting for a thread now (the queue depth).
+    pub waiting: u64,
+    /// Jobs running now.
+    pub running: u64,
+    /// Jobs finished (hash, verification or timing equaliser).
+    pub completed: u64,
+    /// Total time jobs waited for a thread, in microseconds.
+    pub wait_micros: u64,
+    /// Total time jobs ran on a thread (including the hand-over), in microseconds.
+    pub busy_micros: u64,
+}
+
+/// Decrements the queue depth when a waiting job gets its thread or is dropped.
+struct Waiting<'a>(&'a AtomicU64);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl HashPool {
@@ -202,7 +239,24 @@ impl HashPool {
         Ok(Self {
             permits: Semaphore::new(threads),
             idle: Mutex::new(idle),
+            threads,
+            waiting: AtomicU64::new(0),
+            completed: AtomicU64::new(0),
+            wait_micros: AtomicU64::new(0),
+            busy_micros: AtomicU64::new(0),
         })
+    }
+
+    fn stats(&self) -> HasherStats {
+        let threads = self.threads as u64;
+        HasherStats {
+            threads,
+            waiting: self.waiting.load(Ordering::Relaxed),
+            running: threads.saturating_sub(self.permits.available_permits() as u64),
+            completed: self.completed.load(Ordering::Relaxed),
+            wait_micros: self.wait_micros.load(Ordering::Relaxed),
+            busy_micros: self.busy_micros.load(Ordering::Relaxed),
+        }
     }
 
     fn idle(&self) -> std::sync::MutexGuard<'_, Vec<mpsc::Sender<Job>>> {
@@ -213,12 +267,20 @@ impl HashPool {
         &self,
         f: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
     ) -> Result<T, AuthError> {
+        let queued = Instant::now();
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let waiting = Waiting(&self.waiting);
         // The semaphore lives as long as the pool and is never closed.
         let _permit = self
             .permits
             .acquire()
             .await
             .map_err(|_| AuthError::Config("password hasher shut down".into()))?;
+        drop(waiting);
+        let started = Instant::now();
+        let micros = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        self.wait_micros
+            .fetch_add(micros(started - queued), Ordering::Relaxed);
         // A permit means a thread is idle; the guard hands it back even if this future is
         // dropped mid-way (its job then still runs to the end before the next one).
         let thread = Lease {
@@ -235,9 +297,13 @@ impl HashPool {
                 let _ = done.send(f(memory));
             }))
             .map_err(|_| AuthError::Crypto("a hashing thread has stopped".into()))?;
-        result
+        let out = result
             .await
-            .map_err(|_| AuthError::Crypto("password hashing failed".into()))
+            .map_err(|_| AuthError::Crypto("password hashing failed".into()));
+        self.busy_micros
+            .fetch_add(micros(started.elapsed()), Ordering::Relaxed);
+        self.completed.fetch_add(1, Ordering::Relaxed);
+        out
     }
 }
 

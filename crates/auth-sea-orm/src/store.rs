@@ -89,6 +89,41 @@ impl SeaOrmStore {
         &self.db
     }
 
+    /// Forgets what the read caches hold about user `id` (the user and its OAuth accounts):
+    /// for a write made by another process (see `fractal-server`'s cache invalidation).
+    pub fn forget_user(&self, id: i32) {
+        self.cache.forget_user(id);
+    }
+
+    /// Forgets the cached access tokens of user `user_id` (written elsewhere).
+    pub fn forget_tokens_of(&self, user_id: i32) {
+        self.cache.tokens.retain(|_, t| t.user_id != user_id);
+    }
+
+    /// Forgets whether JWT id `jti` is revoked (revoked elsewhere).
+    pub fn forget_revocation(&self, jti: &str) {
+        self.cache.revoked.remove(jti);
+    }
+
+    /// Empties every read cache (when writes made elsewhere may have gone unannounced).
+    pub fn forget_everything(&self) {
+        self.cache.users.retain(|_, _| false);
+        self.cache.accounts.retain(|_, _| false);
+        self.cache.tokens.retain(|_, _| false);
+        self.cache.revoked.retain(|_, _| false);
+    }
+
+    /// Hits and misses of each read cache so far, by name (`users`, `oauth_accounts`,
+    /// `access_tokens`, `revocations`), for metrics.
+    pub fn cache_stats(&self) -> [(&'static str, auth_core::CacheStats); 4] {
+        [
+            ("users", self.cache.users.stats()),
+            ("oauth_accounts", self.cache.accounts.stats()),
+            ("access_tokens", self.cache.tokens.stats()),
+            ("revocations", self.cache.revoked.stats()),
+        ]
+    }
+
     /// The users with these ids, ordered by id (missing ids are skipped).
     pub async fn get_many(&self, ids: &[i32]) -> Result<Vec<FractalUser>, AuthError> {
         if ids.is_empty() {

@@ -78,6 +78,18 @@ pub fn document() -> OpenApi {
         "/health",
         Op::new("health", "health", "Liveness").response("200", "{\"status\": \"ok\"}", None),
     );
+    doc::add(
+        &mut paths,
+        HttpMethod::Get,
+        "/metrics",
+        Op::new(
+            "health",
+            "metrics",
+            "Prometheus metrics (text format); with FRACTAL_METRICS_TOKEN set, send it as a Bearer token",
+        )
+        .response("200", "Prometheus text exposition format.", None)
+        .response("401", "FRACTAL_METRICS_TOKEN is set and was not sent.", None),
+    );
 
     let mut components = doc::components()
         .schema_from::<UserRead>()

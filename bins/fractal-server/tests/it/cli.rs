@@ -226,3 +226,383 @@ async fn env_file_set_db_create_user_and_a_persistent_secret() {
     assert_eq!(std::fs::read_to_string(&secret_path).unwrap(), secret);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Runs the binary to completion: (exit code, stdout, stderr).
+fn run_cli(
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: Option<&str>,
+) -> (i32, String, String) {
+    let mut child = bin()
+        .current_dir(dir)
+        .env("JWT_SECRET_KEY", "test-secret")
+        .envs(env.iter().copied())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).unwrap();
+    }
+    drop(input);
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+async fn whoami_status(app: &crate::helpers::TestApp, token: &str) -> StatusCode {
+    app.client
+        .get(app.url("/auth/whoami"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+async fn login_status(app: &crate::helpers::TestApp, email: &str, password: &str) -> StatusCode {
+    app.client
+        .post(app.url("/auth/token/login"))
+        .form(&[("username", email), ("password", password)])
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// Every admin command on every backend, against a running server (read cache off, so that
+/// the server sees each change at once), and the mistakes each one can meet.
+#[tokio::test]
+async fn admin_commands_list_set_password_activate_promote_and_end_sessions() {
+    use fractal_testkit::Service;
+    for service in [Service::Sqlite, Service::Postgres, Service::MySql] {
+        let Some(app) =
+            crate::helpers::spawn_app_with(service, &[("FRACTAL_CACHE_TTL_MS", "0")]).await
+        else {
+            continue;
+        };
+        let dir = temp_dir("admin");
+        let url = app.db_url().to_owned();
+        let cli = |args: &[&str], stdin: Option<&str>| {
+            let mut all: Vec<&str> = args.to_vec();
+            all.extend(["--database-url", url.as_str()]);
+            run_cli(&dir, &all, &[], stdin)
+        };
+        let who = "ann@example.org";
+
+        let (code, out, err) = cli(
+            &["create-user", "--email", who, "--password-stdin"],
+            Some("ann-password-1\n"),
+        );
+        assert_eq!(code, 0, "{service:?}: {err}");
+        assert!(out.starts_with("created user "), "{out}");
+        assert!(err.is_empty(), "commands print no server log: {err}");
+
+        let (code, out, _) = cli(&["list-users", "--json"], None);
+        assert_eq!(code, 0);
+        let users: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let ann = users
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["email"] == who)
+            .unwrap()
+            .clone();
+        assert_eq!(ann["is_active"], true);
+        assert_eq!(ann["is_superuser"], false);
+        let (_, table, _) = cli(&["list-users"], None);
+        assert!(table.lines().next().unwrap().contains("EMAIL"), "{table}");
+        assert!(table.contains(who) && table.contains("admin@fractal.xy"));
+
+        // end-sessions
+        let token = app.login(who, "ann-password-1").await;
+        assert_eq!(whoami_status(&app, &token).await, StatusCode::OK);
+        let (code, out, err) = cli(&["end-sessions", who], None);
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains("ended every session"), "{out}");
+        assert_eq!(whoami_status(&app, &token).await, StatusCode::UNAUTHORIZED);
+
+        // deactivate / activate, by id this time
+        let id = ann["id"].to_string();
+        let token = app.login(who, "ann-password-1").await;
+        assert_eq!(cli(&["deactivate", &id], None).0, 0);
+        assert_eq!(whoami_status(&app, &token).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            login_status(&app, who, "ann-password-1").await,
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(cli(&["activate", who], None).0, 0);
+        let token = app.login(who, "ann-password-1").await;
+
+        // promote / demote
+        let users_route = |t: String| {
+            let app = &app;
+            async move {
+                app.client
+                    .get(app.url("/auth/users"))
+                    .bearer_auth(t)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            }
+        };
+        assert_eq!(users_route(token.clone()).await, StatusCode::FORBIDDEN);
+        assert_eq!(cli(&["promote", who], None).0, 0);
+        assert_eq!(users_route(token.clone()).await, StatusCode::OK);
+        assert_eq!(cli(&["demote", who], None).0, 0);
+        assert_eq!(users_route(token.clone()).await, StatusCode::FORBIDDEN);
+
+        // set-password: the old password and the old sessions stop working
+        let (code, out, err) = cli(
+            &["set-password", who, "--password-stdin"],
+            Some("ann-password-2\n"),
+        );
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains("password of user"), "{out}");
+        assert_eq!(whoami_status(&app, &token).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            login_status(&app, who, "ann-password-1").await,
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            login_status(&app, who, "ann-password-2").await,
+            StatusCode::OK
+        );
+
+        // Mistakes: one line each, exit code 1, nothing changed.
+        let mistakes: [(&[&str], Option<&str>, &str); 6] = [
+            (
+                &["deactivate", "nobody@example.org"],
+                None,
+                "no user nobody@example.org",
+            ),
+            (&["promote", "4242"], None, "no user 4242"),
+            (
+                &["demote", "admin@fractal.xy"],
+                None,
+                "only active superuser",
+            ),
+            (
+                &["deactivate", "admin@fractal.xy"],
+                None,
+                "only active superuser",
+            ),
+            (
+                &["create-user", "--email", who, "--password-stdin"],
+                Some("whatever-long\n"),
+                "already exists",
+            ),
+            (
+                &["set-password", who, "--password-stdin"],
+                Some("abc\n"),
+                "password refused",
+            ),
+        ];
+        for (args, stdin, expected) in mistakes {
+            let (code, _, err) = cli(args, stdin);
+            assert_eq!(code, 1, "{args:?}: {err}");
+            assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+            assert!(err.contains(expected), "{args:?}: {err}");
+        }
+        // Without a terminal and without --password-stdin there is nobody to ask.
+        let (code, _, err) = cli(&["set-password", who], None);
+        assert_eq!(code, 1);
+        assert!(err.contains("--password-stdin"), "{err}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+#[test]
+fn a_second_seed_is_one_line_without_a_backtrace() {
+    let dir = temp_dir("seed");
+    let env = [("RUST_BACKTRACE", "1"), ("RUST_LIB_BACKTRACE", "1")];
+    let (code, out, err) = run_cli(&dir, &["seed-users", "--count", "3"], &env, None);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("seeded 3 users"), "{out}");
+    let (code, _, err) = run_cli(&dir, &["seed-users", "--count", "3"], &env, None);
+    assert_eq!(code, 1);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("already exist"), "{err}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn subcommands_take_only_their_own_options() {
+    let dir = temp_dir("opts");
+    for args in [
+        &["list-users", "--host", "0.0.0.0"][..],
+        &["--port", "1", "set-db"],
+        &["hash-timing", "--database-url", "sqlite::memory:"],
+    ] {
+        let (code, _, err) = run_cli(&dir, args, &[], None);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(
+            err.contains("unexpected argument") || err.contains("cannot be used with"),
+            "{args:?}: {err}"
+        );
+    }
+    // The help of every command is whole sentences on whole lines.
+    let (code, help, _) = run_cli(&dir, &["--help"], &[], None);
+    assert_eq!(code, 0);
+    let seed = help.lines().find(|l| l.contains("seed-users")).unwrap();
+    assert!(
+        seed.contains("seedN@seed.example.org") && seed.contains("in bulk"),
+        "{help}"
+    );
+    for cmd in [
+        "list-users",
+        "set-password",
+        "activate",
+        "deactivate",
+        "promote",
+        "demote",
+        "end-sessions",
+    ] {
+        assert!(help.contains(cmd), "{cmd} missing: {help}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn the_noauth_bind_refusal_names_what_set_the_host() {
+    let dir = temp_dir("noauth");
+    let env = [("FRACTAL_AUTH", "noauth")];
+    let (code, _, err) = run_cli(&dir, &["--host", "0.0.0.0", "--port", "0"], &env, None);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.starts_with("fractal-server: invalid setting --host: refusing to bind 0.0.0.0"),
+        "{err}"
+    );
+    let env = [("FRACTAL_AUTH", "noauth"), ("FRACTAL_HOST", "0.0.0.0")];
+    let (code, _, err) = run_cli(&dir, &["serve", "--port", "0"], &env, None);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.starts_with("fractal-server: invalid setting FRACTAL_HOST: refusing"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn an_unreachable_database_stops_start_up_within_seconds_naming_it() {
+    let dir = temp_dir("unreachable");
+    let port = free_port();
+    let url = format!("postgres://fractal:hunter2@127.0.0.1:{port}/fractal");
+    let t = Instant::now();
+    let (code, _, err) = run_cli(&dir, &["--database-url", &url, "--port", "0"], &[], None);
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains(&format!("cannot reach the database at 127.0.0.1:{port}")),
+        "{err}"
+    );
+    assert!(err.to_lowercase().contains("refused"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Start-up names what it uses; each request is one JSON line with method, route pattern,
+/// status, latency and user id; no token, password or raw path reaches the log; no colour
+/// when stderr is not a terminal.
+#[tokio::test]
+async fn start_up_and_request_logs() {
+    for format in ["json", "text"] {
+        let dir = temp_dir("logs");
+        let port = free_port();
+        let mut child = bin()
+            .current_dir(&dir)
+            .env("FRACTAL_PORT", port.to_string())
+            .env("RUST_LOG", "info")
+            .env("FRACTAL_LOG_FORMAT", format)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while reqwest::get(format!("http://127.0.0.1:{port}/health"))
+            .await
+            .is_err()
+        {
+            assert!(Instant::now() < deadline, "server did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let res = login(port, "admin@fractal.xy", "1234").await;
+        let token = res.json::<serde_json::Value>().await.unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let client = reqwest::Client::new();
+        let me = client
+            .get(format!(
+                "http://127.0.0.1:{port}/auth/users/1?secret-query=abc"
+            ))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(me.status(), StatusCode::OK);
+        let _ = client
+            .get(format!("http://127.0.0.1:{port}/no/such/path-with-secret"))
+            .send()
+            .await
+            .unwrap();
+        let _ = child.kill();
+        let out = child.wait_with_output().unwrap();
+        let log = String::from_utf8_lossy(&out.stderr).into_owned();
+        for secret in [token.as_str(), "1234\"", "secret-query", "path-with-secret"] {
+            assert!(!log.contains(secret), "{secret} in the log:\n{log}");
+        }
+        assert!(!log.contains('\u{1b}'), "colour codes in a pipe:\n{log}");
+        if format == "json" {
+            let lines: Vec<serde_json::Value> = log
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+                .collect();
+            let starting = lines.iter().find(|l| l["message"] == "starting").unwrap();
+            assert!(
+                starting["database"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("sqlite://")
+            );
+            assert_eq!(starting["plugin"], "embedded");
+            assert_eq!(starting["token_strategy"], "jwt");
+            let user = lines
+                .iter()
+                .find(|l| l["message"] == "request" && l["route"] == "/auth/users/{id}")
+                .unwrap_or_else(|| panic!("{log}"));
+            assert_eq!(user["method"], "GET");
+            assert_eq!(user["status"], 200);
+            assert_eq!(user["user_id"], "1");
+            assert!(user["latency_ms"].as_f64().unwrap() >= 0.0);
+            let login = lines
+                .iter()
+                .find(|l| l["message"] == "request" && l["route"] == "/auth/token/login")
+                .unwrap();
+            assert_eq!(login["status"], 200);
+            assert!(
+                lines
+                    .iter()
+                    .any(|l| l["route"] == "<unmatched>" && l["status"] == 404)
+            );
+        } else {
+            assert!(
+                log.lines().any(|l| l.contains(" request ")
+                    && l.contains("route=\"/auth/users/{id}\"")
+                    && l.contains("status=200")
+                    && l.contains("user_id=\"1\"")),
+                "{log}"
+            );
+        }
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

@@ -3,11 +3,13 @@
 use std::marker::PhantomData;
 use std::num::NonZeroU64;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::{Strategy, TokenSubject};
+use crate::cache::TtlCache;
 use crate::error::AuthError;
 use crate::jwt::{JwtCodec, JwtKey, now_ts};
 use crate::revocation::RevocationList;
@@ -55,7 +57,7 @@ pub struct AuthClaims {
     pub r#gen: i64,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 struct ReadClaims {
     sub: String,
     exp: i64,
@@ -65,12 +67,24 @@ struct ReadClaims {
     r#gen: i64,
 }
 
+/// How long a verified token's claims are kept (its `exp` is still checked on every use).
+const VERIFIED_TTL: Duration = Duration::from_secs(60);
+/// Verified tokens kept at most (a token and its claims: about 400 bytes each).
+const VERIFIED_CAPACITY: usize = 4096;
+
 /// Issues signed JWTs; reading one needs no storage unless revocations are kept.
+///
+/// Tokens that passed verification are remembered for a minute, keyed by the whole token
+/// string (so a changed byte is a miss and is verified in full): a request with a known token
+/// skips the signature check and the claims parsing. Expiry stays exact (`exp` is compared
+/// with the clock on every use, as the full check does, without leeway) and so does revocation
+/// (the revocation list is asked on every use, cached or not).
 pub struct JwtStrategy<Id> {
     codec: JwtCodec,
     lifetime: i64,
     audience: Vec<String>,
     revocations: Option<Arc<dyn RevocationList>>,
+    verified: TtlCache<String, Arc<ReadClaims>>,
     _id: PhantomData<fn() -> Id>,
 }
 
@@ -89,6 +103,7 @@ impl<Id> JwtStrategy<Id> {
             lifetime,
             audience: config.audience,
             revocations: None,
+            verified: TtlCache::new(VERIFIED_TTL, VERIFIED_CAPACITY),
             _id: PhantomData,
         })
     }
@@ -104,10 +119,22 @@ impl<Id> JwtStrategy<Id> {
         &self.codec
     }
 
-    fn claims(&self, token: &str) -> Option<ReadClaims> {
-        self.codec
-            .decode::<ReadClaims>(token, &self.audience, &["sub"])
-            .ok()
+    /// The claims of a valid token: from the verified-token cache when it is there and not
+    /// expired, else after full verification (signature, algorithm, audience, `exp`).
+    fn claims(&self, token: &str) -> Option<Arc<ReadClaims>> {
+        if let Some(known) = self.verified.get(token) {
+            // The same rule as the full check: expired once `exp` is in the past, no leeway.
+            return (known.exp >= now_ts()).then_some(known);
+        }
+        let ticket = self.verified.ticket();
+        let claims = Arc::new(
+            self.codec
+                .decode::<ReadClaims>(token, &self.audience, &["sub"])
+                .ok()?,
+        );
+        self.verified
+            .insert(ticket, token.to_owned(), Arc::clone(&claims));
+        Some(claims)
     }
 }
 
@@ -149,9 +176,84 @@ impl<Id: UserId> Strategy<Id> for JwtStrategy<Id> {
         let (Some(list), Some(claims)) = (&self.revocations, self.claims(token)) else {
             return Ok(());
         };
-        match claims.jti {
-            Some(jti) => list.revoke(&jti, claims.exp).await,
+        match &claims.jti {
+            Some(jti) => list.revoke(jti, claims.exp).await,
             None => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::revocation::MemoryRevocations;
+
+    fn strategy() -> JwtStrategy<i32> {
+        JwtStrategy::new(JwtStrategyConfig::hs256(
+            secrecy::SecretString::from("secret".to_owned()),
+            NonZeroU64::new(60).unwrap(),
+        ))
+        .unwrap()
+        .with_revocations(Arc::new(MemoryRevocations::new()))
+    }
+
+    fn subject() -> TokenSubject<i32> {
+        TokenSubject {
+            user_id: 7,
+            generation: 3,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_remembered_token_is_still_revocable() {
+        let s = strategy();
+        let token = s.write_token(&subject()).await.unwrap();
+        for _ in 0..2 {
+            let read = s.read_token(&token).await.unwrap().unwrap();
+            assert_eq!((read.user_id, read.generation), (7, 3));
+        }
+        assert_eq!(s.verified.len(), 1);
+        s.destroy_token(&token, &subject()).await.unwrap();
+        assert!(s.read_token(&token).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_remembered_token_expires_exactly_at_exp() {
+        let s = strategy();
+        let token = s.write_token(&subject()).await.unwrap();
+        assert!(s.read_token(&token).await.unwrap().is_some());
+        // The remembered claims as they will be once the clock passes `exp`.
+        let remembered = s.verified.get(token.as_str()).unwrap();
+        let mut past = ReadClaims {
+            sub: remembered.sub.clone(),
+            exp: now_ts() - 1,
+            jti: remembered.jti.clone(),
+            r#gen: remembered.r#gen,
+        };
+        s.verified
+            .insert(s.verified.ticket(), token.clone(), Arc::new(past));
+        assert!(s.read_token(&token).await.unwrap().is_none());
+        // The last valid second is still valid, as in the full check (`exp < now` expires).
+        past = ReadClaims {
+            sub: remembered.sub.clone(),
+            exp: now_ts() + 1,
+            jti: remembered.jti.clone(),
+            r#gen: remembered.r#gen,
+        };
+        s.verified
+            .insert(s.verified.ticket(), token.clone(), Arc::new(past));
+        assert!(s.read_token(&token).await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn a_changed_token_is_verified_in_full() {
+        let s = strategy();
+        let token = s.write_token(&subject()).await.unwrap();
+        assert!(s.read_token(&token).await.unwrap().is_some());
+        // One character of the payload changed: the signature no longer matches.
+        let mut bytes = token.clone().into_bytes();
+        bytes[40] = if bytes[40] == b'A' { b'B' } else { b'A' };
+        let forged = String::from_utf8(bytes).unwrap();
+        assert!(s.read_token(&forged).await.unwrap().is_none());
     }
 }

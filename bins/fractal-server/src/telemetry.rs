@@ -1,0 +1,144 @@
+//! Logging set-up: text (coloured only on a terminal) or JSON lines (`FRACTAL_LOG_FORMAT`),
+//! written to stderr so that commands keep stdout for their output.
+//!
+//! Filters come from `RUST_LOG` when set; otherwise the server logs at INFO and the one-off
+//! commands at WARN (their output is what they print, not the server's start-up log).
+
+use std::future::Future;
+use std::io::IsTerminal as _;
+use std::sync::Arc;
+
+use actix_web::HttpMessage as _;
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
+use auth_actix::RequestUser;
+
+use crate::metrics::Metrics;
+use crate::settings::SettingsError;
+
+/// How much a process logs when `RUST_LOG` is not set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verbosity {
+    /// `serve`: INFO (one line per request among them).
+    Server,
+    /// Administration commands: warnings and errors only.
+    Command,
+}
+
+/// `FRACTAL_LOG_FORMAT=text|json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines (default); ANSI colours only when stderr is a terminal.
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+impl LogFormat {
+    /// Parses the value of `FRACTAL_LOG_FORMAT` (`None`: unset).
+    ///
+    /// # Errors
+    /// A [`SettingsError`] naming the variable for anything but `text` or `json`.
+    pub fn parse(value: Option<&str>) -> Result<Self, SettingsError> {
+        match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+            None | Some("" | "text") => Ok(Self::Text),
+            Some("json") => Ok(Self::Json),
+            Some(other) => Err(SettingsError {
+                variable: "FRACTAL_LOG_FORMAT".into(),
+                message: format!("expected text or json, got {other:?}"),
+            }),
+        }
+    }
+}
+
+/// Installs the global subscriber (read `FRACTAL_LOG_FORMAT` after `.fractal_server.env` was
+/// loaded). A second call is a no-op.
+///
+/// # Errors
+/// A bad `FRACTAL_LOG_FORMAT`.
+pub fn init(verbosity: Verbosity) -> Result<(), SettingsError> {
+    let format = LogFormat::parse(std::env::var("FRACTAL_LOG_FORMAT").ok().as_deref())?;
+    let default = match verbosity {
+        Verbosity::Server => "info,sqlx=warn,sea_orm=warn",
+        Verbosity::Command => "warn",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .try_init(),
+    };
+    Ok(())
+}
+
+/// The route label of a request that matched no route (keeps the label set bounded: raw
+/// paths never become labels or log fields).
+pub const UNMATCHED: &str = "<unmatched>";
+
+/// Middleware (for `App::wrap_fn`): one log line per request (target
+/// `fractal_server::request`, INFO) with method, matched route pattern, status, latency and
+/// the authenticated user's id where known, and the request metrics. The raw path, query,
+/// headers and bodies are never logged: they may hold tokens.
+pub fn observe<S, B>(
+    metrics: Option<Arc<Metrics>>,
+    req: ServiceRequest,
+    srv: &S,
+) -> impl Future<Output = Result<ServiceResponse<B>, actix_web::Error>> + use<S, B>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+{
+    let start = std::time::Instant::now();
+    let call = srv.call(req);
+    async move {
+        let res = call.await?;
+        let elapsed = start.elapsed();
+        let request = res.request();
+        let route = request.match_pattern();
+        let route = route.as_deref().unwrap_or(UNMATCHED);
+        let status = res.status();
+        let method = request.method().as_str();
+        if let Some(m) = &metrics {
+            m.record_request(method, route, status, elapsed);
+        }
+        let status = status.as_u16();
+        if tracing::enabled!(target: "fractal_server::request", tracing::Level::INFO) {
+            let user = request
+                .extensions()
+                .get::<RequestUser>()
+                .map(|u| u.0.clone());
+            tracing::info!(
+                target: "fractal_server::request",
+                method,
+                route,
+                status,
+                latency_ms = elapsed.as_secs_f64() * 1000.0,
+                user_id = user.as_deref(),
+                "request"
+            );
+        }
+        Ok(res)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(LogFormat::parse(None).unwrap(), LogFormat::Text);
+        assert_eq!(LogFormat::parse(Some("JSON")).unwrap(), LogFormat::Json);
+        assert_eq!(LogFormat::parse(Some("text")).unwrap(), LogFormat::Text);
+        let e = LogFormat::parse(Some("xml")).unwrap_err();
+        assert_eq!(e.variable, "FRACTAL_LOG_FORMAT");
+    }
+}
