@@ -12,11 +12,14 @@
 
 pub use sea_orm_migration::prelude::*;
 
+pub mod fractal;
+
 mod m20261122_000001_auth;
 mod m20261122_000002_api_v1;
 mod m20261122_000003_permissions;
 mod m20261122_000004_oauth_state;
 mod m20261122_000005_sessions;
+mod m20261130_000006_fractal_v1;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -30,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_permissions::Migration),
             Box::new(m20261122_000004_oauth_state::Migration),
             Box::new(m20261122_000005_sessions::Migration),
+            Box::new(m20261130_000006_fractal_v1::Migration),
         ]
     }
 }

@@ -63,6 +63,13 @@ pub enum Command {
         #[arg(long, default_value_t = 1)]
         threads: u32,
     },
+    /// Take over a database written by Fractal Server (Python) in place; `--dry-run` only
+    /// prints what would change and which rows stop it.
+    AdoptFractalDb {
+        /// Print the plan, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Create a user (password from a prompt on the terminal, or from stdin).
     CreateUser {
         /// E-mail of the new user.
@@ -120,6 +127,7 @@ pub fn main() -> anyhow::Result<()> {
         let result = match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve(settings).await,
             Command::SetDb => set_db(settings).await,
+            Command::AdoptFractalDb { dry_run } => crate::adopt::run(&settings, dry_run).await,
             Command::HashTiming {
                 iterations,
                 threads,
