@@ -12,14 +12,17 @@
 
 pub use sea_orm_migration::prelude::*;
 
+pub mod fractal;
+
 mod m20261122_000001_auth;
 mod m20261122_000002_api_v1;
 mod m20261122_000003_permissions;
 mod m20261122_000004_oauth_state;
 mod m20261122_000005_sessions;
-mod m20261130_000006_cache_notify;
+mod m20261130_000006_fractal_v1;
+mod m20261130_000007_cache_notify;
 
-pub use m20261130_000006_cache_notify::CHANNEL as CACHE_NOTIFY_CHANNEL;
+pub use m20261130_000007_cache_notify::CHANNEL as CACHE_NOTIFY_CHANNEL;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -33,7 +36,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_permissions::Migration),
             Box::new(m20261122_000004_oauth_state::Migration),
             Box::new(m20261122_000005_sessions::Migration),
-            Box::new(m20261130_000006_cache_notify::Migration),
+            Box::new(m20261130_000006_fractal_v1::Migration),
+            Box::new(m20261130_000007_cache_notify::Migration),
         ]
     }
 }

@@ -91,6 +91,10 @@ fn key_string(
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let backend = manager.get_database_backend();
+        // A database written by Fractal Server already has `user_oauth` (without
+        // `email_lower`), so the `if_not_exists` below keeps Fractal's table and the unique
+        // index needs the column filled first. On any other database this does nothing.
+        crate::fractal::adopt(manager).await?;
         manager
             .create_table(
                 Table::create()

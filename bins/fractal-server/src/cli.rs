@@ -93,6 +93,16 @@ pub enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Take over a database written by Fractal Server (Python) in place; `--dry-run` only
+    /// prints what would change and which rows stop it.
+    AdoptFractalDb {
+        /// Print the plan, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// The database.
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// Create a user (password from a prompt without echo, or from stdin).
     CreateUser {
         /// E-mail of the new user.
@@ -234,6 +244,7 @@ pub fn main() -> anyhow::Result<()> {
     let (db, serve_args) = match &command {
         Command::Serve(a) => (a.db.clone(), Some(a.clone())),
         Command::SetDb(db)
+        | Command::AdoptFractalDb { db, .. }
         | Command::ListUsers { db, .. }
         | Command::CreateUser { db, .. }
         | Command::SeedUsers { db, .. } => (db.clone(), None),
@@ -294,6 +305,9 @@ async fn run(command: Command, settings: Settings) -> Result<(), Failure> {
     match command {
         Command::Serve(_) => serve(settings).await,
         Command::SetDb(_) => set_db(settings).await,
+        Command::AdoptFractalDb { dry_run, .. } => {
+            Ok(crate::adopt::run(&settings, dry_run).await?)
+        }
         Command::HashTiming {
             iterations,
             threads,

@@ -2,7 +2,7 @@
 //!
 //! Every process keeps short-lived read caches (users, OAuth accounts, access tokens,
 //! revocations; `FRACTAL_CACHE_TTL_MS`). On PostgreSQL, triggers (migration
-//! `m20261130_000006_cache_notify`) announce every write to those tables on the channel
+//! `m20261130_000007_cache_notify`) announce every write to those tables on the channel
 //! `fractal_auth_cache`, whoever made it (a server process, the admin CLI, SQL by hand). This
 //! task listens and forgets the stale entries at once, so a logout, password change,
 //! deactivation or permission change made through one process is refused by the others within

@@ -3,6 +3,7 @@
 //! The binary's `main` only calls [`cli::main`]; tests build the same app with
 //! [`startup::Application::build`] on port 0.
 
+pub mod adopt;
 pub mod api;
 pub mod bootstrap;
 pub mod cli;

@@ -101,6 +101,11 @@ pub struct Settings {
     /// users, OAuth accounts, access tokens and revocations. Its own writes are seen at once;
     /// writes by other processes sharing the database, within this time.
     pub cache_ttl: std::time::Duration,
+    /// `FRACTAL_UPGRADE_BCRYPT_HASHES` (false): re-hash a bcrypt password (Fractal's Python
+    /// servers) with argon2id at the user's next login. Off by default, so that a database
+    /// adopted from Fractal can still be served by the Python server (which reads bcrypt only);
+    /// on, once there is no going back. Passwords set through this server are argon2id either way.
+    pub upgrade_bcrypt_hashes: bool,
     /// `GET /metrics` (`FRACTAL_METRICS`, `FRACTAL_METRICS_TOKEN`).
     pub metrics: MetricsSettings,
 }
@@ -445,6 +450,7 @@ impl Settings {
                 }
                 std::time::Duration::from_millis(ms)
             },
+            upgrade_bcrypt_hashes: parse_bool(get, "FRACTAL_UPGRADE_BCRYPT_HASHES", false)?,
             metrics: MetricsSettings {
                 enabled: parse_bool(get, "FRACTAL_METRICS", true)?,
                 token: get("FRACTAL_METRICS_TOKEN").map(SecretString::from),

@@ -147,7 +147,10 @@ pub async fn assemble(settings: &Settings, mailer: Arc<dyn Mailer>) -> Result<St
         let db =
             auth_sea_orm::connect_migrated(&settings.database_url, PoolConfig::default()).await?;
         let store = SeaOrmStore::with_cache_ttl(db, settings.cache_ttl);
-        let hasher = PasswordHasher::new(PasswordHasherConfig::default())?;
+        let hasher = PasswordHasher::new(PasswordHasherConfig {
+            upgrade_bcrypt: settings.upgrade_bcrypt_hashes,
+            ..PasswordHasherConfig::default()
+        })?;
         let manager = Arc::new(
             UserManager::new(
                 Arc::new(store.clone()),

@@ -51,6 +51,11 @@ pub struct PasswordHasherConfig {
     pub max_concurrency: usize,
     /// How long an idle hashing thread keeps its argon2 memory before giving it back.
     pub keep_memory_for: Duration,
+    /// Whether a right password against a bcrypt hash asks for an argon2id re-hash
+    /// ([`Verification::ValidNeedsRehash`]); when false it is [`Verification::Valid`] and the
+    /// bcrypt hash stays, readable by the Python Fractal server sharing or returning to the
+    /// database. Default true.
+    pub upgrade_bcrypt: bool,
 }
 
 impl Default for PasswordHasherConfig {
@@ -62,6 +67,7 @@ impl Default for PasswordHasherConfig {
             argon2: Argon2Config::default(),
             max_concurrency: cpus,
             keep_memory_for: Duration::from_secs(2),
+            upgrade_bcrypt: true,
         }
     }
 }
@@ -94,6 +100,7 @@ pub struct PasswordHasher {
 struct Inner {
     params: Params,
     config: Argon2Config,
+    upgrade_bcrypt: bool,
     dummy_hash: OnceLock<String>,
 }
 
@@ -117,6 +124,7 @@ impl PasswordHasher {
             inner: Arc::new(Inner {
                 params,
                 config: a,
+                upgrade_bcrypt: config.upgrade_bcrypt,
                 dummy_hash: OnceLock::new(),
             }),
             pool: Arc::new(pool),
@@ -411,6 +419,7 @@ impl Inner {
                 }
             }
             HashKind::Bcrypt => match bcrypt::verify(password, stored) {
+                Ok(true) if !self.upgrade_bcrypt => Ok(Verification::Valid),
                 Ok(true) => Ok(Verification::ValidNeedsRehash(
                     self.hash_now(password, memory)?,
                 )),

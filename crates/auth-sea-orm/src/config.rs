@@ -263,6 +263,10 @@ pub async fn connect_migrated(
 /// [`connect_migrated`] unless `db` has one connection: see there why.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), StoreError> {
     use migrations::MigratorTrait as _;
+    // A Fractal database with conflicting rows is refused before anything is written.
+    migrations::fractal::preflight(&migrations::SchemaManager::new(db))
+        .await
+        .map_err(StoreError::Migrate)?;
     migrations::Migrator::up(db, None)
         .await
         .map_err(StoreError::Migrate)

@@ -23,11 +23,14 @@ macro_rules! entity {
     };
 }
 
+// Columns are the union of 1.3.14's and ours (migration m20261130_000006): what either side's
+// code may leave out is optional here.
+
 entity!(project, "project", {
     #[sea_orm(primary_key)] id: i32,
     name: String,
     read_only: bool,
-    timestamp_created: DateTimeUtc,
+    timestamp_created: Option<DateTimeUtc>,
 });
 
 entity!(link_user_project, "linkuserproject", {
@@ -41,14 +44,22 @@ entity!(dataset, "dataset", {
     name: String,
     #[sea_orm(column_name = "type")] kind: Option<String>,
     read_only: bool,
-    timestamp_created: DateTimeUtc,
+    meta: Option<Json>,
+    history: Option<Json>,
+    timestamp_created: Option<DateTimeUtc>,
+});
+
+entity!(resource, "resource", {
+    #[sea_orm(primary_key)] id: i32,
+    dataset_id: i32,
+    path: String,
 });
 
 entity!(workflow, "workflow", {
     #[sea_orm(primary_key)] id: i32,
     project_id: i32,
     name: String,
-    timestamp_created: DateTimeUtc,
+    timestamp_created: Option<DateTimeUtc>,
 });
 
 entity!(task, "task", {
@@ -59,6 +70,12 @@ entity!(task, "task", {
     owner: Option<String>,
     input_type: String,
     output_type: String,
+    meta: Option<Json>,
+    version: Option<String>,
+    args_schema: Option<Json>,
+    args_schema_version: Option<String>,
+    docs_info: Option<String>,
+    docs_link: Option<String>,
 });
 
 entity!(workflow_task, "workflowtask", {
@@ -66,6 +83,8 @@ entity!(workflow_task, "workflowtask", {
     workflow_id: i32,
     task_id: i32,
     order: Option<i32>,
+    meta: Option<Json>,
+    args: Option<Json>,
 });
 
 entity!(apply_workflow, "applyworkflow", {
@@ -75,7 +94,14 @@ entity!(apply_workflow, "applyworkflow", {
     input_dataset_id: Option<i32>,
     output_dataset_id: Option<i32>,
     status: String,
-    user_email: String,
-    start_timestamp: DateTimeUtc,
+    user_email: Option<String>,
+    start_timestamp: Option<DateTimeUtc>,
     end_timestamp: Option<DateTimeUtc>,
+    worker_init: Option<String>,
+    working_dir: Option<String>,
+    working_dir_user: Option<String>,
+    workflow_dump: Option<Json>,
+    log: Option<String>,
+    first_task_index: Option<i32>,
+    last_task_index: Option<i32>,
 });

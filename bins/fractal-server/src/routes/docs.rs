@@ -359,7 +359,7 @@ fn api_v1_paths(paths: &mut Paths) {
         (
             Patch,
             format!("{p}/workflow/{{workflow_id}}"),
-            "Rename a workflow",
+            "Rename a workflow or reorder its tasks",
             &["200", "401", "403", "404", "422"],
         ),
         (
@@ -371,7 +371,7 @@ fn api_v1_paths(paths: &mut Paths) {
         (
             Post,
             format!("{p}/workflow/{{workflow_id}}/apply"),
-            "Submit a job (verified users)",
+            "Record a job (1.3.14's checks; no runner: it stays submitted)",
             &["202", "401", "403", "404", "422"],
         ),
         (
@@ -395,7 +395,7 @@ fn api_v1_paths(paths: &mut Paths) {
         (
             Patch,
             format!("{p}/workflow/{{workflow_id}}/wftask/{{workflow_task_id}}"),
-            "Reorder a workflow task",
+            "Update a workflow task's args (over the schema defaults) or meta (merged)",
             &["200", "401", "403", "404", "422"],
         ),
         (
@@ -403,6 +403,78 @@ fn api_v1_paths(paths: &mut Paths) {
             format!("{p}/workflow/{{workflow_id}}/wftask/{{workflow_task_id}}"),
             "Remove a workflow task",
             &["204", "401", "403", "404", "422"],
+        ),
+        (
+            Get,
+            format!("{p}/dataset/{{dataset_id}}/resource"),
+            "Resources of a dataset",
+            &["200", "401", "403", "404", "422"],
+        ),
+        (
+            Post,
+            format!("{p}/dataset/{{dataset_id}}/resource"),
+            "Add a resource (absolute path) to a dataset",
+            &["201", "401", "403", "404", "422"],
+        ),
+        (
+            Patch,
+            format!("{p}/dataset/{{dataset_id}}/resource/{{resource_id}}"),
+            "Change a resource's path",
+            &["200", "401", "403", "404", "422"],
+        ),
+        (
+            Delete,
+            format!("{p}/dataset/{{dataset_id}}/resource/{{resource_id}}"),
+            "Remove a resource",
+            &["204", "401", "403", "404", "422"],
+        ),
+        (
+            Get,
+            format!("{p}/dataset/{{dataset_id}}/status"),
+            "Status of each workflow task that ran on a dataset (from its history)",
+            &["200", "401", "403", "404", "422"],
+        ),
+        (
+            Get,
+            format!("{p}/dataset/{{dataset_id}}/export_history"),
+            "The dataset history's done tasks as a workflow to import",
+            &["200", "401", "403", "404", "422"],
+        ),
+        (
+            Post,
+            format!("{p}/workflow/import"),
+            "Create a workflow from an export (tasks found by source)",
+            &["201", "401", "403", "404", "422"],
+        ),
+        (
+            Get,
+            format!("{p}/workflow/{{workflow_id}}/export"),
+            "A workflow without ids, to import elsewhere",
+            &["200", "401", "403", "404", "422"],
+        ),
+        (
+            Get,
+            format!("{p}/job/{{job_id}}/download"),
+            "Job logs: 501, this server has no job runner",
+            &["501", "401"],
+        ),
+        (
+            Get,
+            format!("{p}/job/{{job_id}}/stop"),
+            "Stop a job: 501, this server has no job runner",
+            &["501", "401"],
+        ),
+        (
+            Post,
+            "/api/v1/task/collect/pip".into(),
+            "Task collection: 501, not available on this server",
+            &["501", "401"],
+        ),
+        (
+            Get,
+            "/api/v1/task/collect/{state_id}".into(),
+            "Task collection state: 501, not available on this server",
+            &["501", "401"],
         ),
         (
             Get,
@@ -425,8 +497,8 @@ fn api_v1_paths(paths: &mut Paths) {
         (
             Post,
             "/api/v1/task".into(),
-            "Create a task (verified; owner = username or slurm_user)",
-            &["201", "401", "403", "422"],
+            "Create a task (owner = username or slurm_user)",
+            &["201", "401", "422"],
         ),
         (Get, "/api/v1/task".into(), "All tasks", &["200", "401"]),
         (
@@ -438,7 +510,7 @@ fn api_v1_paths(paths: &mut Paths) {
         (
             Patch,
             "/api/v1/task/{task_id}".into(),
-            "Update a task (verified owner or superuser)",
+            "Update a task (owner or superuser)",
             &["200", "401", "403", "404", "422"],
         ),
         (
@@ -465,6 +537,10 @@ fn api_v1_paths(paths: &mut Paths) {
                 ),
                 "422" => (
                     "Invalid input, or a child of another project.",
+                    Some("ErrorModel"),
+                ),
+                "501" => (
+                    "Needs 1.3.14's job runner or task collection, which this server lacks.",
                     Some("ErrorModel"),
                 ),
                 _ => ("Success.", None),

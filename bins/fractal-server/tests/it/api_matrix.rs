@@ -29,6 +29,7 @@ enum Fresh {
     Workflow,
     WfTask,
     Job,
+    OutputDataset,
     Task,
 }
 
@@ -77,6 +78,27 @@ async fn make(app: &TestApp, token: &str, method: Method, path: &str, body: Opti
             .map(|m| m["id"].as_i64().unwrap())
             .unwrap()
     })
+}
+
+/// A dataset of type `zarr` with one resource: what 1.3.14 needs to apply a workflow to it.
+async fn ready_dataset(app: &TestApp, token: &str, pid: i64, name: &str) -> i64 {
+    let d = make(
+        app,
+        token,
+        Method::POST,
+        &format!("/api/v1/project/{pid}/dataset"),
+        Some(json!({"name": name, "type": "zarr"})),
+    )
+    .await;
+    make(
+        app,
+        token,
+        Method::POST,
+        &format!("/api/v1/project/{pid}/dataset/{d}/resource"),
+        Some(json!({"path": "/tmp/data"})),
+    )
+    .await;
+    d
 }
 
 async fn world(app: &TestApp) -> World {
@@ -143,14 +165,8 @@ async fn world(app: &TestApp) -> World {
     .await;
     let t1 = make(app, &owner, Method::POST, "/api/v1/task", Some(json!({"name": "t", "command": "c", "source": "t1", "input_type": "zarr", "output_type": "zarr"}))).await;
     for (tag, pid, tok) in [("P", p, &member), ("Q", q, &stranger)] {
-        let d = make(
-            app,
-            tok,
-            Method::POST,
-            &format!("/api/v1/project/{pid}/dataset"),
-            Some(json!({"name": "d"})),
-        )
-        .await;
+        let d = ready_dataset(app, tok, pid, "d").await;
+        let out = ready_dataset(app, tok, pid, "out").await;
         let w = make(
             app,
             tok,
@@ -167,7 +183,7 @@ async fn world(app: &TestApp) -> World {
             Some(json!({"order": 0})),
         )
         .await;
-        let j = make(app, tok, Method::POST, &format!("/api/v1/project/{pid}/workflow/{w}/apply?input_dataset_id={d}&output_dataset_id={d}"), None).await;
+        let j = make(app, tok, Method::POST, &format!("/api/v1/project/{pid}/workflow/{w}/apply?input_dataset_id={d}&output_dataset_id={out}"), None).await;
         let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
         ids.insert(leak(format!("D{tag}")), d);
         ids.insert(leak(format!("W{tag}")), w);
@@ -241,8 +257,11 @@ async fn fresh(app: &TestApp, w: &World, fresh: Fresh, n: usize) -> Option<i64> 
         Fresh::WfTask => make(app, m, Method::POST, &format!("/api/v1/project/{p}/workflow/{}/wftask?task_id={}", id("WP"), id("T1")), None).await,
         Fresh::Job => {
             let d = id("DP");
-            make(app, m, Method::POST, &format!("/api/v1/project/{p}/workflow/{}/apply?input_dataset_id={d}&output_dataset_id={d}", id("WP")), None).await
+            let out = ready_dataset(app, m, p, &format!("out{n}")).await;
+            make(app, m, Method::POST, &format!("/api/v1/project/{p}/workflow/{}/apply?input_dataset_id={d}&output_dataset_id={out}", id("WP")), None).await
         }
+        // 1.3.14 refuses a second pending job writing to the same dataset.
+        Fresh::OutputDataset => ready_dataset(app, m, p, &format!("out{n}")).await,
         Fresh::Task => make(app, &w.owner, Method::POST, "/api/v1/task", Some(json!({"name": "x", "command": "c", "source": format!("f{n}"), "input_type": "a", "output_type": "b"}))).await,
     })
 }
@@ -277,6 +296,8 @@ fn table(w: &World) -> Vec<Row> {
     const MEMBERS_201: [u16; 8] = [401, 401, 201, 201, 403, 403, 403, 403];
     const MEMBERS_204: [u16; 8] = [401, 401, 204, 204, 403, 403, 403, 403];
     const ANY_ACTIVE: [u16; 8] = [401, 401, 200, 200, 200, 200, 200, 200];
+    // Routes that need 1.3.14's runner: a JSON 501 for every signed-in caller, never a 404.
+    const NEEDS_RUNNER: [u16; 8] = [401, 401, 501, 501, 501, 501, 501, 501];
     let missing = |kind_404: u16| [401, 401, kind_404, kind_404, 403, 403, 403, 403];
     let proj = format!("/api/v1/project/{p}");
     vec![
@@ -469,17 +490,82 @@ fn table(w: &World) -> Vec<Row> {
         ),
         r(
             M::POST,
-            format!("{proj}/workflow/{wp}/apply?input_dataset_id={dp}&output_dataset_id={dp}"),
+            format!("{proj}/workflow/{wp}/apply?input_dataset_id={dp}&output_dataset_id={{fresh}}"),
             None,
-            F::None,
-            [401, 401, 403, 202, 403, 403, 403, 403],
+            F::OutputDataset,
+            [401, 401, 202, 202, 403, 403, 403, 403],
         ),
         r(
             M::POST,
-            format!("{proj}/workflow/{wp}/apply?input_dataset_id={dq}&output_dataset_id={dp}"),
+            format!("{proj}/workflow/{wp}/apply?input_dataset_id={dq}&output_dataset_id={{fresh}}"),
+            None,
+            F::OutputDataset,
+            [401, 401, 422, 422, 403, 403, 403, 403],
+        ),
+        r(
+            M::GET,
+            format!("{proj}/dataset/{dp}/resource"),
             None,
             F::None,
-            [401, 401, 403, 422, 403, 403, 403, 403],
+            MEMBERS,
+        ),
+        r(
+            M::POST,
+            format!("{proj}/dataset/{dp}/resource"),
+            Some(json!({"path": "/data/{n}"})),
+            F::None,
+            MEMBERS_201,
+        ),
+        r(
+            M::GET,
+            format!("{proj}/dataset/{dp}/status"),
+            None,
+            F::None,
+            MEMBERS,
+        ),
+        r(
+            M::GET,
+            format!("{proj}/dataset/{dp}/export_history"),
+            None,
+            F::None,
+            MEMBERS,
+        ),
+        r(
+            M::GET,
+            format!("{proj}/workflow/{wp}/export"),
+            None,
+            F::None,
+            MEMBERS,
+        ),
+        r(
+            M::POST,
+            format!("{proj}/workflow/import"),
+            Some(
+                json!({"name": "imported{n}", "task_list": [{"args": {"a": 1}, "task": {"source": "taskowner:t1"}}]}),
+            ),
+            F::None,
+            MEMBERS_201,
+        ),
+        r(
+            M::GET,
+            format!("{proj}/job/{jp}/download"),
+            None,
+            F::None,
+            NEEDS_RUNNER,
+        ),
+        r(
+            M::GET,
+            format!("{proj}/job/{jp}/stop"),
+            None,
+            F::None,
+            NEEDS_RUNNER,
+        ),
+        r(
+            M::POST,
+            "/api/v1/task/collect/pip".into(),
+            Some(json!({"package": "fractal-tasks-core"})),
+            F::None,
+            NEEDS_RUNNER,
         ),
         r(M::GET, format!("{proj}/job"), None, F::None, MEMBERS),
         r(M::GET, format!("{proj}/job/{jp}"), None, F::None, MEMBERS),
@@ -526,7 +612,7 @@ fn table(w: &World) -> Vec<Row> {
                 json!({"name": "t", "command": "c", "source": "s{n}", "input_type": "a", "output_type": "b"}),
             ),
             F::None,
-            [401, 401, 403, 201, 201, 201, 422, 201],
+            [401, 401, 201, 201, 201, 201, 422, 201],
         ),
         r(
             M::PATCH,
@@ -547,7 +633,7 @@ fn table(w: &World) -> Vec<Row> {
             "/api/v1/task/999999".into(),
             Some(json!({"name": "x"})),
             F::None,
-            [401, 401, 403, 404, 404, 404, 404, 404],
+            [401, 401, 404, 404, 404, 404, 404, 404],
         ),
         r(
             M::DELETE,
@@ -568,6 +654,12 @@ async fn walk(service: Service) {
     let mut failures = Vec::new();
     let rows = table(&w);
     for row in &rows {
+        // The spec: no endpoint requires `is_verified` (1.3.14 behaves so).
+        assert_eq!(
+            row.expect[2], row.expect[3],
+            "{} {}: an unverified member must be treated as a verified one",
+            row.method, row.path
+        );
         for (i, token) in w.tokens.iter().enumerate() {
             n += 1;
             let fresh_id = fresh(&app, &w, row.fresh, n).await;
@@ -742,7 +834,10 @@ async fn denials_carry_fractals_messages() {
             format!("/api/v1/task/{}", id("T1")),
             w.tokens[2].as_ref().unwrap(),
             403,
-            "Forbidden".into(),
+            format!(
+                "Current user (unverified) cannot modify Task {} with different owner (taskowner).",
+                id("T1")
+            ),
         ),
     ];
     for (method, path, token, status, detail) in cases {

@@ -111,7 +111,7 @@ async fn openapi_lists_every_route_with_its_statuses() {
         .keys()
         .filter(|k| k.starts_with("/api/v1"))
         .collect();
-    assert_eq!(api.len(), 15, "{api:?}");
+    assert_eq!(api.len(), 25, "{api:?}");
 }
 
 #[tokio::test]

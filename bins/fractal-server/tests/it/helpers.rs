@@ -194,13 +194,23 @@ pub async fn spawn_app_on(service: Service) -> Option<TestApp> {
 /// Starts the app with extra environment values.
 pub async fn spawn_app_with(service: Service, env: &[(&str, &str)]) -> Option<TestApp> {
     let db = TestDatabase::new(service).await?;
+    Some(spawn_app_on_db(db, env).await.expect("app builds"))
+}
+
+/// Starts the app on a database prepared by the test (e.g. one written by Fractal itself);
+/// the start-up error when it does not build.
+pub async fn spawn_app_on_db(
+    db: TestDatabase,
+    env: &[(&str, &str)],
+) -> Result<TestApp, (TestDatabase, String)> {
     let mailer = Arc::new(RecordingMailer::default());
-    let app = Application::build_with(test_settings(&db, env), mailer.clone())
-        .await
-        .expect("app builds");
+    let app = match Application::build_with(test_settings(&db, env), mailer.clone()).await {
+        Ok(app) => app,
+        Err(e) => return Err((db, e.to_string())),
+    };
     let base = format!("http://{}", app.address());
     tokio::spawn(app.run_until_stopped());
-    Some(TestApp {
+    Ok(TestApp {
         base,
         client: reqwest::Client::new(),
         mailer,

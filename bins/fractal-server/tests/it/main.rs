@@ -1,5 +1,6 @@
 //! Integration tests of fractal-server: the real app on port 0, spoken to over HTTP.
 
+mod adopt;
 mod api_matrix;
 mod auth_flows;
 mod cli;

@@ -37,6 +37,28 @@ async fn foreign_bcrypt_hashes_verify_and_ask_for_an_upgrade() {
 }
 
 #[tokio::test]
+async fn bcrypt_hashes_stay_when_upgrades_are_off() {
+    let h = PasswordHasher::new(PasswordHasherConfig {
+        argon2: Argon2Config {
+            memory_kib: 8192,
+            iterations: 1,
+            parallelism: 1,
+        },
+        upgrade_bcrypt: false,
+        ..PasswordHasherConfig::default()
+    })
+    .unwrap();
+    assert_eq!(
+        h.verify(&secret("1234"), PY_BCRYPT_2A_04).await.unwrap(),
+        Verification::Valid
+    );
+    assert_eq!(
+        h.verify(&secret("4321"), PY_BCRYPT_2A_04).await.unwrap(),
+        Verification::Mismatch
+    );
+}
+
+#[tokio::test]
 async fn login_with_a_fractal_bcrypt_hash_upgrades_it_to_argon2id() {
     let f = fixture().await;
     let mut u = f.user.clone();

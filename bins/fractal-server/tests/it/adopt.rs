@@ -1,0 +1,299 @@
+//! Adopting a database written by the real fractal-server 1.3.14 (`fractalctl set-db`, then its
+//! own API: see scripts/fractal_fixture.sh), on SQLite and PostgreSQL: it opens, its bcrypt users
+//! log in, Fractal's data is served, and Fractal's own way of writing users keeps working.
+
+use reqwest::StatusCode;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use serde_json::Value;
+
+use crate::helpers::{TestApp, spawn_app_on_db};
+use fractal_testkit::{Service, TestDatabase};
+
+const SQLITE_FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/it/fixtures/fractal-1.3.14.sqlite"
+);
+const PG_FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/it/fixtures/fractal-1.3.14.pg.sql"
+);
+
+/// A fresh database holding what Fractal 1.3.14 wrote, or `None` when the service is absent.
+async fn fractal_db(service: Service) -> Option<TestDatabase> {
+    let db = TestDatabase::new(service).await?;
+    match service {
+        Service::Sqlite => {
+            let path = db
+                .url
+                .trim_start_matches("sqlite://")
+                .split('?')
+                .next()
+                .unwrap()
+                .to_owned();
+            std::fs::copy(SQLITE_FIXTURE, path).unwrap();
+        }
+        Service::Postgres => {
+            let conn = Database::connect(&db.url).await.unwrap();
+            let dump = std::fs::read_to_string(PG_FIXTURE).unwrap();
+            conn.execute_unprepared(&dump).await.unwrap();
+            let _ = conn.close().await;
+        }
+        Service::MySql => unreachable!("Fractal never ran on MySQL"),
+    }
+    Some(db)
+}
+
+async fn connect(url: &str) -> DatabaseConnection {
+    Database::connect(url).await.unwrap()
+}
+
+async fn strings(conn: &DatabaseConnection, sql: &str) -> Vec<Option<String>> {
+    conn.query_all_raw(Statement::from_string(
+        conn.get_database_backend(),
+        sql.to_owned(),
+    ))
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| r.try_get_by_index::<Option<String>>(0).unwrap())
+    .collect()
+}
+
+async fn get(app: &TestApp, token: &str, path: &str) -> Value {
+    let res = app
+        .client
+        .get(app.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "GET {path}");
+    res.json().await.unwrap()
+}
+
+/// What Fractal's SQLAlchemy code sends to create a user: it knows none of our columns.
+fn fractal_insert(email: &str, hash: &str, username: &str, backend: sea_orm::DbBackend) -> String {
+    let (t, f) = match backend {
+        sea_orm::DbBackend::Postgres => ("true", "false"),
+        _ => ("1", "0"),
+    };
+    format!(
+        "INSERT INTO user_oauth (email, hashed_password, is_active, is_superuser, is_verified, \
+         slurm_user, cache_dir, username) VALUES ('{email}', '{hash}', {t}, {f}, {f}, NULL, NULL, \
+         '{username}')"
+    )
+}
+
+async fn adopts_in_place(service: Service) {
+    let Some(db) = fractal_db(service).await else {
+        return;
+    };
+    let app = match spawn_app_on_db(db, &[]).await {
+        Ok(app) => app,
+        Err((_, e)) => panic!("a Fractal 1.3.14 database must open: {e}"),
+    };
+    // bcrypt users made by Fractal log in; their hashes stay bcrypt (default: no upgrade).
+    let admin = app.admin_token().await;
+    let alice = app.login("alice@example.org", "alice-pw").await;
+    let conn = connect(app.db_url()).await;
+    let hashes = strings(&conn, "SELECT hashed_password FROM user_oauth ORDER BY id").await;
+    assert!(
+        hashes
+            .iter()
+            .all(|h| h.as_deref().unwrap().starts_with("$2b$")),
+        "{hashes:?}"
+    );
+    assert_eq!(
+        strings(&conn, "SELECT email_lower FROM user_oauth ORDER BY id").await,
+        [
+            Some("admin@fractal.xy".into()),
+            Some("alice@example.org".into())
+        ]
+    );
+
+    // Fractal's data is served.
+    let projects = get(&app, &alice, "/api/v1/project").await;
+    assert_eq!(projects[0]["name"], "proj", "{projects}");
+    let pid = projects[0]["id"].as_i64().unwrap();
+    let datasets = get(&app, &alice, &format!("/api/v1/project/{pid}/dataset")).await;
+    assert_eq!(datasets[0]["name"], "ds", "{datasets}");
+    let tasks = get(&app, &admin, "/api/v1/task").await;
+    assert_eq!(tasks[0]["source"], "alice:echo-src", "{tasks}");
+    assert_eq!(tasks[0]["version"], "1.0", "{tasks}");
+    let workflows = get(&app, &alice, &format!("/api/v1/project/{pid}/workflow")).await;
+    assert_eq!(workflows[0]["name"], "wf", "{workflows}");
+
+    // Fractal's code keeps inserting users without naming our columns; the triggers fill
+    // `email_lower`, and a case-variant duplicate is refused by the database.
+    let backend = conn.get_database_backend();
+    let hash = hashes[1].clone().unwrap();
+    conn.execute_unprepared(&fractal_insert("Bob@Example.org", &hash, "bob", backend))
+        .await
+        .expect("Fractal-style insert");
+    assert_eq!(
+        strings(
+            &conn,
+            "SELECT email_lower FROM user_oauth WHERE username = 'bob'"
+        )
+        .await,
+        [Some("bob@example.org".into())]
+    );
+    app.login("bob@example.org", "alice-pw").await;
+    let dup = conn
+        .execute_unprepared(&fractal_insert("BOB@example.org", &hash, "bob2", backend))
+        .await;
+    assert!(dup.is_err(), "case-variant duplicate must be refused");
+    // Fractal changing an e-mail: the key follows.
+    conn.execute_unprepared(
+        "UPDATE user_oauth SET email = 'Robert@Example.org' WHERE username = 'bob'",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        strings(
+            &conn,
+            "SELECT email_lower FROM user_oauth WHERE username = 'bob'"
+        )
+        .await,
+        [Some("robert@example.org".into())]
+    );
+    app.login("robert@example.org", "alice-pw").await;
+
+    // Our own writes on Fractal's tables: deleting the project deletes its tree although
+    // Fractal's foreign keys have no ON DELETE rule.
+    let res = app
+        .client
+        .delete(app.url(&format!("/api/v1/project/{pid}")))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(app.count("SELECT count(*) FROM resource").await, 0);
+    assert_eq!(app.count("SELECT count(*) FROM workflowtask").await, 0);
+    let _ = conn.close().await;
+
+    // A second start on the adopted database changes nothing and opens.
+    crate::helpers::spawn_peer(&app, &[]).await;
+}
+
+#[tokio::test]
+async fn a_fractal_sqlite_database_is_adopted_in_place() {
+    adopts_in_place(Service::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_fractal_postgres_database_is_adopted_in_place() {
+    adopts_in_place(Service::Postgres).await;
+}
+
+async fn conflicting_rows_stop_everything(service: Service) {
+    let Some(db) = fractal_db(service).await else {
+        return;
+    };
+    let conn = connect(&db.url).await;
+    let backend = conn.get_database_backend();
+    // Fractal's index is case-sensitive: this row is legal there.
+    conn.execute_unprepared(&fractal_insert("ALICE@example.org", "x", "alice2", backend))
+        .await
+        .unwrap();
+    let (db, err) = match spawn_app_on_db(db, &[]).await {
+        Ok(_) => panic!("case-variant e-mails must stop the adoption"),
+        Err(e) => e,
+    };
+    assert!(
+        err.contains("e-mails equal but for case (alice@example.org)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("<ALICE@example.org>") && err.contains("<alice@example.org>"),
+        "{err}"
+    );
+    assert!(err.contains("Nothing was changed"), "{err}");
+    // Nothing changed: no column, no bookkeeping table of ours.
+    let schema = migrations::SchemaManager::new(&conn);
+    assert!(
+        !schema
+            .has_column("user_oauth", "email_lower")
+            .await
+            .unwrap()
+    );
+    assert!(!schema.has_table("seaql_migrations").await.unwrap());
+    assert!(!schema.has_table("accesstoken").await.unwrap());
+    let _ = conn.close().await;
+    drop(db);
+}
+
+#[tokio::test]
+async fn case_variant_emails_stop_adoption_on_sqlite_with_no_change() {
+    conflicting_rows_stop_everything(Service::Sqlite).await;
+}
+
+#[tokio::test]
+async fn case_variant_emails_stop_adoption_on_postgres_with_no_change() {
+    conflicting_rows_stop_everything(Service::Postgres).await;
+}
+
+#[tokio::test]
+async fn the_dry_run_reports_and_changes_nothing() {
+    let db = fractal_db(Service::Sqlite).await.unwrap();
+    let settings = crate::helpers::test_settings(&db, &[]);
+    fractal_server::adopt::run(&settings, true).await.unwrap();
+    let conn = connect(&db.url).await;
+    let schema = migrations::SchemaManager::new(&conn);
+    assert!(
+        !schema
+            .has_column("user_oauth", "email_lower")
+            .await
+            .unwrap()
+    );
+    assert!(!schema.has_table("seaql_migrations").await.unwrap());
+    let plan = migrations::fractal::inspect(&schema)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(plan.fractal_revision, "99ea79d9e5d2");
+    assert!(plan.conflicts.is_empty());
+    let report = plan.report();
+    for expected in [
+        "add nullable column user_oauth.email_lower",
+        "create trigger trg_user_oauth_email_lower_insert",
+        "add nullable column project.timestamp_created",
+        "add nullable column applyworkflow.user_email",
+        "create our own tables",
+    ] {
+        assert!(
+            report.contains(expected),
+            "{expected:?} missing from:\n{report}"
+        );
+    }
+    let _ = conn.close().await;
+    // The real run then adopts; a second inspection has nothing left to do.
+    fractal_server::adopt::run(&settings, false).await.unwrap();
+    let conn = connect(&db.url).await;
+    let plan = migrations::fractal::inspect(&migrations::SchemaManager::new(&conn))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(plan.changes.is_empty(), "{:?}", plan.changes);
+    let _ = conn.close().await;
+}
+
+#[tokio::test]
+async fn the_upgrade_setting_rehashes_bcrypt_at_login() {
+    let db = fractal_db(Service::Sqlite).await.unwrap();
+    let app = spawn_app_on_db(db, &[("FRACTAL_UPGRADE_BCRYPT_HASHES", "true")])
+        .await
+        .map_err(|(_, e)| e)
+        .unwrap();
+    app.login("alice@example.org", "alice-pw").await;
+    let conn = connect(app.db_url()).await;
+    let h = strings(
+        &conn,
+        "SELECT hashed_password FROM user_oauth WHERE email = 'alice@example.org'",
+    )
+    .await;
+    assert!(h[0].as_deref().unwrap().starts_with("$argon2id$"), "{h:?}");
+    app.login("alice@example.org", "alice-pw").await;
+    let _ = conn.close().await;
+}
