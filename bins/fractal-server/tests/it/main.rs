@@ -12,6 +12,7 @@ mod oauth_login;
 mod oidc;
 mod plugins;
 mod reset_verify;
+mod resilience;
 mod sessions;
 mod smtp;
 mod spec_curls;
