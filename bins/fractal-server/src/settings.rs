@@ -93,8 +93,11 @@ pub struct Settings {
     pub redis_url: Option<String>,
     /// `REDIS_KEY_PREFIX` (empty): isolates deployments sharing one Redis.
     pub redis_key_prefix: String,
-    /// Brute-force protection (`FRACTAL_RATE_LIMIT`, `_ACCOUNT`, `_ADDRESS`).
-    pub rate_limit: Option<(auth_core::RateLimit, auth_core::RateLimit)>,
+    /// Brute-force protection (`FRACTAL_RATE_LIMIT`, `_PAIR`, `_ACCOUNT`, `_ADDRESS`).
+    pub rate_limit: Option<auth_core::RateLimits>,
+    /// `FRACTAL_DB_ACQUIRE_TIMEOUT_MS` (1000): how long a request waits for a database
+    /// connection before it gets a 503 (also the connect timeout).
+    pub db_acquire_timeout: std::time::Duration,
     /// `FRACTAL_PURGE_INTERVAL_SECONDS` (600): how often expired tokens and revocations go.
     pub purge_interval_seconds: u64,
     /// `FRACTAL_CACHE_TTL_MS` (1000; 0 disables): how long this process trusts what it read of
@@ -432,14 +435,20 @@ impl Settings {
                         .parse::<auth_core::RateLimit>()
                         .map_err(|e| SettingsError::new(var, e))
                 };
-                Some((
-                    limit("FRACTAL_RATE_LIMIT_ACCOUNT", "10/300")?,
-                    limit("FRACTAL_RATE_LIMIT_ADDRESS", "100/60")?,
-                ))
+                Some(auth_core::RateLimits {
+                    per_pair: limit("FRACTAL_RATE_LIMIT_PAIR", "5/300")?,
+                    per_account: limit("FRACTAL_RATE_LIMIT_ACCOUNT", "20/300")?,
+                    per_address: limit("FRACTAL_RATE_LIMIT_ADDRESS", "100/60")?,
+                })
             } else {
                 None
             },
             purge_interval_seconds: positive(get, "FRACTAL_PURGE_INTERVAL_SECONDS", 600)?,
+            db_acquire_timeout: std::time::Duration::from_millis(positive(
+                get,
+                "FRACTAL_DB_ACQUIRE_TIMEOUT_MS",
+                1000,
+            )?),
             cache_ttl: {
                 let ms: u64 = parse(get, "FRACTAL_CACHE_TTL_MS", 1000)?;
                 if ms > 3_600_000 {

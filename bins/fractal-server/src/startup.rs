@@ -62,6 +62,8 @@ pub struct Stack {
     pub bootstrap: BootstrapReport,
     /// The OAuth login clients.
     pub oauth: web::Data<routes::oauth::OAuthRuntime>,
+    /// What `/health/ready` probes.
+    pub readiness: web::Data<routes::health::Readiness>,
 }
 
 /// The shared state behind tokens: Redis when `REDIS_URL` is set, else the database.
@@ -144,9 +146,13 @@ pub async fn assemble(settings: &Settings, mailer: Arc<dyn Mailer>) -> Result<St
     // held until the first admin and default group exist; released whatever happens.
     let lock = SchemaLock::acquire(&settings.database_url).await?;
     let built = async {
-        let db =
-            auth_sea_orm::connect_migrated(&settings.database_url, PoolConfig::default()).await?;
-        let store = SeaOrmStore::with_cache_ttl(db, settings.cache_ttl);
+        let pool = PoolConfig {
+            acquire_timeout: settings.db_acquire_timeout,
+            ..PoolConfig::default()
+        };
+        let db = auth_sea_orm::connect_migrated(&settings.database_url, pool).await?;
+        let store = SeaOrmStore::with_cache_ttl(db, settings.cache_ttl)
+            .with_label(settings.database_url.redacted());
         let hasher = PasswordHasher::new(PasswordHasherConfig {
             upgrade_bcrypt: settings.upgrade_bcrypt_hashes,
             ..PasswordHasherConfig::default()
@@ -244,21 +250,25 @@ pub async fn assemble(settings: &Settings, mailer: Arc<dyn Mailer>) -> Result<St
         },
     )
     .with_plugin(plugin);
-    if let Some((per_account, per_address)) = settings.rate_limit {
+    if let Some(limits) = settings.rate_limit {
         auth_state = auth_state.with_limiter(auth_core::RateLimiter::new(
             Arc::clone(&stores.limiter),
-            per_account,
-            per_address,
+            limits,
         ));
     }
     let state = web::Data::new(auth_state);
     spawn_purge(settings, store.clone(), Arc::clone(&stores.revocations));
     let oauth = web::Data::new(oauth_runtime(settings, &secret)?);
+    let readiness = web::Data::new(routes::health::Readiness {
+        store: store.clone(),
+        redis: stores.redis.clone(),
+    });
     Ok(Stack {
         store,
         state,
         bootstrap: report,
         oauth,
+        readiness,
     })
 }
 
@@ -473,6 +483,7 @@ impl Application {
         let state = stack.state;
         let default_group = settings.default_group_name.clone();
         let oauth = stack.oauth;
+        let readiness = stack.readiness;
         let server = HttpServer::new(move || {
             let metrics = metrics.clone();
             let route = metrics.clone();
@@ -481,6 +492,7 @@ impl Application {
                     trim_trailing_slash(&mut req);
                     srv.call(req)
                 })
+                .app_data(readiness.clone())
                 .configure(configure_app(
                     state.clone(),
                     oauth.clone(),

@@ -126,6 +126,13 @@ impl ApiError {
     }
 }
 
+/// The `detail` of a 503: a store (database, Redis) is unreachable.
+pub const SERVICE_UNAVAILABLE_DETAIL: &str =
+    "Service temporarily unavailable: storage is not reachable; retry shortly";
+
+/// Seconds a client should wait before retrying after a 503.
+pub const UNAVAILABLE_RETRY_AFTER_SECONDS: u64 = 1;
+
 fn code(status: StatusCode, code: ErrorCode) -> (StatusCode, Value) {
     (status, json!({ "detail": code.as_str() }))
 }
@@ -169,6 +176,16 @@ fn map_auth_error(error: &AuthError, context: Context) -> (StatusCode, Value) {
             AuthError::InvalidVerifyToken | AuthError::UserNotExists | AuthError::InvalidId,
             C::Verify,
         ) => code(bad, E::VerifyUserBadToken),
+        (AuthError::UserChanged, C::ResetPassword) => code(bad, E::ResetPasswordBadToken),
+        (AuthError::UserChanged, C::Verify) => code(bad, E::VerifyUserBadToken),
+        (AuthError::UserChanged, _) => (
+            StatusCode::CONFLICT,
+            json!({"detail": "The user was changed by another request; retry"}),
+        ),
+        (AuthError::Unavailable(_), _) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"detail": SERVICE_UNAVAILABLE_DETAIL}),
+        ),
         (AuthError::InvalidResetPasswordToken, _) => code(bad, E::ResetPasswordBadToken),
         (AuthError::InvalidVerifyToken, _) => code(bad, E::VerifyUserBadToken),
         (AuthError::UserAlreadyVerified, _) => code(bad, E::VerifyUserAlreadyVerified),
@@ -208,7 +225,8 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         let (status, body) = self.status_and_body();
         if status.is_server_error() {
-            // The only place internal failures are logged, with their source chain.
+            // The only place internal failures are logged, with their source chain (for an
+            // unreachable store: which one, and the driver's error).
             let mut msg = self.to_string();
             let mut src = std::error::Error::source(self);
             while let Some(s) = src {
@@ -220,6 +238,9 @@ impl ResponseError for ApiError {
         let mut res = HttpResponse::build(status);
         if let ApiError::RateLimited { retry_after } = self {
             res.insert_header(("Retry-After", retry_after.as_secs().max(1).to_string()));
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            res.insert_header(("Retry-After", UNAVAILABLE_RETRY_AFTER_SECONDS.to_string()));
         }
         res.json(body)
     }
@@ -286,6 +307,20 @@ mod tests {
         assert_eq!(
             body(AuthError::Forbidden, Context::General),
             (403, r#"{"detail":"Forbidden"}"#.into())
+        );
+        assert_eq!(
+            body(AuthError::UserChanged, Context::ResetPassword),
+            (400, r#"{"detail":"RESET_PASSWORD_BAD_TOKEN"}"#.into())
+        );
+        let down = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let e = ApiError::auth(AuthError::unavailable(down));
+        assert_eq!(e.status_and_body().0, 503);
+        assert_eq!(
+            e.error_response()
+                .headers()
+                .get("Retry-After")
+                .and_then(|v| v.to_str().ok()),
+            Some("1")
         );
         assert_eq!(
             body(AuthError::TokenDecode, Context::OAuth),

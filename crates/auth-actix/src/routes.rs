@@ -160,12 +160,12 @@ async fn login<D: UserDatabase>(
         ));
     }
     let state = auth_state::<D>(&req)?;
-    state.limit(&req, "login", Some(&form.username)).await?;
+    state.login_allowed(&req, &form.username).await?;
     let backend = state
         .backend(backend)
         .ok_or_else(|| ApiError::auth(AuthError::Config(format!("no backend {backend}"))))?;
     let password = SecretString::from(form.password);
-    let (_, response) = state
+    let outcome = state
         .manager
         .login(
             backend,
@@ -173,12 +173,17 @@ async fn login<D: UserDatabase>(
             &password,
             state.config.requires_verification,
         )
-        .await
-        .map_err(ApiError::ctx(Context::Login))?;
-    // A successful login clears the account's failure counter.
-    if let Some(limiter) = &state.limiter {
-        limiter.reset_account("login", &form.username).await?;
+        .await;
+    // Only wrong credentials count; a correct password (even of an unverified user) clears
+    // this client's failures on the account.
+    match &outcome {
+        Err(AuthError::BadCredentials) => state.login_outcome(&req, &form.username, false).await?,
+        Ok(_) | Err(AuthError::UserNotVerified) => {
+            state.login_outcome(&req, &form.username, true).await?
+        }
+        Err(_) => {}
     }
+    let (_, response) = outcome.map_err(ApiError::ctx(Context::Login))?;
     Ok(login_http(response))
 }
 

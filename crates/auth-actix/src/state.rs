@@ -65,17 +65,40 @@ impl<D: UserDatabase> AuthState<D> {
         let Some(limiter) = &self.limiter else {
             return Ok(());
         };
-        // The peer address: behind a proxy, every client shares the proxy's (documented).
-        let address = req
-            .peer_addr()
-            .map(|a| a.ip().to_string())
-            .unwrap_or_else(|| "unknown".into());
-        match limiter.check(action, account, &address).await? {
-            auth_core::LimitDecision::Allowed => Ok(()),
-            auth_core::LimitDecision::Limited { retry_after } => {
-                Err(crate::ApiError::RateLimited { retry_after })
-            }
+        refused(limiter.check(action, account, &client_address(req)).await?)
+    }
+
+    /// Whether this client may try a password for `account` now (counts nothing);
+    /// `Err(RateLimited)` otherwise.
+    pub async fn login_allowed(
+        &self,
+        req: &actix_web::HttpRequest,
+        account: &str,
+    ) -> Result<(), crate::ApiError> {
+        let Some(limiter) = &self.limiter else {
+            return Ok(());
+        };
+        refused(limiter.login_allowed(account, &client_address(req)).await?)
+    }
+
+    /// Records the outcome of a password login: failures count, a success clears this
+    /// client's failures on the account.
+    pub async fn login_outcome(
+        &self,
+        req: &actix_web::HttpRequest,
+        account: &str,
+        succeeded: bool,
+    ) -> Result<(), crate::ApiError> {
+        let Some(limiter) = &self.limiter else {
+            return Ok(());
+        };
+        let address = client_address(req);
+        if succeeded {
+            limiter.login_succeeded(account, &address).await?;
+        } else {
+            limiter.login_failed(account, &address).await?;
         }
+        Ok(())
     }
 
     /// Replaces the plugin.
@@ -87,5 +110,21 @@ impl<D: UserDatabase> AuthState<D> {
     /// The backend with this name (routers are built from configured names, so it exists).
     pub fn backend(&self, name: &str) -> Option<&AuthenticationBackend<D::Id>> {
         self.authenticator.backend(name)
+    }
+}
+
+/// The peer address: behind a proxy, every client shares the proxy's (documented).
+fn client_address(req: &actix_web::HttpRequest) -> String {
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn refused(decision: auth_core::LimitDecision) -> Result<(), crate::ApiError> {
+    match decision {
+        auth_core::LimitDecision::Allowed => Ok(()),
+        auth_core::LimitDecision::Limited { retry_after } => {
+            Err(crate::ApiError::RateLimited { retry_after })
+        }
     }
 }

@@ -75,6 +75,14 @@ pub enum AuthError {
     /// A cryptographic primitive failed (key parsing, signing).
     #[error("cryptographic failure: {0}")]
     Crypto(String),
+    /// A conditional write found the user changed since it was read (its condition no longer
+    /// holds): e.g. a reset token already used, an e-mail changed before its verification.
+    #[error("the user changed since it was read")]
+    UserChanged,
+    /// A store (database, Redis) cannot be reached or answer in time; retrying later may work.
+    /// The source names the cause (host, error).
+    #[error("storage unavailable")]
+    Unavailable(#[source] Box<dyn StdError + Send + Sync>),
     /// The storage backend failed for a reason other than a uniqueness conflict.
     #[error("storage failure")]
     Storage(#[source] Box<dyn StdError + Send + Sync>),
@@ -87,6 +95,16 @@ impl AuthError {
     /// Wraps any storage-layer error.
     pub fn storage(err: impl StdError + Send + Sync + 'static) -> Self {
         Self::Storage(Box::new(err))
+    }
+
+    /// Wraps an error of a store that cannot be reached or timed out.
+    pub fn unavailable(err: impl StdError + Send + Sync + 'static) -> Self {
+        Self::Unavailable(Box::new(err))
+    }
+
+    /// Whether the error means a store is unreachable (the web layer answers 503).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
     }
 }
 

@@ -67,10 +67,13 @@ pub use password::{
 };
 pub use permissions::{Grant, InvalidPermissions, Permissions, WebSocketGrant};
 pub use plugin::{AuthPlugin, EmbeddedAuth, NoAuth};
-pub use ratelimit::{LimitDecision, LimiterStore, MemoryLimiter, RateLimit, RateLimiter};
+pub use ratelimit::{
+    Count, LimitDecision, LimitKey, LimiterStore, MemoryLimiter, RateLimit, RateLimiter, RateLimits,
+};
 pub use revocation::{MemoryRevocations, RevocationList};
 pub use store::{
-    AccessToken, AccessTokenDatabase, Group, GroupDatabase, Page, PermissionDatabase, UserDatabase,
+    AccessToken, AccessTokenDatabase, Group, GroupDatabase, Page, PermissionDatabase,
+    ProfileChange, UserCondition, UserDatabase, UserPatch,
 };
 pub use strategy::{DatabaseStrategy, JwtStrategy, JwtStrategyConfig, Strategy, TokenSubject};
 pub use transport::{

@@ -15,7 +15,7 @@ use crate::error::AuthError;
 use crate::hooks::{NoHooks, UserChanges, UserHooks};
 use crate::jwt::{JwtCodec, JwtRejection, now_ts};
 use crate::password::{PasswordHasher, PasswordPolicy, Verification};
-use crate::store::UserDatabase;
+use crate::store::{ProfileChange, UserCondition, UserDatabase, UserPatch};
 use crate::strategy::TokenSubject;
 use crate::transport::{LoginResponse, LogoutResponse};
 use crate::user::{NewUser, OAuthAccountData, User, UserId};
@@ -275,8 +275,21 @@ impl<D: UserDatabase> UserManager<D> {
             Ok(Verification::Mismatch) => Ok(None),
             Ok(Verification::Valid) => Ok(Some(user)),
             Ok(Verification::ValidNeedsRehash(new_hash)) => {
-                user.hashed_password = new_hash;
-                Ok(Some(self.db.update(&user).await?))
+                // Only over the hash just verified: a password changed meanwhile stays.
+                let patch = UserPatch {
+                    hashed_password: Some(new_hash),
+                    only_if: UserCondition {
+                        hashed_password: Some(user.hashed_password.clone()),
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                };
+                match self.db.update(&user.id, &patch).await {
+                    Ok(updated) => user = updated,
+                    Err(AuthError::UserChanged) => {}
+                    Err(e) => return Err(e),
+                }
+                Ok(Some(user))
             }
             Err(AuthError::UnknownHashFormat) => {
                 tracing::warn!(user_id = %user.id, "stored password hash has an unknown format; login refused");
@@ -344,9 +357,12 @@ impl<D: UserDatabase> UserManager<D> {
 
     /// Ends every session of the user at once (all strategies): tokens issued before are refused.
     pub async fn logout_all(&self, user: &UserOf<D>) -> Result<UserOf<D>, AuthError> {
-        let mut next = self.get(&user.id).await?;
-        next.session_generation += 1;
-        let updated = self.db.update(&next).await?;
+        // Incremented by the database: concurrent writes neither undo nor swallow it.
+        let patch = UserPatch {
+            end_sessions: true,
+            ..Default::default()
+        };
+        let updated = self.db.update(&user.id, &patch).await?;
         self.hooks
             .on_after_update(
                 &updated,
@@ -361,13 +377,16 @@ impl<D: UserDatabase> UserManager<D> {
     /// Updates a user. Safe mode ignores the flags. Checks run password policy, then e-mail
     /// conflict, then hashing. A change of letter case only of one's e-mail is allowed and
     /// keeps `is_verified`.
+    ///
+    /// Only the fields in `update` are written (a [`UserPatch`]): a concurrent request changing
+    /// other fields (a deactivation, a logout-all, a password) is never undone by this one.
     pub async fn update(
         &self,
         update: UserUpdate<D::Profile>,
         user: &UserOf<D>,
         safety: Safety,
     ) -> Result<UserOf<D>, AuthError> {
-        let mut next = user.clone();
+        let mut patch = UserPatch::default();
         let mut changes = UserChanges::default();
         if let Some(pw) = &update.password {
             self.policy.validate(pw)?;
@@ -377,40 +396,44 @@ impl<D: UserDatabase> UserManager<D> {
                 if self.db.get_by_email(email.as_str()).await?.is_some() {
                     return Err(AuthError::UserAlreadyExists);
                 }
-                next.is_verified = false;
+                patch.is_verified = Some(false);
             }
             if email != user.email {
-                next.email = email;
+                patch.email = Some(email);
                 changes.fields.push("email");
             }
         }
         if let Some(pw) = &update.password {
-            next.hashed_password = self.hasher.hash(pw).await?;
+            patch.hashed_password = Some(self.hasher.hash(pw).await?);
+            // A new password ends every session issued before it.
+            patch.end_sessions = true;
             changes.fields.push("password");
         }
         if safety == Safety::Unsafe {
             if let Some(v) = update.is_active {
-                next.is_active = v;
+                patch.is_active = Some(v);
+                // A deactivation ends every session (decided from the request, not from a
+                // possibly stale read of the current flag).
+                patch.end_sessions |= !v;
                 changes.fields.push("is_active");
             }
             if let Some(v) = update.is_superuser {
-                next.is_superuser = v;
+                patch.is_superuser = Some(v);
                 changes.fields.push("is_superuser");
             }
             if let Some(v) = update.is_verified {
-                next.is_verified = v;
+                patch.is_verified = Some(v);
                 changes.fields.push("is_verified");
             }
         }
-        // A new password or a deactivation ends every session issued before it.
-        if changes.contains("password") || (user.is_active && !next.is_active) {
-            next.session_generation += 1;
-        }
         if let Some(profile) = update.profile {
-            next.profile = profile;
+            patch.profile = Some(ProfileChange {
+                before: user.profile.clone(),
+                after: profile,
+            });
             changes.fields.push("profile");
         }
-        let updated = self.db.update(&next).await?;
+        let updated = self.db.update(&user.id, &patch).await?;
         self.hooks.on_after_update(&updated, &changes).await?;
         Ok(updated)
     }
@@ -462,9 +485,29 @@ impl<D: UserDatabase> UserManager<D> {
         if !user.is_active {
             return Err(AuthError::InvalidVerifyToken);
         }
-        let mut next = user.clone();
-        next.is_verified = true;
-        let updated = self.db.update(&next).await?;
+        // Claimed in one conditional write: of concurrent uses of one token, one verifies;
+        // an e-mail changed since the token was issued is not verified by it.
+        let patch = UserPatch {
+            is_verified: Some(true),
+            only_if: UserCondition {
+                email: Some(claims.email.to_lowercase()),
+                is_active: Some(true),
+                is_verified: Some(false),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let updated = match self.db.update(&user.id, &patch).await {
+            Ok(u) => u,
+            Err(AuthError::UserChanged) => {
+                return Err(match self.db.get(&user.id).await? {
+                    Some(now) if now.is_verified => AuthError::UserAlreadyVerified,
+                    _ => AuthError::InvalidVerifyToken,
+                });
+            }
+            Err(AuthError::UserNotExists) => return Err(AuthError::InvalidVerifyToken),
+            Err(e) => return Err(e),
+        };
         self.hooks.on_after_verify(&updated).await?;
         Ok(updated)
     }
@@ -508,7 +551,9 @@ impl<D: UserDatabase> UserManager<D> {
     }
 
     /// Resets the password from a token. Any password change since the token was issued
-    /// (including a previous use of it) invalidates it.
+    /// (including a previous use of it) invalidates it. The token is claimed by one
+    /// conditional write (`… WHERE hashed_password = <the hash it was issued for>`), so of
+    /// concurrent uses of one token exactly one succeeds.
     pub async fn reset_password(
         &self,
         token: &str,
@@ -531,10 +576,23 @@ impl<D: UserDatabase> UserManager<D> {
             return Err(AuthError::UserInactive);
         }
         self.policy.validate(password)?;
-        let mut next = user.clone();
-        next.hashed_password = self.hasher.hash(password).await?;
-        next.session_generation += 1;
-        let updated = self.db.update(&next).await?;
+        let patch = UserPatch {
+            hashed_password: Some(self.hasher.hash(password).await?),
+            end_sessions: true,
+            only_if: UserCondition {
+                hashed_password: Some(user.hashed_password.clone()),
+                is_active: Some(true),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let updated = match self.db.update(&user.id, &patch).await {
+            Ok(u) => u,
+            Err(AuthError::UserChanged | AuthError::UserNotExists) => {
+                return Err(AuthError::InvalidResetPasswordToken);
+            }
+            Err(e) => return Err(e),
+        };
         self.hooks.on_after_reset_password(&updated).await?;
         Ok(updated)
     }
@@ -572,8 +630,11 @@ impl<D: UserDatabase> UserManager<D> {
             }
             self.db.add_oauth_account(&user.id, account).await?;
             if options.is_verified_by_default && !user.is_verified {
-                user.is_verified = true;
-                user = self.db.update(&user).await?;
+                let patch = UserPatch {
+                    is_verified: Some(true),
+                    ..Default::default()
+                };
+                user = self.db.update(&user.id, &patch).await?;
             }
             self.hooks
                 .on_after_update(

@@ -11,6 +11,7 @@ use crate::error::AuthError;
 use crate::permissions::Permissions;
 use crate::store::{
     AccessToken, AccessTokenDatabase, Group, GroupDatabase, Page, PermissionDatabase, UserDatabase,
+    UserPatch,
 };
 use crate::user::{NewUser, OAuthAccount, OAuthAccountData, Profile, User, UserId};
 
@@ -162,15 +163,22 @@ impl<Id: GeneratedId, P: Profile> UserDatabase for MemoryStore<Id, P> {
         Ok(stored)
     }
 
-    async fn update(&self, user: &User<Id, P>) -> Result<User<Id, P>, AuthError> {
+    async fn update(&self, id: &Id, patch: &UserPatch<P>) -> Result<User<Id, P>, AuthError> {
+        // Check and write under one lock: the same atomicity as a conditional UPDATE.
         let mut state = self.lock();
-        if !state.users.contains_key(&user.id) {
-            return Err(AuthError::UserNotExists);
+        let current = state.users.get(id).ok_or(AuthError::UserNotExists)?;
+        if !patch.only_if.holds(current) {
+            return Err(AuthError::UserChanged);
         }
-        if state.email_taken(user.email.as_str(), Some(&user.id)) {
+        if let Some(email) = &patch.email
+            && state.email_taken(email.as_str(), Some(id))
+        {
             return Err(AuthError::UserAlreadyExists);
         }
-        state.users.insert(user.id.clone(), user.clone());
+        let user = state.users.get_mut(id).ok_or(AuthError::UserNotExists)?;
+        // The profile is one value here: two concurrent changes of different profile fields
+        // keep the last (the SeaORM adapter writes profile fields one by one).
+        patch.apply_to(user);
         Ok(user.clone())
     }
 

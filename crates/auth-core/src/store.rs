@@ -3,8 +3,163 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::email::Email;
 use crate::error::AuthError;
 use crate::user::{NewUser, OAuthAccount, OAuthAccountData, Profile, User, UserId};
+
+/// A change set for one user: only the fields that are set are written, so two requests
+/// changing different fields never undo each other (no column is rewritten from a stale read).
+///
+/// Built by the [`UserManager`](crate::UserManager); adapters apply it in **one** atomic
+/// write (`UPDATE … SET <changed columns> WHERE id = ? AND <only_if>`).
+#[derive(Clone)]
+pub struct UserPatch<P> {
+    /// New address (also its lower-cased unique form).
+    pub email: Option<Email>,
+    /// New password hash.
+    pub hashed_password: Option<String>,
+    /// New active flag.
+    pub is_active: Option<bool>,
+    /// New superuser flag.
+    pub is_superuser: Option<bool>,
+    /// New verified flag.
+    pub is_verified: Option<bool>,
+    /// New application fields: adapters write only the fields that differ between `before`
+    /// and `after` where they store fields separately.
+    pub profile: Option<ProfileChange<P>>,
+    /// Ends every session: `session_generation = session_generation + 1`, computed by the
+    /// database (never a value read earlier), so concurrent bumps all count.
+    pub end_sessions: bool,
+    /// What must still hold in the stored row for the patch to apply (compare-and-set).
+    pub only_if: UserCondition,
+}
+
+impl<P> Default for UserPatch<P> {
+    fn default() -> Self {
+        Self {
+            email: None,
+            hashed_password: None,
+            is_active: None,
+            is_superuser: None,
+            is_verified: None,
+            profile: None,
+            end_sessions: false,
+            only_if: UserCondition::default(),
+        }
+    }
+}
+
+impl<P> UserPatch<P> {
+    /// Whether the patch writes nothing (a condition alone is not a write).
+    pub fn is_empty(&self) -> bool {
+        self.email.is_none()
+            && self.hashed_password.is_none()
+            && self.is_active.is_none()
+            && self.is_superuser.is_none()
+            && self.is_verified.is_none()
+            && self.profile.is_none()
+            && !self.end_sessions
+    }
+
+    /// Applies the patch to an in-memory user (the memory store, and adapters' caches).
+    pub fn apply_to<Id>(&self, user: &mut User<Id, P>)
+    where
+        P: Clone,
+    {
+        if let Some(e) = &self.email {
+            user.email = e.clone();
+        }
+        if let Some(h) = &self.hashed_password {
+            user.hashed_password = h.clone();
+        }
+        if let Some(v) = self.is_active {
+            user.is_active = v;
+        }
+        if let Some(v) = self.is_superuser {
+            user.is_superuser = v;
+        }
+        if let Some(v) = self.is_verified {
+            user.is_verified = v;
+        }
+        if let Some(p) = &self.profile {
+            user.profile = p.after.clone();
+        }
+        if self.end_sessions {
+            user.session_generation += 1;
+        }
+    }
+}
+
+impl<P> std::fmt::Debug for UserPatch<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserPatch")
+            .field("email", &self.email)
+            .field(
+                "hashed_password",
+                &self.hashed_password.as_ref().map(|_| "<redacted>"),
+            )
+            .field("is_active", &self.is_active)
+            .field("is_superuser", &self.is_superuser)
+            .field("is_verified", &self.is_verified)
+            .field("profile", &self.profile.is_some())
+            .field("end_sessions", &self.end_sessions)
+            .field("only_if", &self.only_if)
+            .finish()
+    }
+}
+
+/// The application fields before and after a change.
+#[derive(Debug, Clone)]
+pub struct ProfileChange<P> {
+    /// As read by the caller.
+    pub before: P,
+    /// As the caller wants them.
+    pub after: P,
+}
+
+/// Preconditions of a [`UserPatch`], checked in the same statement as the write: a patch
+/// whose condition no longer holds writes nothing and fails with [`AuthError::UserChanged`].
+/// This is how single-use values are claimed (a reset token is bound to the hash it replaces).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct UserCondition {
+    /// The stored password hash is exactly this.
+    pub hashed_password: Option<String>,
+    /// The stored e-mail equals this, ignoring case.
+    pub email: Option<String>,
+    /// The stored active flag is this.
+    pub is_active: Option<bool>,
+    /// The stored verified flag is this.
+    pub is_verified: Option<bool>,
+}
+
+impl UserCondition {
+    /// Whether `user` satisfies the condition.
+    pub fn holds<Id, P>(&self, user: &User<Id, P>) -> bool {
+        self.hashed_password
+            .as_ref()
+            .is_none_or(|h| *h == user.hashed_password)
+            && self
+                .email
+                .as_ref()
+                .is_none_or(|e| e.to_lowercase() == user.email.normalized())
+            && self.is_active.is_none_or(|v| v == user.is_active)
+            && self.is_verified.is_none_or(|v| v == user.is_verified)
+    }
+}
+
+impl std::fmt::Debug for UserCondition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserCondition")
+            .field(
+                "hashed_password",
+                &self.hashed_password.as_ref().map(|_| "<redacted>"),
+            )
+            .field("email", &self.email)
+            .field("is_active", &self.is_active)
+            .field("is_verified", &self.is_verified)
+            .finish()
+    }
+}
 
 /// Persistence of users and their OAuth accounts (FastAPI Users' `BaseUserDatabase`).
 ///
@@ -36,10 +191,17 @@ pub trait UserDatabase: Send + Sync + 'static {
         &self,
         user: NewUser<Self::Profile>,
     ) -> Result<User<Self::Id, Self::Profile>, AuthError>;
-    /// Writes every field of `user` (looked up by id); `UserNotExists` if it is gone.
+    /// Applies `patch` to the user `id` in one atomic write: only the fields set are written,
+    /// `end_sessions` increments the stored generation, and nothing is written unless
+    /// `patch.only_if` holds for the stored row. Returns the user as stored afterwards.
+    ///
+    /// # Errors
+    /// `UserNotExists` if there is no such user, `UserChanged` if the condition does not hold,
+    /// `UserAlreadyExists` if the new e-mail is taken in any letter case.
     async fn update(
         &self,
-        user: &User<Self::Id, Self::Profile>,
+        id: &Self::Id,
+        patch: &UserPatch<Self::Profile>,
     ) -> Result<User<Self::Id, Self::Profile>, AuthError>;
     /// Deletes the user with its OAuth accounts and access tokens.
     async fn delete(&self, id: &Self::Id) -> Result<(), AuthError>;

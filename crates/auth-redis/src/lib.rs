@@ -9,11 +9,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use auth_core::strategy::database::generate_token;
 use auth_core::{
-    AuthError, LimitDecision, LimiterStore, RateLimit, RevocationList, Strategy, TokenSubject,
-    UserId,
+    AuthError, Count, LimitKey, LimiterStore, RevocationList, Strategy, TokenSubject, UserId,
 };
 use redis::AsyncCommands;
-use redis::aio::ConnectionManager;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+/// How long one command (or a reconnection) may take before the request gets a 503.
+pub const COMMAND_TIMEOUT: Duration = Duration::from_millis(800);
 
 /// Errors opening a connection.
 #[derive(Debug, thiserror::Error)]
@@ -23,11 +25,25 @@ pub enum RedisError {
     Connect(#[source] redis::RedisError),
 }
 
-/// A reconnecting connection (cheap to clone).
+/// A reconnecting connection (cheap to clone). Each command answers or fails within about
+/// [`COMMAND_TIMEOUT`]; a failure to reach Redis is [`AuthError::Unavailable`] naming the host.
 #[derive(Clone)]
 pub struct Redis {
     conn: ConnectionManager,
     prefix: String,
+    host: std::sync::Arc<str>,
+}
+
+/// Redis could not be reached or did not answer in time (the source of
+/// [`AuthError::Unavailable`]).
+#[derive(Debug, thiserror::Error)]
+#[error("Redis at {host} unavailable: {source}")]
+pub struct RedisUnavailable {
+    /// `host:port` (never the password).
+    pub host: String,
+    /// The client's error.
+    #[source]
+    pub source: redis::RedisError,
 }
 
 impl std::fmt::Debug for Redis {
@@ -42,19 +58,57 @@ impl Redis {
     /// Connects to `url` (`redis://127.0.0.1:6379`); every key gets `prefix` (tests isolate this way).
     pub async fn connect(url: &str, prefix: impl Into<String>) -> Result<Self, RedisError> {
         let client = redis::Client::open(url).map_err(RedisError::Connect)?;
-        let conn = tokio::time::timeout(Duration::from_secs(3), ConnectionManager::new(client))
-            .await
-            .map_err(|_| {
-                RedisError::Connect(redis::RedisError::from((
-                    redis::ErrorKind::Io,
-                    "connect timed out",
-                )))
-            })?
-            .map_err(RedisError::Connect)?;
+        let host = client.get_connection_info().addr().to_string();
+        // Fail fast while Redis is down (the request gets a 503), reconnect when it is back.
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(COMMAND_TIMEOUT))
+            .set_response_timeout(Some(COMMAND_TIMEOUT))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(200));
+        let conn = tokio::time::timeout(
+            Duration::from_secs(3),
+            ConnectionManager::new_with_config(client, config),
+        )
+        .await
+        .map_err(|_| {
+            RedisError::Connect(redis::RedisError::from((
+                redis::ErrorKind::Io,
+                "connect timed out",
+            )))
+        })?
+        .map_err(RedisError::Connect)?;
         Ok(Self {
             conn,
             prefix: prefix.into(),
+            host: std::sync::Arc::from(host),
         })
+    }
+
+    /// Whether Redis answers `PING` (for readiness probes).
+    ///
+    /// # Errors
+    /// [`AuthError::Unavailable`] naming the host when it does not.
+    pub async fn ping(&self) -> Result<(), AuthError> {
+        let _: String = redis::cmd("PING")
+            .query_async(&mut self.conn())
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    fn fail(&self, e: redis::RedisError) -> AuthError {
+        if e.is_io_error()
+            || e.is_timeout()
+            || e.is_connection_refusal()
+            || e.is_connection_dropped()
+        {
+            AuthError::unavailable(RedisUnavailable {
+                host: self.host.to_string(),
+                source: e,
+            })
+        } else {
+            AuthError::storage(e)
+        }
     }
 
     fn key(&self, kind: &str, id: &str) -> String {
@@ -64,10 +118,6 @@ impl Redis {
     fn conn(&self) -> ConnectionManager {
         self.conn.clone()
     }
-}
-
-fn storage(e: redis::RedisError) -> AuthError {
-    AuthError::storage(e)
 }
 
 /// Opaque random tokens in Redis with a TTL (`fastapi_users_token:<token>` → `<user id>:<generation>`).
@@ -103,7 +153,7 @@ impl<Id: UserId> Strategy<Id> for RedisStrategy<Id> {
             .conn()
             .get(self.redis.key("fastapi_users_token:", token))
             .await
-            .map_err(storage)?;
+            .map_err(|e| self.redis.fail(e))?;
         let Some(value) = value else { return Ok(None) };
         let (id, generation) = value.rsplit_once(':').unwrap_or((value.as_str(), "0"));
         Ok(Id::parse(id).map(|user_id| TokenSubject {
@@ -124,7 +174,7 @@ impl<Id: UserId> Strategy<Id> for RedisStrategy<Id> {
                 self.lifetime,
             )
             .await
-            .map_err(storage)?;
+            .map_err(|e| self.redis.fail(e))?;
         Ok(token)
     }
 
@@ -138,7 +188,7 @@ impl<Id: UserId> Strategy<Id> for RedisStrategy<Id> {
             .conn()
             .del(self.redis.key("fastapi_users_token:", token))
             .await
-            .map_err(storage)?;
+            .map_err(|e| self.redis.fail(e))?;
         Ok(())
     }
 }
@@ -164,7 +214,7 @@ impl RevocationList for RedisRevocations {
             .conn()
             .set_ex(self.redis.key("revoked:", jti), 1, ttl)
             .await
-            .map_err(storage)?;
+            .map_err(|e| self.redis.fail(e))?;
         Ok(())
     }
 
@@ -173,7 +223,7 @@ impl RevocationList for RedisRevocations {
             .conn()
             .exists(self.redis.key("revoked:", jti))
             .await
-            .map_err(storage)
+            .map_err(|e| self.redis.fail(e))
     }
 
     async fn purge_expired(&self) -> Result<u64, AuthError> {
@@ -203,11 +253,25 @@ impl RedisLimiter {
 
 #[async_trait]
 impl LimiterStore for RedisLimiter {
-    async fn hit(&self, key: &str, limit: RateLimit) -> Result<LimitDecision, AuthError> {
-        let key = self.redis.key("ratelimit:", key);
-        let window = limit.window.as_secs().max(1);
+    async fn count(&self, key: &LimitKey) -> Result<Option<Count>, AuthError> {
+        let key = self.redis.key("ratelimit:", &key.hex());
+        let (hits, ttl): (Option<u32>, i64) = redis::pipe()
+            .get(&key)
+            .ttl(&key)
+            .query_async(&mut self.redis.conn())
+            .await
+            .map_err(|e| self.redis.fail(e))?;
+        Ok(hits.filter(|_| ttl > 0).map(|hits| Count {
+            hits,
+            remaining: Duration::from_secs(u64::try_from(ttl).unwrap_or(1)),
+        }))
+    }
+
+    async fn hit(&self, key: &LimitKey, window: Duration) -> Result<Count, AuthError> {
+        let key = self.redis.key("ratelimit:", &key.hex());
+        let window = window.as_secs().max(1);
         // INCR, and start the window on the first hit, atomically.
-        let (count, ttl): (u32, i64) = redis::pipe()
+        let (hits, ttl): (u32, i64) = redis::pipe()
             .atomic()
             .incr(&key, 1)
             .cmd("EXPIRE")
@@ -218,23 +282,20 @@ impl LimiterStore for RedisLimiter {
             .ttl(&key)
             .query_async(&mut self.redis.conn())
             .await
-            .map_err(storage)?;
-        if count > limit.max {
-            let retry = u64::try_from(ttl).unwrap_or(window).max(1);
-            return Ok(LimitDecision::Limited {
-                retry_after: Duration::from_secs(retry),
-            });
-        }
-        Ok(LimitDecision::Allowed)
+            .map_err(|e| self.redis.fail(e))?;
+        Ok(Count {
+            hits,
+            remaining: Duration::from_secs(u64::try_from(ttl).unwrap_or(window).max(1)),
+        })
     }
 
-    async fn reset(&self, key: &str) -> Result<(), AuthError> {
+    async fn reset(&self, key: &LimitKey) -> Result<(), AuthError> {
         let _: () = self
             .redis
             .conn()
-            .del(self.redis.key("ratelimit:", key))
+            .del(self.redis.key("ratelimit:", &key.hex()))
             .await
-            .map_err(storage)?;
+            .map_err(|e| self.redis.fail(e))?;
         Ok(())
     }
 }

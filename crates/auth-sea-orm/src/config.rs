@@ -274,9 +274,12 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), StoreError> {
 
 /// A cross-process lock for schema changes and first-start data, so that many server processes
 /// starting at once on one database migrate once and create one admin. PostgreSQL uses a
-/// session advisory lock, MySQL/MariaDB `GET_LOCK`; SQLite needs none (its writes serialise).
+/// session advisory lock, MySQL/MariaDB `GET_LOCK`, a SQLite file an exclusive lock on the file
+/// `<database>.lock` beside it (SQLite's own locks make concurrent first migrations fail
+/// rather than wait); an in-memory SQLite database needs none.
 pub struct SchemaLock {
     conn: Option<DatabaseConnection>,
+    file: Option<std::fs::File>,
     backend: Backend,
 }
 
@@ -289,8 +292,13 @@ impl SchemaLock {
         let backend = url.backend();
         let sql = match backend {
             Backend::Sqlite => {
+                let file = match url.sqlite_path() {
+                    Some(path) => Some(lock_file(&path).await?),
+                    None => None,
+                };
                 return Ok(Self {
                     conn: None,
+                    file,
                     backend,
                 });
             }
@@ -307,6 +315,7 @@ impl SchemaLock {
             .map_err(StoreError::Migrate)?;
         Ok(Self {
             conn: Some(conn),
+            file: None,
             backend,
         })
     }
@@ -314,6 +323,10 @@ impl SchemaLock {
     /// Releases the lock (closing the session would too).
     pub async fn release(mut self) -> Result<(), StoreError> {
         use sea_orm::ConnectionTrait as _;
+        if let Some(file) = self.file.take() {
+            // Closing the file releases its lock; unlocking first says so explicitly.
+            let _ = file.unlock();
+        }
         let Some(conn) = self.conn.take() else {
             return Ok(());
         };
@@ -326,6 +339,36 @@ impl SchemaLock {
             .map_err(StoreError::Migrate)?;
         conn.close().await.map_err(StoreError::Connect)
     }
+}
+
+/// Opens `<database>.lock` and waits (on a blocking thread) for an exclusive lock on it.
+async fn lock_file(database: &Path) -> Result<std::fs::File, StoreError> {
+    let mut name = database.as_os_str().to_owned();
+    name.push(".lock");
+    let path = PathBuf::from(name);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir {
+            path: dir.display().to_string(),
+            source,
+        })?;
+    }
+    let shown = path.display().to_string();
+    let locked = tokio::task::spawn_blocking(move || {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)?;
+        file.lock()?;
+        Ok::<_, std::io::Error>(file)
+    })
+    .await
+    .map_err(|e| std::io::Error::other(e.to_string()))
+    .and_then(|r| r);
+    locked.map_err(|source| StoreError::Lock {
+        path: shown,
+        source,
+    })
 }
 
 #[cfg(test)]

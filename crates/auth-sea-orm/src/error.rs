@@ -21,6 +21,15 @@ pub enum StoreError {
     /// Migrations failed.
     #[error("database migration failed: {0}")]
     Migrate(#[source] DbErr),
+    /// The lock file of a SQLite database could not be opened or locked.
+    #[error("cannot lock {path}: {source}")]
+    Lock {
+        /// The lock file.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The SQLite data directory could not be created.
     #[error("cannot create the data directory {path}: {source}")]
     DataDir {
@@ -39,8 +48,49 @@ pub(crate) enum Conflict {
     Group,
 }
 
-/// Maps a database error to the core's error: constraint violations become domain errors.
-pub(crate) fn map_db_err(err: DbErr, conflict: Conflict) -> AuthError {
+/// The database could not be reached or did not answer in time: the source of
+/// [`AuthError::Unavailable`], naming the database (URL without password) and the error.
+#[derive(Debug, thiserror::Error)]
+#[error("database {database} unavailable: {source}")]
+pub struct DatabaseUnavailable {
+    /// The redacted URL (or `database` when the store was not told).
+    pub database: String,
+    /// The driver's error.
+    #[source]
+    pub source: DbErr,
+}
+
+/// Whether a driver error means the database is unreachable (refused, reset, timed out, pool
+/// exhausted) rather than a failed statement.
+pub(crate) fn is_unreachable(err: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    use sea_orm::sqlx::Error as X;
+    match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            matches!(
+                **e,
+                X::Io(_)
+                    | X::Tls(_)
+                    | X::Protocol(_)
+                    | X::PoolTimedOut
+                    | X::PoolClosed
+                    | X::WorkerCrashed
+            )
+        }
+        _ => false,
+    }
+}
+
+/// Maps a database error to the core's error: constraint violations become domain errors,
+/// an unreachable database [`AuthError::Unavailable`] naming `database`.
+pub(crate) fn map_db_err(err: DbErr, conflict: Conflict, database: &str) -> AuthError {
+    if is_unreachable(&err) {
+        return AuthError::unavailable(DatabaseUnavailable {
+            database: database.to_owned(),
+            source: err,
+        });
+    }
     match err.sql_err() {
         Some(SqlErr::UniqueConstraintViolation(_)) => match conflict {
             Conflict::User => AuthError::UserAlreadyExists,
@@ -51,7 +101,14 @@ pub(crate) fn map_db_err(err: DbErr, conflict: Conflict) -> AuthError {
     }
 }
 
-/// Shorthand for the common case.
-pub(crate) fn db_err(err: DbErr) -> AuthError {
-    map_db_err(err, Conflict::User)
+/// The core's error for a driver error outside the store (e.g. an application's own queries):
+/// unreachable → [`AuthError::Unavailable`], anything else → [`AuthError::Storage`].
+pub fn auth_error(err: DbErr) -> AuthError {
+    if is_unreachable(&err) {
+        return AuthError::unavailable(DatabaseUnavailable {
+            database: "database".to_owned(),
+            source: err,
+        });
+    }
+    AuthError::storage(err)
 }

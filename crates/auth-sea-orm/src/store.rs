@@ -7,7 +7,7 @@ use std::time::Duration;
 use auth_core::{
     AccessToken, AccessTokenDatabase, AuthError, Email, Group, GroupDatabase, NewUser,
     OAuthAccount, OAuthAccountData, Page, PermissionDatabase, Permissions, RevocationList,
-    TtlCache, User, UserDatabase,
+    TtlCache, User, UserDatabase, UserPatch,
 };
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -16,7 +16,7 @@ use sea_orm::{
 };
 
 use crate::entity::{access_token, link_user_group, oauth_account, user_group, user_oauth};
-use crate::error::{Conflict, db_err, map_db_err};
+use crate::error::{Conflict, map_db_err};
 
 /// Fractal's application fields on a user.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -37,6 +37,8 @@ pub type FractalUser = User<i32, FractalProfile>;
 pub struct SeaOrmStore {
     db: DatabaseConnection,
     cache: Arc<Caches>,
+    /// Names the database in errors (a redacted URL).
+    label: Arc<str>,
 }
 
 /// Read caches of the lookups every authenticated request makes. This store's own writes
@@ -81,7 +83,32 @@ impl SeaOrmStore {
         Self {
             db,
             cache: Arc::new(Caches::new(ttl, CACHE_CAPACITY)),
+            label: Arc::from("database"),
         }
+    }
+
+    /// Names the database in "unavailable" errors (pass a URL without its password, e.g.
+    /// [`DatabaseUrl::redacted`](crate::DatabaseUrl::redacted)).
+    pub fn with_label(mut self, label: impl Into<String>) -> Self {
+        self.label = Arc::from(label.into());
+        self
+    }
+
+    /// Whether the database answers a trivial query (for readiness probes).
+    ///
+    /// # Errors
+    /// [`AuthError::Unavailable`] naming the database when it does not.
+    pub async fn ping(&self) -> Result<(), AuthError> {
+        self.db.ping().await.map_err(|e| {
+            AuthError::unavailable(crate::error::DatabaseUnavailable {
+                database: self.label.to_string(),
+                source: e,
+            })
+        })
+    }
+
+    fn fail(&self, err: sea_orm::DbErr) -> AuthError {
+        map_db_err(err, Conflict::User, &self.label)
     }
 
     /// The connection pool.
@@ -134,7 +161,7 @@ impl SeaOrmStore {
             .order_by_asc(user_oauth::Column::Id)
             .all(&self.db)
             .await
-            .map_err(db_err)?;
+            .map_err(|e| self.fail(e))?;
         Ok(rows.into_iter().map(to_user).collect())
     }
 
@@ -161,7 +188,7 @@ impl SeaOrmStore {
             user_oauth::Entity::insert_many(models)
                 .exec(&self.db)
                 .await
-                .map_err(db_err)?;
+                .map_err(|e| self.fail(e))?;
             inserted += chunk.len() as u64;
         }
         Ok(inserted)
@@ -179,14 +206,14 @@ impl SeaOrmStore {
             .filter(oauth_state::Column::ExpiresAt.lt(Utc::now()))
             .exec(&self.db)
             .await
-            .map_err(db_err)?;
+            .map_err(|e| self.fail(e))?;
         let row = oauth_state::ActiveModel {
             jti: Set(jti.to_owned()),
             expires_at: Set(expires_at),
         };
         match row.insert(&self.db).await {
             Ok(_) => Ok(true),
-            Err(e) => match db_err(e) {
+            Err(e) => match self.fail(e) {
                 AuthError::UserAlreadyExists => Ok(false),
                 other => Err(other),
             },
@@ -206,7 +233,7 @@ impl SeaOrmStore {
             .order_by_asc(oauth_account::Column::Id)
             .all(&self.db)
             .await
-            .map_err(db_err)?;
+            .map_err(|e| self.fail(e))?;
         Ok(rows.into_iter().map(to_account).collect())
     }
 
@@ -217,7 +244,7 @@ impl SeaOrmStore {
             .order_by_asc(user_oauth::Column::Id)
             .one(&self.db)
             .await
-            .map_err(db_err)?;
+            .map_err(|e| self.fail(e))?;
         Ok(row.map(to_user))
     }
 }
@@ -278,7 +305,7 @@ impl UserDatabase for SeaOrmStore {
         let row = user_oauth::Entity::find_by_id(*id)
             .one(&self.db)
             .await
-            .map_err(db_err)?;
+            .map_err(|e| self.fail(e))?;
         let user = row.map(to_user);
         if let Some(u) = &user {
             self.cache.users.insert(ticket, *id, u.clone());
@@ -291,7 +318,7 @@ impl UserDatabase for SeaOrmStore {
             .filter(user_oauth::Column::EmailLower.eq(email.trim().to_lowercase()))
             .one(&self.db)
             .await
-            .map_err(db_err)?;
+            .map_err(|e| self.fail(e))?;
         Ok(row.map(to_user))
     }
 
@@ -305,7 +332,7 @@ impl UserDatabase for SeaOrmStore {
             .filter(oauth_account::Column::AccountId.eq(account_id))
             .one(&self.db)
             .await
-            .map_err(db_err)?;
+            .map_err(|e| self.fail(e))?;
         match link {
             Some(link) => self.get(&link.user_id).await,
             None => Ok(None),
@@ -325,33 +352,89 @@ impl UserDatabase for SeaOrmStore {
             cache_dir: Set(user.profile.cache_dir),
             ..Default::default()
         };
-        let row = model.insert(&self.db).await.map_err(db_err)?;
+        let row = model.insert(&self.db).await.map_err(|e| self.fail(e))?;
         Ok(to_user(row))
     }
 
-    async fn update(&self, user: &FractalUser) -> Result<FractalUser, AuthError> {
-        let model = user_oauth::ActiveModel {
-            id: Set(user.id),
-            email_lower: Set(user.email.normalized()),
-            email: Set(user.email.to_string()),
-            hashed_password: Set(user.hashed_password.clone()),
-            is_active: Set(user.is_active),
-            is_superuser: Set(user.is_superuser),
-            is_verified: Set(user.is_verified),
-            username: Set(user.profile.username.clone()),
-            slurm_user: Set(user.profile.slurm_user.clone()),
-            cache_dir: Set(user.profile.cache_dir.clone()),
-            // Permissions are written through PermissionDatabase only.
-            permissions: sea_orm::ActiveValue::NotSet,
-            session_generation: Set(user.session_generation),
-        };
-        let res = model.update(&self.db).await;
-        self.cache.forget_user(user.id);
-        match res {
-            Ok(row) => Ok(to_user(row)),
-            Err(sea_orm::DbErr::RecordNotUpdated) => Err(AuthError::UserNotExists),
-            Err(e) => Err(db_err(e)),
+    async fn update(
+        &self,
+        id: &i32,
+        patch: &UserPatch<FractalProfile>,
+    ) -> Result<FractalUser, AuthError> {
+        use sea_orm::sea_query::{Expr, ExprTrait as _};
+        use user_oauth::Column as C;
+        // One UPDATE of the changed columns only, guarded by the patch's condition: no column
+        // is rewritten from a value read earlier, and a claim (reset token) is one write.
+        let mut sets: Vec<(C, sea_orm::Value)> = Vec::new();
+        let mut set = |col: C, value: sea_orm::Value| sets.push((col, value));
+        if let Some(e) = &patch.email {
+            set(C::Email, e.to_string().into());
+            set(C::EmailLower, e.normalized().into());
         }
+        if let Some(h) = &patch.hashed_password {
+            set(C::HashedPassword, h.clone().into());
+        }
+        if let Some(v) = patch.is_active {
+            set(C::IsActive, v.into());
+        }
+        if let Some(v) = patch.is_superuser {
+            set(C::IsSuperuser, v.into());
+        }
+        if let Some(v) = patch.is_verified {
+            set(C::IsVerified, v.into());
+        }
+        if let Some(change) = &patch.profile {
+            let (before, after) = (&change.before, &change.after);
+            if before.username != after.username {
+                set(C::Username, after.username.clone().into());
+            }
+            if before.slurm_user != after.slurm_user {
+                set(C::SlurmUser, after.slurm_user.clone().into());
+            }
+            if before.cache_dir != after.cache_dir {
+                set(C::CacheDir, after.cache_dir.clone().into());
+            }
+        }
+        let writes = !sets.is_empty() || patch.end_sessions;
+        let mut query = user_oauth::Entity::update_many().filter(C::Id.eq(*id));
+        for (col, value) in sets {
+            query = query.col_expr(col, Expr::value(value));
+        }
+        if patch.end_sessions {
+            query = query.col_expr(C::SessionGeneration, Expr::col(C::SessionGeneration).add(1));
+        }
+        let cond = &patch.only_if;
+        if let Some(h) = &cond.hashed_password {
+            query = query.filter(C::HashedPassword.eq(h.clone()));
+        }
+        if let Some(e) = &cond.email {
+            query = query.filter(C::EmailLower.eq(e.to_lowercase()));
+        }
+        if let Some(v) = cond.is_active {
+            query = query.filter(C::IsActive.eq(v));
+        }
+        if let Some(v) = cond.is_verified {
+            query = query.filter(C::IsVerified.eq(v));
+        }
+        let affected = if writes {
+            let res = query.exec(&self.db).await;
+            self.cache.forget_user(*id);
+            res.map_err(|e| self.fail(e))?.rows_affected
+        } else {
+            0
+        };
+        let row = user_oauth::Entity::find_by_id(*id)
+            .one(&self.db)
+            .await
+            .map_err(|e| self.fail(e))?
+            .ok_or(AuthError::UserNotExists)?;
+        let user = to_user(row);
+        // No row written: the condition failed, or (MySQL counts changed rows only) the
+        // values were already those; the row as it is now tells which.
+        if affected == 0 && !cond.holds(&user) {
+            return Err(AuthError::UserChanged);
+        }
+        Ok(user)
     }
 
     async fn delete(&self, id: &i32) -> Result<(), AuthError> {
@@ -360,7 +443,7 @@ impl UserDatabase for SeaOrmStore {
         self.cache.forget_user(*id);
         let id = *id;
         self.cache.tokens.retain(|_, t| t.user_id != id);
-        if res.map_err(db_err)?.rows_affected == 0 {
+        if res.map_err(|e| self.fail(e))?.rows_affected == 0 {
             return Err(AuthError::UserNotExists);
         }
         Ok(())
@@ -383,7 +466,7 @@ impl UserDatabase for SeaOrmStore {
         };
         let res = model.insert(&self.db).await;
         self.cache.accounts.remove(user_id);
-        Ok(to_account(res.map_err(db_err)?))
+        Ok(to_account(res.map_err(|e| self.fail(e))?))
     }
 
     async fn update_oauth_account(
@@ -405,7 +488,7 @@ impl UserDatabase for SeaOrmStore {
         match res {
             Ok(row) => Ok(to_account(row)),
             Err(sea_orm::DbErr::RecordNotUpdated) => Err(AuthError::UserNotExists),
-            Err(e) => Err(db_err(e)),
+            Err(e) => Err(self.fail(e)),
         }
     }
 
@@ -419,7 +502,7 @@ impl UserDatabase for SeaOrmStore {
             .order_by_asc(oauth_account::Column::Id)
             .all(&self.db)
             .await
-            .map_err(db_err)?;
+            .map_err(|e| self.fail(e))?;
         let accounts: Vec<_> = rows.into_iter().map(to_account).collect();
         self.cache
             .accounts
@@ -438,7 +521,7 @@ impl UserDatabase for SeaOrmStore {
             .exec(&self.db)
             .await;
         self.cache.accounts.remove(user_id);
-        Ok(res.map_err(db_err)?.rows_affected > 0)
+        Ok(res.map_err(|e| self.fail(e))?.rows_affected > 0)
     }
 
     async fn list(&self, page: Page) -> Result<Vec<FractalUser>, AuthError> {
@@ -448,7 +531,7 @@ impl UserDatabase for SeaOrmStore {
             .limit(clamp(page.limit))
             .all(&self.db)
             .await
-            .map_err(db_err)?;
+            .map_err(|e| self.fail(e))?;
         Ok(rows.into_iter().map(to_user).collect())
     }
 
@@ -456,7 +539,7 @@ impl UserDatabase for SeaOrmStore {
         user_oauth::Entity::find()
             .count(&self.db)
             .await
-            .map_err(db_err)
+            .map_err(|e| self.fail(e))
     }
 }
 
@@ -475,7 +558,7 @@ impl AccessTokenDatabase<i32> for SeaOrmStore {
         let row = access_token::Entity::find_by_id(token.to_owned())
             .one(&self.db)
             .await
-            .map_err(db_err)?;
+            .map_err(|e| self.fail(e))?;
         let found = row.map(|m| AccessToken {
             token: m.token,
             user_id: m.user_id,
@@ -495,7 +578,7 @@ impl AccessTokenDatabase<i32> for SeaOrmStore {
             created_at: Set(token.created_at),
             generation: Set(token.generation),
         };
-        model.insert(&self.db).await.map_err(db_err)?;
+        model.insert(&self.db).await.map_err(|e| self.fail(e))?;
         Ok(token)
     }
 
@@ -504,7 +587,7 @@ impl AccessTokenDatabase<i32> for SeaOrmStore {
             .exec(&self.db)
             .await;
         self.cache.tokens.remove(token);
-        res.map_err(db_err)?;
+        res.map_err(|e| self.fail(e))?;
         Ok(())
     }
 
@@ -515,7 +598,7 @@ impl AccessTokenDatabase<i32> for SeaOrmStore {
             .await;
         let user_id = *user_id;
         self.cache.tokens.retain(|_, t| t.user_id != user_id);
-        Ok(res.map_err(db_err)?.rows_affected)
+        Ok(res.map_err(|e| self.fail(e))?.rows_affected)
     }
 
     async fn purge_tokens_created_before(
@@ -529,7 +612,7 @@ impl AccessTokenDatabase<i32> for SeaOrmStore {
         self.cache
             .tokens
             .retain(|_, t| t.created_at >= created_before);
-        Ok(res.map_err(db_err)?.rows_affected)
+        Ok(res.map_err(|e| self.fail(e))?.rows_affected)
     }
 }
 
@@ -544,7 +627,7 @@ impl GroupDatabase<i32> for SeaOrmStore {
         let row = model
             .insert(&self.db)
             .await
-            .map_err(|e| map_db_err(e, Conflict::Group))?;
+            .map_err(|e| map_db_err(e, Conflict::Group, &self.label))?;
         Ok(to_group(row))
     }
 
@@ -552,7 +635,7 @@ impl GroupDatabase<i32> for SeaOrmStore {
         let row = user_group::Entity::find_by_id(*id)
             .one(&self.db)
             .await
-            .map_err(db_err)?;
+            .map_err(|e| self.fail(e))?;
         Ok(row.map(to_group))
     }
 
@@ -561,7 +644,7 @@ impl GroupDatabase<i32> for SeaOrmStore {
             .filter(user_group::Column::Name.eq(name))
             .one(&self.db)
             .await
-            .map_err(db_err)?;
+            .map_err(|e| self.fail(e))?;
         Ok(row.map(to_group))
     }
 
@@ -570,7 +653,7 @@ impl GroupDatabase<i32> for SeaOrmStore {
             .order_by_asc(user_group::Column::Id)
             .all(&self.db)
             .await
-            .map_err(db_err)?;
+            .map_err(|e| self.fail(e))?;
         Ok(rows.into_iter().map(to_group).collect())
     }
 
@@ -578,7 +661,7 @@ impl GroupDatabase<i32> for SeaOrmStore {
         let res = user_group::Entity::delete_by_id(*id)
             .exec(&self.db)
             .await
-            .map_err(db_err)?;
+            .map_err(|e| self.fail(e))?;
         Ok(res.rows_affected > 0)
     }
 
@@ -590,7 +673,7 @@ impl GroupDatabase<i32> for SeaOrmStore {
         };
         match model.insert(&self.db).await {
             Ok(_) => Ok(true),
-            Err(e) => match map_db_err(e, Conflict::User) {
+            Err(e) => match self.fail(e) {
                 AuthError::UserAlreadyExists => Ok(false),
                 other => Err(other),
             },
@@ -607,7 +690,7 @@ impl GroupDatabase<i32> for SeaOrmStore {
             .filter(link_user_group::Column::UserId.eq(*user_id))
             .exec(&self.db)
             .await
-            .map_err(db_err)?;
+            .map_err(|e| self.fail(e))?;
         Ok(res.rows_affected > 0)
     }
 
@@ -616,7 +699,7 @@ impl GroupDatabase<i32> for SeaOrmStore {
             .filter(link_user_group::Column::UserId.eq(*user_id))
             .all(&self.db)
             .await
-            .map_err(db_err)?;
+            .map_err(|e| self.fail(e))?;
         if links.is_empty() {
             return Ok(Vec::new());
         }
@@ -625,7 +708,7 @@ impl GroupDatabase<i32> for SeaOrmStore {
             .order_by_asc(user_group::Column::Id)
             .all(&self.db)
             .await
-            .map_err(db_err)?;
+            .map_err(|e| self.fail(e))?;
         Ok(rows.into_iter().map(to_group).collect())
     }
 
@@ -635,7 +718,7 @@ impl GroupDatabase<i32> for SeaOrmStore {
             .order_by_asc(link_user_group::Column::UserId)
             .all(&self.db)
             .await
-            .map_err(db_err)?;
+            .map_err(|e| self.fail(e))?;
         Ok(links.into_iter().map(|l| l.user_id).collect())
     }
 }
@@ -657,7 +740,7 @@ impl PermissionDatabase<i32> for SeaOrmStore {
         let row = user_oauth::Entity::find_by_id(*user_id)
             .one(&self.db)
             .await
-            .map_err(db_err)?;
+            .map_err(|e| self.fail(e))?;
         parse_permissions(row.and_then(|r| r.permissions))
     }
 
@@ -674,7 +757,7 @@ impl PermissionDatabase<i32> for SeaOrmStore {
             .filter(user_oauth::Column::Id.eq(*user_id))
             .exec(&self.db)
             .await
-            .map_err(db_err)?;
+            .map_err(|e| self.fail(e))?;
         if res.rows_affected == 0 {
             return Err(AuthError::UserNotExists);
         }
@@ -685,7 +768,7 @@ impl PermissionDatabase<i32> for SeaOrmStore {
         let row = user_group::Entity::find_by_id(*group_id)
             .one(&self.db)
             .await
-            .map_err(db_err)?;
+            .map_err(|e| self.fail(e))?;
         parse_permissions(row.and_then(|r| r.permissions))
     }
 
@@ -702,7 +785,7 @@ impl PermissionDatabase<i32> for SeaOrmStore {
             .filter(user_group::Column::Id.eq(*group_id))
             .exec(&self.db)
             .await
-            .map_err(db_err)?;
+            .map_err(|e| self.fail(e))?;
         if res.rows_affected == 0 {
             return Err(AuthError::UserNotExists);
         }
@@ -730,7 +813,7 @@ impl RevocationList for SeaOrmStore {
         self.cache.revoked.remove(jti);
         match res {
             Ok(_) => Ok(()),
-            Err(e) => match db_err(e) {
+            Err(e) => match self.fail(e) {
                 // Revoked twice: already done.
                 AuthError::UserAlreadyExists => Ok(()),
                 other => Err(other),
@@ -747,7 +830,7 @@ impl RevocationList for SeaOrmStore {
         let row = revoked_token::Entity::find_by_id(jti.to_owned())
             .one(&self.db)
             .await
-            .map_err(db_err)?;
+            .map_err(|e| self.fail(e))?;
         self.cache
             .revoked
             .insert(ticket, jti.to_owned(), row.is_some());
@@ -760,7 +843,7 @@ impl RevocationList for SeaOrmStore {
             .filter(revoked_token::Column::ExpiresAt.lte(Utc::now().timestamp()))
             .exec(&self.db)
             .await
-            .map_err(db_err)?;
+            .map_err(|e| self.fail(e))?;
         Ok(res.rows_affected)
     }
 }

@@ -210,3 +210,6 @@ impl Drop for TestDatabase {
         let _ = handle.join();
     }
 }
+
+pub mod proxy;
+pub use proxy::TcpProxy;

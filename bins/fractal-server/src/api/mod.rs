@@ -43,5 +43,5 @@ pub fn denied(denial: Denial) -> ApiError {
 
 /// A database error while doing the work (not a rule): a logged 500.
 pub fn db_failure(e: sea_orm::DbErr) -> ApiError {
-    ApiError::auth(AuthError::storage(e))
+    ApiError::auth(auth_sea_orm::error::auth_error(e))
 }

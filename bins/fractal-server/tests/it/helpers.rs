@@ -170,6 +170,8 @@ pub fn test_settings(db: &TestDatabase, extra: &[(&str, &str)]) -> Settings {
     env.entry("JWT_SECRET_KEY".into())
         .or_insert_with(|| "test-secret".into());
     // Tests log in far more often than people do; the rate-limit tests set real limits.
+    env.entry("FRACTAL_RATE_LIMIT_PAIR".into())
+        .or_insert_with(|| "100000/1".into());
     env.entry("FRACTAL_RATE_LIMIT_ACCOUNT".into())
         .or_insert_with(|| "100000/1".into());
     env.entry("FRACTAL_RATE_LIMIT_ADDRESS".into())

@@ -14,6 +14,7 @@ mod oauth_login;
 mod oidc;
 mod plugins;
 mod reset_verify;
+mod resilience;
 mod scale_out;
 mod sessions;
 mod smtp;

@@ -274,7 +274,8 @@ async fn login_status(app: &TestApp, email: &str, pw: &str) -> reqwest::Response
 #[tokio::test]
 async fn guessing_is_limited_with_retry_after_and_reset_by_success() {
     let limits = [
-        ("FRACTAL_RATE_LIMIT_ACCOUNT", "3/60"),
+        ("FRACTAL_RATE_LIMIT_PAIR", "3/60"),
+        ("FRACTAL_RATE_LIMIT_ACCOUNT", "5/60"),
         ("FRACTAL_RATE_LIMIT_ADDRESS", "1000/60"),
     ];
     let app = spawn_app_with(Service::Sqlite, &limits).await.unwrap();
@@ -292,7 +293,7 @@ async fn guessing_is_limited_with_retry_after_and_reset_by_success() {
     assert_eq!(
         res.status(),
         StatusCode::TOO_MANY_REQUESTS,
-        "locked per account, whatever the letter case"
+        "locked per (account, address), whatever the letter case"
     );
     let retry: u64 = res.headers()["retry-after"]
         .to_str()
@@ -314,7 +315,7 @@ async fn guessing_is_limited_with_retry_after_and_reset_by_success() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
 
-    // A success resets the account's counter.
+    // A success resets this address's counter on the account.
     app.create_user("frank@example.org", "right-pw", json!({}))
         .await;
     for _ in 0..2 {
@@ -342,7 +343,7 @@ async fn guessing_is_limited_with_retry_after_and_reset_by_success() {
     );
 
     // The mail-sending routes are limited per account too.
-    for _ in 0..3 {
+    for _ in 0..5 {
         let res = app
             .client
             .post(app.url("/auth/forgot-password"))
@@ -398,7 +399,7 @@ async fn two_instances_sharing_redis_share_the_limit() {
     let env = [
         ("REDIS_URL", url.as_str()),
         ("REDIS_KEY_PREFIX", prefix.as_str()),
-        ("FRACTAL_RATE_LIMIT_ACCOUNT", "3/60"),
+        ("FRACTAL_RATE_LIMIT_PAIR", "3/60"),
         ("FRACTAL_RATE_LIMIT_ADDRESS", "1000/60"),
     ];
     let one = spawn_app_with(Service::Sqlite, &env).await.unwrap();

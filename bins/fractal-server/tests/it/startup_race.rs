@@ -1,5 +1,5 @@
-//! Eight server processes started at once on one PostgreSQL database: one admin, one default
-//! group, and all eight serve.
+//! Eight server processes started at once on one database (SQLite file, PostgreSQL, MariaDB):
+//! one admin, one default group, and all eight serve.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -28,13 +28,27 @@ fn free_port() -> u16 {
 
 #[tokio::test]
 async fn eight_processes_one_admin_one_group() {
-    let Some(db) = TestDatabase::new(Service::Postgres).await else {
+    eight_processes(Service::Postgres).await;
+}
+
+#[tokio::test]
+async fn eight_processes_on_one_sqlite_file() {
+    eight_processes(Service::Sqlite).await;
+}
+
+#[tokio::test]
+async fn eight_processes_on_mariadb() {
+    eight_processes(Service::MySql).await;
+}
+
+async fn eight_processes(service: Service) {
+    let Some(db) = TestDatabase::new(service).await else {
         return;
     };
     let dir = std::env::temp_dir().join(format!("{}-race", db.name()));
     std::fs::create_dir_all(&dir).unwrap();
     let ports: Vec<u16> = (0..8).map(|_| free_port()).collect();
-    let children = Kill(
+    let mut children = Kill(
         ports
             .iter()
             .map(|port| {
@@ -45,7 +59,7 @@ async fn eight_processes_one_admin_one_group() {
                     .env("JWT_SECRET_KEY", "race-secret")
                     .env("FRACTAL_PORT", port.to_string())
                     .stdout(Stdio::null())
-                    .stderr(Stdio::null())
+                    .stderr(std::fs::File::create(dir.join(format!("{port}.log"))).unwrap())
                     .spawn()
                     .unwrap()
             })
@@ -59,6 +73,16 @@ async fn eight_processes_one_admin_one_group() {
                 Instant::now() < deadline,
                 "server on {port} did not come up"
             );
+            if let Some((i, status)) = children
+                .0
+                .iter_mut()
+                .enumerate()
+                .find_map(|(i, c)| c.try_wait().ok().flatten().map(|s| (i, s)))
+            {
+                let err = std::fs::read_to_string(dir.join(format!("{}.log", ports[i])))
+                    .unwrap_or_default();
+                panic!("process {i} exited at start-up ({status}): {err}");
+            }
             let ok = client
                 .post(format!("http://127.0.0.1:{port}/auth/token/login"))
                 .form(&[("username", "admin@fractal.xy"), ("password", "1234")])

@@ -103,9 +103,12 @@ async fn authenticate_unknown_wrong_valid_and_case_insensitive() {
 #[tokio::test]
 async fn unknown_hash_formats_refuse_login_instead_of_crashing() {
     let f = fixture().await;
-    let mut u = f.user.clone();
-    u.hashed_password = "fake_hashed_password".into();
-    f.store.update(&u).await.unwrap();
+    let u = f.user.clone();
+    let patch = UserPatch {
+        hashed_password: Some("fake_hashed_password".into()),
+        ..Default::default()
+    };
+    f.store.update(&u.id, &patch).await.unwrap();
     assert!(
         f.manager
             .authenticate("king.arthur@camelot.bt", &secret("guinevere"))

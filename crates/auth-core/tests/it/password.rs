@@ -61,9 +61,12 @@ async fn bcrypt_hashes_stay_when_upgrades_are_off() {
 #[tokio::test]
 async fn login_with_a_fractal_bcrypt_hash_upgrades_it_to_argon2id() {
     let f = fixture().await;
-    let mut u = f.user.clone();
-    u.hashed_password = PY_BCRYPT_2B_12.into();
-    f.store.update(&u).await.unwrap();
+    let u = f.user.clone();
+    let patch = UserPatch {
+        hashed_password: Some(PY_BCRYPT_2B_12.into()),
+        ..Default::default()
+    };
+    f.store.update(&u.id, &patch).await.unwrap();
     let logged = f
         .manager
         .authenticate("king.arthur@camelot.bt", &secret("guinevere"))
@@ -89,9 +92,12 @@ async fn login_with_a_fractal_bcrypt_hash_upgrades_it_to_argon2id() {
 #[tokio::test]
 async fn a_wrong_password_does_not_touch_a_bcrypt_hash() {
     let f = fixture().await;
-    let mut u = f.user.clone();
-    u.hashed_password = PY_BCRYPT_2B_12.into();
-    f.store.update(&u).await.unwrap();
+    let u = f.user.clone();
+    let patch = UserPatch {
+        hashed_password: Some(PY_BCRYPT_2B_12.into()),
+        ..Default::default()
+    };
+    f.store.update(&u.id, &patch).await.unwrap();
     assert!(
         f.manager
             .authenticate("king.arthur@camelot.bt", &secret("wrong"))

@@ -4,7 +4,12 @@
 use std::num::NonZeroU64;
 use std::time::Duration;
 
-use auth_core::{LimitDecision, LimiterStore, RateLimit, RevocationList, Strategy, TokenSubject};
+use std::sync::Arc;
+
+use auth_core::{
+    AuthError, LimitDecision, LimitKey, LimiterStore, RateLimiter, RateLimits, RevocationList,
+    Strategy, TokenSubject,
+};
 use auth_redis::{Redis, RedisLimiter, RedisRevocations, RedisStrategy};
 
 async fn redis() -> Option<Redis> {
@@ -63,21 +68,105 @@ async fn limiter_counts_shared_windows() {
     let Some(r) = redis().await else { return };
     // Two stores on one Redis behave as one: that is how processes share limits.
     let (a, b) = (RedisLimiter::new(r.clone()), RedisLimiter::new(r));
-    let limit = RateLimit {
-        max: 3,
-        window: Duration::from_secs(30),
+    let key = LimitKey::of(&["k"]);
+    let window = Duration::from_secs(30);
+    assert_eq!(a.count(&key).await.unwrap(), None);
+    assert_eq!(a.hit(&key, window).await.unwrap().hits, 1);
+    assert_eq!(b.hit(&key, window).await.unwrap().hits, 2);
+    let c = a.count(&key).await.unwrap().unwrap();
+    assert_eq!(c.hits, 2);
+    assert!(c.remaining <= window && c.remaining >= Duration::from_secs(29));
+    a.reset(&key).await.unwrap();
+    assert_eq!(b.count(&key).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn login_policy_over_redis() {
+    let Some(r) = redis().await else { return };
+    let limits = RateLimits {
+        per_pair: "3/60".parse().unwrap(),
+        per_account: "5/60".parse().unwrap(),
+        per_address: "8/60".parse().unwrap(),
     };
-    assert_eq!(a.hit("k", limit).await.unwrap(), LimitDecision::Allowed);
-    assert_eq!(b.hit("k", limit).await.unwrap(), LimitDecision::Allowed);
-    assert_eq!(a.hit("k", limit).await.unwrap(), LimitDecision::Allowed);
-    match b.hit("k", limit).await.unwrap() {
-        LimitDecision::Limited { retry_after } => assert!(
-            retry_after <= Duration::from_secs(30) && retry_after >= Duration::from_secs(29)
-        ),
-        other => panic!("{other:?}"),
+    let l = RateLimiter::new(Arc::new(RedisLimiter::new(r)), limits);
+    for i in 0..6 {
+        let ip = format!("10.0.0.{i}");
+        assert_eq!(
+            l.login_allowed("admin@x.org", &ip).await.unwrap(),
+            LimitDecision::Allowed
+        );
+        l.login_failed("admin@x.org", &ip).await.unwrap();
     }
-    a.reset("k").await.unwrap();
-    assert_eq!(b.hit("k", limit).await.unwrap(), LimitDecision::Allowed);
+    // Addresses that failed on the account are refused once it is over its limit; a clean
+    // address is not.
+    assert!(matches!(
+        l.login_allowed("admin@x.org", "10.0.0.1").await.unwrap(),
+        LimitDecision::Limited { .. }
+    ));
+    assert_eq!(
+        l.login_allowed("admin@x.org", "192.168.0.1").await.unwrap(),
+        LimitDecision::Allowed
+    );
+    // Successes never count against an address.
+    for _ in 0..50 {
+        l.login_succeeded("b@x.org", "172.16.0.1").await.unwrap();
+    }
+    assert_eq!(
+        l.login_allowed("c@x.org", "172.16.0.1").await.unwrap(),
+        LimitDecision::Allowed
+    );
+}
+
+#[tokio::test]
+async fn unreachable_redis_is_unavailable_fast_and_recovers() {
+    let url =
+        std::env::var("FRACTAL_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let Some(_) = redis().await else { return };
+    let upstream: std::net::SocketAddr = url
+        .trim_start_matches("redis://")
+        .trim_end_matches('/')
+        .parse()
+        .expect("FRACTAL_TEST_REDIS_URL as redis://host:port");
+    let proxy = fractal_testkit::TcpProxy::start(upstream).await;
+    let prefix = format!("test-{}:", uuid::Uuid::new_v4().simple());
+    let r = Redis::connect(&format!("redis://{}", proxy.addr()), prefix)
+        .await
+        .unwrap();
+    let s: RedisStrategy<i32> = RedisStrategy::new(r.clone(), NonZeroU64::new(60).unwrap());
+    let subject = TokenSubject {
+        user_id: 7,
+        generation: 0,
+    };
+    let token = s.write_token(&subject).await.unwrap();
+    proxy.cut();
+    let started = std::time::Instant::now();
+    let err = s.read_token(&token).await.unwrap_err();
+    assert!(matches!(err, AuthError::Unavailable(_)), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
+    let cause = format!("{}", std::error::Error::source(&err).unwrap());
+    assert!(cause.contains(&proxy.addr().to_string()), "{cause}");
+    // Decided without Redis: a malformed token is no token.
+    assert_eq!(s.read_token("garbage").await.unwrap(), None);
+    proxy.restore();
+    // Recovery without a restart: the reconnecting client finds Redis again.
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match s.read_token(&token).await {
+            Ok(found) => {
+                assert_eq!(found, Some(subject));
+                break;
+            }
+            Err(AuthError::Unavailable(_)) if attempts < 50 => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
+            Err(e) => panic!("Redis did not come back after {attempts} attempts: {e}"),
+        }
+    }
 }
 
 fn chrono_now() -> i64 {

@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use auth_core::{
     AccessToken, AccessTokenDatabase, AuthError, Email, GroupDatabase, NewUser, OAuthAccountData,
-    Page, PermissionDatabase, Permissions, RevocationList, UserDatabase,
+    Page, PermissionDatabase, Permissions, ProfileChange, RevocationList, UserDatabase, UserPatch,
 };
-use auth_sea_orm::FractalProfile;
+use auth_sea_orm::{FractalProfile, FractalUser};
 use chrono::{Duration, Utc};
 
 /// Everything an adapter implements.
@@ -39,6 +39,23 @@ fn new_user(email: &str) -> NewUser<FractalProfile> {
     }
 }
 
+/// The patch that turns `before` into `after` (each differing field; the profile as a change).
+pub fn patch_to(before: &FractalUser, after: &FractalUser) -> UserPatch<FractalProfile> {
+    UserPatch {
+        email: (before.email != after.email).then(|| after.email.clone()),
+        hashed_password: (before.hashed_password != after.hashed_password)
+            .then(|| after.hashed_password.clone()),
+        is_active: (before.is_active != after.is_active).then_some(after.is_active),
+        is_superuser: (before.is_superuser != after.is_superuser).then_some(after.is_superuser),
+        is_verified: (before.is_verified != after.is_verified).then_some(after.is_verified),
+        profile: (before.profile != after.profile).then(|| ProfileChange {
+            before: before.profile.clone(),
+            after: after.profile.clone(),
+        }),
+        ..Default::default()
+    }
+}
+
 fn oauth(name: &str, id: &str) -> OAuthAccountData {
     OAuthAccountData {
         oauth_name: name.into(),
@@ -65,6 +82,7 @@ pub async fn crud(s: Arc<dyn Store>) {
     assert_eq!(s.get(&u.id).await.unwrap().as_ref(), Some(&u));
     assert_eq!(s.get(&(u.id + 1000)).await.unwrap(), None);
 
+    let before = u.clone();
     u.is_superuser = true;
     u.is_verified = true;
     u.hashed_password = "$2b$12$abcdefghijklmnopqrstuu5T/3E6f1u0.yi3q5E7aBvMm4b7.nJmK".into();
@@ -73,7 +91,7 @@ pub async fn crud(s: Arc<dyn Store>) {
         slurm_user: Some("slurm-ada".into()),
         cache_dir: Some("/tmp/cache".into()),
     };
-    let updated = s.update(&u).await.unwrap();
+    let updated = s.update(&u.id, &patch_to(&before, &u)).await.unwrap();
     assert_eq!(updated, u);
     assert_eq!(s.get(&u.id).await.unwrap().unwrap(), u);
 
@@ -83,7 +101,14 @@ pub async fn crud(s: Arc<dyn Store>) {
         s.delete(&u.id).await,
         Err(AuthError::UserNotExists)
     ));
-    assert!(matches!(s.update(&u).await, Err(AuthError::UserNotExists)));
+    assert!(matches!(
+        s.update(&u.id, &patch_to(&before, &u)).await,
+        Err(AuthError::UserNotExists)
+    ));
+    assert!(matches!(
+        s.update(&u.id, &UserPatch::default()).await,
+        Err(AuthError::UserNotExists)
+    ));
 }
 
 pub async fn email_is_case_insensitive_and_keeps_its_case(s: Arc<dyn Store>) {
@@ -106,17 +131,21 @@ pub async fn email_is_case_insensitive_and_keeps_its_case(s: Arc<dyn Store>) {
         Err(AuthError::UserAlreadyExists)
     ));
     let other = s.create(new_user("lancelot@camelot.bt")).await.unwrap();
-    let mut clash = other.clone();
-    clash.email = Email::parse("KING.arthur@camelot.bt").unwrap();
+    let clash = UserPatch {
+        email: Some(Email::parse("KING.arthur@camelot.bt").unwrap()),
+        ..Default::default()
+    };
     assert!(matches!(
-        s.update(&clash).await,
+        s.update(&other.id, &clash).await,
         Err(AuthError::UserAlreadyExists)
     ));
     // Changing only the case of one's own address is fine.
-    let mut recase = u.clone();
-    recase.email = Email::parse("king.arthur@camelot.bt").unwrap();
+    let recase = UserPatch {
+        email: Some(Email::parse("king.arthur@camelot.bt").unwrap()),
+        ..Default::default()
+    };
     assert_eq!(
-        s.update(&recase).await.unwrap().email.as_str(),
+        s.update(&u.id, &recase).await.unwrap().email.as_str(),
         "king.arthur@camelot.bt"
     );
 }
@@ -412,9 +441,16 @@ pub async fn unicode_and_long_values(s: Arc<dyn Store>) {
         s.create(new_user("ŽOFIA.ÜNÏCODE@example.org")).await,
         Err(AuthError::UserAlreadyExists)
     ));
+    let before = u.clone();
     u.profile.cache_dir = Some(format!("/{}", "d".repeat(1000)));
     u.profile.username = Some("名前".into());
-    assert_eq!(s.update(&u).await.unwrap().profile, u.profile);
+    assert_eq!(
+        s.update(&u.id, &patch_to(&before, &u))
+            .await
+            .unwrap()
+            .profile,
+        u.profile
+    );
 }
 
 pub async fn permissions_union(s: Arc<dyn Store>) {
@@ -456,7 +492,7 @@ pub async fn permissions_union(s: Arc<dyn Store>) {
     // A profile update does not touch permissions.
     let mut renamed = u.clone();
     renamed.profile.username = Some("perm".into());
-    s.update(&renamed).await.unwrap();
+    s.update(&u.id, &patch_to(&u, &renamed)).await.unwrap();
     assert_eq!(
         s.user_permissions(&u.id).await.unwrap(),
         p(r#"{"contents": ["read"]}"#)
@@ -479,10 +515,15 @@ pub async fn permissions_union(s: Arc<dyn Store>) {
 }
 
 pub async fn sessions_and_revocations(s: Arc<dyn Store>) {
-    let mut u = s.create(new_user("gen@example.org")).await.unwrap();
+    let u = s.create(new_user("gen@example.org")).await.unwrap();
     assert_eq!(u.session_generation, 0);
-    u.session_generation = 7;
-    s.update(&u).await.unwrap();
+    let end_sessions = UserPatch {
+        end_sessions: true,
+        ..Default::default()
+    };
+    for _ in 0..7 {
+        s.update(&u.id, &end_sessions).await.unwrap();
+    }
     assert_eq!(s.get(&u.id).await.unwrap().unwrap().session_generation, 7);
     let mut t = token('g', u.id, 0);
     t.generation = 7;

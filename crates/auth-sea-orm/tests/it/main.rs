@@ -2,5 +2,6 @@
 //! MariaDB). Test names read `suite::<backend>::<case>`.
 
 mod cases;
+mod concurrency;
 mod schema_change;
 mod suite;

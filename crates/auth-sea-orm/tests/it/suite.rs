@@ -71,6 +71,22 @@ macro_rules! backend {
             case!(unicode_and_long_values);
             case!(permissions_union);
             case!(sessions_and_revocations);
+            macro_rules! concurrent {
+                ($case:ident) => {
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $case() {
+                        if let Some(f) = $make.await {
+                            crate::concurrency::$case(f.store.clone()).await;
+                        }
+                    }
+                };
+            }
+            concurrent!(deactivation_survives_concurrent_self_updates);
+            concurrent!(logout_all_survives_concurrent_self_updates);
+            concurrent!(email_and_password_changes_both_survive);
+            concurrent!(reset_token_is_used_once);
+            concurrent!(verify_token_is_used_once);
+            concurrent!(conditional_patch_writes_nothing_when_the_condition_fails);
         }
     };
 }
@@ -87,3 +103,26 @@ backend!(
 );
 backend!(postgres, sql(Service::Postgres));
 backend!(mariadb, sql(Service::MySql));
+
+/// Cases of the SQL adapter's own single-use values.
+macro_rules! sql_only {
+    ($name:ident, $service:expr) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn oauth_state_is_used_once() {
+                let Some(db) = TestDatabase::new($service).await else {
+                    return;
+                };
+                let url = DatabaseUrl::parse(&db.url, "DATABASE_URL").unwrap();
+                let conn = connect_migrated(&url, PoolConfig::default()).await.unwrap();
+                crate::concurrency::oauth_state_is_used_once(SeaOrmStore::new(conn)).await;
+            }
+        }
+    };
+}
+
+sql_only!(sqlite_states, Service::Sqlite);
+sql_only!(postgres_states, Service::Postgres);
+sql_only!(mariadb_states, Service::MySql);

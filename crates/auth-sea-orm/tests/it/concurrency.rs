@@ -1,0 +1,387 @@
+//! Concurrent requests through the user manager, on every backend: no acknowledged change is
+//! undone by another request, and every single-use value is used once.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use auth_core::{
+    Argon2Config, AuthError, Email, NewUser, OAuthAccount, OAuthAccountData, Page, PasswordHasher,
+    PasswordHasherConfig, Safety, User, UserDatabase, UserManager, UserManagerConfig, UserPatch,
+    UserUpdate,
+};
+use auth_sea_orm::{FractalProfile, FractalUser};
+use secrecy::SecretString;
+use tokio::sync::Barrier;
+
+use crate::cases::Store;
+
+/// A sized handle on a store of the suite, for [`UserManager`].
+pub struct Shared(pub Arc<dyn Store>);
+
+#[async_trait]
+impl UserDatabase for Shared {
+    type Id = i32;
+    type Profile = FractalProfile;
+
+    async fn get(&self, id: &i32) -> Result<Option<FractalUser>, AuthError> {
+        self.0.get(id).await
+    }
+    async fn get_by_email(&self, email: &str) -> Result<Option<FractalUser>, AuthError> {
+        self.0.get_by_email(email).await
+    }
+    async fn get_by_oauth_account(
+        &self,
+        oauth_name: &str,
+        account_id: &str,
+    ) -> Result<Option<FractalUser>, AuthError> {
+        self.0.get_by_oauth_account(oauth_name, account_id).await
+    }
+    async fn create(&self, user: NewUser<FractalProfile>) -> Result<FractalUser, AuthError> {
+        self.0.create(user).await
+    }
+    async fn update(
+        &self,
+        id: &i32,
+        patch: &UserPatch<FractalProfile>,
+    ) -> Result<FractalUser, AuthError> {
+        self.0.update(id, patch).await
+    }
+    async fn delete(&self, id: &i32) -> Result<(), AuthError> {
+        self.0.delete(id).await
+    }
+    async fn add_oauth_account(
+        &self,
+        user_id: &i32,
+        account: OAuthAccountData,
+    ) -> Result<OAuthAccount<i32>, AuthError> {
+        self.0.add_oauth_account(user_id, account).await
+    }
+    async fn update_oauth_account(
+        &self,
+        account: &OAuthAccount<i32>,
+    ) -> Result<OAuthAccount<i32>, AuthError> {
+        self.0.update_oauth_account(account).await
+    }
+    async fn oauth_accounts(&self, user_id: &i32) -> Result<Vec<OAuthAccount<i32>>, AuthError> {
+        self.0.oauth_accounts(user_id).await
+    }
+    async fn delete_oauth_account(
+        &self,
+        user_id: &i32,
+        account_id: &i32,
+    ) -> Result<bool, AuthError> {
+        self.0.delete_oauth_account(user_id, account_id).await
+    }
+    async fn list(&self, page: Page) -> Result<Vec<FractalUser>, AuthError> {
+        self.0.list(page).await
+    }
+    async fn count(&self) -> Result<u64, AuthError> {
+        self.0.count().await
+    }
+}
+
+fn secret(s: &str) -> SecretString {
+    SecretString::from(s.to_owned())
+}
+
+async fn manager_and_user(
+    s: Arc<dyn Store>,
+    email: &str,
+) -> (Arc<UserManager<Shared>>, User<i32, FractalProfile>) {
+    let hasher = PasswordHasher::new(PasswordHasherConfig {
+        argon2: Argon2Config {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        },
+        max_concurrency: 4,
+        ..PasswordHasherConfig::default()
+    })
+    .unwrap();
+    let manager = UserManager::new(
+        Arc::new(Shared(s)),
+        hasher,
+        UserManagerConfig::with_secret(secret("concurrency-secret")),
+    )
+    .unwrap();
+    let mut create = auth_core::UserCreate::new(Email::parse(email).unwrap(), secret("old-pass"));
+    create.is_verified = false;
+    let user = manager.create(create, Safety::Unsafe).await.unwrap();
+    (Arc::new(manager), user)
+}
+
+fn profile_update(n: usize) -> UserUpdate<FractalProfile> {
+    UserUpdate {
+        profile: Some(FractalProfile {
+            cache_dir: Some(format!("/x/{n}")),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// Runs `self_updates` profile PATCHes from 4 tasks (each from the same stale read) alongside
+/// `admin`, all released at once.
+async fn with_profile_updates<F>(
+    m: &Arc<UserManager<Shared>>,
+    stale: &FractalUser,
+    admin: F,
+) -> FractalUser
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let barrier = Arc::new(Barrier::new(5));
+    let mut tasks = Vec::new();
+    for t in 0..4 {
+        let (m, stale, barrier) = (Arc::clone(m), stale.clone(), Arc::clone(&barrier));
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            for i in 0..10 {
+                m.update(profile_update(t * 10 + i), &stale, Safety::Safe)
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    let b = Arc::clone(&barrier);
+    tasks.push(tokio::spawn(async move {
+        b.wait().await;
+        admin.await;
+    }));
+    for t in tasks {
+        t.await.unwrap();
+    }
+    m.get(&stale.id).await.unwrap()
+}
+
+pub async fn deactivation_survives_concurrent_self_updates(s: Arc<dyn Store>) {
+    let (m, user) = manager_and_user(s, "deact@example.org").await;
+    let (m2, stale) = (Arc::clone(&m), user.clone());
+    let after = with_profile_updates(&m, &user, async move {
+        let off = UserUpdate {
+            is_active: Some(false),
+            ..Default::default()
+        };
+        m2.update(off, &stale, Safety::Unsafe).await.unwrap();
+    })
+    .await;
+    assert!(!after.is_active, "the deactivation was undone");
+    assert_eq!(
+        after.session_generation, 1,
+        "the deactivation ended sessions"
+    );
+    assert!(after.profile.cache_dir.is_some());
+}
+
+pub async fn logout_all_survives_concurrent_self_updates(s: Arc<dyn Store>) {
+    let (m, user) = manager_and_user(s, "logout@example.org").await;
+    let (m2, stale) = (Arc::clone(&m), user.clone());
+    let after = with_profile_updates(&m, &user, async move {
+        m2.logout_all(&stale).await.unwrap();
+    })
+    .await;
+    assert_eq!(after.session_generation, 1, "the logout-all was undone");
+    // Concurrent logout-alls all count (the database increments).
+    let barrier = Arc::new(Barrier::new(8));
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (m, u, b) = (Arc::clone(&m), user.clone(), Arc::clone(&barrier));
+            tokio::spawn(async move {
+                b.wait().await;
+                m.logout_all(&u).await.unwrap();
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(m.get(&user.id).await.unwrap().session_generation, 9);
+}
+
+pub async fn email_and_password_changes_both_survive(s: Arc<dyn Store>) {
+    let (m, user) = manager_and_user(s, "both@example.org").await;
+    let barrier = Arc::new(Barrier::new(2));
+    let email = {
+        let (m, u, b) = (Arc::clone(&m), user.clone(), Arc::clone(&barrier));
+        tokio::spawn(async move {
+            b.wait().await;
+            let change = UserUpdate {
+                email: Some(Email::parse("both-new@example.org").unwrap()),
+                ..Default::default()
+            };
+            m.update(change, &u, Safety::Unsafe).await.unwrap();
+        })
+    };
+    let password = {
+        let (m, u, b) = (Arc::clone(&m), user.clone(), Arc::clone(&barrier));
+        tokio::spawn(async move {
+            b.wait().await;
+            let change = UserUpdate {
+                password: Some(secret("new-pass")),
+                ..Default::default()
+            };
+            m.update(change, &u, Safety::Unsafe).await.unwrap();
+        })
+    };
+    email.await.unwrap();
+    password.await.unwrap();
+    let after = m.get(&user.id).await.unwrap();
+    assert_eq!(after.email.as_str(), "both-new@example.org", "e-mail lost");
+    assert!(
+        m.authenticate("both-new@example.org", &secret("new-pass"))
+            .await
+            .unwrap()
+            .is_some(),
+        "password lost"
+    );
+    assert_eq!(after.session_generation, 1);
+}
+
+async fn race<T, F, Fut>(n: usize, attempt: F) -> Vec<Result<T, AuthError>>
+where
+    T: Send + 'static,
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = Result<T, AuthError>> + Send + 'static,
+{
+    let barrier = Arc::new(Barrier::new(n));
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let b = Arc::clone(&barrier);
+            let fut = attempt(i);
+            tokio::spawn(async move {
+                b.wait().await;
+                fut.await
+            })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
+pub async fn reset_token_is_used_once(s: Arc<dyn Store>) {
+    use secrecy::ExposeSecret as _;
+    let (m, user) = manager_and_user(s, "reset@example.org").await;
+    let token = m.forgot_password(&user).await.unwrap();
+    let token = token.expose_secret().to_owned();
+    let results = race(8, |i| {
+        let (m, token) = (Arc::clone(&m), token.clone());
+        async move {
+            m.reset_password(&token, &secret(&format!("pass-{i}")))
+                .await
+        }
+    })
+    .await;
+    let won: Vec<_> = results.iter().filter(|r| r.is_ok()).collect();
+    assert_eq!(won.len(), 1, "{results:?}");
+    for r in &results {
+        if let Err(e) = r {
+            assert!(matches!(e, AuthError::InvalidResetPasswordToken), "{e:?}");
+        }
+    }
+    assert_eq!(m.get(&user.id).await.unwrap().session_generation, 1);
+}
+
+pub async fn verify_token_is_used_once(s: Arc<dyn Store>) {
+    use secrecy::ExposeSecret as _;
+    let (m, user) = manager_and_user(s, "verify@example.org").await;
+    let token = m.request_verify(&user).await.unwrap();
+    let token = token.expose_secret().to_owned();
+    let results = race(8, |_| {
+        let (m, token) = (Arc::clone(&m), token.clone());
+        async move { m.verify(&token).await }
+    })
+    .await;
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    for r in &results {
+        if let Err(e) = r {
+            assert!(matches!(e, AuthError::UserAlreadyVerified), "{e:?}");
+        }
+    }
+    // A token for an address the user no longer has verifies nothing.
+    let unverify = UserUpdate {
+        email: Some(Email::parse("verify-2@example.org").unwrap()),
+        ..Default::default()
+    };
+    let moved = m
+        .update(unverify, &m.get(&user.id).await.unwrap(), Safety::Unsafe)
+        .await
+        .unwrap();
+    assert!(!moved.is_verified);
+    assert!(matches!(
+        m.verify(&token).await,
+        Err(AuthError::InvalidVerifyToken)
+    ));
+}
+
+pub async fn conditional_patch_writes_nothing_when_the_condition_fails(s: Arc<dyn Store>) {
+    let u = s
+        .create(NewUser {
+            email: Email::parse("cas@example.org").unwrap(),
+            hashed_password: "h1".into(),
+            is_active: true,
+            is_superuser: false,
+            is_verified: false,
+            profile: FractalProfile::default(),
+        })
+        .await
+        .unwrap();
+    let claim = |old: &str, new: &str| UserPatch {
+        hashed_password: Some(new.to_owned()),
+        end_sessions: true,
+        only_if: auth_core::UserCondition {
+            hashed_password: Some(old.to_owned()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    assert_eq!(
+        s.update(&u.id, &claim("h1", "h2"))
+            .await
+            .unwrap()
+            .hashed_password,
+        "h2"
+    );
+    assert!(matches!(
+        s.update(&u.id, &claim("h1", "h3")).await,
+        Err(AuthError::UserChanged)
+    ));
+    let now = s.get(&u.id).await.unwrap().unwrap();
+    assert_eq!(
+        (now.hashed_password.as_str(), now.session_generation),
+        ("h2", 1)
+    );
+    // A no-op write whose condition holds succeeds (MySQL reports 0 changed rows).
+    let same = UserPatch {
+        is_active: Some(true),
+        only_if: auth_core::UserCondition {
+            is_active: Some(true),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    assert!(s.update(&u.id, &same).await.unwrap().is_active);
+    assert!(matches!(
+        s.update(&(u.id + 999), &same).await,
+        Err(AuthError::UserNotExists)
+    ));
+}
+
+/// OAuth states (SQL backends: the server keeps them in the database).
+pub async fn oauth_state_is_used_once(s: auth_sea_orm::SeaOrmStore) {
+    let expires = chrono::Utc::now() + chrono::Duration::minutes(10);
+    let results = race(8, |_| {
+        let s = s.clone();
+        async move { s.consume_oauth_state("state-jti-1", expires).await }
+    })
+    .await;
+    let won = results.iter().filter(|r| matches!(r, Ok(true))).count();
+    assert_eq!(won, 1, "{results:?}");
+    assert!(results.iter().all(|r| r.is_ok()), "{results:?}");
+}
