@@ -12,6 +12,8 @@
 
 pub use sea_orm_migration::prelude::*;
 
+pub mod limits;
+
 mod m20261122_000001_auth;
 mod m20261122_000002_api_v1;
 mod m20261122_000003_permissions;

@@ -149,7 +149,8 @@ impl RateLimiter {
             Some(a) => {
                 self.store
                     .hit(
-                        &format!("{action}:acct:{}", a.trim().to_lowercase()),
+                        // One mailbox, one counter, however it is spelled.
+                        &format!("{action}:acct:{}", crate::email::identity(a)),
                         self.per_account,
                     )
                     .await?
@@ -171,7 +172,7 @@ impl RateLimiter {
     /// A successful login clears the account's counter.
     pub async fn reset_account(&self, action: &str, account: &str) -> Result<(), AuthError> {
         self.store
-            .reset(&format!("{action}:acct:{}", account.trim().to_lowercase()))
+            .reset(&format!("{action}:acct:{}", crate::email::identity(account)))
             .await
     }
 }

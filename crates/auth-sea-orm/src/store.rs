@@ -253,7 +253,7 @@ impl UserDatabase for SeaOrmStore {
 
     async fn get_by_email(&self, email: &str) -> Result<Option<FractalUser>, AuthError> {
         let row = user_oauth::Entity::find()
-            .filter(user_oauth::Column::EmailLower.eq(email.trim().to_lowercase()))
+            .filter(user_oauth::Column::EmailLower.eq(auth_core::email::identity(email)))
             .one(&self.db)
             .await
             .map_err(db_err)?;
@@ -557,6 +557,10 @@ impl GroupDatabase<i32> for SeaOrmStore {
             Ok(_) => Ok(true),
             Err(e) => match map_db_err(e, Conflict::User) {
                 AuthError::UserAlreadyExists => Ok(false),
+                // A foreign key names no row: say which one is missing.
+                AuthError::UserNotExists if self.get_group(group_id).await?.is_none() => {
+                    Err(AuthError::GroupNotExists)
+                }
                 other => Err(other),
             },
         }
@@ -669,7 +673,7 @@ impl PermissionDatabase<i32> for SeaOrmStore {
             .await
             .map_err(db_err)?;
         if res.rows_affected == 0 {
-            return Err(AuthError::UserNotExists);
+            return Err(AuthError::GroupNotExists);
         }
         Ok(())
     }

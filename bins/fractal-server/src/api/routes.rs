@@ -2,7 +2,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use auth_actix::{Active, ApiError, CurrentUser, auth_state_of};
+use auth_actix::{Active, ApiError, CurrentUser, JsonObject, auth_state_of};
 use auth_sea_orm::SeaOrmStore;
 use chrono::{DateTime, Utc};
 use fractal_authz::{self as authz, Requirement};
@@ -17,7 +17,8 @@ use super::entities::{
 };
 use super::lookup::DbLookup;
 use super::{caller, db_failure, denied};
-use crate::schemas::required_text;
+use crate::schemas::{optional_text, required_text};
+use migrations::limits;
 
 type User = CurrentUser<SeaOrmStore, Active>;
 type ApiResult = Result<HttpResponse, ApiError>;
@@ -223,9 +224,9 @@ async fn my_project_named(
     Ok(n > 0)
 }
 
-async fn create_project(req: HttpRequest, user: User, body: web::Json<ProjectCreate>) -> ApiResult {
+async fn create_project(req: HttpRequest, user: User, body: JsonObject<ProjectCreate>) -> ApiResult {
     let db = db(&req)?;
-    let name = required_text("name", &body.name)?;
+    let name = required_text("name", limits::PROJECT_NAME, &body.name)?;
     if my_project_named(&db, user.user().id, &name, None).await? {
         return Err(unprocessable(format!(
             "Project name ({name}) already in use"
@@ -254,7 +255,11 @@ async fn create_project(req: HttpRequest, user: User, body: web::Json<ProjectCre
             })
         })
         .await
-        .map_err(|e| db_failure(DbErr::Custom(e.to_string())))?;
+        .map_err(|e| match e {
+            sea_orm::TransactionError::Connection(e) | sea_orm::TransactionError::Transaction(e) => {
+                db_failure(e)
+            }
+        })?;
     created(ProjectRead::from(p))
 }
 
@@ -291,7 +296,7 @@ async fn patch_project(
     req: HttpRequest,
     user: User,
     path: web::Path<i32>,
-    body: web::Json<ProjectUpdate>,
+    body: JsonObject<ProjectUpdate>,
 ) -> ApiResult {
     let (db, pid) = (db(&req)?, path.into_inner());
     authz::check_project(&DbLookup(&db), pid, &caller(user.user()))
@@ -301,7 +306,7 @@ async fn patch_project(
         .await?
         .into();
     if let Some(name) = &body.name {
-        let name = required_text("name", name)?;
+        let name = required_text("name", limits::PROJECT_NAME, name)?;
         if my_project_named(&db, user.user().id, &name, Some(pid)).await? {
             return Err(unprocessable(format!(
                 "Project name ({name}) already in use"
@@ -464,7 +469,7 @@ async fn create_dataset(
     req: HttpRequest,
     user: User,
     path: web::Path<i32>,
-    body: web::Json<DatasetCreate>,
+    body: JsonObject<DatasetCreate>,
 ) -> ApiResult {
     let (db, pid) = (db(&req)?, path.into_inner());
     authz::check_project(&DbLookup(&db), pid, &caller(user.user()))
@@ -473,8 +478,8 @@ async fn create_dataset(
     let body = body.into_inner();
     let d = dataset::ActiveModel {
         project_id: Set(pid),
-        name: Set(required_text("name", &body.name)?),
-        kind: Set(body.kind),
+        name: Set(required_text("name", limits::DATASET_NAME, &body.name)?),
+        kind: Set(optional_text("type", limits::DATASET_TYPE, body.kind)?),
         read_only: Set(body.read_only),
         timestamp_created: Set(Utc::now()),
         ..Default::default()
@@ -511,7 +516,7 @@ async fn patch_dataset(
     req: HttpRequest,
     user: User,
     path: web::Path<(i32, i32)>,
-    body: web::Json<DatasetUpdate>,
+    body: JsonObject<DatasetUpdate>,
 ) -> ApiResult {
     let db = db(&req)?;
     let (pid, did) = path.into_inner();
@@ -523,9 +528,9 @@ async fn patch_dataset(
         .await?
         .into();
     if let Some(name) = body.name {
-        d.name = Set(required_text("name", &name)?);
+        d.name = Set(required_text("name", limits::DATASET_NAME, &name)?);
     }
-    if let Some(kind) = body.kind {
+    if let Some(kind) = optional_text("type", limits::DATASET_TYPE, body.kind)? {
         d.kind = Set(Some(kind));
     }
     if let Some(ro) = body.read_only {
@@ -602,13 +607,13 @@ async fn create_workflow(
     req: HttpRequest,
     user: User,
     path: web::Path<i32>,
-    body: web::Json<WorkflowCreate>,
+    body: JsonObject<WorkflowCreate>,
 ) -> ApiResult {
     let (db, pid) = (db(&req)?, path.into_inner());
     authz::check_project(&DbLookup(&db), pid, &caller(user.user()))
         .await
         .map_err(denied)?;
-    let name = required_text("name", &body.name)?;
+    let name = required_text("name", limits::WORKFLOW_NAME, &body.name)?;
     check_workflow_name(&db, pid, &name, None).await?;
     let w = workflow::ActiveModel {
         project_id: Set(pid),
@@ -648,7 +653,7 @@ async fn patch_workflow(
     req: HttpRequest,
     user: User,
     path: web::Path<(i32, i32)>,
-    body: web::Json<WorkflowUpdate>,
+    body: JsonObject<WorkflowUpdate>,
 ) -> ApiResult {
     let db = db(&req)?;
     let (pid, wid) = path.into_inner();
@@ -660,7 +665,7 @@ async fn patch_workflow(
             .await?
             .into();
     if let Some(name) = &body.name {
-        let name = required_text("name", name)?;
+        let name = required_text("name", limits::WORKFLOW_NAME, name)?;
         check_workflow_name(&db, pid, &name, Some(wid)).await?;
         w.name = Set(name);
     }
@@ -716,7 +721,7 @@ async fn create_wftask(
     user: User,
     path: web::Path<(i32, i32)>,
     query: web::Query<TaskIdQuery>,
-    body: Option<web::Json<WorkflowTaskBody>>,
+    body: Option<JsonObject<WorkflowTaskBody>>,
 ) -> ApiResult {
     let db = db(&req)?;
     let (pid, wid) = path.into_inner();
@@ -777,7 +782,7 @@ async fn patch_wftask(
     req: HttpRequest,
     user: User,
     path: web::Path<(i32, i32, i32)>,
-    body: web::Json<WorkflowTaskBody>,
+    body: JsonObject<WorkflowTaskBody>,
 ) -> ApiResult {
     let db = db(&req)?;
     let (pid, wid, tid) = path.into_inner();
@@ -966,20 +971,25 @@ struct TaskUpdate {
     output_type: Option<String>,
 }
 
-async fn create_task(req: HttpRequest, user: User, body: web::Json<TaskCreate>) -> ApiResult {
+async fn create_task(req: HttpRequest, user: User, body: JsonObject<TaskCreate>) -> ApiResult {
     let db = db(&req)?;
     let who = caller(user.user());
     authz::require(&who, Requirement::Verified).map_err(denied)?;
     let owner = authz::task_owner_of(&who).map_err(denied)?.to_owned();
     let body = body.into_inner();
-    let source = format!("{owner}:{}", required_text("source", &body.source)?);
+    // Stored as `<owner>:<source>`: the whole must fit the column.
+    let source = format!(
+        "{owner}:{}",
+        required_text("source", limits::TASK_SOURCE, &body.source)?
+    );
+    optional_text("source", limits::TASK_SOURCE, Some(source.clone()))?;
     let t = task::ActiveModel {
-        name: Set(required_text("name", &body.name)?),
-        command: Set(required_text("command", &body.command)?),
+        name: Set(required_text("name", limits::TASK_NAME, &body.name)?),
+        command: Set(required_text("command", limits::TASK_COMMAND, &body.command)?),
         source: Set(source.clone()),
         owner: Set(Some(owner)),
-        input_type: Set(required_text("input_type", &body.input_type)?),
-        output_type: Set(required_text("output_type", &body.output_type)?),
+        input_type: Set(required_text("input_type", limits::TASK_INPUT_TYPE, &body.input_type)?),
+        output_type: Set(required_text("output_type", limits::TASK_OUTPUT_TYPE, &body.output_type)?),
         ..Default::default()
     };
     match t.insert(&db).await {
@@ -1026,23 +1036,23 @@ async fn patch_task(
     req: HttpRequest,
     user: User,
     path: web::Path<i32>,
-    body: web::Json<TaskUpdate>,
+    body: JsonObject<TaskUpdate>,
 ) -> ApiResult {
     let db = db(&req)?;
     authz::require(&caller(user.user()), Requirement::Verified).map_err(denied)?;
     let mut t: task::ActiveModel = task_for_change(&db, &user, path.into_inner()).await?.into();
     let body = body.into_inner();
     if let Some(v) = body.name {
-        t.name = Set(required_text("name", &v)?);
+        t.name = Set(required_text("name", limits::TASK_NAME, &v)?);
     }
     if let Some(v) = body.command {
-        t.command = Set(required_text("command", &v)?);
+        t.command = Set(required_text("command", limits::TASK_COMMAND, &v)?);
     }
     if let Some(v) = body.input_type {
-        t.input_type = Set(required_text("input_type", &v)?);
+        t.input_type = Set(required_text("input_type", limits::TASK_INPUT_TYPE, &v)?);
     }
     if let Some(v) = body.output_type {
-        t.output_type = Set(required_text("output_type", &v)?);
+        t.output_type = Set(required_text("output_type", limits::TASK_OUTPUT_TYPE, &v)?);
     }
     ok(TaskRead::from(t.update(&db).await.map_err(db_failure)?))
 }

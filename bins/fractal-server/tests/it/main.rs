@@ -7,6 +7,8 @@ mod docs;
 mod first_start;
 mod health;
 mod helpers;
+mod hostile_input;
+mod limits;
 mod matrix;
 mod oauth_login;
 mod oidc;
