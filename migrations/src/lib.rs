@@ -13,6 +13,7 @@
 pub use sea_orm_migration::prelude::*;
 
 pub mod fractal;
+pub mod limits;
 
 mod m20261122_000001_auth;
 mod m20261122_000002_api_v1;

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use auth_actix::{ApiError, AuthState, UserSchema, ValidationItem};
 use auth_core::{Safety, UserCreate, UserUpdate};
 use auth_sea_orm::{FractalProfile, FractalUser, SeaOrmStore};
+use migrations::limits::{self, Column, Unstorable};
 use secrecy::SecretString;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
@@ -81,15 +82,21 @@ impl UserRead {
 }
 
 /// A field of a PATCH body: absent, explicitly `null`, or a value.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Patch<T> {
     /// Not in the body: leave alone.
-    #[default]
     Absent,
     /// `null`.
     Null,
     /// A value.
     Value(T),
+}
+
+// By hand: no `T: Default` bound (a password patch holds a `SecretString`).
+impl<T> Default for Patch<T> {
+    fn default() -> Self {
+        Self::Absent
+    }
 }
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Patch<T> {
@@ -102,14 +109,16 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Patch<T> {
 }
 
 /// `UserCreate`: `email` and `password` are required; flags are accepted and ignored.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+/// No `Debug`: it carries a password.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[schema(as = UserCreate)]
 pub struct UserCreateBody {
     /// E-mail (validated).
     #[schema(value_type = String, format = Email)]
     pub email: Value,
     /// Password (checked against the policy).
-    pub password: String,
+    #[schema(value_type = String)]
+    pub password: SecretString,
     /// Ignored by register.
     pub is_active: Option<bool>,
     /// Ignored by register.
@@ -125,14 +134,14 @@ pub struct UserCreateBody {
 }
 
 /// `UserUpdate`: every field optional; `null` clears the optional profile fields and is
-/// refused for the others.
-#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+/// refused for the others. No `Debug`: it may carry a password.
+#[derive(Default, Deserialize, utoipa::ToSchema)]
 #[schema(as = UserUpdate)]
 pub struct UserUpdateBody {
     /// New password.
     #[serde(default)]
     #[schema(value_type = Option<String>)]
-    pub password: Patch<String>,
+    pub password: Patch<SecretString>,
     /// New e-mail.
     #[serde(default)]
     #[schema(value_type = Option<String>, format = Email)]
@@ -178,8 +187,59 @@ fn item(field: &str, msg: String) -> ValidationItem {
     ValidationItem::new(&["body", field], msg, "value_error")
 }
 
-/// Stripped and non-empty (Fractal's `valstr`).
-fn valstr(field: &str, v: &str, errors: &mut Vec<ValidationItem>) -> Option<String> {
+/// Whether `value` fits `column` (no NUL, at most its size in characters); otherwise a 422
+/// item naming `field`: `value_error.any_str.max_length` with pydantic's message, or
+/// `value_error.nul`. Every string that reaches storage passes through here.
+pub fn fits(
+    field: &str,
+    column: Column,
+    value: &str,
+    errors: &mut Vec<ValidationItem>,
+) -> bool {
+    match column.check(value) {
+        Ok(()) => true,
+        Err(Unstorable::TooLong { max }) => {
+            errors.push(ValidationItem::new(
+                &["body", field],
+                format!("ensure this value has at most {max} characters"),
+                "value_error.any_str.max_length",
+            ));
+            false
+        }
+        Err(Unstorable::Nul) => {
+            errors.push(ValidationItem::new(
+                &["body", field],
+                "NUL characters are not allowed",
+                "value_error.nul",
+            ));
+            false
+        }
+    }
+}
+
+/// An optional free-text field (not stripped): `None` stays `None`; a value must fit.
+///
+/// # Errors
+/// A 422 naming `field` when the value does not fit `column`.
+pub fn optional_text(
+    field: &str,
+    column: Column,
+    value: Option<String>,
+) -> Result<Option<String>, ApiError> {
+    let mut errors = Vec::new();
+    match value {
+        Some(v) if !fits(field, column, &v, &mut errors) => Err(ApiError::Validation(errors)),
+        other => Ok(other),
+    }
+}
+
+/// Stripped, non-empty (Fractal's `valstr`) and fitting its column.
+fn valstr(
+    field: &str,
+    column: Column,
+    v: &str,
+    errors: &mut Vec<ValidationItem>,
+) -> Option<String> {
     let s = v.trim();
     if s.is_empty() {
         errors.push(item(
@@ -188,18 +248,27 @@ fn valstr(field: &str, v: &str, errors: &mut Vec<ValidationItem>) -> Option<Stri
         ));
         return None;
     }
-    Some(s.to_owned())
+    fits(field, column, s, errors).then(|| s.to_owned())
 }
 
-/// Stripped and non-empty, for a single field: the value, or a 422 naming it.
-pub fn required_text(field: &str, value: &str) -> Result<String, ApiError> {
+/// Stripped, non-empty and fitting `column`, for a single field: the value, or a 422
+/// naming it.
+///
+/// # Errors
+/// A 422 naming `field`: empty, too long or containing NUL.
+pub fn required_text(field: &str, column: Column, value: &str) -> Result<String, ApiError> {
     let mut errors = Vec::new();
-    valstr(field, value, &mut errors).ok_or(ApiError::Validation(errors))
+    valstr(field, column, value, &mut errors).ok_or(ApiError::Validation(errors))
 }
 
 /// Stripped, non-empty and absolute (Fractal's `val_absolute_path`).
-fn absolute(field: &str, v: &str, errors: &mut Vec<ValidationItem>) -> Option<String> {
-    let s = valstr(field, v, errors)?;
+fn absolute(
+    field: &str,
+    column: Column,
+    v: &str,
+    errors: &mut Vec<ValidationItem>,
+) -> Option<String> {
+    let s = valstr(field, column, v, errors)?;
     if !s.starts_with('/') {
         errors.push(item(
             field,
@@ -261,13 +330,13 @@ fn patch_profile(
             }
         };
     apply(&mut next.slurm_user, slurm_user, &|v, e| {
-        valstr("slurm_user", v, e)
+        valstr("slurm_user", limits::USER_SLURM_USER, v, e)
     });
     apply(&mut next.cache_dir, cache_dir, &|v, e| {
-        absolute("cache_dir", v, e)
+        absolute("cache_dir", limits::USER_CACHE_DIR, v, e)
     });
     apply(&mut next.username, username, &|v, e| {
-        valstr("username", v, e)
+        valstr("username", limits::USER_USERNAME, v, e)
     });
     changed.then_some(next)
 }
@@ -318,15 +387,15 @@ impl UserSchema<SeaOrmStore> for FractalSchema {
         let slurm_user = body
             .slurm_user
             .as_deref()
-            .and_then(|v| valstr("slurm_user", v, &mut errors));
+            .and_then(|v| valstr("slurm_user", limits::USER_SLURM_USER, v, &mut errors));
         let cache_dir = body
             .cache_dir
             .as_deref()
-            .and_then(|v| absolute("cache_dir", v, &mut errors));
+            .and_then(|v| absolute("cache_dir", limits::USER_CACHE_DIR, v, &mut errors));
         let username = body
             .username
             .as_deref()
-            .and_then(|v| valstr("username", v, &mut errors));
+            .and_then(|v| valstr("username", limits::USER_USERNAME, v, &mut errors));
         let profile = FractalProfile {
             username,
             slurm_user,
@@ -338,7 +407,7 @@ impl UserSchema<SeaOrmStore> for FractalSchema {
         finish(
             UserCreate {
                 email,
-                password: SecretString::from(body.password),
+                password: body.password,
                 is_active: body.is_active.unwrap_or(true),
                 is_superuser: body.is_superuser.unwrap_or(false),
                 is_verified: body.is_verified.unwrap_or(false),
@@ -361,7 +430,7 @@ impl UserSchema<SeaOrmStore> for FractalSchema {
                 refuse_null("password");
                 None
             }
-            Patch::Value(p) => Some(SecretString::from(p)),
+            Patch::Value(p) => Some(p),
             Patch::Absent => None,
         };
         let mut flag = |field: &str, p: Patch<bool>| match p {

@@ -37,7 +37,7 @@ impl From<auth_sea_orm::StoreError> for SettingsError {
 }
 
 /// Values given on the command line (they win over the environment).
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Overrides {
     /// `--host`
     pub host: Option<String>,
@@ -47,6 +47,27 @@ pub struct Overrides {
     pub data_dir: Option<PathBuf>,
     /// `--database-url`
     pub database_url: Option<String>,
+}
+
+// By hand: a database URL given on the command line may carry a password.
+impl std::fmt::Debug for Overrides {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Overrides")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("data_dir", &self.data_dir)
+            .field(
+                "database_url",
+                &self
+                    .database_url
+                    .as_ref()
+                    .map(|u| match DatabaseUrl::parse(u, "--database-url") {
+                        Ok(url) => url.redacted(),
+                        Err(_) => "<unparsable, redacted>".to_owned(),
+                    }),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 /// Everything the server needs to start.
@@ -90,7 +111,7 @@ pub struct Settings {
     pub token_strategy: TokenStrategy,
     /// `REDIS_URL`: required by the redis strategy; when set, revocations and rate-limit
     /// counters live there too (shared by every server process).
-    pub redis_url: Option<String>,
+    pub redis_url: Option<SecretString>,
     /// `REDIS_KEY_PREFIX` (empty): isolates deployments sharing one Redis.
     pub redis_key_prefix: String,
     /// Brute-force protection (`FRACTAL_RATE_LIMIT`, `_PAIR`, `_ACCOUNT`, `_ADDRESS`).
@@ -426,7 +447,7 @@ impl Settings {
                     ));
                 }
             },
-            redis_url: get("REDIS_URL"),
+            redis_url: get("REDIS_URL").map(SecretString::from),
             redis_key_prefix: get("REDIS_KEY_PREFIX").unwrap_or_default(),
             rate_limit: if parse_bool(get, "FRACTAL_RATE_LIMIT", true)? {
                 let limit = |var: &str, default: &str| {
@@ -619,6 +640,30 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Settings::from_lookup(move |k| map.get(k).cloned(), Overrides::default())
+    }
+
+    #[test]
+    fn debug_shows_no_secret() {
+        let s = load(&[
+            ("DATABASE_URL", "postgres://fractal:SECRET-DB@db.example/fractal"),
+            ("REDIS_URL", "redis://:SECRET-REDIS@cache.example:6379/0"),
+            ("JWT_SECRET_KEY", "SECRET-JWT-KEY-0123456789abcdef0123"),
+            ("FRACTAL_DEFAULT_ADMIN_PASSWORD", "SECRET-ADMIN"),
+            ("FRACTAL_EMAIL_SMTP_SERVER", "smtp.example"),
+            ("FRACTAL_EMAIL_SENDER", "fractal@example.org"),
+            ("FRACTAL_EMAIL_PASSWORD", "SECRET-SMTP"),
+            ("OAUTH_GITHUB_CLIENT_ID", "id"),
+            ("OAUTH_GITHUB_CLIENT_SECRET", "SECRET-OAUTH"),
+        ])
+        .unwrap();
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("SECRET"), "{shown}");
+        let o = Overrides {
+            database_url: Some("mysql://root:SECRET-CLI@db/fractal".into()),
+            ..Default::default()
+        };
+        let shown = format!("{o:?}");
+        assert!(!shown.contains("SECRET") && shown.contains("root:***@db"), "{shown}");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use auth_core::{
     UserManagerConfig,
 };
 use auth_sea_orm::{PoolConfig, SchemaLock, SeaOrmStore};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::bootstrap::{BootstrapReport, bootstrap};
 use crate::hooks::FractalHooks;
@@ -79,7 +79,7 @@ async fn session_stores(
 ) -> Result<SessionStores, StartupError> {
     let redis = match &settings.redis_url {
         Some(url) => Some(
-            auth_redis::Redis::connect(url, settings.redis_key_prefix.clone())
+            auth_redis::Redis::connect(url.expose_secret(), settings.redis_key_prefix.clone())
                 .await
                 .map_err(|e| SettingsError {
                     variable: "REDIS_URL".into(),

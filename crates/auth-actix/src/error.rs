@@ -201,9 +201,23 @@ fn map_auth_error(error: &AuthError, context: Context) -> (StatusCode, Value) {
             StatusCode::UNPROCESSABLE_ENTITY,
             json!({"detail": "A group with the same name already exists"}),
         ),
-        (AuthError::UserNotExists | AuthError::InvalidId | AuthError::UserInactive, _) => {
-            (StatusCode::NOT_FOUND, json!({"detail": "Not Found"}))
-        }
+        // A login name the database cannot even compare is a login name nobody has.
+        (AuthError::ValueNotStorable(_), C::Login) => code(bad, E::LoginBadCredentials),
+        (AuthError::ValueNotStorable(reason), _) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({"detail": [{
+                "loc": ["body"],
+                "msg": format!("value refused by the database: {reason}"),
+                "type": "value_error.not_storable",
+            }]}),
+        ),
+        (
+            AuthError::UserNotExists
+            | AuthError::GroupNotExists
+            | AuthError::InvalidId
+            | AuthError::UserInactive,
+            _,
+        ) => (StatusCode::NOT_FOUND, json!({"detail": "Not Found"})),
         (
             AuthError::Storage(_)
             | AuthError::Blocking(_)
@@ -322,6 +336,20 @@ mod tests {
                 .and_then(|v| v.to_str().ok()),
             Some("1")
         );
+        assert_eq!(
+            body(AuthError::GroupNotExists, Context::General),
+            (404, r#"{"detail":"Not Found"}"#.into())
+        );
+        assert_eq!(
+            body(AuthError::ValueNotStorable("x".into()), Context::Login),
+            (400, r#"{"detail":"LOGIN_BAD_CREDENTIALS"}"#.into())
+        );
+        let (status, v) = ApiError::auth(AuthError::ValueNotStorable(
+            "value too long (SQLSTATE 22001)".into(),
+        ))
+        .status_and_body();
+        assert_eq!(status, 422);
+        assert_eq!(v["detail"][0]["type"], "value_error.not_storable");
         assert_eq!(
             body(AuthError::TokenDecode, Context::OAuth),
             (400, r#"{"detail":"ACCESS_TOKEN_DECODE_ERROR"}"#.into())

@@ -1,11 +1,66 @@
 //! Malformed bodies, forms, paths and queries become FastAPI's 422 JSON, never actix's
 //! plain-text errors; unknown routes and methods answer JSON too.
 
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError, UrlencodedError};
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use serde::de::{DeserializeOwned, Error as _};
 
 use crate::error::{ApiError, ValidationItem};
+
+/// FastAPI's message for a body that is not a JSON object.
+const NOT_A_DICT: &str = "value is not a valid dict";
+
+/// A JSON body that must be a JSON *object*, deserialized into `T`.
+///
+/// serde's derived `Deserialize` also accepts a struct written as an array of its fields in
+/// order (`["/x"]` for `{"cache_dir": "/x"}`); FastAPI refuses anything but an object with
+/// 422 `value is not a valid dict`. Use this extractor instead of `web::Json` for every body
+/// that is a struct; limits and error handling are `web::Json`'s ([`configure_input_errors`]).
+pub struct JsonObject<T>(pub T);
+
+impl<T> JsonObject<T> {
+    /// The body.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for JsonObject<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// Deserializes `T` from a JSON object only.
+struct ObjectOnly<T>(T);
+
+impl<'de, T: DeserializeOwned> serde::Deserialize<'de> for ObjectOnly<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(d)?;
+        if !value.is_object() {
+            return Err(D::Error::custom(NOT_A_DICT));
+        }
+        T::deserialize(value)
+            .map(ObjectOnly)
+            .map_err(D::Error::custom)
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for JsonObject<T> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, actix_web::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = web::Json::<ObjectOnly<T>>::from_request(req, payload);
+        Box::pin(async move { Ok(JsonObject(body.await?.into_inner().0)) })
+    }
+}
 
 /// Registers the JSON, form, path and query error handlers (call it on the `App` or a scope).
 pub fn configure_input_errors(cfg: &mut web::ServiceConfig) {
@@ -41,6 +96,9 @@ pub fn serde_item(root: &str, message: &str) -> ValidationItem {
             .and_then(|rest| rest.split('`').next())
             .map(str::to_owned)
     };
+    if message.starts_with(NOT_A_DICT) {
+        return ValidationItem::new(&[root], NOT_A_DICT, "type_error.dict");
+    }
     if let Some(field) = between("missing field `") {
         return ValidationItem::new(&[root, &field], "field required", "value_error.missing");
     }
@@ -146,5 +204,34 @@ mod tests {
             (i.msg.as_str(), i.kind.as_str()),
             ("invalid type: integer `1`, expected a string", "type_error")
         );
+    }
+
+    #[derive(Debug, serde::Deserialize, PartialEq)]
+    struct Body {
+        cache_dir: Option<String>,
+    }
+
+    #[test]
+    fn bodies_must_be_objects() {
+        let ok: ObjectOnly<Body> = serde_json::from_str(r#"{"cache_dir": "/x"}"#).unwrap();
+        assert_eq!(ok.0.cache_dir.as_deref(), Some("/x"));
+        // Plain serde takes the array as the struct's fields in order.
+        assert!(serde_json::from_str::<Body>(r#"["/x"]"#).is_ok());
+        for bad in [r#"["/x"]"#, "[]", "1", "\"x\"", "null", "true"] {
+            let e = serde_json::from_str::<ObjectOnly<Body>>(bad)
+                .err()
+                .unwrap_or_else(|| panic!("{bad} accepted"));
+            let item = serde_item("body", &e.to_string());
+            assert_eq!(
+                (item.msg.as_str(), item.kind.as_str(), item.loc.len()),
+                (NOT_A_DICT, "type_error.dict", 1),
+                "{bad}"
+            );
+        }
+        // Field errors keep their location.
+        let e = serde_json::from_str::<ObjectOnly<Body>>(r#"{"cache_dir": 1}"#)
+            .err()
+            .unwrap();
+        assert_eq!(serde_item("body", &e.to_string()).kind, "type_error");
     }
 }

@@ -32,6 +32,6 @@ pub use extract::{
     Active, AnyUser, Anyone, CurrentUser, Guard, MaybeUser, RequestUser, Requirement, Superuser,
     Verified, auth_state as auth_state_of, neutral_headers,
 };
-pub use input::{configure_input_errors, method_not_allowed, not_found};
+pub use input::{JsonObject, configure_input_errors, method_not_allowed, not_found};
 pub use routes::UserSchema;
 pub use state::{AuthState, WebConfig};

@@ -44,7 +44,8 @@ pub struct ValidationErrorSchema {
 }
 
 /// The Bearer login answer.
-#[derive(Debug, serde::Serialize, ToSchema)]
+// No Debug: documentation only, and the fields are credentials.
+#[derive(serde::Serialize, ToSchema)]
 #[schema(as = BearerResponse)]
 pub struct BearerResponseSchema {
     /// The token.
@@ -54,7 +55,8 @@ pub struct BearerResponseSchema {
 }
 
 /// The OAuth2 password form.
-#[derive(Debug, serde::Serialize, ToSchema)]
+// No Debug: documentation only, and the fields are credentials.
+#[derive(serde::Serialize, ToSchema)]
 #[schema(as = LoginForm)]
 pub struct LoginFormSchema {
     /// The e-mail.
@@ -81,7 +83,8 @@ pub struct EmailBodySchema {
 }
 
 /// `{"token": …, "password": …}`.
-#[derive(Debug, serde::Serialize, ToSchema)]
+// No Debug: documentation only, and the fields are credentials.
+#[derive(serde::Serialize, ToSchema)]
 #[schema(as = ResetPasswordBody)]
 pub struct ResetBodySchema {
     /// The mailed token.
@@ -91,7 +94,8 @@ pub struct ResetBodySchema {
 }
 
 /// `{"token": …}`.
-#[derive(Debug, serde::Serialize, ToSchema)]
+// No Debug: documentation only, and the fields are credentials.
+#[derive(serde::Serialize, ToSchema)]
 #[schema(as = VerifyBody)]
 pub struct TokenBodySchema {
     /// The mailed token.

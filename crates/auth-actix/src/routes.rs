@@ -8,11 +8,12 @@ use async_trait::async_trait;
 use auth_core::{
     AuthError, LoginResponse, LogoutResponse, Safety, UserCreate, UserDatabase, UserOf, UserUpdate,
 };
-use secrecy::SecretString;
+use secrecy::{ExposeSecret as _, SecretString};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ApiError, Context};
+use crate::input::JsonObject;
 use crate::extract::{Active, CurrentUser, Guard, Requirement, Superuser, auth_state};
 use crate::state::AuthState;
 
@@ -38,13 +39,15 @@ pub trait UserSchema<D: UserDatabase>: 'static {
     ) -> Result<UserUpdate<D::Profile>, ApiError>;
 }
 
-/// The OAuth2 password form (`username` is the e-mail).
-#[derive(Debug, Deserialize)]
+/// The OAuth2 password form (`username` is the e-mail). `username` and `password` are
+/// required; as in FastAPI, an empty value counts as missing, and every missing field is
+/// named in one 422 ([`LoginForm::required`]).
+#[derive(Deserialize)]
 pub struct LoginForm {
     /// The e-mail (not validated as one, as in FastAPI Users).
-    pub username: String,
+    pub username: Option<String>,
     /// The password.
-    pub password: String,
+    pub password: Option<SecretString>,
     /// If present, must be `password`.
     pub grant_type: Option<String>,
     /// Ignored.
@@ -52,7 +55,49 @@ pub struct LoginForm {
     /// Ignored.
     pub client_id: Option<String>,
     /// Ignored.
-    pub client_secret: Option<String>,
+    pub client_secret: Option<SecretString>,
+}
+
+impl std::fmt::Debug for LoginForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginForm")
+            .field("username", &self.username)
+            .field("grant_type", &self.grant_type)
+            .field("scope", &self.scope)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LoginForm {
+    /// The username and password, or a 422 naming each one that is missing or empty.
+    ///
+    /// # Errors
+    /// [`ApiError::Validation`] with one `value_error.missing` item per missing field.
+    pub fn required(self) -> Result<(String, SecretString), ApiError> {
+        let username = self.username.filter(|u| !u.is_empty());
+        let password = self.password.filter(|p| !p.expose_secret().is_empty());
+        match (username, password) {
+            (Some(u), Some(p)) => Ok((u, p)),
+            (u, p) => {
+                let missing = |field: &str| {
+                    crate::error::ValidationItem::new(
+                        &["body", field],
+                        "field required",
+                        "value_error.missing",
+                    )
+                };
+                let mut items = Vec::new();
+                if u.is_none() {
+                    items.push(missing("username"));
+                }
+                if p.is_none() {
+                    items.push(missing("password"));
+                }
+                Err(ApiError::Validation(items))
+            }
+        }
+    }
 }
 
 /// `{"email": …}` of forgot-password and request-verify-token.
@@ -62,24 +107,24 @@ pub struct EmailBody {
     pub email: serde_json::Value,
 }
 
-/// `{"token": …, "password": …}` of reset-password.
-#[derive(Debug, Deserialize)]
+/// `{"token": …, "password": …}` of reset-password. No `Debug`: both fields are secrets.
+#[derive(Deserialize)]
 pub struct ResetBody {
     /// The token from the e-mail.
-    pub token: String,
+    pub token: SecretString,
     /// The new password.
-    pub password: String,
+    pub password: SecretString,
 }
 
-/// `{"token": …}` of verify.
-#[derive(Debug, Deserialize)]
+/// `{"token": …}` of verify. No `Debug`: the token is a secret.
+#[derive(Deserialize)]
 pub struct TokenBody {
     /// The token from the e-mail.
-    pub token: String,
+    pub token: SecretString,
 }
 
-/// The Bearer login body.
-#[derive(Debug, Serialize)]
+/// The Bearer login body. No `Debug`: the token is a credential.
+#[derive(Serialize)]
 pub struct BearerResponse {
     /// The token.
     pub access_token: String,
@@ -139,9 +184,9 @@ pub fn auth_routes<D: UserDatabase>(
         )
         .route(
             "/logout",
-            web::post().to(move |req: HttpRequest, current: CurrentUser<D, Active>| {
+            web::post().to(move |req: HttpRequest| {
                 let name = logout_name.clone();
-                async move { logout::<D>(req, current, &name).await }
+                async move { logout::<D>(req, &name).await }
             }),
         );
     }
@@ -152,7 +197,9 @@ async fn login<D: UserDatabase>(
     form: LoginForm,
     backend: &str,
 ) -> Result<HttpResponse, ApiError> {
-    if form.grant_type.as_deref().is_some_and(|g| g != "password") {
+    let grant_type = form.grant_type.clone();
+    let (username, password) = form.required()?;
+    if grant_type.as_deref().is_some_and(|g| g != "password") {
         return Err(ApiError::invalid(
             &["body", "grant_type"],
             "string does not match regex \"^password$\"",
@@ -160,16 +207,15 @@ async fn login<D: UserDatabase>(
         ));
     }
     let state = auth_state::<D>(&req)?;
-    state.login_allowed(&req, &form.username).await?;
+    state.login_allowed(&req, &username).await?;
     let backend = state
         .backend(backend)
         .ok_or_else(|| ApiError::auth(AuthError::Config(format!("no backend {backend}"))))?;
-    let password = SecretString::from(form.password);
     let outcome = state
         .manager
         .login(
             backend,
-            &form.username,
+            &username,
             &password,
             state.config.requires_verification,
         )
@@ -177,9 +223,9 @@ async fn login<D: UserDatabase>(
     // Only wrong credentials count; a correct password (even of an unverified user) clears
     // this client's failures on the account.
     match &outcome {
-        Err(AuthError::BadCredentials) => state.login_outcome(&req, &form.username, false).await?,
+        Err(AuthError::BadCredentials) => state.login_outcome(&req, &username, false).await?,
         Ok(_) | Err(AuthError::UserNotVerified) => {
-            state.login_outcome(&req, &form.username, true).await?
+            state.login_outcome(&req, &username, true).await?
         }
         Err(_) => {}
     }
@@ -187,18 +233,26 @@ async fn login<D: UserDatabase>(
     Ok(login_http(response))
 }
 
-async fn logout<D: UserDatabase>(
-    req: HttpRequest,
-    current: CurrentUser<D, Active>,
-    backend: &str,
-) -> Result<HttpResponse, ApiError> {
+/// Logout of one backend ends the credential carried by *that backend's transport* (the
+/// cookie for `/auth/logout`, the `Authorization` header for `/auth/token/logout`), never
+/// another credential the request also carries: with a bearer for B and a cookie for A,
+/// `/auth/logout` ends A's session and clears A's cookie. Without a valid credential of its
+/// own kind (active, and verified when required) the logout is 401.
+async fn logout<D: UserDatabase>(req: HttpRequest, backend: &str) -> Result<HttpResponse, ApiError> {
     let state = auth_state::<D>(&req)?;
+    let name = backend;
     let backend = state
-        .backend(backend)
-        .ok_or_else(|| ApiError::auth(AuthError::Config(format!("no backend {backend}"))))?;
-    Ok(logout_http(
-        state.manager.logout(backend, &current.auth).await?,
-    ))
+        .backend(name)
+        .ok_or_else(|| ApiError::auth(AuthError::Config(format!("no backend {name}"))))?;
+    let mut requirements = auth_core::Requirements::ACTIVE;
+    requirements.verified = state.config.requires_verification;
+    let current = state
+        .authenticator
+        .resolve_with(name, &crate::extract::neutral_headers(&req))
+        .await?
+        .ok_or(AuthError::Unauthorized)?;
+    auth_core::authenticator::check(&current.user, requirements)?;
+    Ok(logout_http(state.manager.logout(backend, &current).await?))
 }
 
 /// `POST /logout-all`: ends every session of the current user (all strategies at once).
@@ -238,7 +292,7 @@ pub fn register_routes<D: UserDatabase, S: UserSchema<D>, R: Requirement>(
 async fn register<D: UserDatabase, S: UserSchema<D>, R: Requirement>(
     req: HttpRequest,
     _guard: Guard<D, R>,
-    body: web::Json<S::Create>,
+    body: JsonObject<S::Create>,
 ) -> Result<HttpResponse, ApiError> {
     let state = auth_state::<D>(&req)?;
     state.limit(&req, "register", None).await?;
@@ -259,7 +313,7 @@ pub fn reset_password_routes<D: UserDatabase>(cfg: &mut web::ServiceConfig) {
 
 async fn forgot_password<D: UserDatabase>(
     req: HttpRequest,
-    body: web::Json<EmailBody>,
+    body: JsonObject<EmailBody>,
 ) -> Result<HttpResponse, ApiError> {
     let email = parse_email(&body.email, "email")?;
     let state = auth_state::<D>(&req)?;
@@ -273,13 +327,13 @@ async fn forgot_password<D: UserDatabase>(
 
 async fn reset_password<D: UserDatabase>(
     req: HttpRequest,
-    body: web::Json<ResetBody>,
+    body: JsonObject<ResetBody>,
 ) -> Result<HttpResponse, ApiError> {
     let state = auth_state::<D>(&req)?;
     let body = body.into_inner();
     state
         .manager
-        .reset_password(&body.token, &SecretString::from(body.password))
+        .reset_password(body.token.expose_secret(), &body.password)
         .await
         .map_err(ApiError::ctx(Context::ResetPassword))?;
     Ok(HttpResponse::Ok().json(serde_json::Value::Null))
@@ -293,7 +347,7 @@ pub fn verify_routes<D: UserDatabase, S: UserSchema<D>>(cfg: &mut web::ServiceCo
 
 async fn request_verify<D: UserDatabase>(
     req: HttpRequest,
-    body: web::Json<EmailBody>,
+    body: JsonObject<EmailBody>,
 ) -> Result<HttpResponse, ApiError> {
     let email = parse_email(&body.email, "email")?;
     let state = auth_state::<D>(&req)?;
@@ -311,12 +365,12 @@ async fn request_verify<D: UserDatabase>(
 
 async fn verify<D: UserDatabase, S: UserSchema<D>>(
     req: HttpRequest,
-    body: web::Json<TokenBody>,
+    body: JsonObject<TokenBody>,
 ) -> Result<HttpResponse, ApiError> {
     let state = auth_state::<D>(&req)?;
     let user = state
         .manager
-        .verify(&body.token)
+        .verify(body.token.expose_secret())
         .await
         .map_err(ApiError::ctx(Context::Verify))?;
     Ok(HttpResponse::Ok().json(S::read(&state, &user).await?))
@@ -349,7 +403,7 @@ async fn get_me<D: UserDatabase, S: UserSchema<D>, Me: Requirement>(
 async fn patch_me<D: UserDatabase, S: UserSchema<D>, Me: Requirement>(
     req: HttpRequest,
     current: CurrentUser<D, Me>,
-    body: web::Json<S::Update>,
+    body: JsonObject<S::Update>,
 ) -> Result<HttpResponse, ApiError> {
     let state = auth_state::<D>(&req)?;
     let update = S::update(body.into_inner(), current.user(), Safety::Safe)?;
@@ -392,7 +446,7 @@ async fn patch_user<D: UserDatabase, S: UserSchema<D>>(
     req: HttpRequest,
     _admin: CurrentUser<D, Superuser>,
     id: web::Path<String>,
-    body: web::Json<S::Update>,
+    body: JsonObject<S::Update>,
 ) -> Result<HttpResponse, ApiError> {
     let state = auth_state::<D>(&req)?;
     let user = user_from_path(&state, &id).await?;

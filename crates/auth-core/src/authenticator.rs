@@ -98,7 +98,7 @@ impl Requirements {
 }
 
 /// A request's authenticated user, with the token and the backend that accepted it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Authenticated<Id, P> {
     /// The user.
     pub user: User<Id, P>,
@@ -109,6 +109,18 @@ pub struct Authenticated<Id, P> {
     pub backend: usize,
     /// Permissions learnt while authenticating (e.g. from an OIDC token), if any.
     pub grant: Option<crate::permissions::Grant>,
+}
+
+impl<Id: std::fmt::Debug, P: std::fmt::Debug> std::fmt::Debug for Authenticated<Id, P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The token is a bearer credential: never in Debug output.
+        f.debug_struct("Authenticated")
+            .field("user", &self.user)
+            .field("token", &"<redacted>")
+            .field("backend", &self.backend)
+            .field("grant", &self.grant)
+            .finish()
+    }
 }
 
 /// Tries backends in order; the first that yields an existing user wins.
@@ -189,33 +201,57 @@ impl<D: UserDatabase> Authenticator<D> {
         &self,
         headers: &HeaderMap,
     ) -> Result<Option<Authenticated<D::Id, D::Profile>>, AuthError> {
-        for (index, backend) in self.backends.iter().enumerate() {
-            let Some(token) = backend.transport.read_credential(headers) else {
-                continue;
-            };
-            let Some(TokenSubject {
-                user_id,
-                generation,
-            }) = backend.strategy.read_token(&token).await?
-            else {
-                continue;
-            };
-            // The generation check rides on the user lookup every request makes anyway.
-            if let Some(user) = self
-                .users
-                .get(&user_id)
-                .await?
-                .filter(|u| u.session_generation == generation)
-            {
-                return Ok(Some(Authenticated {
-                    user,
-                    token,
-                    backend: index,
-                    grant: None,
-                }));
+        for index in 0..self.backends.len() {
+            if let Some(found) = self.resolve_at(index, headers).await? {
+                return Ok(Some(found));
             }
         }
         Ok(None)
+    }
+
+    /// The user of the credential carried by one named backend's transport only, without
+    /// applying requirements; `None` when that backend finds none (or no backend has that
+    /// name). A logout uses it: it ends the credential of its own transport, whatever else
+    /// the request carries (see `docs/security.md`).
+    pub async fn resolve_with(
+        &self,
+        backend: &str,
+        headers: &HeaderMap,
+    ) -> Result<Option<Authenticated<D::Id, D::Profile>>, AuthError> {
+        match self.backends.iter().position(|b| b.name == backend) {
+            Some(index) => self.resolve_at(index, headers).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn resolve_at(
+        &self,
+        index: usize,
+        headers: &HeaderMap,
+    ) -> Result<Option<Authenticated<D::Id, D::Profile>>, AuthError> {
+        let backend = &self.backends[index];
+        let Some(token) = backend.transport.read_credential(headers) else {
+            return Ok(None);
+        };
+        let Some(TokenSubject {
+            user_id,
+            generation,
+        }) = backend.strategy.read_token(&token).await?
+        else {
+            return Ok(None);
+        };
+        // The generation check rides on the user lookup every request makes anyway.
+        Ok(self
+            .users
+            .get(&user_id)
+            .await?
+            .filter(|u| u.session_generation == generation)
+            .map(|user| Authenticated {
+                user,
+                token,
+                backend: index,
+                grant: None,
+            }))
     }
 }
 
@@ -228,4 +264,30 @@ pub fn check<Id, P>(user: &User<Id, P>, req: Requirements) -> Result<(), AuthErr
         return Err(AuthError::Forbidden);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_the_presented_token() {
+        let a = Authenticated {
+            user: User {
+                id: 1,
+                email: crate::Email::parse("a@b.co").unwrap(),
+                hashed_password: "$argon2id$SECRET-HASH".into(),
+                is_active: true,
+                is_superuser: false,
+                is_verified: false,
+                profile: (),
+                session_generation: 0,
+            },
+            token: "SECRET-BEARER".into(),
+            backend: 0,
+            grant: None,
+        };
+        let shown = format!("{a:?}");
+        assert!(!shown.contains("SECRET") && shown.contains("a@b.co"), "{shown}");
+    }
 }

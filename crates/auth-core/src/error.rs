@@ -18,6 +18,14 @@ pub enum AuthError {
     /// A group with this name already exists.
     #[error("group already exists")]
     GroupAlreadyExists,
+    /// No group with the given id.
+    #[error("group does not exist")]
+    GroupNotExists,
+    /// Storage refused a value as data, not as a conflict: longer than its column, or a
+    /// character the database cannot store (NUL on PostgreSQL, outside the column's charset).
+    /// Input validation should have caught it; the web layer answers 422, never 500.
+    #[error("value refused by storage: {0}")]
+    ValueNotStorable(String),
     /// No user with the given id, e-mail or OAuth account.
     #[error("user does not exist")]
     UserNotExists,

@@ -57,7 +57,7 @@ pub use cache::{CacheStats, Ticket, TtlCache};
 pub use email::{Email, InvalidEmail};
 pub use error::{AuthError, ErrorCode};
 pub use hooks::{NoHooks, UserChanges, UserHooks};
-pub use jwt::{JwtCodec, JwtKey, JwtRejection};
+pub use jwt::{HeaderPolicy, HeaderRejection, JwtCodec, JwtKey, JwtRejection, check_header};
 pub use mail::{LogMailer, MailMessage, Mailer};
 pub use manager::{
     OAuthCallbackOptions, Safety, UserCreate, UserManager, UserManagerConfig, UserOf, UserUpdate,
@@ -78,6 +78,6 @@ pub use store::{
 pub use strategy::{DatabaseStrategy, JwtStrategy, JwtStrategyConfig, Strategy, TokenSubject};
 pub use transport::{
     BearerTransport, CookieTransport, CookieTransportConfig, LoginResponse, LogoutResponse,
-    SameSite, Transport,
+    SameSite, Transport, read_cookie,
 };
 pub use user::{NewUser, OAuthAccount, OAuthAccountData, Profile, User, UserId};

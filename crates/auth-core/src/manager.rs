@@ -262,7 +262,13 @@ impl<D: UserDatabase> UserManager<D> {
         username: &str,
         password: &SecretString,
     ) -> Result<Option<UserOf<D>>, AuthError> {
-        let Some(mut user) = self.db.get_by_email(username).await? else {
+        // A login name storage cannot even compare (NUL on PostgreSQL, too long, bad charset)
+        // belongs to nobody: an ordinary refused login, at the same cost.
+        let found = match self.db.get_by_email(username).await {
+            Err(AuthError::ValueNotStorable(_)) => None,
+            other => other?,
+        };
+        let Some(mut user) = found else {
             self.hasher.burn_verification(password).await?;
             return Ok(None);
         };
@@ -476,7 +482,7 @@ impl<D: UserDatabase> UserManager<D> {
             .await?
             .ok_or(AuthError::InvalidVerifyToken)?;
         let id = D::Id::parse(&claims.sub).ok_or(AuthError::InvalidVerifyToken)?;
-        if id != user.id || user.email.normalized() != claims.email.to_lowercase() {
+        if id != user.id || user.email.normalized() != crate::email::identity(&claims.email) {
             return Err(AuthError::InvalidVerifyToken);
         }
         if user.is_verified {

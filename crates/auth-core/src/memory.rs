@@ -104,10 +104,10 @@ impl<Id: GeneratedId, P> State<Id, P> {
     }
 
     fn email_taken(&self, email: &str, except: Option<&Id>) -> bool {
-        let wanted = email.to_lowercase();
+        let wanted = crate::email::identity(email);
         self.users
             .values()
-            .any(|u| Some(&u.id) != except && u.email.as_str().to_lowercase() == wanted)
+            .any(|u| Some(&u.id) != except && u.email.normalized() == wanted)
     }
 }
 
@@ -121,12 +121,12 @@ impl<Id: GeneratedId, P: Profile> UserDatabase for MemoryStore<Id, P> {
     }
 
     async fn get_by_email(&self, email: &str) -> Result<Option<User<Id, P>>, AuthError> {
-        let wanted = email.to_lowercase();
+        let wanted = crate::email::identity(email);
         Ok(self
             .lock()
             .users
             .values()
-            .find(|u| u.email.as_str().to_lowercase() == wanted)
+            .find(|u| u.email.normalized() == wanted)
             .cloned())
     }
 
@@ -370,7 +370,10 @@ impl<Id: GeneratedId, P: Profile> GroupDatabase<Id> for MemoryStore<Id, P> {
 
     async fn add_user_to_group(&self, group_id: &Id, user_id: &Id) -> Result<bool, AuthError> {
         let mut state = self.lock();
-        if !state.groups.contains_key(group_id) || !state.users.contains_key(user_id) {
+        if !state.groups.contains_key(group_id) {
+            return Err(AuthError::GroupNotExists);
+        }
+        if !state.users.contains_key(user_id) {
             return Err(AuthError::UserNotExists);
         }
         Ok(state.links.insert((group_id.clone(), user_id.clone())))
@@ -448,7 +451,7 @@ impl<Id: GeneratedId, P: Profile> PermissionDatabase<Id> for MemoryStore<Id, P> 
     ) -> Result<(), AuthError> {
         let mut state = self.lock();
         if !state.groups.contains_key(group_id) {
-            return Err(AuthError::UserNotExists);
+            return Err(AuthError::GroupNotExists);
         }
         state
             .group_permissions

@@ -272,8 +272,9 @@ impl std::fmt::Debug for RateLimiter {
     }
 }
 
+/// One mailbox, one counter, however it is spelled (the e-mail identity rule).
 fn account_of(a: &str) -> String {
-    a.trim().to_lowercase()
+    crate::email::identity(a)
 }
 
 /// Whether `count` is at or over `limit` (one more would exceed it).

@@ -175,7 +175,8 @@ pub trait UserDatabase: Send + Sync + 'static {
 
     /// The user with this id.
     async fn get(&self, id: &Self::Id) -> Result<Option<User<Self::Id, Self::Profile>>, AuthError>;
-    /// The user whose e-mail equals `email` ignoring case; the stored case is returned.
+    /// The user whose e-mail has the same identity as `email` ([`crate::email::identity`]:
+    /// letter case, Unicode composition, punycode domain); the stored form is returned.
     async fn get_by_email(
         &self,
         email: &str,
@@ -274,7 +275,8 @@ pub trait GroupDatabase<Id: UserId>: Send + Sync + 'static {
     async fn list_groups(&self) -> Result<Vec<Group<Id>>, AuthError>;
     /// Deletes a group and its memberships; `false` if it did not exist.
     async fn delete_group(&self, id: &Id) -> Result<bool, AuthError>;
-    /// Adds a member; `false` if they already were one. `UserNotExists` for unknown ids.
+    /// Adds a member; `false` if they already were one. `GroupNotExists` for an unknown
+    /// group, `UserNotExists` for an unknown user.
     async fn add_user_to_group(&self, group_id: &Id, user_id: &Id) -> Result<bool, AuthError>;
     /// Removes a member; `false` if they were not one.
     async fn remove_user_from_group(&self, group_id: &Id, user_id: &Id) -> Result<bool, AuthError>;
@@ -349,7 +351,7 @@ pub trait PermissionDatabase<Id: UserId>: Send + Sync + 'static {
         &self,
         group_id: &Id,
     ) -> Result<crate::permissions::Permissions, AuthError>;
-    /// Replaces a group's permissions; `UserNotExists` if there is no such group.
+    /// Replaces a group's permissions; `GroupNotExists` if there is no such group.
     async fn set_group_permissions(
         &self,
         group_id: &Id,

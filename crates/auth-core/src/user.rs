@@ -76,7 +76,7 @@ impl<Id: Debug, P: Debug> Debug for User<Id, P> {
 }
 
 /// The values of a user to insert; the id is assigned by storage.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct NewUser<P = ()> {
     /// Validated address.
     pub email: Email,
@@ -90,6 +90,19 @@ pub struct NewUser<P = ()> {
     pub is_verified: bool,
     /// Application fields.
     pub profile: P,
+}
+
+impl<P: Debug> Debug for NewUser<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The password hash is deliberately left out of Debug output.
+        f.debug_struct("NewUser")
+            .field("email", &self.email)
+            .field("is_active", &self.is_active)
+            .field("is_superuser", &self.is_superuser)
+            .field("is_verified", &self.is_verified)
+            .field("profile", &self.profile)
+            .finish_non_exhaustive()
+    }
 }
 
 /// An OAuth account linked to a user (FastAPI Users' `OAuthAccountProtocol`).
@@ -186,5 +199,40 @@ mod tests {
             session_generation: 0,
         };
         assert!(!format!("{u:?}").contains("argon2id"));
+    }
+
+    #[test]
+    fn debug_hides_secrets_of_new_users_and_oauth_accounts() {
+        let n = NewUser {
+            email: Email::parse("a@b.co").unwrap(),
+            hashed_password: "$argon2id$SECRET-HASH".into(),
+            is_active: true,
+            is_superuser: false,
+            is_verified: false,
+            profile: (),
+        };
+        let shown = format!("{n:?}");
+        assert!(!shown.contains("SECRET-HASH") && shown.contains("a@b.co"), "{shown}");
+        let a = OAuthAccount {
+            id: 1,
+            user_id: 1,
+            oauth_name: "github".into(),
+            access_token: "SECRET-ACCESS".into(),
+            expires_at: None,
+            refresh_token: Some("SECRET-REFRESH".into()),
+            account_id: "42".into(),
+            account_email: "a@b.co".into(),
+        };
+        let d = OAuthAccountData {
+            oauth_name: "github".into(),
+            access_token: "SECRET-ACCESS".into(),
+            expires_at: None,
+            refresh_token: Some("SECRET-REFRESH".into()),
+            account_id: "42".into(),
+            account_email: "a@b.co".into(),
+        };
+        for shown in [format!("{a:?}"), format!("{d:?}")] {
+            assert!(!shown.contains("SECRET"), "{shown}");
+        }
     }
 }

@@ -89,8 +89,8 @@ impl From<OidcError> for ClientError {
     }
 }
 
-/// Tokens from the token endpoint.
-#[derive(Debug, Clone, Deserialize)]
+/// Tokens from the token endpoint. `Debug` shows which tokens came, never their values.
+#[derive(Clone, Deserialize)]
 pub struct TokenSet {
     /// Provider access token.
     pub access_token: String,
@@ -100,6 +100,18 @@ pub struct TokenSet {
     pub refresh_token: Option<String>,
     /// OIDC id_token.
     pub id_token: Option<String>,
+}
+
+impl std::fmt::Debug for TokenSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = |present: bool| if present { "<redacted>" } else { "<none>" };
+        f.debug_struct("TokenSet")
+            .field("access_token", &"<redacted>")
+            .field("expires_in", &self.expires_in)
+            .field("refresh_token", &shown(self.refresh_token.is_some()))
+            .field("id_token", &shown(self.id_token.is_some()))
+            .finish()
+    }
 }
 
 /// The provider's account of the user.
@@ -419,6 +431,18 @@ pub fn derive(key: &[u8], label: &str, value: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn token_set_debug_hides_the_tokens() {
+        let t = TokenSet {
+            access_token: "SECRET-ACCESS".into(),
+            expires_in: Some(60),
+            refresh_token: Some("SECRET-REFRESH".into()),
+            id_token: Some("SECRET-ID".into()),
+        };
+        let shown = format!("{t:?}");
+        assert!(!shown.contains("SECRET") && shown.contains("60"), "{shown}");
+    }
+
     use super::*;
 
     #[test]

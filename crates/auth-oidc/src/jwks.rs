@@ -96,8 +96,10 @@ impl Jwks {
         cache.by_kid.get(kid).cloned()
     }
 
-    /// Verifies a JWT: the key named by its `kid`, the key's algorithm, `iss`, `aud`, `exp`
-    /// (no leeway) and the `required` claims; returns its claims.
+    /// Verifies a JWT: its header parameters (RFC 8725: no `crit`, no keys or key URLs in
+    /// the token, see [`auth_core::jwt::REFUSED_HEADER_PARAMS`]), the key named by its `kid`,
+    /// the key's algorithm, `iss`, `aud`, `exp` (no leeway) and the `required` claims;
+    /// returns its claims.
     pub async fn verify(
         &self,
         http: &reqwest::Client,
@@ -106,6 +108,8 @@ impl Jwks {
         audience: &str,
         required: &[&str],
     ) -> Result<serde_json::Value, TokenRejection> {
+        auth_core::check_header(token, auth_core::HeaderPolicy::Provider)
+            .map_err(|e| TokenRejection::Invalid(e.to_string()))?;
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenRejection::Malformed)?;
         if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
             return Err(TokenRejection::Malformed);

@@ -83,7 +83,8 @@ pub(crate) fn is_unreachable(err: &DbErr) -> bool {
 }
 
 /// Maps a database error to the core's error: constraint violations become domain errors,
-/// an unreachable database [`AuthError::Unavailable`] naming `database`.
+/// an unreachable database [`AuthError::Unavailable`] naming `database`, values the database
+/// refuses as data [`AuthError::ValueNotStorable`].
 pub(crate) fn map_db_err(err: DbErr, conflict: Conflict, database: &str) -> AuthError {
     if is_unreachable(&err) {
         return AuthError::unavailable(DatabaseUnavailable {
@@ -97,12 +98,16 @@ pub(crate) fn map_db_err(err: DbErr, conflict: Conflict, database: &str) -> Auth
             Conflict::Group => AuthError::GroupAlreadyExists,
         },
         Some(SqlErr::ForeignKeyConstraintViolation(_)) => AuthError::UserNotExists,
-        _ => AuthError::storage(err),
+        _ => match data_error(&err) {
+            Some(reason) => AuthError::ValueNotStorable(reason),
+            None => AuthError::storage(err),
+        },
     }
 }
 
 /// The core's error for a driver error outside the store (e.g. an application's own queries):
-/// unreachable → [`AuthError::Unavailable`], anything else → [`AuthError::Storage`].
+/// unreachable → [`AuthError::Unavailable`], a refused value → [`AuthError::ValueNotStorable`],
+/// anything else → [`AuthError::Storage`].
 pub fn auth_error(err: DbErr) -> AuthError {
     if is_unreachable(&err) {
         return AuthError::unavailable(DatabaseUnavailable {
@@ -110,5 +115,45 @@ pub fn auth_error(err: DbErr) -> AuthError {
             source: err,
         });
     }
-    AuthError::storage(err)
+    match data_error(&err) {
+        Some(reason) => AuthError::ValueNotStorable(reason),
+        None => AuthError::storage(err),
+    }
+}
+
+/// Whether the database refused a *value* (not the connection, not a constraint), and why.
+///
+/// PostgreSQL: SQLSTATE class `22` (data exception: `22001` value too long, `22021` NUL or
+/// an invalid byte sequence, `22P05` untranslatable character, `22003` out of range, ...)
+/// and `54000` (a value too large for an index). MySQL/MariaDB: the same SQLSTATE class `22`
+/// (`1406` data too long, `1264` out of range) plus `1366` and `1300` (a string the column's
+/// character set cannot hold, reported as `HY000`). SQLite: `SQLITE_TOOBIG`. Such errors mean
+/// the input was bad; the reason returned names the database's message, never a value.
+pub fn data_error(err: &DbErr) -> Option<String> {
+    use sea_orm::{RuntimeErr, sqlx};
+    let (DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e))) = err
+    else {
+        return None;
+    };
+    let sqlx::Error::Database(db) = &**e else {
+        return None;
+    };
+    let code = db.code().unwrap_or_default();
+    let mysql_number = db
+        .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+        .map(|m| m.number());
+    let is_sqlite = db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some();
+    let refused = if is_sqlite {
+        // SQLITE_TOOBIG: a string or blob over SQLITE_MAX_LENGTH.
+        code == "18"
+    } else {
+        code.starts_with("22") || code == "54000" || matches!(mysql_number, Some(1366 | 1300))
+    };
+    refused.then(|| {
+        // The database's message can quote the value (MySQL: "Incorrect string value:
+        // '\\xF0...'"); keep only the part before any quote.
+        let msg = db.message();
+        let msg = msg.split(['\'', '"']).next().unwrap_or(msg).trim_end_matches([' ', ':']);
+        format!("{msg} (SQLSTATE {code})")
+    })
 }

@@ -19,5 +19,5 @@ pub use config::{
     Backend, DatabaseUrl, PoolConfig, SchemaLock, connect, connect_migrated, database_url_from_env,
     migrate,
 };
-pub use error::{DatabaseUnavailable, StoreError};
+pub use error::{DatabaseUnavailable, StoreError, data_error};
 pub use store::{FractalProfile, FractalUser, SeaOrmStore};

@@ -315,7 +315,7 @@ impl UserDatabase for SeaOrmStore {
 
     async fn get_by_email(&self, email: &str) -> Result<Option<FractalUser>, AuthError> {
         let row = user_oauth::Entity::find()
-            .filter(user_oauth::Column::EmailLower.eq(email.trim().to_lowercase()))
+            .filter(user_oauth::Column::EmailLower.eq(auth_core::email::identity(email)))
             .one(&self.db)
             .await
             .map_err(|e| self.fail(e))?;
@@ -675,6 +675,10 @@ impl GroupDatabase<i32> for SeaOrmStore {
             Ok(_) => Ok(true),
             Err(e) => match self.fail(e) {
                 AuthError::UserAlreadyExists => Ok(false),
+                // A foreign key names no row: say which one is missing.
+                AuthError::UserNotExists if self.get_group(group_id).await?.is_none() => {
+                    Err(AuthError::GroupNotExists)
+                }
                 other => Err(other),
             },
         }
@@ -787,7 +791,7 @@ impl PermissionDatabase<i32> for SeaOrmStore {
             .await
             .map_err(|e| self.fail(e))?;
         if res.rows_affected == 0 {
-            return Err(AuthError::UserNotExists);
+            return Err(AuthError::GroupNotExists);
         }
         Ok(())
     }

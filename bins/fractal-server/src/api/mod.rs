@@ -41,7 +41,9 @@ pub fn denied(denial: Denial) -> ApiError {
     ApiError::detail(status, denial.to_string())
 }
 
-/// A database error while doing the work (not a rule): a logged 500.
+/// A database error while doing the work (not a rule): a value the database refused as data
+/// (too long, NUL, charset; see [`auth_sea_orm::data_error`]) is a 422 — the edge checks
+/// should have caught it first — and anything else a logged 500.
 pub fn db_failure(e: sea_orm::DbErr) -> ApiError {
     ApiError::auth(auth_sea_orm::error::auth_error(e))
 }

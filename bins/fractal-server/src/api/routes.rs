@@ -6,7 +6,8 @@ use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use auth_actix::{Active, ApiError, CurrentUser, auth_state_of};
+use auth_actix::{Active, ApiError, CurrentUser, JsonObject, auth_state_of};
+use auth_sea_orm::SeaOrmStore;
 use chrono::{DateTime, Utc};
 use fractal_authz as authz;
 use sea_orm::{
@@ -21,7 +22,8 @@ use super::entities::{
 };
 use super::lookup::DbLookup;
 use super::{caller, db_failure, denied};
-use crate::schemas::required_text;
+use crate::schemas::{optional_text, required_text};
+use migrations::limits;
 
 type User = CurrentUser<SeaOrmStore, Active>;
 type ApiResult = Result<HttpResponse, ApiError>;
@@ -570,9 +572,9 @@ async fn my_project_named(
     Ok(n > 0)
 }
 
-async fn create_project(req: HttpRequest, user: User, body: web::Json<ProjectCreate>) -> ApiResult {
+async fn create_project(req: HttpRequest, user: User, body: JsonObject<ProjectCreate>) -> ApiResult {
     let db = db(&req)?;
-    let name = required_text("name", &body.name)?;
+    let name = required_text("name", limits::PROJECT_NAME, &body.name)?;
     if my_project_named(&db, user.user().id, &name, None).await? {
         return Err(unprocessable(format!(
             "Project name ({name}) already in use"
@@ -639,7 +641,7 @@ async fn patch_project(
     req: HttpRequest,
     user: User,
     path: web::Path<i32>,
-    body: web::Json<ProjectUpdate>,
+    body: JsonObject<ProjectUpdate>,
 ) -> ApiResult {
     let (db, pid) = (db(&req)?, path.into_inner());
     authz::check_project(&DbLookup(&db), pid, &caller(user.user()))
@@ -649,7 +651,7 @@ async fn patch_project(
         .await?
         .into();
     if let Some(name) = &body.name {
-        let name = required_text("name", name)?;
+        let name = required_text("name", limits::PROJECT_NAME, name)?;
         if my_project_named(&db, user.user().id, &name, Some(pid)).await? {
             return Err(unprocessable(format!(
                 "Project name ({name}) already in use"
@@ -884,7 +886,7 @@ async fn create_dataset(
     req: HttpRequest,
     user: User,
     path: web::Path<i32>,
-    body: web::Json<DatasetCreate>,
+    body: JsonObject<DatasetCreate>,
 ) -> ApiResult {
     let (db, pid) = (db(&req)?, path.into_inner());
     authz::check_project(&DbLookup(&db), pid, &caller(user.user()))
@@ -894,11 +896,11 @@ async fn create_dataset(
     let kind = body
         .kind
         .as_deref()
-        .map(|k| required_text("type", k))
+        .map(|k| required_text("type", limits::DATASET_TYPE, k))
         .transpose()?;
     let d = dataset::ActiveModel {
         project_id: Set(pid),
-        name: Set(required_text("name", &body.name)?),
+        name: Set(required_text("name", limits::DATASET_NAME, &body.name)?),
         kind: Set(kind),
         read_only: Set(body.read_only),
         meta: Set(Some(Value::Object(body.meta.unwrap_or_default()))),
@@ -933,7 +935,7 @@ async fn patch_dataset(
     req: HttpRequest,
     user: User,
     path: web::Path<(i32, i32)>,
-    body: web::Json<DatasetUpdate>,
+    body: JsonObject<DatasetUpdate>,
 ) -> ApiResult {
     let db = db(&req)?;
     let (pid, did) = path.into_inner();
@@ -948,10 +950,10 @@ async fn patch_dataset(
         .await?
         .into();
     if let Some(name) = body.name {
-        d.name = Set(required_text("name", &name)?);
+        d.name = Set(required_text("name", limits::DATASET_NAME, &name)?);
     }
     if let Some(kind) = body.kind {
-        d.kind = Set(Some(required_text("type", &kind)?));
+        d.kind = Set(Some(required_text("type", limits::DATASET_TYPE, &kind)?));
     }
     if let Some(meta) = body.meta {
         d.meta = Set(Some(Value::Object(meta)));
@@ -998,7 +1000,7 @@ struct ResourceBody {
 
 /// Stripped, non-empty and absolute (1.3.14's `val_absolute_path`).
 fn absolute_path(value: &str) -> Result<String, ApiError> {
-    let s = required_text("path", value)?;
+    let s = required_text("path", limits::RESOURCE_PATH, value)?;
     if !s.starts_with('/') {
         return Err(ApiError::invalid(
             &["body", "path"],
@@ -1239,13 +1241,13 @@ async fn create_workflow(
     req: HttpRequest,
     user: User,
     path: web::Path<i32>,
-    body: web::Json<WorkflowCreate>,
+    body: JsonObject<WorkflowCreate>,
 ) -> ApiResult {
     let (db, pid) = (db(&req)?, path.into_inner());
     authz::check_project(&DbLookup(&db), pid, &caller(user.user()))
         .await
         .map_err(denied)?;
-    let name = required_text("name", &body.name)?;
+    let name = required_text("name", limits::WORKFLOW_NAME, &body.name)?;
     check_workflow_name(&db, pid, &name, None).await?;
     let w = workflow::ActiveModel {
         project_id: Set(pid),
@@ -1289,7 +1291,7 @@ async fn patch_workflow(
     req: HttpRequest,
     user: User,
     path: web::Path<(i32, i32)>,
-    body: web::Json<WorkflowUpdate>,
+    body: JsonObject<WorkflowUpdate>,
 ) -> ApiResult {
     let db = db(&req)?;
     let (pid, wid) = path.into_inner();
@@ -1302,7 +1304,7 @@ async fn patch_workflow(
             .await?
             .into();
     if let Some(name) = &body.name {
-        let name = required_text("name", name)?;
+        let name = required_text("name", limits::WORKFLOW_NAME, name)?;
         check_workflow_name(&db, pid, &name, Some(wid)).await?;
         w.name = Set(name);
     }
@@ -1398,7 +1400,7 @@ async fn import_workflow(
         .await
         .map_err(denied)?;
     let body = body.into_inner();
-    let name = required_text("name", &body.name)?;
+    let name = required_text("name", limits::WORKFLOW_NAME, &body.name)?;
     check_workflow_name(&db, pid, &name, None).await?;
     let mut tasks: HashMap<String, task::Model> = HashMap::new();
     for wt in &body.task_list {
@@ -1537,7 +1539,7 @@ async fn create_wftask(
     user: User,
     path: web::Path<(i32, i32)>,
     query: web::Query<TaskIdQuery>,
-    body: Option<web::Json<WorkflowTaskCreate>>,
+    body: Option<JsonObject<WorkflowTaskCreate>>,
 ) -> ApiResult {
     let db = db(&req)?;
     let (pid, wid) = path.into_inner();
@@ -1615,7 +1617,7 @@ async fn patch_wftask(
     req: HttpRequest,
     user: User,
     path: web::Path<(i32, i32, i32)>,
-    body: web::Json<WorkflowTaskUpdate>,
+    body: JsonObject<WorkflowTaskUpdate>,
 ) -> ApiResult {
     let db = db(&req)?;
     let (pid, wid, tid) = path.into_inner();
@@ -1884,33 +1886,52 @@ struct TaskUpdate {
     docs_link: Option<String>,
 }
 
-fn optional_text(field: &str, v: Option<String>) -> Result<Option<String>, ApiError> {
-    v.map(|s| required_text(field, &s)).transpose()
+/// `None`, or stripped, non-empty and fitting `column` (Fractal's `valstr` on an optional field).
+fn optional_valstr(
+    field: &str,
+    column: limits::Column,
+    v: Option<String>,
+) -> Result<Option<String>, ApiError> {
+    v.map(|s| required_text(field, column, &s)).transpose()
 }
 
-async fn create_task(req: HttpRequest, user: User, body: web::Json<TaskCreate>) -> ApiResult {
+async fn create_task(req: HttpRequest, user: User, body: JsonObject<TaskCreate>) -> ApiResult {
     let db = db(&req)?;
     // No `is_verified` requirement (the spec; 1.3.14).
     let who = caller(user.user());
     let owner = authz::task_owner_of(&who).map_err(denied)?.to_owned();
     let body = body.into_inner();
-    let source = format!("{owner}:{}", required_text("source", &body.source)?);
+    // Stored as `<owner>:<source>`: the whole must fit the column.
+    let source = format!(
+        "{owner}:{}",
+        required_text("source", limits::TASK_SOURCE, &body.source)?
+    );
+    optional_text("source", limits::TASK_SOURCE, Some(source.clone()))?;
     let t = task::ActiveModel {
-        name: Set(required_text("name", &body.name)?),
-        command: Set(required_text("command", &body.command)?),
+        name: Set(required_text("name", limits::TASK_NAME, &body.name)?),
+        command: Set(required_text("command", limits::TASK_COMMAND, &body.command)?),
         source: Set(source.clone()),
         owner: Set(Some(owner)),
-        input_type: Set(required_text("input_type", &body.input_type)?),
-        output_type: Set(required_text("output_type", &body.output_type)?),
+        input_type: Set(required_text(
+            "input_type",
+            limits::TASK_INPUT_TYPE,
+            &body.input_type,
+        )?),
+        output_type: Set(required_text(
+            "output_type",
+            limits::TASK_OUTPUT_TYPE,
+            &body.output_type,
+        )?),
         meta: Set(Some(Value::Object(body.meta.unwrap_or_default()))),
-        version: Set(optional_text("version", body.version)?),
+        version: Set(optional_valstr("version", limits::TASK_VERSION, body.version)?),
         args_schema: Set(body.args_schema.map(Value::Object)),
-        args_schema_version: Set(optional_text(
+        args_schema_version: Set(optional_valstr(
             "args_schema_version",
+            limits::TASK_ARGS_SCHEMA_VERSION,
             body.args_schema_version,
         )?),
-        docs_info: Set(body.docs_info),
-        docs_link: Set(body.docs_link),
+        docs_info: Set(optional_text("docs_info", limits::TASK_DOCS_INFO, body.docs_info)?),
+        docs_link: Set(optional_text("docs_link", limits::TASK_DOCS_LINK, body.docs_link)?),
         ..Default::default()
     };
     match t.insert(&db).await {
@@ -1957,7 +1978,7 @@ async fn patch_task(
     req: HttpRequest,
     user: User,
     path: web::Path<i32>,
-    body: web::Json<TaskUpdate>,
+    body: JsonObject<TaskUpdate>,
 ) -> ApiResult {
     let db = db(&req)?;
     let body = body.into_inner();
@@ -1966,33 +1987,37 @@ async fn patch_task(
         return Err(unprocessable("patch_task endpoint cannot set `source`"));
     }
     if let Some(v) = body.name {
-        t.name = Set(required_text("name", &v)?);
+        t.name = Set(required_text("name", limits::TASK_NAME, &v)?);
     }
     if let Some(v) = body.command {
-        t.command = Set(required_text("command", &v)?);
+        t.command = Set(required_text("command", limits::TASK_COMMAND, &v)?);
     }
     if let Some(v) = body.input_type {
-        t.input_type = Set(required_text("input_type", &v)?);
+        t.input_type = Set(required_text("input_type", limits::TASK_INPUT_TYPE, &v)?);
     }
     if let Some(v) = body.output_type {
-        t.output_type = Set(required_text("output_type", &v)?);
+        t.output_type = Set(required_text("output_type", limits::TASK_OUTPUT_TYPE, &v)?);
     }
     if let Some(v) = body.meta {
         t.meta = Set(Some(Value::Object(v)));
     }
     if let Some(v) = body.version {
-        t.version = Set(Some(required_text("version", &v)?));
+        t.version = Set(Some(required_text("version", limits::TASK_VERSION, &v)?));
     }
     if let Some(v) = body.args_schema {
         t.args_schema = Set(Some(Value::Object(v)));
     }
     if let Some(v) = body.args_schema_version {
-        t.args_schema_version = Set(Some(required_text("args_schema_version", &v)?));
+        t.args_schema_version = Set(Some(required_text(
+            "args_schema_version",
+            limits::TASK_ARGS_SCHEMA_VERSION,
+            &v,
+        )?));
     }
-    if let Some(v) = body.docs_info {
+    if let Some(v) = optional_text("docs_info", limits::TASK_DOCS_INFO, body.docs_info)? {
         t.docs_info = Set(Some(v));
     }
-    if let Some(v) = body.docs_link {
+    if let Some(v) = optional_text("docs_link", limits::TASK_DOCS_LINK, body.docs_link)? {
         t.docs_link = Set(Some(v));
     }
     ok(TaskRead::from(t.update(&db).await.map_err(db_failure)?))

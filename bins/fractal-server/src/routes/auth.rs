@@ -133,7 +133,7 @@ async fn userlist(
 async fn patch_current_user(
     req: HttpRequest,
     current: CurrentUser<Store, Active>,
-    body: web::Json<UserUpdateStrictBody>,
+    body: auth_actix::JsonObject<UserUpdateStrictBody>,
 ) -> Result<HttpResponse, ApiError> {
     let state = auth_state_of::<Store>(&req)?;
     let update = strict_update(body.into_inner(), current.user())?;

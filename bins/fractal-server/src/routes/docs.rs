@@ -563,6 +563,26 @@ fn document_json() -> web::Bytes {
     .clone()
 }
 
+/// `GET /docs` answers 200 with the Swagger UI page, as FastAPI does (no redirect). It is
+/// Swagger UI's own `index.html` with absolute asset paths, so it works without the slash;
+/// `/docs/` and the assets are served by `utoipa-swagger-ui` from the binary.
+const DOCS_PAGE: &str = r#"<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<title>Fractal Server - Swagger UI</title>
+<link rel="stylesheet" type="text/css" href="/docs/swagger-ui.css">
+<link rel="stylesheet" type="text/css" href="/docs/index.css">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="/docs/swagger-ui-bundle.js" charset="UTF-8"></script>
+<script src="/docs/swagger-ui-standalone-preset.js" charset="UTF-8"></script>
+<script src="/docs/swagger-initializer.js" charset="UTF-8"></script>
+</body>
+</html>
+"#;
+
 /// Mounts `/openapi.json` and `/docs`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(
@@ -576,9 +596,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route(
         "/docs",
         web::get().to(|| async {
-            HttpResponse::Found()
-                .insert_header(("Location", "/docs/"))
-                .finish()
+            HttpResponse::Ok()
+                .content_type("text/html; charset=utf-8")
+                .body(DOCS_PAGE)
         }),
     )
     .service(

@@ -127,17 +127,14 @@ async fn list_groups(req: HttpRequest, _a: Admin, q: web::Query<ListQuery>) -> A
     Ok(HttpResponse::Ok().json(out))
 }
 
-async fn create_group(req: HttpRequest, _a: Admin, body: web::Json<GroupCreate>) -> ApiResult {
+async fn create_group(
+    req: HttpRequest,
+    _a: Admin,
+    body: auth_actix::JsonObject<GroupCreate>,
+) -> ApiResult {
     let s = store(&req)?;
-    let name = body.name.trim();
-    if name.is_empty() {
-        return Err(ApiError::invalid(
-            &["body", "name"],
-            "String attribute 'name' cannot be empty",
-            "value_error",
-        ));
-    }
-    let g = s.create_group(name).await.map_err(|e| match e {
+    let name = crate::schemas::required_text("name", migrations::limits::GROUP_NAME, &body.name)?;
+    let g = s.create_group(&name).await.map_err(|e| match e {
         AuthError::GroupAlreadyExists => ApiError::detail(
             StatusCode::UNPROCESSABLE_ENTITY,
             "A group with the same name already exists",

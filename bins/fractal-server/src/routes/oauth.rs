@@ -154,7 +154,7 @@ async fn authorize(req: HttpRequest, name: &str) -> Result<HttpResponse, ApiErro
 }
 
 /// The provider's redirect back.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct CallbackQuery {
     /// Authorization code.
     pub code: Option<String>,
@@ -164,10 +164,21 @@ pub struct CallbackQuery {
     pub error: Option<String>,
 }
 
+// The authorization code is a credential until it is exchanged: not in Debug output.
+impl std::fmt::Debug for CallbackQuery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallbackQuery")
+            .field("code", &self.code.as_ref().map(|_| "<redacted>"))
+            .field("state", &self.state)
+            .field("error", &self.error)
+            .finish()
+    }
+}
+
+/// One cookie of the request, read as bytes like the auth cookie (`auth_core::read_cookie`):
+/// actix's own parser drops every cookie when one of them is not UTF-8 or not `name=value`.
 fn cookie_value(req: &HttpRequest, name: &str) -> Option<String> {
-    req.cookie(name)
-        .map(|c| c.value().to_owned())
-        .filter(|v| !v.is_empty())
+    auth_core::read_cookie(&auth_actix::extract::neutral_headers(req), name)
 }
 
 fn constant_time_eq(a: &str, b: &str) -> bool {
@@ -282,4 +293,20 @@ async fn callback(
         }
     }
     Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn callback_query_debug_hides_the_code() {
+        let q = CallbackQuery {
+            code: Some("SECRET-CODE".into()),
+            state: Some("s".into()),
+            error: None,
+        };
+        let shown = format!("{q:?}");
+        assert!(!shown.contains("SECRET") && shown.contains("<redacted>"), "{shown}");
+    }
 }

@@ -8,6 +8,8 @@ mod docs;
 mod first_start;
 mod health;
 mod helpers;
+mod hostile_input;
+mod limits;
 mod matrix;
 mod metrics;
 mod oauth_login;

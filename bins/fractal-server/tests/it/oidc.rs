@@ -305,3 +305,44 @@ async fn key_rotation_is_picked_up() {
         "a withdrawn key stops working once the set is refetched"
     );
 }
+
+/// RFC 7515 §4.1.11 and RFC 8725: a provider token whose header names an extension we do not
+/// understand (`crit`) or brings its own key (`jwk`, `jku`, `x5u`, `x5c`) is refused, even
+/// with a valid signature by a key of the JWKS.
+#[tokio::test]
+async fn provider_tokens_with_crit_or_key_headers_are_refused() {
+    use base64::Engine as _;
+    let p = provider(vec![jwk(RSA_A, Algorithm::RS256, "a")]).await;
+    let app = app_for(&p).await;
+    let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let signed = |header: Value| {
+        let message = format!("{}.{}", b64(&header), b64(&claims(&p, "carol", json!({}))));
+        let sig =
+            jsonwebtoken::crypto::sign(message.as_bytes(), &key(RSA_A, Algorithm::RS256), Algorithm::RS256)
+                .unwrap();
+        format!("{message}.{sig}")
+    };
+    // A hand-made header the way providers write it is accepted: the test can fail.
+    let (s, _) = whoami(
+        &app,
+        &signed(json!({"alg": "RS256", "typ": "JWT", "kid": "a", "x5t": "abc"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    for extra in [
+        json!({"crit": ["x-bind"], "x-bind": true}),
+        json!({"crit": ["exp"]}),
+        json!({"jku": "https://evil.example/jwks"}),
+        json!({"x5u": "https://evil.example/cert"}),
+        json!({"jwk": {"kty": "RSA", "n": "AQAB", "e": "AQAB"}}),
+        json!({"x5c": ["MIIB"]}),
+        json!({"b64": false}),
+    ] {
+        let mut header = json!({"alg": "RS256", "typ": "JWT", "kid": "a"});
+        for (k, v) in extra.as_object().unwrap() {
+            header[k] = v.clone();
+        }
+        let (s, _) = whoami(&app, &signed(header.clone())).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{header}");
+    }
+}

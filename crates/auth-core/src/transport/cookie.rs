@@ -113,17 +113,32 @@ impl CookieTransport {
     }
 }
 
+/// The value of the cookie `name` in a request's `Cookie` headers (the first one, quotes
+/// removed; `None` when absent or empty).
+///
+/// Browsers send other sites' scripts' cookies verbatim, raw UTF-8 or Latin-1 bytes included
+/// (`display=José`), so the header is read as bytes, never as a visible-ASCII string: one
+/// odd cookie must not hide the others. Pairs are split by the `cookie` crate; a pair it
+/// cannot parse is skipped, not fatal. Every place that reads a cookie goes through here.
+pub fn read_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .flat_map(|v| {
+            let text = String::from_utf8_lossy(v.as_bytes()).into_owned();
+            ::cookie::Cookie::split_parse(text)
+                .filter_map(Result::ok)
+                .filter(|c| c.name() == name)
+                .map(|c| c.value_trimmed().to_owned())
+                .collect::<Vec<_>>()
+        })
+        .next()
+        .filter(|v| !v.is_empty())
+}
+
 impl Transport for CookieTransport {
     fn read_credential(&self, headers: &HeaderMap) -> Option<String> {
-        headers
-            .get_all(COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(k, _)| *k == self.config.name)
-            .map(|(_, v)| v.trim_matches('"').to_owned())
-            .filter(|v| !v.is_empty())
+        read_cookie(headers, &self.config.name)
     }
 
     fn login_response(&self, token: String) -> LoginResponse {
@@ -213,5 +228,35 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(COOKIE, HeaderValue::from_static("xfastapiusersauth=tok"));
         assert_eq!(t.read_credential(&h), None);
+    }
+
+    #[test]
+    fn odd_bytes_in_other_cookies_hide_nothing() {
+        let t = CookieTransport::default();
+        let cases: [&[u8]; 7] = [
+            "display=José; fastapiusersauth=tok".as_bytes(),
+            "fastapiusersauth=tok; display=José".as_bytes(),
+            b"display=Jos\xe9; fastapiusersauth=tok",
+            b"\xff\xfe=\x80; fastapiusersauth=tok; z=1",
+            b"novalue; fastapiusersauth=tok",
+            b"=x; ; fastapiusersauth=\"tok\"",
+            b"a=\"unterminated; fastapiusersauth=tok",
+        ];
+        for raw in cases {
+            let mut h = HeaderMap::new();
+            h.insert(COOKIE, HeaderValue::from_bytes(raw).unwrap());
+            assert_eq!(
+                t.read_credential(&h),
+                Some("tok".into()),
+                "{}",
+                String::from_utf8_lossy(raw)
+            );
+        }
+        // Several Cookie headers (HTTP/2 may split them): the first occurrence wins.
+        let mut h = HeaderMap::new();
+        h.append(COOKIE, HeaderValue::from_bytes(b"x=\xe9").unwrap());
+        h.append(COOKIE, HeaderValue::from_static("fastapiusersauth=tok"));
+        assert_eq!(read_cookie(&h, "fastapiusersauth"), Some("tok".into()));
+        assert_eq!(read_cookie(&h, "x"), Some("\u{fffd}".into()));
     }
 }

@@ -9,10 +9,10 @@ pub mod bearer;
 pub mod cookie;
 
 pub use bearer::BearerTransport;
-pub use cookie::{CookieTransport, CookieTransportConfig, SameSite};
+pub use cookie::{CookieTransport, CookieTransportConfig, SameSite, read_cookie};
 
-/// What a login answers, before it becomes HTTP.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a login answers, before it becomes HTTP. `Debug` hides the token.
+#[derive(Clone, PartialEq, Eq)]
 pub enum LoginResponse {
     /// The token in a JSON body `{"access_token": …, "token_type": "bearer"}` (HTTP 200).
     Bearer {
@@ -24,6 +24,25 @@ pub enum LoginResponse {
         /// The full `Set-Cookie` header value.
         set_cookie: String,
     },
+}
+
+impl std::fmt::Debug for LoginResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Bearer { .. } => f
+                .debug_struct("Bearer")
+                .field("access_token", &"<redacted>")
+                .finish(),
+            Self::Cookie { set_cookie } => {
+                // The cookie's name and attributes, not its value.
+                let (name, rest) = set_cookie.split_once('=').unwrap_or((set_cookie, ""));
+                let attrs = rest.split_once(';').map_or("", |(_, a)| a);
+                f.debug_struct("Cookie")
+                    .field("set_cookie", &format!("{name}=<redacted>;{attrs}"))
+                    .finish()
+            }
+        }
+    }
 }
 
 /// What a logout answers, before it becomes HTTP (always "no content").
@@ -46,4 +65,23 @@ pub trait Transport: Send + Sync + 'static {
     fn login_response(&self, token: String) -> LoginResponse;
     /// The response to a logout.
     fn logout_response(&self) -> LogoutResponse;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_issued_tokens() {
+        let b = LoginResponse::Bearer {
+            access_token: "SECRET-TOKEN".into(),
+        };
+        let c = LoginResponse::Cookie {
+            set_cookie: "fastapiusersauth=SECRET-TOKEN; HttpOnly; Path=/".into(),
+        };
+        for shown in [format!("{b:?}"), format!("{c:?}")] {
+            assert!(!shown.contains("SECRET"), "{shown}");
+        }
+        assert!(format!("{c:?}").contains("fastapiusersauth=<redacted>; HttpOnly"));
+    }
 }

@@ -4,7 +4,7 @@ use sea_orm::entity::prelude::*;
 
 /// A row of `accesstoken`.
 #[sea_orm::compact_model]
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "accesstoken")]
 pub struct Model {
     /// The token (primary key).
@@ -17,6 +17,25 @@ pub struct Model {
     /// The user's session generation at issue.
     pub generation: i64,
 }
+
+// Written by hand: the token is a credential and never reaches Debug output.
+// The same for the `ModelEx` that `compact_model` generates with the same fields.
+macro_rules! redacted_debug {
+    ($t:ident) => {
+        impl std::fmt::Debug for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($t))
+                    .field("token", &"<redacted>")
+                    .field("user_id", &self.user_id)
+                    .field("created_at", &self.created_at)
+                    .field("generation", &self.generation)
+                    .finish()
+            }
+        }
+    };
+}
+redacted_debug!(Model);
+redacted_debug!(ModelEx);
 
 /// No navigable relations.
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

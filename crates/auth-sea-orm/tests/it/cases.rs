@@ -373,6 +373,10 @@ pub async fn group_membership(s: Arc<dyn Store>) {
         s.add_user_to_group(&all.id, &(b.id + 999)).await,
         Err(AuthError::UserNotExists)
     ));
+    assert!(matches!(
+        s.add_user_to_group(&(all.id + 999), &b.id).await,
+        Err(AuthError::GroupNotExists)
+    ));
 
     let names: Vec<String> = s
         .groups_of_user(&a.id)
@@ -505,7 +509,7 @@ pub async fn permissions_union(s: Arc<dyn Store>) {
     assert!(matches!(
         s.set_group_permissions(&(g2.id + 999), &Permissions::new())
             .await,
-        Err(AuthError::UserNotExists)
+        Err(AuthError::GroupNotExists)
     ));
     s.remove_user_from_group(&g1.id, &u.id).await.unwrap();
     assert_eq!(
@@ -550,4 +554,76 @@ pub async fn sessions_and_revocations(s: Arc<dyn Store>) {
     assert_eq!(s.purge_expired().await.unwrap(), 1);
     assert!(!s.is_revoked("jti-old").await.unwrap());
     assert!(s.is_revoked("jti-live").await.unwrap());
+}
+
+/// One mailbox, one account: the identity (`auth_core::email::identity`) is what is unique
+/// and what lookups compare, on every backend.
+pub async fn one_mailbox_one_account(s: Arc<dyn Store>) {
+    let u = s.create(new_user("x@bücher.example")).await.unwrap();
+    assert_eq!(u.email.as_str(), "x@bücher.example");
+    for twin in [
+        "x@xn--bcher-kva.example",
+        "X@BÜCHER.example",
+        "x@bu\u{308}cher.example",
+    ] {
+        assert_eq!(
+            s.get_by_email(twin).await.unwrap().map(|f| f.id),
+            Some(u.id),
+            "{twin}"
+        );
+        assert!(
+            matches!(s.create(new_user(twin)).await, Err(AuthError::UserAlreadyExists)),
+            "{twin}"
+        );
+    }
+    let other = s.create(new_user("y@example.org")).await.unwrap();
+    let mut clash = other.clone();
+    clash.email = Email::parse("x@xn--bcher-kva.example").unwrap();
+    assert!(matches!(
+        s.update(&clash).await,
+        Err(AuthError::UserAlreadyExists)
+    ));
+}
+
+/// Values a database refuses as data (too long for the column, NUL on PostgreSQL) are
+/// `ValueNotStorable` (a 4xx upstairs), never a generic storage failure (a 500), and leave
+/// the store usable. Input validation normally stops them first; this is the backstop.
+pub async fn values_storage_refuses_are_not_storage_failures(s: Arc<dyn Store>) {
+    let fine = |r: &Result<(), AuthError>| {
+        matches!(r, Ok(()) | Err(AuthError::ValueNotStorable(_)))
+    };
+    let mut attempts: Vec<(&str, Result<(), AuthError>)> = Vec::new();
+    for bad in ["a\u{0}b".to_owned(), "é".repeat(300)] {
+        let mut user = new_user(&format!("u{}@example.org", attempts.len()));
+        user.profile.username = Some(bad.clone());
+        attempts.push(("create user", s.create(user).await.map(|_| ())));
+        attempts.push(("create group", s.create_group(&bad).await.map(|_| ())));
+        attempts.push(("get user by e-mail", s.get_by_email(&bad).await.map(|_| ())));
+        attempts.push((
+            "get group by name",
+            s.get_group_by_name(&bad).await.map(|_| ()),
+        ));
+        let owner = s
+            .create(new_user(&format!("o{}@example.org", attempts.len())))
+            .await
+            .unwrap();
+        let mut link = oauth("github", &bad);
+        link.account_email = bad.clone();
+        attempts.push((
+            "link OAuth account",
+            s.add_oauth_account(&owner.id, link).await.map(|_| ()),
+        ));
+        attempts.push((
+            "get by OAuth account",
+            s.get_by_oauth_account("github", &bad).await.map(|_| ()),
+        ));
+        let mut renamed = owner.clone();
+        renamed.profile.cache_dir = Some(format!("/{bad}{}", "d".repeat(1100)));
+        attempts.push(("update user", s.update(&renamed).await.map(|_| ())));
+    }
+    for (what, r) in &attempts {
+        assert!(fine(r), "{what}: {r:?}");
+    }
+    // Still usable.
+    s.create(new_user("after@example.org")).await.unwrap();
 }

@@ -71,6 +71,8 @@ macro_rules! backend {
             case!(unicode_and_long_values);
             case!(permissions_union);
             case!(sessions_and_revocations);
+            case!(one_mailbox_one_account);
+            case!(values_storage_refuses_are_not_storage_failures);
             macro_rules! concurrent {
                 ($case:ident) => {
                     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

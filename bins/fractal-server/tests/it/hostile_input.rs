@@ -1,0 +1,541 @@
+//! Hostile input and protocol edges (issue 15), each instance on every backend it touches:
+//! strings storage cannot hold, odd bytes in cookies, JWT header parameters, one mailbox
+//! spelled two ways, JSON arrays for objects, logout with two credentials, empty forms.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app_on};
+use fractal_testkit::Service;
+
+async fn send(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    token: &str,
+    body: Value,
+) -> (StatusCode, Value) {
+    let res = app
+        .client
+        .request(method, app.url(path))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+/// A cookie login; the cookie's value.
+async fn cookie_login(app: &TestApp, email: &str, password: &str) -> String {
+    let res = app
+        .client
+        .post(app.url("/auth/login"))
+        .form(&[("username", email), ("password", password)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let set = res.headers()["set-cookie"].to_str().unwrap();
+    set.split(';')
+        .next()
+        .unwrap()
+        .trim_start_matches("fastapiusersauth=")
+        .to_owned()
+}
+
+/// `GET /auth/whoami` with a raw `Cookie` header (bytes as given) and maybe a bearer.
+async fn whoami_raw(app: &TestApp, cookie: &[u8], bearer: Option<&str>) -> (StatusCode, Value) {
+    let mut req = app.client.get(app.url("/auth/whoami")).header(
+        "cookie",
+        reqwest::header::HeaderValue::from_bytes(cookie).unwrap(),
+    );
+    if let Some(t) = bearer {
+        req = req.bearer_auth(t);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+/// `n` characters: two bytes each in UTF-8, so limits are counted in characters.
+fn chars(n: usize) -> String {
+    "é".repeat(n)
+}
+
+/// Every string field of every route that stores one: too long and with NUL → 422 naming
+/// the field; at the limit → stored. Nothing is a 500 on any backend.
+async fn strings_are_checked_against_the_columns(service: Service) {
+    let Some(app) = spawn_app_on(service).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    let me: Value = send(&app, Method::GET, "/auth/current-user", &admin, Value::Null)
+        .await
+        .1;
+    let my_id = me["id"].as_i64().unwrap();
+    let (s, project) = send(
+        &app,
+        Method::POST,
+        "/api/v1/project",
+        &admin,
+        json!({"name": "p"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{project}");
+    let p = project["id"].as_i64().unwrap();
+    let (_, dataset) = send(
+        &app,
+        Method::POST,
+        &format!("/api/v1/project/{p}/dataset"),
+        &admin,
+        json!({"name": "d"}),
+    )
+    .await;
+    let d = dataset["id"].as_i64().unwrap();
+    let (_, workflow) = send(
+        &app,
+        Method::POST,
+        &format!("/api/v1/project/{p}/workflow"),
+        &admin,
+        json!({"name": "w"}),
+    )
+    .await;
+    let w = workflow["id"].as_i64().unwrap();
+    let task_body = |field: &str, value: Value| {
+        let mut b = json!({"name": "t", "command": "c", "source": "s", "input_type": "i", "output_type": "o"});
+        b[field] = value;
+        b
+    };
+    let (s, task) = send(
+        &app,
+        Method::POST,
+        "/api/v1/task",
+        &admin,
+        task_body("source", json!("s0")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{task}");
+    let t = task["id"].as_i64().unwrap();
+
+    let register = |field: &str, value: Value| {
+        let mut b = json!({"email": "new@example.org", "password": "pw12"});
+        b[field] = value;
+        b
+    };
+    // (method, path, body, field named, what is wrong)
+    let mut cases: Vec<(Method, String, Value, &str)> = Vec::new();
+    for (field, long, nul) in [
+        ("username", chars(256), json!("a\u{0}b")),
+        ("slurm_user", chars(256), json!("a\u{0}b")),
+        (
+            "cache_dir",
+            format!("/{}", chars(1100)),
+            json!("/tmp/\u{0}x"),
+        ),
+    ] {
+        cases.push((Method::POST, "/auth/register".into(), register(field, json!(long)), field));
+        cases.push((Method::POST, "/auth/register".into(), register(field, nul.clone()), field));
+        cases.push((Method::PATCH, "/auth/users/me".into(), json!({field: long}), field));
+        cases.push((Method::PATCH, format!("/auth/users/{my_id}"), json!({field: nul}), field));
+    }
+    cases.push((
+        Method::PATCH,
+        "/auth/current-user".into(),
+        json!({"cache_dir": format!("/{}", chars(1024))}),
+        "cache_dir",
+    ));
+    cases.push((
+        Method::PATCH,
+        "/auth/current-user".into(),
+        json!({"cache_dir": "/a\u{0}"}),
+        "cache_dir",
+    ));
+    for email in [
+        json!("a\u{0}b@example.org"),
+        json!(format!("{}@example.org", "a".repeat(320))),
+    ] {
+        cases.push((Method::POST, "/auth/register".into(), register("email", email.clone()), "email"));
+        cases.push((Method::PATCH, "/auth/users/me".into(), json!({"email": email}), "email"));
+    }
+    for bad in [json!(chars(256)), json!("g\u{0}")] {
+        cases.push((Method::POST, "/auth/group".into(), json!({"name": bad}), "name"));
+        cases.push((Method::POST, "/api/v1/project".into(), json!({"name": bad}), "name"));
+        cases.push((Method::PATCH, format!("/api/v1/project/{p}"), json!({"name": bad}), "name"));
+        cases.push((Method::POST, format!("/api/v1/project/{p}/dataset"), json!({"name": bad}), "name"));
+        cases.push((Method::POST, format!("/api/v1/project/{p}/dataset"), json!({"name": "x", "type": bad}), "type"));
+        cases.push((Method::PATCH, format!("/api/v1/project/{p}/dataset/{d}"), json!({"name": bad}), "name"));
+        cases.push((Method::PATCH, format!("/api/v1/project/{p}/dataset/{d}"), json!({"type": bad}), "type"));
+        cases.push((Method::POST, format!("/api/v1/project/{p}/workflow"), json!({"name": bad}), "name"));
+        cases.push((Method::PATCH, format!("/api/v1/project/{p}/workflow/{w}"), json!({"name": bad}), "name"));
+        for field in ["name", "input_type", "output_type"] {
+            cases.push((Method::POST, "/api/v1/task".into(), task_body(field, bad.clone()), field));
+            cases.push((Method::PATCH, format!("/api/v1/task/{t}"), json!({field: bad}), field));
+        }
+    }
+    for (field, long) in [("command", chars(1025)), ("source", chars(600))] {
+        cases.push((Method::POST, "/api/v1/task".into(), task_body(field, json!(long)), field));
+        cases.push((Method::POST, "/api/v1/task".into(), task_body(field, json!("x\u{0}")), field));
+    }
+    cases.push((Method::PATCH, format!("/api/v1/task/{t}"), json!({"command": chars(1025)}), "command"));
+    // The owner prefix counts: `admin:` + 507 characters is one too many for 512.
+    cases.push((Method::POST, "/api/v1/task".into(), task_body("source", json!(chars(507))), "source"));
+
+    for (method, path, body, field) in &cases {
+        let (s, b) = send(&app, method.clone(), path, &admin, body.clone()).await;
+        assert_eq!(
+            (s, b["detail"][0]["loc"].clone()),
+            (StatusCode::UNPROCESSABLE_ENTITY, json!(["body", field])),
+            "{service:?} {method} {path} {}: {b}",
+            body.to_string().chars().take(80).collect::<String>()
+        );
+    }
+    let (_, b) = send(&app, Method::POST, "/api/v1/project", &admin, json!({"name": chars(300)})).await;
+    assert_eq!(
+        b["detail"][0],
+        json!({"loc": ["body", "name"], "msg": "ensure this value has at most 255 characters", "type": "value_error.any_str.max_length"})
+    );
+    let (_, b) = send(&app, Method::POST, "/api/v1/project", &admin, json!({"name": "a\u{0}"})).await;
+    assert_eq!(b["detail"][0]["type"], "value_error.nul");
+
+    // At the limit, in multi-byte characters: stored and read back whole on every backend.
+    let at_limit = [
+        (Method::POST, "/auth/register".to_owned(), json!({"email": "edge@example.org", "password": "pw12", "username": chars(255), "slurm_user": chars(255), "cache_dir": format!("/{}", chars(1023))}), "username"),
+        (Method::POST, "/auth/group".into(), json!({"name": chars(255)}), "name"),
+        (Method::POST, "/api/v1/project".into(), json!({"name": chars(255)}), "name"),
+        (Method::POST, format!("/api/v1/project/{p}/dataset"), json!({"name": chars(255), "type": chars(255)}), "type"),
+        (Method::POST, format!("/api/v1/project/{p}/workflow"), json!({"name": chars(255)}), "name"),
+        (Method::POST, "/api/v1/task".into(), json!({"name": chars(255), "command": chars(1024), "source": chars(506), "input_type": chars(255), "output_type": chars(255)}), "command"),
+    ];
+    for (method, path, body, field) in at_limit {
+        let (s, b) = send(&app, method.clone(), &path, &admin, body.clone()).await;
+        assert!(s.is_success(), "{service:?} {method} {path}: {s} {b}");
+        assert_eq!(b[field], body[field], "{service:?} {path}");
+    }
+}
+
+/// A login name storage could not even compare is an ordinary refused login.
+async fn hostile_login_names_are_bad_credentials(service: Service) {
+    let Some(app) = spawn_app_on(service).await else {
+        return;
+    };
+    for username in [
+        "a\u{0}@x.org".to_owned(),
+        "admin@fractal.xy\u{0}".to_owned(),
+        "a".repeat(2000),
+        format!("{}@example.org", chars(400)),
+    ] {
+        for path in ["/auth/token/login", "/auth/login"] {
+            let res = app
+                .client
+                .post(app.url(path))
+                .form(&[("username", username.as_str()), ("password", "1234")])
+                .send()
+                .await
+                .unwrap();
+            let status = res.status();
+            let body: Value = res.json().await.unwrap_or(Value::Null);
+            assert_eq!(
+                (status, body),
+                (StatusCode::BAD_REQUEST, json!({"detail": "LOGIN_BAD_CREDENTIALS"})),
+                "{service:?} {path} {}",
+                username.escape_debug().take(40).collect::<String>()
+            );
+        }
+    }
+    // The server is fine afterwards.
+    app.admin_token().await;
+}
+
+/// `x@bücher.example` and `x@xn--bcher-kva.example` are one mailbox, so one account.
+async fn one_mailbox_is_one_account(service: Service) {
+    let Some(app) = spawn_app_on(service).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    let (s, user) = send(
+        &app,
+        Method::POST,
+        "/auth/register",
+        &admin,
+        json!({"email": "x@bücher.example", "password": "pw12"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{user}");
+    assert_eq!(user["email"], "x@bücher.example");
+    for twin in [
+        "x@xn--bcher-kva.example",
+        "X@BÜCHER.EXAMPLE",
+        "x@bu\u{308}cher.example",
+    ] {
+        let (s, b) = send(
+            &app,
+            Method::POST,
+            "/auth/register",
+            &admin,
+            json!({"email": twin, "password": "pw12"}),
+        )
+        .await;
+        assert_eq!(
+            (s, b),
+            (StatusCode::BAD_REQUEST, json!({"detail": "REGISTER_USER_ALREADY_EXISTS"})),
+            "{service:?} {twin}"
+        );
+        // Any spelling logs the one account in.
+        let token = app.login(twin, "pw12").await;
+        let (_, me) = send(&app, Method::GET, "/auth/current-user", &token, Value::Null).await;
+        assert_eq!(me["id"], user["id"]);
+    }
+    // Another user cannot take the mailbox through an update either.
+    let other = app.create_user("y@example.org", "pw12", json!({})).await;
+    let (s, b) = send(
+        &app,
+        Method::PATCH,
+        &format!("/auth/users/{}", other["id"]),
+        &admin,
+        json!({"email": "x@xn--bcher-kva.example"}),
+    )
+    .await;
+    assert_eq!(
+        (s, b),
+        (StatusCode::BAD_REQUEST, json!({"detail": "UPDATE_USER_EMAIL_ALREADY_EXISTS"}))
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM user_oauth WHERE email_lower = 'x@xn--bcher-kva.example'")
+            .await,
+        1
+    );
+}
+
+/// Raw UTF-8 or Latin-1 in an unrelated cookie hides nothing, on HTTP routes and the
+/// WebSocket.
+async fn odd_bytes_in_other_cookies(service: Service) {
+    let Some(app) = spawn_app_on(service).await else {
+        return;
+    };
+    let token = cookie_login(&app, "admin@fractal.xy", "1234").await;
+    let with = |prefix: &[u8], suffix: &[u8]| {
+        let mut v = prefix.to_vec();
+        v.extend_from_slice(b"fastapiusersauth=");
+        v.extend_from_slice(token.as_bytes());
+        v.extend_from_slice(suffix);
+        v
+    };
+    for header in [
+        with("display=José; ".as_bytes(), b""),
+        with(b"display=Jos\xe9; ", b""),
+        with(b"", "; display=José".as_bytes()),
+        with(b"broken; =x; \xff\xfe=\x80; ", b"; z=\"q"),
+    ] {
+        let (s, b) = whoami_raw(&app, &header, None).await;
+        assert_eq!(
+            (s, b["email"].clone()),
+            (StatusCode::OK, json!("admin@fractal.xy")),
+            "{service:?} {}",
+            String::from_utf8_lossy(&header)
+        );
+    }
+    // The WebSocket reads the same cookie.
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+    let mut req = format!("{}/api/events", app.base.replace("http://", "ws://"))
+        .into_client_request()
+        .unwrap();
+    req.headers_mut().insert(
+        "cookie",
+        tokio_tungstenite::tungstenite::http::HeaderValue::from_bytes(&with(
+            "display=José; ".as_bytes(),
+            b"",
+        ))
+        .unwrap(),
+    );
+    let upgraded = tokio_tungstenite::connect_async(req).await;
+    assert!(upgraded.is_ok(), "{service:?}: {:?}", upgraded.err());
+}
+
+/// Bodies that must be objects: a JSON array is a 422, not its fields in order.
+async fn arrays_are_not_objects(service: Service) {
+    let Some(app) = spawn_app_on(service).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    for (method, path, body) in [
+        (Method::PATCH, "/auth/current-user", json!(["/x"])),
+        (Method::PATCH, "/auth/users/me", json!(["pw"])),
+        (Method::POST, "/auth/register", json!(["a@b.co", "pw12"])),
+        (Method::POST, "/auth/group", json!(["g"])),
+        (Method::POST, "/api/v1/project", json!(["p"])),
+        (Method::POST, "/api/v1/task", json!(["t", "c", "s", "i", "o"])),
+        (Method::POST, "/auth/forgot-password", json!(["a@b.co"])),
+    ] {
+        let (s, b) = send(&app, method.clone(), path, &admin, body).await;
+        assert_eq!(
+            (s, b),
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                json!({"detail": [{"loc": ["body"], "msg": "value is not a valid dict", "type": "type_error.dict"}]})
+            ),
+            "{service:?} {method} {path}"
+        );
+    }
+    let (_, me) = send(&app, Method::GET, "/auth/current-user", &admin, Value::Null).await;
+    assert_eq!(me["cache_dir"], Value::Null, "nothing was written");
+}
+
+/// Logout with a bearer for B and a cookie for A: each logout route ends the credential of
+/// its own transport and nothing else.
+async fn logout_ends_its_own_credential(service: Service) {
+    let Some(app) = spawn_app_on(service).await else {
+        return;
+    };
+    app.create_user("b@example.org", "pw12", json!({})).await;
+    let a_cookie = cookie_login(&app, "admin@fractal.xy", "1234").await;
+    let b_bearer = app.login("b@example.org", "pw12").await;
+    let cookie = format!("fastapiusersauth={a_cookie}");
+
+    let res = app
+        .client
+        .post(app.url("/auth/logout"))
+        .bearer_auth(&b_bearer)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let cleared = res.headers()["set-cookie"].to_str().unwrap();
+    assert!(
+        cleared.starts_with("fastapiusersauth=\"\"") && cleared.contains("Max-Age=0"),
+        "{cleared}"
+    );
+    // A's cookie session is over; B's bearer is untouched.
+    let (s, _) = whoami_raw(&app, cookie.as_bytes(), None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{service:?}: A's cookie still works");
+    let (s, b) = send(&app, Method::GET, "/auth/whoami", &b_bearer, Value::Null).await;
+    assert_eq!((s, b["email"].clone()), (StatusCode::OK, json!("b@example.org")));
+
+    // The bearer logout ends the bearer only.
+    let a_cookie = cookie_login(&app, "admin@fractal.xy", "1234").await;
+    let cookie = format!("fastapiusersauth={a_cookie}");
+    let res = app
+        .client
+        .post(app.url("/auth/token/logout"))
+        .bearer_auth(&b_bearer)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert!(res.headers().get("set-cookie").is_none());
+    let (s, _) = send(&app, Method::GET, "/auth/whoami", &b_bearer, Value::Null).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{service:?}: B's bearer still works");
+    let (s, b) = whoami_raw(&app, cookie.as_bytes(), None).await;
+    assert_eq!((s, b["email"].clone()), (StatusCode::OK, json!("admin@fractal.xy")));
+
+    // A logout route without its own kind of credential is 401, whatever else is sent.
+    let res = app
+        .client
+        .post(app.url("/auth/logout"))
+        .bearer_auth(app.admin_token().await)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+macro_rules! on_every_backend {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $case() {
+                super::$case(fractal_testkit::Service::Sqlite).await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test]
+            async fn $case() {
+                super::$case(fractal_testkit::Service::Postgres).await;
+            })*
+        }
+        mod mariadb {
+            $(#[tokio::test]
+            async fn $case() {
+                super::$case(fractal_testkit::Service::MySql).await;
+            })*
+        }
+    };
+}
+
+on_every_backend!(
+    strings_are_checked_against_the_columns,
+    hostile_login_names_are_bad_credentials,
+    one_mailbox_is_one_account,
+    odd_bytes_in_other_cookies,
+    arrays_are_not_objects,
+    logout_ends_its_own_credential,
+);
+
+/// An empty login form names every missing field, as FastAPI does.
+#[tokio::test]
+async fn empty_login_form_names_every_missing_field() {
+    let app = spawn_app_on(Service::Sqlite).await.unwrap();
+    let both = json!({"detail": [
+        {"loc": ["body", "username"], "msg": "field required", "type": "value_error.missing"},
+        {"loc": ["body", "password"], "msg": "field required", "type": "value_error.missing"},
+    ]});
+    for path in ["/auth/token/login", "/auth/login"] {
+        for form in [vec![], vec![("username", ""), ("password", "")], vec![("scope", "x")]] {
+            let res = app
+                .client
+                .post(app.url(path))
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{path} {form:?}");
+            assert_eq!(res.json::<Value>().await.unwrap(), both, "{path} {form:?}");
+        }
+    }
+    let res = app
+        .client
+        .post(app.url("/auth/token/login"))
+        .form(&[("password", "1234")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.json::<Value>().await.unwrap(),
+        json!({"detail": [{"loc": ["body", "username"], "msg": "field required", "type": "value_error.missing"}]})
+    );
+}
+
+/// Our own tokens with header parameters we do not issue (`crit` above all) are refused.
+#[tokio::test]
+async fn own_tokens_with_crit_or_key_headers_are_refused() {
+    use base64::Engine as _;
+    let app = spawn_app_on(Service::Sqlite).await.unwrap();
+    let good = app.admin_token().await;
+    let payload = good.split('.').nth(1).unwrap().to_owned();
+    let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    let key = jsonwebtoken::EncodingKey::from_secret(b"test-secret");
+    let resign = |header: &str| {
+        let message = format!("{}.{payload}", b64(header));
+        let sig =
+            jsonwebtoken::crypto::sign(message.as_bytes(), &key, jsonwebtoken::Algorithm::HS256)
+                .unwrap();
+        format!("{message}.{sig}")
+    };
+    // The same payload re-signed with a plain header is accepted: the test can fail.
+    let plain = resign(r#"{"alg":"HS256","typ":"JWT"}"#);
+    let (s, _) = send(&app, Method::GET, "/auth/whoami", &plain, Value::Null).await;
+    assert_eq!(s, StatusCode::OK);
+    for header in [
+        r#"{"alg":"HS256","typ":"JWT","crit":["x-bind"],"x-bind":true}"#,
+        r#"{"alg":"HS256","typ":"JWT","jku":"https://evil.example/jwks"}"#,
+        r#"{"alg":"HS256","typ":"JWT","jwk":{"kty":"oct","k":"dGVzdC1zZWNyZXQ"}}"#,
+        r#"{"alg":"HS256","typ":"JWT","x5u":"https://evil.example/cert"}"#,
+        r#"{"alg":"HS256","typ":"JWT","b64":false}"#,
+    ] {
+        let (s, _) = send(&app, Method::GET, "/auth/whoami", &resign(header), Value::Null).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{header}");
+    }
+}
