@@ -163,11 +163,13 @@ pub async fn assemble(settings: &Settings, mailer: Arc<dyn Mailer>) -> Result<St
                 hasher,
                 UserManagerConfig::with_secret(secret.clone()),
             )?
-            .with_hooks(Arc::new(FractalHooks {
-                store: store.clone(),
-                default_group: settings.default_group_name.clone(),
-                outbox: crate::hooks::spawn_mail_worker(mailer),
-            })),
+            .with_hooks(Arc::new(
+                FractalHooks {
+                    store: store.clone(),
+                    default_group: settings.default_group_name.clone(),
+                }
+                .mailing(mailer),
+            )),
         );
         let report = bootstrap(settings, &store, &manager).await?;
         Ok::<_, StartupError>((store, manager, report))

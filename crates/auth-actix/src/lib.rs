@@ -22,6 +22,8 @@ pub mod extract;
 pub mod input;
 pub mod openapi;
 pub mod routes;
+pub mod schema;
+pub mod stack;
 pub mod state;
 
 pub use authz::{
@@ -34,4 +36,6 @@ pub use extract::{
 };
 pub use input::{JsonObject, configure_input_errors, method_not_allowed, not_found};
 pub use routes::UserSchema;
+pub use schema::PlainSchema;
+pub use stack::{AuthStack, AuthStackConfig, PluginChoice, RateLimitConfig, Router, TokenStrategy};
 pub use state::{AuthState, WebConfig};

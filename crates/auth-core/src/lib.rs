@@ -58,7 +58,7 @@ pub use email::{Email, InvalidEmail};
 pub use error::{AuthError, ErrorCode};
 pub use hooks::{NoHooks, UserChanges, UserHooks};
 pub use jwt::{HeaderPolicy, HeaderRejection, JwtCodec, JwtKey, JwtRejection, check_header};
-pub use mail::{LogMailer, MailMessage, Mailer};
+pub use mail::{LogMailer, MailMessage, MailTemplates, Mailer, MailingHooks};
 pub use manager::{
     OAuthCallbackOptions, Safety, UserCreate, UserManager, UserManagerConfig, UserOf, UserUpdate,
 };

@@ -222,6 +222,7 @@ pub async fn connect(
             // Every connection to :memory: is a separate database.
             opts.max_connections(1);
         }
+        #[cfg(feature = "sqlite")]
         opts.map_sqlx_sqlite_opts(|o| {
             o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                 .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)

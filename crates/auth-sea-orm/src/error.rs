@@ -139,10 +139,16 @@ pub fn data_error(err: &DbErr) -> Option<String> {
         return None;
     };
     let code = db.code().unwrap_or_default();
+    #[cfg(feature = "mysql")]
     let mysql_number = db
         .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
         .map(|m| m.number());
+    #[cfg(not(feature = "mysql"))]
+    let mysql_number: Option<u16> = None;
+    #[cfg(feature = "sqlite")]
     let is_sqlite = db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some();
+    #[cfg(not(feature = "sqlite"))]
+    let is_sqlite = false;
     let refused = if is_sqlite {
         // SQLITE_TOOBIG: a string or blob over SQLITE_MAX_LENGTH.
         code == "18"

@@ -1,0 +1,162 @@
+//! The stack's defaults and routers, as an embedding application sees them.
+
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+
+use crate::helpers::spawn;
+
+#[tokio::test]
+async fn fastapi_users_mount_register_login_me_logout() {
+    let app = spawn(|_| {}).await;
+    let (status, user) = app.register("ada@example.org", "s3cret-pass").await;
+    assert_eq!(status, 201, "{user}");
+    // FastAPI Users' BaseUser with a UUID id (a string on the wire).
+    let id = user["id"].as_str().expect("uuid id");
+    assert!(uuid::Uuid::parse_str(id).is_ok());
+    assert_eq!(
+        user,
+        json!({"id": id, "email": "ada@example.org", "is_active": true, "is_superuser": false, "is_verified": false})
+    );
+    let (status, body) = app.register("ADA@example.org", "other-pass").await;
+    assert_eq!(status, 400);
+    assert_eq!(body, json!({"detail": "REGISTER_USER_ALREADY_EXISTS"}));
+
+    let (status, body) = app.login("ada@example.org", "s3cret-pass").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["token_type"], "bearer");
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(app.get_status("/users/me", &token).await, 200);
+    assert_eq!(app.get_status("/hello", &token).await, 200, "host route");
+
+    // Secure default: logout revokes the token (it is not merely forgotten by the client).
+    let res = app
+        .client
+        .post(app.url("/auth/jwt/logout"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 204);
+    assert_eq!(app.get_status("/users/me", &token).await, 401);
+    assert_eq!(app.get_status("/hello", &token).await, 401);
+}
+
+#[tokio::test]
+async fn forgot_password_token_reaches_the_mailer_and_resets() {
+    let app = spawn(|_| {}).await;
+    app.user_token("bob@example.org", "first-pass").await;
+    let res = app
+        .client
+        .post(app.url("/auth/forgot-password"))
+        .json(&json!({"email": "bob@example.org"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 202);
+    // The mail leaves the request path: wait for the worker to hand it over.
+    let mail = app.mailer.next().await;
+    assert_eq!(mail.to.as_str(), "bob@example.org");
+    let body = mail.body.expose_secret().to_owned();
+    let token = body
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .map(str::to_owned);
+    let token = token.expect("a reset mail");
+    let res = app
+        .client
+        .post(app.url("/auth/reset-password"))
+        .json(&json!({"token": token.trim(), "password": "second-pass"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    assert_eq!(app.login("bob@example.org", "second-pass").await.0, 200);
+    assert_eq!(app.login("bob@example.org", "first-pass").await.0, 400);
+}
+
+#[tokio::test]
+async fn rate_limiting_is_on_by_default_and_can_be_turned_off() {
+    let app = spawn(|_| {}).await;
+    app.user_token("eve@example.org", "right-pass").await;
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        statuses.push(app.login("eve@example.org", "wrong").await.0);
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
+
+    let open = spawn(|c| c.rate_limit = None).await;
+    open.user_token("eve@example.org", "right-pass").await;
+    for _ in 0..12 {
+        assert_eq!(open.login("eve@example.org", "wrong").await.0, 400);
+    }
+}
+
+#[tokio::test]
+async fn input_error_handlers_stay_in_the_auth_scopes() {
+    let app = spawn(|_| {}).await;
+    // The host's JSON route takes a body far over the auth scopes' 64 KiB cap.
+    let big = json!({"blob": "x".repeat(200 * 1024)});
+    let res = app
+        .client
+        .post(app.url("/echo"))
+        .json(&big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    // ...and keeps actix's own error for bad JSON (the host's choice, not ours).
+    let res = app
+        .client
+        .post(app.url("/echo"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 400);
+    // The auth scope answers FastAPI's 422 for the same mistake.
+    let res = app
+        .client
+        .post(app.url("/auth/register"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 422);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["detail"][0]["loc"][0], "body");
+    // A missing field names the field.
+    let res = app
+        .client
+        .post(app.url("/auth/register"))
+        .json(&json!({"email": "x@example.org"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 422);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["detail"][0]["loc"], json!(["body", "password"]));
+}
+
+#[tokio::test]
+async fn superuser_routes_and_unknown_backends() {
+    let app = spawn(|_| {}).await;
+    let token = app.user_token("joe@example.org", "joe-pass").await;
+    // Not a superuser: 403 on another user's record, even an unknown one.
+    let other = uuid::Uuid::new_v4();
+    assert_eq!(
+        app.get_status(&format!("/users/{other}"), &token).await,
+        403
+    );
+    // A router for a backend that does not exist was skipped, not mounted half-working.
+    let res = app
+        .client
+        .post(app.url("/auth/login"))
+        .form(&[("username", "joe@example.org"), ("password", "joe-pass")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 404);
+}
