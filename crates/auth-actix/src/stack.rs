@@ -27,14 +27,13 @@
 
 use std::num::NonZeroU64;
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix_web::{Scope, web};
 use auth_core::{
     AuthError, AuthPlugin, AuthenticationBackend, Authenticator, BearerTransport, CookieTransport,
     CookieTransportConfig, EmbeddedAuth, JwtStrategy, JwtStrategyConfig, LimiterStore, LogMailer,
     MailTemplates, Mailer, MailingHooks, MemoryLimiter, MemoryRevocations, NoAuth, NoHooks,
-    PasswordHasher, PasswordHasherConfig, PermissionDatabase, RateLimit, RateLimiter,
+    PasswordHasher, PasswordHasherConfig, PermissionDatabase, RateLimiter, RateLimits,
     RevocationList, Safety, Strategy, UserCreate, UserDatabase, UserHooks, UserManager,
     UserManagerConfig,
 };
@@ -69,28 +68,19 @@ pub enum PluginChoice<D: UserDatabase> {
     Custom(Arc<dyn AuthPlugin<D>>),
 }
 
-/// Brute-force protection: where counters live and the two limits.
+/// Brute-force protection: where counters live and the limits.
 pub struct RateLimitConfig {
-    /// Counter storage (memory by default; `auth_redis::RedisLimiter` to share it).
+    /// Counter storage (memory by default, bounded; `auth_redis::RedisLimiter` to share it).
     pub store: Arc<dyn LimiterStore>,
-    /// Per account (normalised e-mail), default 10 per 300 s.
-    pub per_account: RateLimit,
-    /// Per client address, default 100 per 60 s.
-    pub per_address: RateLimit,
+    /// The limits (`RateLimits::default()`: the policy in `docs/security.md`).
+    pub limits: RateLimits,
 }
 
 impl Default for RateLimitConfig {
     fn default() -> Self {
         Self {
             store: Arc::new(MemoryLimiter::default()),
-            per_account: RateLimit {
-                max: 10,
-                window: Duration::from_secs(300),
-            },
-            per_address: RateLimit {
-                max: 100,
-                window: Duration::from_secs(60),
-            },
+            limits: RateLimits::default(),
         }
     }
 }
@@ -266,11 +256,7 @@ impl<D: UserDatabase> AuthStack<D> {
         };
         let mut state = AuthState::new(manager, authenticator, config.web).with_plugin(plugin);
         if let Some(limits) = config.rate_limit {
-            state = state.with_limiter(RateLimiter::new(
-                limits.store,
-                limits.per_account,
-                limits.per_address,
-            ));
+            state = state.with_limiter(RateLimiter::new(limits.store, limits.limits));
         }
         Ok(Self {
             state: web::Data::new(state),
