@@ -12,6 +12,7 @@ mod matrix;
 mod oauth_login;
 mod oidc;
 mod plugins;
+mod python_fractal;
 mod reset_verify;
 mod sessions;
 mod smtp;
