@@ -232,6 +232,48 @@ where
     })
 }
 
+/// An optional JSON body: none (or blank) is `T::default()`; anything else must parse, else a
+/// 422 (an extractor wrapped in `Option` would silently drop a body it cannot read).
+fn optional_body<T: serde::de::DeserializeOwned + Default>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::invalid(&["body"], e.to_string(), "value_error.jsondecode"))?;
+    // A JSON array would fill a struct's fields in order (serde's sequence form): refuse it
+    // as pydantic does (`JsonObject` does the same for the other bodies).
+    if !value.is_object() {
+        return Err(ApiError::invalid(
+            &["body"],
+            "value is not a valid dict",
+            "type_error.dict",
+        ));
+    }
+    serde_json::from_value(value).map_err(|e| {
+        ApiError::Validation(vec![auth_actix::input::serde_item("body", &e.to_string())])
+    })
+}
+
+/// An optional integer read as pydantic v1 reads one: a number or a string holding one
+/// (fractal-client 1.3.7 sends `{"order": "0"}`).
+fn lax_int<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i32>, D::Error> {
+    use serde::de::Error as _;
+    match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .and_then(|n| i32::try_from(n).ok())
+            .map(Some)
+            .ok_or_else(|| D::Error::custom("value is not a valid integer")),
+        Some(Value::String(s)) => s
+            .trim()
+            .parse::<i32>()
+            .map(Some)
+            .map_err(|_| D::Error::custom("value is not a valid integer")),
+        Some(_) => Err(D::Error::custom("value is not a valid integer")),
+    }
+}
+
 /// A JSON object column, `{}` when empty (1.3.14's `meta` default).
 fn object_or_empty(v: Option<Value>) -> Value {
     match v {
@@ -1473,6 +1515,7 @@ struct TaskIdQuery {
 struct WorkflowTaskCreate {
     meta: Option<serde_json::Map<String, Value>>,
     args: Option<serde_json::Map<String, Value>>,
+    #[serde(default, deserialize_with = "lax_int")]
     order: Option<i32>,
 }
 
@@ -1539,7 +1582,7 @@ async fn create_wftask(
     user: User,
     path: web::Path<(i32, i32)>,
     query: web::Query<TaskIdQuery>,
-    body: Option<JsonObject<WorkflowTaskCreate>>,
+    body: web::Bytes,
 ) -> ApiResult {
     let db = db(&req)?;
     let (pid, wid) = path.into_inner();
@@ -1554,7 +1597,7 @@ async fn create_wftask(
     else {
         return Err(denied(authz::Denial::TaskNotFound(tid)));
     };
-    let body = body.map(|b| b.into_inner()).unwrap_or_default();
+    let body: WorkflowTaskCreate = optional_body(&body)?;
     let (args, meta) = merged_args_meta(
         &t,
         body.args.map(Value::Object),
@@ -1681,7 +1724,9 @@ struct ApplyQuery {
 #[derive(Deserialize, Default)]
 struct ApplyWorkflowCreate {
     worker_init: Option<String>,
+    #[serde(default, deserialize_with = "lax_int")]
     first_task_index: Option<i32>,
+    #[serde(default, deserialize_with = "lax_int")]
     last_task_index: Option<i32>,
 }
 
@@ -1721,7 +1766,7 @@ async fn apply_workflow_route(
     user: User,
     path: web::Path<(i32, i32)>,
     query: web::Query<ApplyQuery>,
-    body: Option<web::Json<ApplyWorkflowCreate>>,
+    body: web::Bytes,
 ) -> ApiResult {
     let db = db(&req)?;
     let (pid, wid) = path.into_inner();
@@ -1752,7 +1797,7 @@ async fn apply_workflow_route(
     if steps.is_empty() {
         return Err(unprocessable(format!("Workflow {wid} has empty task list")));
     }
-    let body = body.map(|b| b.into_inner()).unwrap_or_default();
+    let body: ApplyWorkflowCreate = optional_body(&body)?;
     let n = steps.len() as i32;
     let (first, last) =
         task_range(n, body.first_task_index, body.last_task_index).map_err(|e| {

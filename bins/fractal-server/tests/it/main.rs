@@ -15,6 +15,7 @@ mod metrics;
 mod oauth_login;
 mod oidc;
 mod plugins;
+mod python_fractal;
 mod reset_verify;
 mod resilience;
 mod scale_out;

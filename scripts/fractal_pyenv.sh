@@ -1,0 +1,49 @@
+# Sourced by the scripts that run the real Python Fractal next to ours: makes (once) the
+# virtualenvs of fractal-server 1.3.14 and fractal-client 1.3.7 from PyPI, outside the repository.
+#   FRACTAL_SERVER_VENV (default /root/venvs/fractal-server-1.3.14)
+#   FRACTAL_CLIENT_VENV (default /root/venvs/fractal-client-1.3.7)
+# When PyPI or venv is unavailable: a NOTICE and exit 77 (skipped), or exit 1 when
+# FRACTAL_TEST_REQUIRE_SERVICES=1.
+FRACTAL_SERVER_VENV=${FRACTAL_SERVER_VENV:-/root/venvs/fractal-server-1.3.14}
+FRACTAL_CLIENT_VENV=${FRACTAL_CLIENT_VENV:-/root/venvs/fractal-client-1.3.7}
+
+fractal_unavailable() {
+  if [ "${FRACTAL_TEST_REQUIRE_SERVICES:-}" = 1 ]; then
+    echo "FAIL: $1 and FRACTAL_TEST_REQUIRE_SERVICES=1" >&2
+    exit 1
+  fi
+  echo "NOTICE: $1; skipped" >&2
+  exit 77
+}
+
+fractal_server_venv() {
+  if [ ! -x "$FRACTAL_SERVER_VENV/bin/fractalctl" ]; then
+    python3 -m venv "$FRACTAL_SERVER_VENV" >/dev/null 2>&1 || fractal_unavailable "cannot make a Python venv"
+    # bcrypt 4.0.1 is what 1.3.14 locked: passlib 1.7.4 breaks on bcrypt >= 4.1.
+    "$FRACTAL_SERVER_VENV/bin/pip" install -q "fractal-server[postgres]==1.3.14" "bcrypt==4.0.1" >/dev/null 2>&1 \
+      || { rm -rf "$FRACTAL_SERVER_VENV"; fractal_unavailable "cannot install fractal-server 1.3.14 from PyPI"; }
+  fi
+}
+
+fractal_client_venv() {
+  if [ ! -x "$FRACTAL_CLIENT_VENV/bin/fractal" ]; then
+    python3 -m venv "$FRACTAL_CLIENT_VENV" >/dev/null 2>&1 || fractal_unavailable "cannot make a Python venv"
+    "$FRACTAL_CLIENT_VENV/bin/pip" install -q "fractal-client==1.3.7" >/dev/null 2>&1 \
+      || { rm -rf "$FRACTAL_CLIENT_VENV"; fractal_unavailable "cannot install fractal-client 1.3.7 from PyPI"; }
+  fi
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# wait_http URL [seconds]: until URL answers (any status), or fail.
+wait_http() {
+  local url=$1 n=$(( ${2:-60} * 10 ))
+  for _ in $(seq "$n"); do
+    curl -s -o /dev/null "$url" && return 0
+    sleep 0.1
+  done
+  echo "FAIL: $url did not answer" >&2
+  return 1
+}
