@@ -3,6 +3,7 @@
 mod api_matrix;
 mod auth_flows;
 mod cli;
+mod cross_site;
 mod docs;
 mod first_start;
 mod health;
