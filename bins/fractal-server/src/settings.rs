@@ -693,7 +693,10 @@ mod tests {
     #[test]
     fn trusted_origins_come_from_both_variables() {
         let s = load(&[
-            ("FRACTAL_CSRF_TRUSTED_ORIGINS", "https://web.example.org/, https://b.example"),
+            (
+                "FRACTAL_CSRF_TRUSTED_ORIGINS",
+                "https://web.example.org/, https://b.example",
+            ),
             (
                 "FRACTAL_CORS_ALLOW_ORIGIN",
                 "http://127.0.0.1:5173;http://localhost:5173;https://b.example",
@@ -725,7 +728,10 @@ mod tests {
             ("DB_ENGINE", "oracle"),
             ("FRACTAL_AUTH", "ldap"),
             ("FRACTAL_CSRF_PROTECTION", "perhaps"),
-            ("FRACTAL_CSRF_TRUSTED_ORIGINS", "https://ok.example, *.example"),
+            (
+                "FRACTAL_CSRF_TRUSTED_ORIGINS",
+                "https://ok.example, *.example",
+            ),
             ("FRACTAL_CORS_ALLOW_ORIGIN", "http://127.0.0.1:5173;null"),
         ] {
             let err = load(&[(var, val)]).unwrap_err();

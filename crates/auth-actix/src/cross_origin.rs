@@ -75,7 +75,9 @@ fn normalize_origin(url: &str) -> Option<String> {
     if authority.is_empty()
         || authority.contains('@')
         || authority.contains('*')
-        || authority.chars().any(|c| c.is_whitespace() || c.is_control())
+        || authority
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
     {
         return None;
     }
@@ -130,7 +132,8 @@ pub fn check(
     host: &str,
     trusted: &[TrustedOrigin],
 ) -> Result<(), Refusal> {
-    let websocket = text(headers, &header::UPGRADE).is_some_and(|u| u.eq_ignore_ascii_case("websocket"));
+    let websocket =
+        text(headers, &header::UPGRADE).is_some_and(|u| u.eq_ignore_ascii_case("websocket"));
     let safe = matches!(
         *method,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
@@ -139,9 +142,8 @@ pub fn check(
         return Ok(());
     }
     let origin = text(headers, &header::ORIGIN);
-    let is_trusted = |o: &str| {
-        normalize_origin(o).is_some_and(|n| trusted.iter().any(|t| t.0 == n))
-    };
+    let is_trusted =
+        |o: &str| normalize_origin(o).is_some_and(|n| trusted.iter().any(|t| t.0 == n));
     if let Some(site) = headers.get("sec-fetch-site") {
         let site = site.to_str().unwrap_or("").to_ascii_lowercase();
         if site == "same-origin" || site == "none" || origin.is_some_and(is_trusted) {
@@ -268,10 +270,21 @@ mod tests {
     #[test]
     fn trusted_origins_parse_strictly() {
         assert_eq!(
-            TrustedOrigin::parse("HTTPS://Web.Example.org:8443").unwrap().as_str(),
+            TrustedOrigin::parse("HTTPS://Web.Example.org:8443")
+                .unwrap()
+                .as_str(),
             "https://web.example.org:8443"
         );
-        for bad in ["null", "*", "https://*.example.org", "web.example.org", "ftp://x", "https://x/path", "https://u@x", "https://"] {
+        for bad in [
+            "null",
+            "*",
+            "https://*.example.org",
+            "web.example.org",
+            "ftp://x",
+            "https://x/path",
+            "https://u@x",
+            "https://",
+        ] {
             assert!(TrustedOrigin::parse(bad).is_none(), "{bad}");
         }
     }
@@ -281,31 +294,150 @@ mod tests {
         use Method as M;
         let evil = "https://evil.example";
         let cases: Vec<(&str, M, Vec<(&str, &str)>, bool)> = vec![
-            ("safe method, foreign origin", M::GET, vec![("origin", evil)], true),
-            ("no Origin, Referer or Sec-Fetch-Site (curl)", M::POST, vec![("cookie", "a=b")], true),
-            ("bearer from anywhere", M::POST, vec![("origin", evil), ("authorization", "Bearer x")], true),
+            (
+                "safe method, foreign origin",
+                M::GET,
+                vec![("origin", evil)],
+                true,
+            ),
+            (
+                "no Origin, Referer or Sec-Fetch-Site (curl)",
+                M::POST,
+                vec![("cookie", "a=b")],
+                true,
+            ),
+            (
+                "bearer from anywhere",
+                M::POST,
+                vec![("origin", evil), ("authorization", "Bearer x")],
+                true,
+            ),
             ("foreign origin", M::POST, vec![("origin", evil)], false),
-            ("foreign origin, DELETE", M::DELETE, vec![("origin", evil)], false),
-            ("foreign origin, PATCH", M::PATCH, vec![("origin", evil)], false),
+            (
+                "foreign origin, DELETE",
+                M::DELETE,
+                vec![("origin", evil)],
+                false,
+            ),
+            (
+                "foreign origin, PATCH",
+                M::PATCH,
+                vec![("origin", evil)],
+                false,
+            ),
             ("foreign origin, PUT", M::PUT, vec![("origin", evil)], false),
-            ("own origin", M::POST, vec![("origin", "https://fractal.example.org")], true),
-            ("own origin, other letter case", M::POST, vec![("origin", "https://Fractal.Example.org")], true),
-            ("own host, other port", M::POST, vec![("origin", "https://fractal.example.org:444")], false),
-            ("trusted origin", M::POST, vec![("origin", "https://fractal-web.example.org")], true),
+            (
+                "own origin",
+                M::POST,
+                vec![("origin", "https://fractal.example.org")],
+                true,
+            ),
+            (
+                "own origin, other letter case",
+                M::POST,
+                vec![("origin", "https://Fractal.Example.org")],
+                true,
+            ),
+            (
+                "own host, other port",
+                M::POST,
+                vec![("origin", "https://fractal.example.org:444")],
+                false,
+            ),
+            (
+                "trusted origin",
+                M::POST,
+                vec![("origin", "https://fractal-web.example.org")],
+                true,
+            ),
             ("Origin null", M::POST, vec![("origin", "null")], false),
-            ("look-alike origin", M::POST, vec![("origin", "https://fractal.example.org.evil.example")], false),
-            ("foreign Referer, no Origin", M::POST, vec![("referer", "https://evil.example/page")], false),
-            ("own Referer, no Origin", M::POST, vec![("referer", "https://fractal.example.org/ui")], true),
-            ("trusted Referer", M::POST, vec![("referer", "https://fractal-web.example.org/x?y")], true),
-            ("garbage Referer", M::POST, vec![("referer", "not a url")], false),
-            ("sec-fetch-site same-origin", M::POST, vec![("sec-fetch-site", "same-origin"), ("origin", evil)], true),
-            ("sec-fetch-site none", M::POST, vec![("sec-fetch-site", "none")], true),
-            ("sec-fetch-site cross-site", M::POST, vec![("sec-fetch-site", "cross-site"), ("origin", evil)], false),
-            ("sec-fetch-site cross-site, no Origin", M::POST, vec![("sec-fetch-site", "cross-site")], false),
-            ("sec-fetch-site same-site, untrusted", M::POST, vec![("sec-fetch-site", "same-site"), ("origin", "https://other.example.org")], false),
-            ("sec-fetch-site cross-site, trusted", M::POST, vec![("sec-fetch-site", "cross-site"), ("origin", "https://fractal-web.example.org")], true),
-            ("websocket handshake from a foreign origin", M::GET, vec![("upgrade", "websocket"), ("origin", evil)], false),
-            ("websocket handshake from our origin", M::GET, vec![("upgrade", "websocket"), ("origin", "https://fractal.example.org")], true),
+            (
+                "look-alike origin",
+                M::POST,
+                vec![("origin", "https://fractal.example.org.evil.example")],
+                false,
+            ),
+            (
+                "foreign Referer, no Origin",
+                M::POST,
+                vec![("referer", "https://evil.example/page")],
+                false,
+            ),
+            (
+                "own Referer, no Origin",
+                M::POST,
+                vec![("referer", "https://fractal.example.org/ui")],
+                true,
+            ),
+            (
+                "trusted Referer",
+                M::POST,
+                vec![("referer", "https://fractal-web.example.org/x?y")],
+                true,
+            ),
+            (
+                "garbage Referer",
+                M::POST,
+                vec![("referer", "not a url")],
+                false,
+            ),
+            (
+                "sec-fetch-site same-origin",
+                M::POST,
+                vec![("sec-fetch-site", "same-origin"), ("origin", evil)],
+                true,
+            ),
+            (
+                "sec-fetch-site none",
+                M::POST,
+                vec![("sec-fetch-site", "none")],
+                true,
+            ),
+            (
+                "sec-fetch-site cross-site",
+                M::POST,
+                vec![("sec-fetch-site", "cross-site"), ("origin", evil)],
+                false,
+            ),
+            (
+                "sec-fetch-site cross-site, no Origin",
+                M::POST,
+                vec![("sec-fetch-site", "cross-site")],
+                false,
+            ),
+            (
+                "sec-fetch-site same-site, untrusted",
+                M::POST,
+                vec![
+                    ("sec-fetch-site", "same-site"),
+                    ("origin", "https://other.example.org"),
+                ],
+                false,
+            ),
+            (
+                "sec-fetch-site cross-site, trusted",
+                M::POST,
+                vec![
+                    ("sec-fetch-site", "cross-site"),
+                    ("origin", "https://fractal-web.example.org"),
+                ],
+                true,
+            ),
+            (
+                "websocket handshake from a foreign origin",
+                M::GET,
+                vec![("upgrade", "websocket"), ("origin", evil)],
+                false,
+            ),
+            (
+                "websocket handshake from our origin",
+                M::GET,
+                vec![
+                    ("upgrade", "websocket"),
+                    ("origin", "https://fractal.example.org"),
+                ],
+                true,
+            ),
         ];
         for (what, method, pairs, ok) in cases {
             assert_eq!(run(method, &pairs).is_ok(), ok, "{what}");
@@ -320,6 +452,11 @@ mod tests {
             .status_and_body();
         assert_eq!(status, StatusCode::FORBIDDEN);
         assert_eq!(body["detail"]["code"], REFUSED_CODE);
-        assert!(body["detail"]["reason"].as_str().unwrap().contains("https://evil.example"));
+        assert!(
+            body["detail"]["reason"]
+                .as_str()
+                .unwrap()
+                .contains("https://evil.example")
+        );
     }
 }

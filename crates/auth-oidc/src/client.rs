@@ -421,8 +421,7 @@ impl OAuthClient {
         // `alg: none` and unknown algorithms do not parse: malformed.
         let header = jsonwebtoken::decode_header(id_token)
             .map_err(|_| ClientError::InvalidIdToken("malformed".into()))?;
-        id_token::check_algorithm(header.alg, &self.config.id_token_algorithms)
-            .map_err(invalid)?;
+        id_token::check_algorithm(header.alg, &self.config.id_token_algorithms).map_err(invalid)?;
         let unverified = unverified_claims(id_token)
             .ok_or_else(|| ClientError::InvalidIdToken("malformed".into()))?;
         let issuer = rule

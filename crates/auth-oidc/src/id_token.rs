@@ -301,7 +301,11 @@ mod tests {
         c
     }
 
-    fn check_with(claims: &Value, issuer: &IssuerRule, trusted: &[String]) -> Result<(), Rejection> {
+    fn check_with(
+        claims: &Value,
+        issuer: &IssuerRule,
+        trusted: &[String],
+    ) -> Result<(), Rejection> {
         check_claims(
             claims,
             Algorithm::RS256,
@@ -319,7 +323,11 @@ mod tests {
     }
 
     fn check(claims: &Value) -> Result<(), Rejection> {
-        check_with(claims, &IssuerRule::Exact("https://idp.example".into()), &[])
+        check_with(
+            claims,
+            &IssuerRule::Exact("https://idp.example".into()),
+            &[],
+        )
     }
 
     #[test]
@@ -327,7 +335,11 @@ mod tests {
         assert_eq!(check(&base()), Ok(()));
         assert_eq!(check(&with(json!({"azp": "rp"}))), Ok(()));
         assert_eq!(check(&with(json!({"aud": ["rp"]}))), Ok(()));
-        assert_eq!(check(&with(json!({"at_hash": null}))), Ok(()), "at_hash is optional in the code flow");
+        assert_eq!(
+            check(&with(json!({"at_hash": null}))),
+            Ok(()),
+            "at_hash is optional in the code flow"
+        );
     }
 
     /// Each row breaks exactly one rule; without that rule the token would pass.
@@ -335,40 +347,112 @@ mod tests {
     fn every_rule_refuses_what_breaks_it() {
         let trusted = vec!["other-rp".to_owned()];
         let cases: Vec<(&str, Value, Rejection)> = vec![
-            ("iss other", json!({"iss": "https://evil.example"}), Rejection::Issuer),
+            (
+                "iss other",
+                json!({"iss": "https://evil.example"}),
+                Rejection::Issuer,
+            ),
             ("iss missing", json!({"iss": null}), Rejection::Issuer),
-            ("iss trailing slash", json!({"iss": "https://idp.example/"}), Rejection::Issuer),
-            ("aud other", json!({"aud": "someone-else"}), Rejection::Audience),
+            (
+                "iss trailing slash",
+                json!({"iss": "https://idp.example/"}),
+                Rejection::Issuer,
+            ),
+            (
+                "aud other",
+                json!({"aud": "someone-else"}),
+                Rejection::Audience,
+            ),
             ("aud missing", json!({"aud": null}), Rejection::Audience),
-            ("aud untrusted extra", json!({"aud": ["rp", "stranger"], "azp": "rp"}), Rejection::UntrustedAudience("stranger".into())),
-            ("two audiences, no azp", json!({"aud": ["rp", "other-rp"]}), Rejection::MissingAuthorizedParty),
-            ("two audiences, foreign azp", json!({"aud": ["rp", "other-rp"], "azp": "other-rp"}), Rejection::AuthorizedParty),
-            ("one audience, foreign azp", json!({"azp": "other-rp"}), Rejection::AuthorizedParty),
-            ("azp not a string", json!({"azp": ["rp"]}), Rejection::AuthorizedParty),
+            (
+                "aud untrusted extra",
+                json!({"aud": ["rp", "stranger"], "azp": "rp"}),
+                Rejection::UntrustedAudience("stranger".into()),
+            ),
+            (
+                "two audiences, no azp",
+                json!({"aud": ["rp", "other-rp"]}),
+                Rejection::MissingAuthorizedParty,
+            ),
+            (
+                "two audiences, foreign azp",
+                json!({"aud": ["rp", "other-rp"], "azp": "other-rp"}),
+                Rejection::AuthorizedParty,
+            ),
+            (
+                "one audience, foreign azp",
+                json!({"azp": "other-rp"}),
+                Rejection::AuthorizedParty,
+            ),
+            (
+                "azp not a string",
+                json!({"azp": ["rp"]}),
+                Rejection::AuthorizedParty,
+            ),
             ("sub missing", json!({"sub": null}), Rejection::Subject),
             ("sub empty", json!({"sub": ""}), Rejection::Subject),
-            ("sub too long", json!({"sub": "x".repeat(256)}), Rejection::Subject),
+            (
+                "sub too long",
+                json!({"sub": "x".repeat(256)}),
+                Rejection::Subject,
+            ),
             ("expired", json!({"exp": NOW}), Rejection::Expired),
             ("exp missing", json!({"exp": null}), Rejection::Expired),
-            ("nbf in the future", json!({"nbf": NOW + 3600}), Rejection::NotYetValid),
+            (
+                "nbf in the future",
+                json!({"nbf": NOW + 3600}),
+                Rejection::NotYetValid,
+            ),
             ("iat missing", json!({"iat": null}), Rejection::IssuedAt),
-            ("iat in the future", json!({"iat": NOW + 3600}), Rejection::IssuedAt),
-            ("iat a day old", json!({"iat": NOW - 86_400}), Rejection::IssuedAt),
+            (
+                "iat in the future",
+                json!({"iat": NOW + 3600}),
+                Rejection::IssuedAt,
+            ),
+            (
+                "iat a day old",
+                json!({"iat": NOW - 86_400}),
+                Rejection::IssuedAt,
+            ),
             ("nonce other", json!({"nonce": "evil"}), Rejection::Nonce),
             ("nonce missing", json!({"nonce": null}), Rejection::Nonce),
-            ("auth_time missing with max_age", json!({"auth_time": null}), Rejection::AuthTime),
-            ("auth_time too old", json!({"auth_time": NOW - 3600}), Rejection::AuthTime),
-            ("at_hash other", json!({"at_hash": access_token_hash(Algorithm::RS256, "another")}), Rejection::AccessTokenHash),
-            ("at_hash not a string", json!({"at_hash": 1}), Rejection::AccessTokenHash),
+            (
+                "auth_time missing with max_age",
+                json!({"auth_time": null}),
+                Rejection::AuthTime,
+            ),
+            (
+                "auth_time too old",
+                json!({"auth_time": NOW - 3600}),
+                Rejection::AuthTime,
+            ),
+            (
+                "at_hash other",
+                json!({"at_hash": access_token_hash(Algorithm::RS256, "another")}),
+                Rejection::AccessTokenHash,
+            ),
+            (
+                "at_hash not a string",
+                json!({"at_hash": 1}),
+                Rejection::AccessTokenHash,
+            ),
         ];
         for (what, changes, want) in cases {
             let issuer = IssuerRule::Exact("https://idp.example".into());
-            assert_eq!(check_with(&with(changes), &issuer, &trusted), Err(want), "{what}");
+            assert_eq!(
+                check_with(&with(changes), &issuer, &trusted),
+                Err(want),
+                "{what}"
+            );
         }
         // A trusted second audience with azp = client id is accepted.
         let issuer = IssuerRule::Exact("https://idp.example".into());
         assert_eq!(
-            check_with(&with(json!({"aud": ["rp", "other-rp"], "azp": "rp"})), &issuer, &trusted),
+            check_with(
+                &with(json!({"aud": ["rp", "other-rp"], "azp": "rp"})),
+                &issuer,
+                &trusted
+            ),
             Ok(())
         );
     }
@@ -406,11 +490,18 @@ mod tests {
             ("http://accounts.google.com", false),
             ("https://accounts.google.com.evil.example", false),
         ] {
-            assert_eq!(check_with(&with(json!({"iss": iss})), &google, &[]).is_ok(), ok, "{iss}");
+            assert_eq!(
+                check_with(&with(json!({"iss": iss})), &google, &[]).is_ok(),
+                ok,
+                "{iss}"
+            );
         }
         // The alias is Google's only.
         let other = IssuerRule::from_discovery("https://idp.example");
-        assert_eq!(check_with(&with(json!({"iss": "idp.example"})), &other, &[]), Err(Rejection::Issuer));
+        assert_eq!(
+            check_with(&with(json!({"iss": "idp.example"})), &other, &[]),
+            Err(Rejection::Issuer)
+        );
     }
 
     #[test]
@@ -418,21 +509,40 @@ mod tests {
         let ms = IssuerRule::from_discovery("https://login.microsoftonline.com/{tenantid}/v2.0");
         let tid = "9188040d-6c67-4c5b-b112-36a304b66dad";
         let iss = format!("https://login.microsoftonline.com/{tid}/v2.0");
-        assert_eq!(check_with(&with(json!({"iss": iss, "tid": tid})), &ms, &[]), Ok(()));
+        assert_eq!(
+            check_with(&with(json!({"iss": iss, "tid": tid})), &ms, &[]),
+            Ok(())
+        );
         for (what, claims) in [
-            ("another tenant's issuer", json!({"iss": iss, "tid": "72f988bf-86f1-41af-91ab-2d7cd011db47"})),
+            (
+                "another tenant's issuer",
+                json!({"iss": iss, "tid": "72f988bf-86f1-41af-91ab-2d7cd011db47"}),
+            ),
             ("no tid", json!({"iss": iss})),
-            ("the template itself", json!({"iss": "https://login.microsoftonline.com/{tenantid}/v2.0", "tid": "{tenantid}"})),
-            ("a tid that reshapes the URL", json!({"iss": "https://login.microsoftonline.com/x/y/v2.0", "tid": "x/y"})),
+            (
+                "the template itself",
+                json!({"iss": "https://login.microsoftonline.com/{tenantid}/v2.0", "tid": "{tenantid}"}),
+            ),
+            (
+                "a tid that reshapes the URL",
+                json!({"iss": "https://login.microsoftonline.com/x/y/v2.0", "tid": "x/y"}),
+            ),
         ] {
-            assert_eq!(check_with(&with(claims), &ms, &[]), Err(Rejection::Issuer), "{what}");
+            assert_eq!(
+                check_with(&with(claims), &ms, &[]),
+                Err(Rejection::Issuer),
+                "{what}"
+            );
         }
     }
 
     #[test]
     fn at_hash_follows_the_algorithm_and_rfc_example() {
         // OpenID Connect Core, Appendix A.3/A.4 style: SHA-256 left half, base64url.
-        let h256 = access_token_hash(Algorithm::RS256, "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y");
+        let h256 = access_token_hash(
+            Algorithm::RS256,
+            "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y",
+        );
         assert_eq!(h256, "77QmUPtjPfzWtF2AnpK9RQ");
         assert_eq!(access_token_hash(Algorithm::ES384, AT).len(), 32);
         assert_eq!(access_token_hash(Algorithm::RS512, AT).len(), 43);

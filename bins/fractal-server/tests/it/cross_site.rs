@@ -118,14 +118,28 @@ async fn every_route_family_refuses_a_foreign_origin_with_the_cookie() {
     for (what, from) in [
         ("foreign Origin", Src::Origin(EVIL)),
         ("Origin null", Src::Origin("null")),
-        ("foreign Referer", Src::Referer("https://evil.example/attack.html")),
-        ("Sec-Fetch-Site cross-site", Src::FetchSite("cross-site", EVIL)),
+        (
+            "foreign Referer",
+            Src::Referer("https://evil.example/attack.html"),
+        ),
+        (
+            "Sec-Fetch-Site cross-site",
+            Src::FetchSite("cross-site", EVIL),
+        ),
         (
             "Sec-Fetch-Site same-site",
             Src::FetchSite("same-site", "http://sibling.127.0.0.1.nip.example"),
         ),
     ] {
-        let r = send(&app, &a, from, Method::POST, "/api/v1/project", create("evil")).await;
+        let r = send(
+            &app,
+            &a,
+            from,
+            Method::POST,
+            "/api/v1/project",
+            create("evil"),
+        )
+        .await;
         refused(what, &r);
     }
     assert_eq!(project_count(&app).await, 0, "nothing was created");
@@ -273,15 +287,47 @@ async fn every_route_family_refuses_a_foreign_origin_with_the_cookie() {
     // Sessions: logging everyone out is refused cross-site; the cookie still works.
     refused(
         "logout-all",
-        &send(&app, &a, Src::Origin(EVIL), Method::POST, "/auth/logout-all", None).await,
+        &send(
+            &app,
+            &a,
+            Src::Origin(EVIL),
+            Method::POST,
+            "/auth/logout-all",
+            None,
+        )
+        .await,
     );
     refused(
         "logout",
-        &send(&app, &a, Src::Origin(EVIL), Method::POST, "/auth/logout", None).await,
+        &send(
+            &app,
+            &a,
+            Src::Origin(EVIL),
+            Method::POST,
+            "/auth/logout",
+            None,
+        )
+        .await,
     );
-    let (s, _, _) = send(&app, &a, Src::Nowhere, Method::GET, "/auth/current-user", None).await;
+    let (s, _, _) = send(
+        &app,
+        &a,
+        Src::Nowhere,
+        Method::GET,
+        "/auth/current-user",
+        None,
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "the session survived");
-    let (s, _, _) = send(&app, &a, Src::Origin(&own), Method::POST, "/auth/logout-all", None).await;
+    let (s, _, _) = send(
+        &app,
+        &a,
+        Src::Origin(&own),
+        Method::POST,
+        "/auth/logout-all",
+        None,
+    )
+    .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
 }
 
@@ -343,7 +389,10 @@ async fn trusted_origins_come_from_settings_and_the_check_can_be_turned_off() {
     let app = spawn_app_with(
         Service::Sqlite,
         &[
-            ("FRACTAL_CSRF_TRUSTED_ORIGINS", "https://fractal-web.example.org"),
+            (
+                "FRACTAL_CSRF_TRUSTED_ORIGINS",
+                "https://fractal-web.example.org",
+            ),
             ("FRACTAL_CORS_ALLOW_ORIGIN", "http://localhost:5173"),
         ],
     )

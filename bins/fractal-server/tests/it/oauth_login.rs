@@ -93,18 +93,26 @@ impl Profile {
         let mut c = json!({"aud": "fractal-client", "sub": login.sub, "exp": now + 300, "iat": now, "nonce": nonce});
         let extra = match self {
             Profile::Generic => json!({"iss": base, "email_verified": login.email_verified}),
-            Profile::Google => json!({"iss": "https://accounts.google.com", "azp": "fractal-client",
-                "at_hash": at_hash, "email_verified": login.email_verified, "name": "A User"}),
-            Profile::Microsoft => json!({"ver": "2.0", "iss": format!("https://login.microsoftonline.com/{TID}/v2.0"),
+            Profile::Google => {
+                json!({"iss": "https://accounts.google.com", "azp": "fractal-client",
+                "at_hash": at_hash, "email_verified": login.email_verified, "name": "A User"})
+            }
+            Profile::Microsoft => {
+                json!({"ver": "2.0", "iss": format!("https://login.microsoftonline.com/{TID}/v2.0"),
                 "tid": TID, "oid": "00000000-0000-0000-66f3-3332eca7ea81", "nbf": now,
-                "preferred_username": login.email, "aio": "Df2UVXL1ix", "rh": "0.AAAA", "uti": "x1"}),
-            Profile::Keycloak => json!({"iss": format!("{base}/realms/fractal"), "azp": "fractal-client",
+                "preferred_username": login.email, "aio": "Df2UVXL1ix", "rh": "0.AAAA", "uti": "x1"})
+            }
+            Profile::Keycloak => {
+                json!({"iss": format!("{base}/realms/fractal"), "azp": "fractal-client",
                 "typ": "ID", "auth_time": now - 5, "session_state": "5d5b", "sid": "5d5b", "acr": "1",
                 "at_hash": at_hash, "email_verified": login.email_verified, "jti": "kc-1",
-                "preferred_username": "user"}),
-            Profile::Cognito => json!({"iss": COGNITO_ISSUER, "token_use": "id", "auth_time": now - 5,
+                "preferred_username": "user"})
+            }
+            Profile::Cognito => {
+                json!({"iss": COGNITO_ISSUER, "token_use": "id", "auth_time": now - 5,
                 "at_hash": at_hash, "cognito:username": "user", "email_verified": login.email_verified,
-                "origin_jti": "o-1", "event_id": "e-1", "jti": "c-1"}),
+                "origin_jti": "o-1", "event_id": "e-1", "jti": "c-1"})
+            }
         };
         for (k, v) in extra.as_object().unwrap() {
             c[k] = v.clone();
@@ -123,15 +131,18 @@ impl Profile {
     }
 
     fn keys(self) -> Vec<Value> {
-        let mut sig = serde_json::to_value(
-            Jwk::from_encoding_key(&rsa(KEY_A), Algorithm::RS256).unwrap(),
-        )
-        .unwrap();
+        let mut sig =
+            serde_json::to_value(Jwk::from_encoding_key(&rsa(KEY_A), Algorithm::RS256).unwrap())
+                .unwrap();
         sig["kid"] = json!("k1");
         sig["use"] = json!("sig");
         let ec = {
             let mut k = serde_json::to_value(
-                Jwk::from_encoding_key(&EncodingKey::from_ec_pem(EC_KEY.as_bytes()).unwrap(), Algorithm::ES256).unwrap(),
+                Jwk::from_encoding_key(
+                    &EncodingKey::from_ec_pem(EC_KEY.as_bytes()).unwrap(),
+                    Algorithm::ES256,
+                )
+                .unwrap(),
             )
             .unwrap();
             k["kid"] = json!("ec1");
@@ -991,7 +1002,11 @@ async fn google_microsoft_keycloak_and_cognito_log_users_in() {
         let (s, d) = outcome(&app, &p, login("u-1", Some("one@example.org"))).await;
         assert_eq!(s, StatusCode::NO_CONTENT, "{profile:?}: {d}");
         let f = authorize(&app, &p, "myidp", login("u-2", Some("two@example.org"))).await;
-        let me = whoami(&app, &auth_cookie(&callback(&app, "myidp", &f, Some(&f.csrf)).await)).await;
+        let me = whoami(
+            &app,
+            &auth_cookie(&callback(&app, "myidp", &f, Some(&f.csrf)).await),
+        )
+        .await;
         assert_eq!(me["email"], "two@example.org", "{profile:?}");
         // Microsoft does not vouch for e-mails (no `email_verified`): unverified.
         assert_eq!(
@@ -1002,9 +1017,22 @@ async fn google_microsoft_keycloak_and_cognito_log_users_in() {
         match profile {
             Profile::Google => {
                 // Google documents both spellings of its issuer; nothing else passes.
-                let (s, d) = outcome(&app, &p, with_claims("g-3", json!({"iss": "accounts.google.com"}))).await;
+                let (s, d) = outcome(
+                    &app,
+                    &p,
+                    with_claims("g-3", json!({"iss": "accounts.google.com"})),
+                )
+                .await;
                 assert_eq!(s, StatusCode::NO_CONTENT, "{d}");
-                let r = outcome(&app, &p, with_claims("g-4", json!({"iss": "https://accounts.google.com.evil.example"}))).await;
+                let r = outcome(
+                    &app,
+                    &p,
+                    with_claims(
+                        "g-4",
+                        json!({"iss": "https://accounts.google.com.evil.example"}),
+                    ),
+                )
+                .await;
                 refused_id_token("Google look-alike issuer", &r);
             }
             Profile::Microsoft => {
@@ -1012,7 +1040,10 @@ async fn google_microsoft_keycloak_and_cognito_log_users_in() {
                 let r = outcome(
                     &app,
                     &p,
-                    with_claims("m-3", json!({"tid": "72f988bf-86f1-41af-91ab-2d7cd011db47"})),
+                    with_claims(
+                        "m-3",
+                        json!({"tid": "72f988bf-86f1-41af-91ab-2d7cd011db47"}),
+                    ),
                 )
                 .await;
                 refused_id_token("issuer of another tenant than tid", &r);
@@ -1021,14 +1052,22 @@ async fn google_microsoft_keycloak_and_cognito_log_users_in() {
                 let r = outcome(
                     &app,
                     &p,
-                    with_claims("m-5", json!({"iss": "https://login.microsoftonline.com/{tenantid}/v2.0"})),
+                    with_claims(
+                        "m-5",
+                        json!({"iss": "https://login.microsoftonline.com/{tenantid}/v2.0"}),
+                    ),
                 )
                 .await;
                 refused_id_token("the template itself", &r);
             }
             Profile::Keycloak | Profile::Cognito => {
                 // at_hash binds the id_token to the access token issued with it.
-                let r = outcome(&app, &p, with_claims("k-3", json!({"at_hash": "AAAAAAAAAAAAAAAAAAAAAA"}))).await;
+                let r = outcome(
+                    &app,
+                    &p,
+                    with_claims("k-3", json!({"at_hash": "AAAAAAAAAAAAAAAAAAAAAA"})),
+                )
+                .await;
                 refused_id_token("at_hash of another access token", &r);
             }
             Profile::Generic => unreachable!(),
@@ -1040,8 +1079,15 @@ async fn google_microsoft_keycloak_and_cognito_log_users_in() {
                 ..login("c-5", Some("five@example.org"))
             };
             let f = authorize(&app, &p, "myidp", l).await;
-            let me = whoami(&app, &auth_cookie(&callback(&app, "myidp", &f, Some(&f.csrf)).await)).await;
-            assert_eq!((me["email"].clone(), me["is_verified"].clone()), (json!("five@example.org"), json!(true)));
+            let me = whoami(
+                &app,
+                &auth_cookie(&callback(&app, "myidp", &f, Some(&f.csrf)).await),
+            )
+            .await;
+            assert_eq!(
+                (me["email"].clone(), me["is_verified"].clone()),
+                (json!("five@example.org"), json!(true))
+            );
         }
     }
 }
@@ -1053,23 +1099,81 @@ async fn id_tokens_breaking_any_rule_of_3_1_3_7_are_refused() {
     let app = app(&p, &[]).await;
     let now = chrono::Utc::now().timestamp();
     let cases: Vec<(&str, Login)> = vec![
-        ("reported: two audiences, azp the other", with_claims("a", json!({"aud": ["fractal-client", "other-rp"], "azp": "other-rp"}))),
-        ("reported: one audience, foreign azp", with_claims("b", json!({"azp": "other-rp"}))),
-        ("untrusted second audience", with_claims("c", json!({"aud": ["fractal-client", "other-rp"]}))),
-        ("audience without us", with_claims("d", json!({"aud": ["other-rp"], "azp": "other-rp"}))),
-        ("issuer of another realm", with_claims("e", json!({"iss": format!("{}/realms/master", p.base)}))),
+        (
+            "reported: two audiences, azp the other",
+            with_claims(
+                "a",
+                json!({"aud": ["fractal-client", "other-rp"], "azp": "other-rp"}),
+            ),
+        ),
+        (
+            "reported: one audience, foreign azp",
+            with_claims("b", json!({"azp": "other-rp"})),
+        ),
+        (
+            "untrusted second audience",
+            with_claims("c", json!({"aud": ["fractal-client", "other-rp"]})),
+        ),
+        (
+            "audience without us",
+            with_claims("d", json!({"aud": ["other-rp"], "azp": "other-rp"})),
+        ),
+        (
+            "issuer of another realm",
+            with_claims("e", json!({"iss": format!("{}/realms/master", p.base)})),
+        ),
         ("no iat", with_claims("f", json!({"iat": null}))),
-        ("iat an hour ahead", with_claims("g", json!({"iat": now + 3600}))),
-        ("iat a day old", with_claims("h", json!({"iat": now - 86_400, "auth_time": now - 86_400}))),
-        ("nbf an hour ahead", with_claims("i", json!({"nbf": now + 3600}))),
+        (
+            "iat an hour ahead",
+            with_claims("g", json!({"iat": now + 3600})),
+        ),
+        (
+            "iat a day old",
+            with_claims("h", json!({"iat": now - 86_400, "auth_time": now - 86_400})),
+        ),
+        (
+            "nbf an hour ahead",
+            with_claims("i", json!({"nbf": now + 3600})),
+        ),
         ("expired", with_claims("j", json!({"exp": now - 1}))),
         ("no nonce", with_claims("k", json!({"nonce": null}))),
-        ("sub over 255 characters", with_claims(&"l".repeat(256), json!({}))),
-        ("at_hash of another token", with_claims("m", json!({"at_hash": "77QmUPtjPfzWtF2AnpK9RQ"}))),
-        ("alg none", Login { forge: Some(Forge::AlgNone), ..login("n", Some("n@example.org")) }),
-        ("HS256 keyed with the client secret", Login { forge: Some(Forge::Hs256WithClientSecret), ..login("o", Some("o@example.org")) }),
-        ("signed by a key not the provider's", Login { sign_with_other_key: true, ..login("q", Some("q@example.org")) }),
-        ("userinfo about someone else", Login { email_only_in_userinfo: true, userinfo_sub: Some("intruder".into()), ..login("r", Some("r@example.org")) }),
+        (
+            "sub over 255 characters",
+            with_claims(&"l".repeat(256), json!({})),
+        ),
+        (
+            "at_hash of another token",
+            with_claims("m", json!({"at_hash": "77QmUPtjPfzWtF2AnpK9RQ"})),
+        ),
+        (
+            "alg none",
+            Login {
+                forge: Some(Forge::AlgNone),
+                ..login("n", Some("n@example.org"))
+            },
+        ),
+        (
+            "HS256 keyed with the client secret",
+            Login {
+                forge: Some(Forge::Hs256WithClientSecret),
+                ..login("o", Some("o@example.org"))
+            },
+        ),
+        (
+            "signed by a key not the provider's",
+            Login {
+                sign_with_other_key: true,
+                ..login("q", Some("q@example.org"))
+            },
+        ),
+        (
+            "userinfo about someone else",
+            Login {
+                email_only_in_userinfo: true,
+                userinfo_sub: Some("intruder".into()),
+                ..login("r", Some("r@example.org"))
+            },
+        ),
     ];
     for (what, l) in cases {
         refused_id_token(what, &outcome(&app, &p, l).await);
@@ -1083,13 +1187,42 @@ async fn id_tokens_breaking_any_rule_of_3_1_3_7_are_refused() {
     // A registered second audience: allowed with azp = us, and only then.
     let app = self::app(&p, &[("OAUTH_MYIDP_TRUSTED_AUDIENCES", "other-rp")]).await;
     let two = json!(["fractal-client", "other-rp"]);
-    let (s, d) = outcome(&app, &p, with_claims("t1", json!({"aud": two, "azp": "fractal-client"}))).await;
+    let (s, d) = outcome(
+        &app,
+        &p,
+        with_claims("t1", json!({"aud": two, "azp": "fractal-client"})),
+    )
+    .await;
     assert_eq!(s, StatusCode::NO_CONTENT, "{d}");
-    refused_id_token("trusted audience, no azp", &outcome(&app, &p, with_claims("t2", json!({"aud": two, "azp": null}))).await);
-    refused_id_token("trusted audience, azp the other", &outcome(&app, &p, with_claims("t3", json!({"aud": two, "azp": "other-rp"}))).await);
+    refused_id_token(
+        "trusted audience, no azp",
+        &outcome(
+            &app,
+            &p,
+            with_claims("t2", json!({"aud": two, "azp": null})),
+        )
+        .await,
+    );
+    refused_id_token(
+        "trusted audience, azp the other",
+        &outcome(
+            &app,
+            &p,
+            with_claims("t3", json!({"aud": two, "azp": "other-rp"})),
+        )
+        .await,
+    );
     refused_id_token(
         "a third audience",
-        &outcome(&app, &p, with_claims("t4", json!({"aud": ["fractal-client", "other-rp", "stranger"], "azp": "fractal-client"}))).await,
+        &outcome(
+            &app,
+            &p,
+            with_claims(
+                "t4",
+                json!({"aud": ["fractal-client", "other-rp", "stranger"], "azp": "fractal-client"}),
+            ),
+        )
+        .await,
     );
 }
 
@@ -1098,14 +1231,28 @@ async fn max_age_and_registered_algorithms_are_honoured() {
     let p = provider_like(Profile::Generic).await;
     let app = app(&p, &[("OAUTH_MYIDP_MAX_AGE", "60")]).await;
     let now = chrono::Utc::now().timestamp();
-    let f = authorize(&app, &p, "myidp", with_claims("x1", json!({"auth_time": now - 5}))).await;
+    let f = authorize(
+        &app,
+        &p,
+        "myidp",
+        with_claims("x1", json!({"auth_time": now - 5})),
+    )
+    .await;
     assert_eq!(f.params.get("max_age").map(String::as_str), Some("60"));
     let (s, d) = detail(callback(&app, "myidp", &f, Some(&f.csrf)).await).await;
     assert_eq!(s, StatusCode::NO_CONTENT, "{d}");
-    refused_id_token("max_age sent, no auth_time", &outcome(&app, &p, with_claims("x2", json!({}))).await);
+    refused_id_token(
+        "max_age sent, no auth_time",
+        &outcome(&app, &p, with_claims("x2", json!({}))).await,
+    );
     refused_id_token(
         "authenticated an hour ago",
-        &outcome(&app, &p, with_claims("x3", json!({"auth_time": now - 3600}))).await,
+        &outcome(
+            &app,
+            &p,
+            with_claims("x3", json!({"auth_time": now - 3600})),
+        )
+        .await,
     );
 
     // RS256 is the default: an ES256 id_token is refused even with the provider's EC key ...
@@ -1118,5 +1265,8 @@ async fn max_age_and_registered_algorithms_are_honoured() {
     let app = self::app(&p, &[("OAUTH_MYIDP_ID_TOKEN_SIGNED_RESPONSE_ALG", "ES256")]).await;
     let (s, d) = outcome(&app, &p, es("e2")).await;
     assert_eq!(s, StatusCode::NO_CONTENT, "{d}");
-    refused_id_token("RS256 not registered", &outcome(&app, &p, login("e3", Some("e3@example.org"))).await);
+    refused_id_token(
+        "RS256 not registered",
+        &outcome(&app, &p, login("e3", Some("e3@example.org"))).await,
+    );
 }
