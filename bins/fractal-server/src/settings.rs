@@ -92,6 +92,12 @@ pub struct Settings {
     pub cookie_secure: bool,
     /// `SameSite` of the auth cookie (`FRACTAL_COOKIE_SAMESITE`, none as in Fractal).
     pub cookie_samesite: SameSite,
+    /// Refuse cross-site unsafe requests that rely on the cookie (`FRACTAL_CSRF_PROTECTION`,
+    /// true); see `auth_actix::cross_origin`.
+    pub csrf_protection: bool,
+    /// Origins besides the server's own whose pages may send them
+    /// (`FRACTAL_CSRF_TRUSTED_ORIGINS`, and Fractal 1.3's `FRACTAL_CORS_ALLOW_ORIGIN`; none).
+    pub trusted_origins: Vec<auth_actix::TrustedOrigin>,
     /// First superuser (`FRACTAL_DEFAULT_ADMIN_EMAIL`, admin@fractal.xy).
     pub admin_email: Email,
     /// Its password (`FRACTAL_DEFAULT_ADMIN_PASSWORD`, 1234).
@@ -183,6 +189,15 @@ pub struct OAuthClientSettings {
     pub redirect_url: Option<String>,
     /// `OAUTH_{NAME}_EMAIL_CLAIM` (`email`).
     pub email_claim: String,
+    /// `OAUTH_{NAME}_TRUSTED_AUDIENCES` (comma-separated, none): other audiences an id_token
+    /// may name besides the client id.
+    pub trusted_audiences: Vec<String>,
+    /// `OAUTH_{NAME}_ID_TOKEN_SIGNED_RESPONSE_ALG` (`RS256`; `RS256` or `ES256`, comma-separated):
+    /// the algorithms id_tokens may be signed with.
+    pub id_token_algorithms: Vec<auth_oidc::id_token::Algorithm>,
+    /// `OAUTH_{NAME}_MAX_AGE` (seconds, unset): ask the provider for an authentication at most
+    /// this old, and hold its id_token's `auth_time` to it.
+    pub max_age: Option<std::time::Duration>,
 }
 
 /// `/auth` paths an OAuth client name must not shadow.
@@ -266,6 +281,41 @@ fn oauth_settings(
                 ));
             }
         };
+        let list = |suffix: &str| -> Vec<String> {
+            get(&var(suffix))
+                .unwrap_or_default()
+                .split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect()
+        };
+        let alg_var = var("ID_TOKEN_SIGNED_RESPONSE_ALG");
+        let mut id_token_algorithms = Vec::new();
+        for name in list("ID_TOKEN_SIGNED_RESPONSE_ALG") {
+            // The provider's keys are RSA or P-256 (auth_oidc::jwks); HMAC and `none` never.
+            let alg = match name.as_str() {
+                "RS256" => auth_oidc::id_token::Algorithm::RS256,
+                "ES256" => auth_oidc::id_token::Algorithm::ES256,
+                other => {
+                    return Err(SettingsError::new(
+                        &alg_var,
+                        format!("expected RS256 or ES256, got {other:?}"),
+                    ));
+                }
+            };
+            id_token_algorithms.push(alg);
+        }
+        if id_token_algorithms.is_empty() {
+            id_token_algorithms.push(auth_oidc::id_token::Algorithm::RS256);
+        }
+        let max_age = match get(&var("MAX_AGE")) {
+            None => None,
+            Some(_) => Some(std::time::Duration::from_secs(positive(
+                &get,
+                &var("MAX_AGE"),
+                1,
+            )?)),
+        };
         clients.push(OAuthClientSettings {
             name,
             client_id,
@@ -273,6 +323,9 @@ fn oauth_settings(
             kind,
             redirect_url: get(&var("REDIRECT_URL")),
             email_claim: get(&var("EMAIL_CLAIM")).unwrap_or_else(|| "email".into()),
+            trusted_audiences: list("TRUSTED_AUDIENCES"),
+            id_token_algorithms,
+            max_age,
         });
     }
     Ok(OAuthSettings {
@@ -422,6 +475,8 @@ impl Settings {
                     .parse()
                     .map_err(|e: String| SettingsError::new("FRACTAL_COOKIE_SAMESITE", e))?,
             },
+            csrf_protection: parse_bool(get, "FRACTAL_CSRF_PROTECTION", true)?,
+            trusted_origins: trusted_origins(get)?,
             admin_email,
             admin_password: SecretString::from(
                 get("FRACTAL_DEFAULT_ADMIN_PASSWORD").unwrap_or_else(|| "1234".into()),
@@ -487,6 +542,32 @@ impl Settings {
             },
         })
     }
+}
+
+/// `FRACTAL_CSRF_TRUSTED_ORIGINS` and `FRACTAL_CORS_ALLOW_ORIGIN` (Fractal 1.3 separates with
+/// `;`; commas and spaces work too), each entry `http(s)://host[:port]`.
+fn trusted_origins(
+    get: impl Fn(&str) -> Option<String>,
+) -> Result<Vec<auth_actix::TrustedOrigin>, SettingsError> {
+    let mut origins = Vec::new();
+    for var in ["FRACTAL_CSRF_TRUSTED_ORIGINS", "FRACTAL_CORS_ALLOW_ORIGIN"] {
+        let value = get(var).unwrap_or_default();
+        for item in value
+            .split([';', ',', ' '])
+            .filter(|s| !s.trim().is_empty())
+        {
+            let origin = auth_actix::TrustedOrigin::parse(item).ok_or_else(|| {
+                SettingsError::new(
+                    var,
+                    format!("{item:?} is not an origin like https://fractal-web.example.org"),
+                )
+            })?;
+            if !origins.contains(&origin) {
+                origins.push(origin);
+            }
+        }
+    }
+    Ok(origins)
 }
 
 fn smtp(
@@ -680,6 +761,33 @@ mod tests {
         assert!(s.cookie_secure);
         assert_eq!(s.cookie_samesite, SameSite::None);
         assert_eq!(s.database_url.as_str(), "sqlite://data/fractal.db?mode=rwc");
+        assert!(s.csrf_protection);
+        assert!(s.trusted_origins.is_empty());
+    }
+
+    #[test]
+    fn trusted_origins_come_from_both_variables() {
+        let s = load(&[
+            (
+                "FRACTAL_CSRF_TRUSTED_ORIGINS",
+                "https://web.example.org/, https://b.example",
+            ),
+            (
+                "FRACTAL_CORS_ALLOW_ORIGIN",
+                "http://127.0.0.1:5173;http://localhost:5173;https://b.example",
+            ),
+        ])
+        .unwrap();
+        let got: Vec<&str> = s.trusted_origins.iter().map(|o| o.as_str()).collect();
+        assert_eq!(
+            got,
+            [
+                "https://web.example.org",
+                "https://b.example",
+                "http://127.0.0.1:5173",
+                "http://localhost:5173"
+            ]
+        );
     }
 
     #[test]
@@ -694,6 +802,12 @@ mod tests {
             ("FRACTAL_DEFAULT_ADMIN_EMAIL", "admin"),
             ("DB_ENGINE", "oracle"),
             ("FRACTAL_AUTH", "ldap"),
+            ("FRACTAL_CSRF_PROTECTION", "perhaps"),
+            (
+                "FRACTAL_CSRF_TRUSTED_ORIGINS",
+                "https://ok.example, *.example",
+            ),
+            ("FRACTAL_CORS_ALLOW_ORIGIN", "http://127.0.0.1:5173;null"),
         ] {
             let err = load(&[(var, val)]).unwrap_err();
             assert_eq!(err.variable, var, "{err}");

@@ -309,24 +309,18 @@ fn oauth_runtime(
 ) -> Result<routes::oauth::OAuthRuntime, StartupError> {
     let mut clients = Vec::new();
     for c in &settings.oauth.clients {
-        let default_scopes = match &c.kind {
-            auth_oidc::client::ProviderKind::GitHub { .. } => {
-                vec!["user".to_owned(), "user:email".to_owned()]
-            }
-            _ => vec!["openid".to_owned(), "email".to_owned()],
-        };
-        let client = Arc::new(auth_oidc::client::OAuthClient::new(
-            auth_oidc::client::ClientConfig {
-                name: c.name.clone(),
-                client_id: c.client_id.clone(),
-                client_secret: c.client_secret.clone(),
-                kind: c.kind.clone(),
-                redirect_url: c.redirect_url.clone(),
-                email_claim: c.email_claim.clone(),
-                default_scopes,
-                key_refresh: std::time::Duration::from_secs(10),
-            },
-        ));
+        let mut config = auth_oidc::client::ClientConfig::new(
+            c.name.clone(),
+            c.client_id.clone(),
+            c.client_secret.clone(),
+            c.kind.clone(),
+        );
+        config.redirect_url = c.redirect_url.clone();
+        config.email_claim = c.email_claim.clone();
+        config.trusted_audiences = c.trusted_audiences.clone();
+        config.id_token_algorithms = c.id_token_algorithms.clone();
+        config.max_age = c.max_age;
+        let client = Arc::new(auth_oidc::client::OAuthClient::new(config));
         let probe = Arc::clone(&client);
         let variable = format!(
             "OAUTH_{}_OIDC_CONFIGURATION_ENDPOINT",
@@ -486,10 +480,20 @@ impl Application {
         let default_group = settings.default_group_name.clone();
         let oauth = stack.oauth;
         let readiness = stack.readiness;
+        let (csrf, trusted) = (settings.csrf_protection, settings.trusted_origins.clone());
+        if !csrf {
+            tracing::warn!(
+                "FRACTAL_CSRF_PROTECTION=false: cross-site requests carrying the auth cookie are not refused"
+            );
+        }
         let server = HttpServer::new(move || {
             let metrics = metrics.clone();
             let route = metrics.clone();
             App::new()
+                .wrap(actix_web::middleware::Condition::new(
+                    csrf,
+                    auth_actix::CrossOriginProtection::new(trusted.clone()),
+                ))
                 .wrap_fn(|mut req, srv| {
                     trim_trailing_slash(&mut req);
                     srv.call(req)

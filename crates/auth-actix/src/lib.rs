@@ -17,6 +17,7 @@
 //! ```
 
 pub mod authz;
+pub mod cross_origin;
 pub mod error;
 pub mod extract;
 pub mod input;
@@ -29,6 +30,7 @@ pub mod state;
 pub use authz::{
     PermissionSpec, Permitted, current_user, update_user, websocket_auth, websocket_still_allowed,
 };
+pub use cross_origin::{CrossOriginProtection, TrustedOrigin};
 pub use error::{ApiError, Context, ValidationItem};
 pub use extract::{
     Active, AnyUser, Anyone, CurrentUser, Guard, MaybeUser, RequestUser, Requirement, Superuser,

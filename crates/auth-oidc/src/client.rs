@@ -11,6 +11,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::RwLock;
 
+use crate::id_token::{self, Expectations, IssuerRule, Rejection};
 use crate::jwks::{Jwks, TokenRejection};
 use crate::{OidcError, get_json, http_client};
 
@@ -70,6 +71,45 @@ pub struct ClientConfig {
     pub default_scopes: Vec<String>,
     /// Least time between JWKS refetches for unknown `kid`s.
     pub key_refresh: Duration,
+    /// Audiences besides the client id that may share an id_token (OIDC Core §3.1.3.7 item 3);
+    /// empty (the default) refuses any other audience.
+    pub trusted_audiences: Vec<String>,
+    /// The algorithms id_tokens may be signed with (the client's registered
+    /// `id_token_signed_response_alg`; RS256 when not registered). Never `none`, never HMAC.
+    pub id_token_algorithms: Vec<jsonwebtoken::Algorithm>,
+    /// `max_age` sent with the authorization request; the id_token must then carry an
+    /// `auth_time` no older than this (§3.1.3.7 item 13).
+    pub max_age: Option<Duration>,
+}
+
+impl ClientConfig {
+    /// A client with the defaults of OpenID Connect: scopes `openid email`, claim `email`,
+    /// RS256 id_tokens, no other trusted audience, no `max_age`, keys refetched at most every
+    /// 10 seconds.
+    pub fn new(
+        name: impl Into<String>,
+        client_id: impl Into<String>,
+        client_secret: SecretString,
+        kind: ProviderKind,
+    ) -> Self {
+        let default_scopes = match &kind {
+            ProviderKind::GitHub { .. } => vec!["user".to_owned(), "user:email".to_owned()],
+            ProviderKind::OpenIdConnect { .. } => vec!["openid".to_owned(), "email".to_owned()],
+        };
+        Self {
+            name: name.into(),
+            client_id: client_id.into(),
+            client_secret,
+            kind,
+            redirect_url: None,
+            email_claim: "email".into(),
+            default_scopes,
+            key_refresh: Duration::from_secs(10),
+            trusted_audiences: Vec::new(),
+            id_token_algorithms: vec![jsonwebtoken::Algorithm::RS256],
+            max_age: None,
+        }
+    }
 }
 
 /// Why a login through the provider failed.
@@ -78,7 +118,9 @@ pub enum ClientError {
     /// The provider could not be reached or answered with an error (a 502 for the caller).
     #[error("identity provider error: {0}")]
     Provider(String),
-    /// The id_token is missing or invalid (signature, issuer, audience, expiry, nonce).
+    /// The id_token is missing or breaks a rule of OpenID Connect Core §3.1.3.7 (signature,
+    /// algorithm, issuer, audience, authorized party, expiry, issue time, nonce, `auth_time`,
+    /// `at_hash`), or the userinfo answer is not about the same subject.
     #[error("invalid id_token: {0}")]
     InvalidIdToken(String),
 }
@@ -138,7 +180,7 @@ struct Endpoints {
     authorize: String,
     token: String,
     userinfo: Option<String>,
-    issuer: Option<String>,
+    issuer: Option<IssuerRule>,
     jwks: Option<Jwks>,
 }
 
@@ -194,7 +236,7 @@ impl OAuthClient {
                     authorize: d.authorization_endpoint,
                     token: d.token_endpoint,
                     userinfo: d.userinfo_endpoint,
-                    issuer: Some(d.issuer),
+                    issuer: Some(IssuerRule::from_discovery(&d.issuer)),
                     jwks: Some(Jwks::new(d.jwks_uri, self.config.key_refresh)),
                 }
             }
@@ -241,6 +283,10 @@ impl OAuthClient {
         ];
         if let Some(n) = nonce {
             params.push(("nonce", n));
+        }
+        let max_age = self.config.max_age.map(|d| d.as_secs().to_string());
+        if let (true, Some(m)) = (self.is_oidc(), &max_age) {
+            params.push(("max_age", m.as_str()));
         }
         let url = reqwest::Url::parse_with_params(&e.authorize, &params).map_err(|err| {
             ClientError::Provider(format!("authorization endpoint {}: {err}", e.authorize))
@@ -296,8 +342,9 @@ impl OAuthClient {
             .map_err(|err| ClientError::Provider(format!("token endpoint: {err}")))
     }
 
-    /// Who the tokens belong to. OIDC: the id_token is verified (signature via JWKS, issuer,
-    /// audience = client id, expiry, nonce); GitHub: the API's user and primary verified e-mail.
+    /// Who the tokens belong to. OIDC: the id_token is validated by every rule of OpenID
+    /// Connect Core §3.1.3.7 (see [`crate::id_token`]), and a userinfo answer is used only for
+    /// the same `sub` (§5.3.2); GitHub: the API's user and primary verified e-mail.
     pub async fn account(
         &self,
         tokens: &TokenSet,
@@ -306,32 +353,7 @@ impl OAuthClient {
         let e = self.endpoints().await?;
         match &self.config.kind {
             ProviderKind::OpenIdConnect { .. } => {
-                let id_token = tokens
-                    .id_token
-                    .as_deref()
-                    .ok_or_else(|| ClientError::InvalidIdToken("no id_token".into()))?;
-                let (Some(issuer), Some(jwks)) = (&e.issuer, &e.jwks) else {
-                    return Err(ClientError::Provider("no issuer metadata".into()));
-                };
-                let claims = jwks
-                    .verify(
-                        &self.http,
-                        id_token,
-                        issuer,
-                        &self.config.client_id,
-                        &["sub"],
-                    )
-                    .await
-                    .map_err(|r| {
-                        ClientError::InvalidIdToken(match r {
-                            TokenRejection::Malformed => "malformed".into(),
-                            TokenRejection::UnknownKey => "unknown signing key".into(),
-                            TokenRejection::Invalid(m) => m,
-                        })
-                    })?;
-                if nonce.is_some() && claims.get("nonce").and_then(|v| v.as_str()) != nonce {
-                    return Err(ClientError::InvalidIdToken("nonce mismatch".into()));
-                }
+                let claims = self.validated_id_token(&e, tokens, nonce).await?;
                 let account_id = claims
                     .get("sub")
                     .and_then(|v| v.as_str())
@@ -341,22 +363,22 @@ impl OAuthClient {
                     .get(&self.config.email_claim)
                     .and_then(|v| v.as_str())
                     .map(str::to_owned);
-                let mut verified = claims
-                    .get("email_verified")
-                    .and_then(|v| v.as_bool())
-                    .unwrap_or(false);
+                let mut verified = flag(claims.get("email_verified"));
                 if email.is_none()
                     && let Some(userinfo) = &e.userinfo
                 {
                     let info = self.get_with_token(userinfo, &tokens.access_token).await?;
+                    // §5.3.2: a userinfo answer about anyone else MUST NOT be used.
+                    if info.get("sub").and_then(|v| v.as_str()) != Some(account_id.as_str()) {
+                        return Err(ClientError::InvalidIdToken(
+                            "userinfo sub differs from the id_token's".into(),
+                        ));
+                    }
                     email = info
                         .get(&self.config.email_claim)
                         .and_then(|v| v.as_str())
                         .map(str::to_owned);
-                    verified = info
-                        .get("email_verified")
-                        .and_then(|v| v.as_bool())
-                        .unwrap_or(false);
+                    verified = flag(info.get("email_verified"));
                 }
                 Ok(ProviderAccount {
                     account_id,
@@ -391,6 +413,66 @@ impl OAuthClient {
         }
     }
 
+    /// The id_token's claims once every rule holds: the algorithm is a registered one, the
+    /// signature verifies with the provider's key (by `kid`), and the claims pass
+    /// [`id_token::check_claims`].
+    async fn validated_id_token(
+        &self,
+        e: &Endpoints,
+        tokens: &TokenSet,
+        nonce: Option<&str>,
+    ) -> Result<serde_json::Value, ClientError> {
+        let invalid = |r: Rejection| ClientError::InvalidIdToken(r.reason());
+        let id_token = tokens
+            .id_token
+            .as_deref()
+            .ok_or_else(|| ClientError::InvalidIdToken("no id_token".into()))?;
+        let (Some(rule), Some(jwks)) = (&e.issuer, &e.jwks) else {
+            return Err(ClientError::Provider("no issuer metadata".into()));
+        };
+        // `alg: none` and unknown algorithms do not parse: malformed.
+        let header = jsonwebtoken::decode_header(id_token)
+            .map_err(|_| ClientError::InvalidIdToken("malformed".into()))?;
+        id_token::check_algorithm(header.alg, &self.config.id_token_algorithms).map_err(invalid)?;
+        let unverified = unverified_claims(id_token)
+            .ok_or_else(|| ClientError::InvalidIdToken("malformed".into()))?;
+        let issuer = rule
+            .expected(&unverified)
+            .ok_or_else(|| invalid(Rejection::Issuer))?;
+        let claims = jwks
+            .verify(
+                &self.http,
+                id_token,
+                &issuer,
+                &self.config.client_id,
+                &["sub", "iat"],
+            )
+            .await
+            .map_err(|r| {
+                ClientError::InvalidIdToken(match r {
+                    TokenRejection::Malformed => "malformed".into(),
+                    TokenRejection::UnknownKey => "unknown signing key".into(),
+                    TokenRejection::Invalid(m) => m,
+                })
+            })?;
+        id_token::check_claims(
+            &claims,
+            header.alg,
+            &Expectations {
+                issuer: rule,
+                client_id: &self.config.client_id,
+                trusted_audiences: &self.config.trusted_audiences,
+                algorithms: &self.config.id_token_algorithms,
+                nonce,
+                max_age: self.config.max_age,
+                access_token: &tokens.access_token,
+                now: unix_now(),
+            },
+        )
+        .map_err(invalid)?;
+        Ok(claims)
+    }
+
     async fn get_with_token(
         &self,
         url: &str,
@@ -414,6 +496,32 @@ impl OAuthClient {
             .await
             .map_err(|e| ClientError::Provider(format!("{url}: {e}")))
     }
+}
+
+/// `email_verified` as a boolean; some providers (Amazon Cognito's userinfo) send `"true"`.
+fn flag(v: Option<&serde_json::Value>) -> bool {
+    match v {
+        Some(serde_json::Value::Bool(b)) => *b,
+        Some(serde_json::Value::String(s)) => s.eq_ignore_ascii_case("true"),
+        _ => false,
+    }
+}
+
+/// The payload of a JWT, not verified: only used to choose which issuer to expect (the
+/// signature and every claim are checked afterwards).
+fn unverified_claims(token: &str) -> Option<serde_json::Value> {
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// A secret derived from `key` for one purpose: `base64url(HMAC-SHA256(key, label ‖ 0 ‖ value))`,

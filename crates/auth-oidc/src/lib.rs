@@ -9,8 +9,10 @@
 //!   (project membership, task ownership) still apply.
 //! - [`client`]: logging users in through a provider (OAuth2 authorization code with PKCE,
 //!   OpenID Connect with nonce and id_token validation, GitHub).
+//! - [`id_token`]: the claim rules of OpenID Connect Core §3.1.3.7, one per refusal.
 
 pub mod client;
+pub mod id_token;
 pub mod jwks;
 
 use std::sync::Arc;

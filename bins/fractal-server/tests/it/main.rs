@@ -4,6 +4,7 @@ mod adopt;
 mod api_matrix;
 mod auth_flows;
 mod cli;
+mod cross_site;
 mod docs;
 mod first_start;
 mod health;

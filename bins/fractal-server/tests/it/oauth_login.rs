@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use base64::Engine as _;
-use jsonwebtoken::jwk::{Jwk, JwkSet};
+use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -17,6 +17,7 @@ use fractal_testkit::Service;
 
 const KEY_A: &str = include_str!("../../../../crates/auth-core/tests/it/keys/rsa_private.pem");
 const KEY_B: &str = include_str!("../../../../crates/auth-core/tests/it/keys/rsa2_private.pem");
+const EC_KEY: &str = include_str!("../../../../crates/auth-core/tests/it/keys/ec_private.pem");
 
 /// Who logs in at the provider, and how the provider should misbehave.
 #[derive(Clone, Default)]
@@ -24,9 +25,149 @@ struct Login {
     sub: String,
     email: Option<String>,
     email_verified: bool,
+    /// Claims set (or, when `null`, removed) in the id_token after the profile's.
     id_token_overrides: Value,
     sign_with_other_key: bool,
     fail_token: bool,
+    /// The e-mail only in the userinfo answer (not in the id_token).
+    email_only_in_userinfo: bool,
+    /// The userinfo answer names this `sub` instead.
+    userinfo_sub: Option<String>,
+    /// Sign the id_token some other way.
+    forge: Option<Forge>,
+}
+
+/// Ways of signing an id_token that a relying party must refuse (or accept only if registered).
+#[derive(Clone, Copy)]
+enum Forge {
+    /// `alg: none`, no signature.
+    AlgNone,
+    /// HS256 with the client secret as the key.
+    Hs256WithClientSecret,
+    /// ES256 with a P-256 key the JWKS publishes (valid only where ES256 is registered).
+    Es256,
+}
+
+/// Which real provider the test provider imitates: issuer, the claims its id_tokens carry,
+/// its key set and its userinfo answer, as each documents them.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Profile {
+    /// A minimal provider: issuer = its URL, no `azp`, no `at_hash`.
+    Generic,
+    /// Google: issuer `https://accounts.google.com`, `azp` = client id, `at_hash`.
+    Google,
+    /// Microsoft identity platform v2, multi-tenant (`/common`): issuer template
+    /// `https://login.microsoftonline.com/{tenantid}/v2.0`, `tid`, `nbf`, no `email_verified`,
+    /// keys without `alg`.
+    Microsoft,
+    /// Keycloak: issuer `{base}/realms/fractal`, `azp`, `typ: ID`, `auth_time`, `at_hash`, and
+    /// an encryption key (`use: enc`, `RSA-OAEP`) next to the signing key.
+    Keycloak,
+    /// Amazon Cognito: issuer `https://cognito-idp.{region}.amazonaws.com/{pool}`,
+    /// `token_use: id`, `cognito:username`, `at_hash`; userinfo sends `email_verified` as the
+    /// string `"true"`.
+    Cognito,
+}
+
+/// Microsoft's tenant of personal accounts.
+const TID: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
+const COGNITO_ISSUER: &str = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Fr4ct4l";
+
+impl Profile {
+    fn issuer(self, base: &str) -> String {
+        match self {
+            Profile::Generic => base.to_owned(),
+            Profile::Google => "https://accounts.google.com".into(),
+            Profile::Microsoft => "https://login.microsoftonline.com/{tenantid}/v2.0".into(),
+            Profile::Keycloak => format!("{base}/realms/fractal"),
+            Profile::Cognito => COGNITO_ISSUER.into(),
+        }
+    }
+
+    fn id_token(self, base: &str, login: &Login, nonce: &Option<String>, access: &str) -> Value {
+        let now = chrono::Utc::now().timestamp();
+        let at_hash = {
+            let d = Sha256::digest(access.as_bytes());
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&d[..16])
+        };
+        let mut c = json!({"aud": "fractal-client", "sub": login.sub, "exp": now + 300, "iat": now, "nonce": nonce});
+        let extra = match self {
+            Profile::Generic => json!({"iss": base, "email_verified": login.email_verified}),
+            Profile::Google => {
+                json!({"iss": "https://accounts.google.com", "azp": "fractal-client",
+                "at_hash": at_hash, "email_verified": login.email_verified, "name": "A User"})
+            }
+            Profile::Microsoft => {
+                json!({"ver": "2.0", "iss": format!("https://login.microsoftonline.com/{TID}/v2.0"),
+                "tid": TID, "oid": "00000000-0000-0000-66f3-3332eca7ea81", "nbf": now,
+                "preferred_username": login.email, "aio": "Df2UVXL1ix", "rh": "0.AAAA", "uti": "x1"})
+            }
+            Profile::Keycloak => {
+                json!({"iss": format!("{base}/realms/fractal"), "azp": "fractal-client",
+                "typ": "ID", "auth_time": now - 5, "session_state": "5d5b", "sid": "5d5b", "acr": "1",
+                "at_hash": at_hash, "email_verified": login.email_verified, "jti": "kc-1",
+                "preferred_username": "user"})
+            }
+            Profile::Cognito => {
+                json!({"iss": COGNITO_ISSUER, "token_use": "id", "auth_time": now - 5,
+                "at_hash": at_hash, "cognito:username": "user", "email_verified": login.email_verified,
+                "origin_jti": "o-1", "event_id": "e-1", "jti": "c-1"})
+            }
+        };
+        for (k, v) in extra.as_object().unwrap() {
+            c[k] = v.clone();
+        }
+        if let (Some(e), false) = (&login.email, login.email_only_in_userinfo) {
+            c["email"] = json!(e);
+        }
+        for (k, v) in login.id_token_overrides.as_object().into_iter().flatten() {
+            if v.is_null() {
+                c.as_object_mut().unwrap().remove(k);
+            } else {
+                c[k] = v.clone();
+            }
+        }
+        c
+    }
+
+    fn keys(self) -> Vec<Value> {
+        let mut sig =
+            serde_json::to_value(Jwk::from_encoding_key(&rsa(KEY_A), Algorithm::RS256).unwrap())
+                .unwrap();
+        sig["kid"] = json!("k1");
+        sig["use"] = json!("sig");
+        let ec = {
+            let mut k = serde_json::to_value(
+                Jwk::from_encoding_key(
+                    &EncodingKey::from_ec_pem(EC_KEY.as_bytes()).unwrap(),
+                    Algorithm::ES256,
+                )
+                .unwrap(),
+            )
+            .unwrap();
+            k["kid"] = json!("ec1");
+            k
+        };
+        match self {
+            Profile::Microsoft => {
+                // Microsoft's keys name no algorithm and carry an issuer.
+                sig.as_object_mut().unwrap().remove("alg");
+                sig["issuer"] = json!("https://login.microsoftonline.com/{tenantid}/v2.0");
+                vec![sig]
+            }
+            Profile::Keycloak => {
+                let mut enc = serde_json::to_value(
+                    Jwk::from_encoding_key(&rsa(KEY_B), Algorithm::RS256).unwrap(),
+                )
+                .unwrap();
+                enc["kid"] = json!("enc1");
+                enc["use"] = json!("enc");
+                enc["alg"] = json!("RSA-OAEP");
+                vec![sig, enc]
+            }
+            _ => vec![sig, ec],
+        }
+    }
 }
 
 struct Pending {
@@ -36,8 +177,8 @@ struct Pending {
     login: Login,
 }
 
-#[derive(Default)]
 struct ProviderState {
+    profile: Profile,
     codes: HashMap<String, Pending>,
     tokens: HashMap<String, Login>,
 }
@@ -96,25 +237,43 @@ async fn token_endpoint(
         .insert(access.clone(), p.login.clone());
     let mut body = json!({"access_token": access, "token_type": "bearer", "expires_in": 3600});
     if f.get("client_id").map(String::as_str) == Some("fractal-client") {
-        let now = chrono::Utc::now().timestamp();
-        let mut claims = json!({"iss": base, "aud": "fractal-client", "sub": p.login.sub, "exp": now + 300, "iat": now,
-                                "nonce": p.nonce, "email_verified": p.login.email_verified});
-        if let Some(e) = &p.login.email {
-            claims["email"] = json!(e);
-        }
-        for (k, v) in p.login.id_token_overrides.as_object().into_iter().flatten() {
-            claims[k] = v.clone();
-        }
-        let mut header = Header::new(Algorithm::RS256);
-        header.kid = Some("k1".into());
-        let key = if p.login.sign_with_other_key {
-            rsa(KEY_B)
-        } else {
-            rsa(KEY_A)
-        };
-        body["id_token"] = json!(jsonwebtoken::encode(&header, &claims, &key).unwrap());
+        let profile = state.lock().unwrap().profile;
+        let claims = profile.id_token(base, &p.login, &p.nonce, &access);
+        body["id_token"] = json!(sign(&claims, &p.login));
     }
     HttpResponse::Ok().json(body)
+}
+
+fn sign(claims: &Value, login: &Login) -> String {
+    let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    match login.forge {
+        Some(Forge::AlgNone) => format!(
+            "{}.{}.",
+            b64(&json!({"alg": "none", "typ": "JWT", "kid": "k1"})),
+            b64(claims)
+        ),
+        Some(Forge::Hs256WithClientSecret) => {
+            let mut header = Header::new(Algorithm::HS256);
+            header.kid = Some("k1".into());
+            jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(b"s3cret")).unwrap()
+        }
+        Some(Forge::Es256) => {
+            let mut header = Header::new(Algorithm::ES256);
+            header.kid = Some("ec1".into());
+            let key = EncodingKey::from_ec_pem(EC_KEY.as_bytes()).unwrap();
+            jsonwebtoken::encode(&header, claims, &key).unwrap()
+        }
+        None => {
+            let mut header = Header::new(Algorithm::RS256);
+            header.kid = Some("k1".into());
+            let key = if login.sign_with_other_key {
+                rsa(KEY_B)
+            } else {
+                rsa(KEY_A)
+            };
+            jsonwebtoken::encode(&header, claims, &key).unwrap()
+        }
+    }
 }
 
 fn bearer_login(state: &Mutex<ProviderState>, req: &actix_web::HttpRequest) -> Option<Login> {
@@ -138,9 +297,17 @@ fn uuid_like() -> String {
 }
 
 async fn provider() -> Provider {
+    provider_like(Profile::Generic).await
+}
+
+async fn provider_like(profile: Profile) -> Provider {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let state = Arc::new(Mutex::new(ProviderState::default()));
+    let state = Arc::new(Mutex::new(ProviderState {
+        profile,
+        codes: HashMap::new(),
+        tokens: HashMap::new(),
+    }));
     let data = web::Data::new((base.clone(), state.clone()));
     let server = HttpServer::new(move || {
         App::new()
@@ -149,18 +316,18 @@ async fn provider() -> Provider {
                 "/.well-known/openid-configuration",
                 web::get().to(|d: web::Data<(String, Arc<Mutex<ProviderState>>)>| async move {
                     let b = &d.0;
+                    let issuer = d.1.lock().unwrap().profile.issuer(b);
                     HttpResponse::Ok().json(json!({
-                        "issuer": b, "authorization_endpoint": format!("{b}/authorize"), "token_endpoint": format!("{b}/token"),
+                        "issuer": issuer, "authorization_endpoint": format!("{b}/authorize"), "token_endpoint": format!("{b}/token"),
                         "userinfo_endpoint": format!("{b}/userinfo"), "jwks_uri": format!("{b}/jwks")
                     }))
                 }),
             )
             .route(
                 "/jwks",
-                web::get().to(|| async {
-                    let mut jwk = Jwk::from_encoding_key(&rsa(KEY_A), Algorithm::RS256).unwrap();
-                    jwk.common.key_id = Some("k1".into());
-                    HttpResponse::Ok().json(JwkSet { keys: vec![jwk] })
+                web::get().to(|d: web::Data<(String, Arc<Mutex<ProviderState>>)>| async move {
+                    let profile = d.1.lock().unwrap().profile;
+                    HttpResponse::Ok().json(json!({ "keys": profile.keys() }))
                 }),
             )
             .route("/token", web::post().to(token_endpoint))
@@ -168,8 +335,18 @@ async fn provider() -> Provider {
             .route(
                 "/userinfo",
                 web::get().to(|req: actix_web::HttpRequest, d: web::Data<(String, Arc<Mutex<ProviderState>>)>| async move {
+                    let profile = d.1.lock().unwrap().profile;
                     match bearer_login(&d.1, &req) {
-                        Some(l) => HttpResponse::Ok().json(json!({"sub": l.sub, "email": l.email})),
+                        Some(l) => {
+                            let sub = l.userinfo_sub.clone().unwrap_or(l.sub.clone());
+                            // Cognito's userinfo sends booleans as strings.
+                            let verified = if profile == Profile::Cognito {
+                                json!(l.email_verified.to_string())
+                            } else {
+                                json!(l.email_verified)
+                            };
+                            HttpResponse::Ok().json(json!({"sub": sub, "email": l.email, "email_verified": verified}))
+                        }
                         None => HttpResponse::Unauthorized().finish(),
                     }
                 }),
@@ -234,6 +411,8 @@ struct Flight {
     state: String,
     csrf: String,
     code: String,
+    /// The authorization URL's query.
+    params: HashMap<String, String>,
 }
 
 /// GET /authorize, check the URL, and "log in" at the provider, which issues a code.
@@ -295,6 +474,7 @@ async fn authorize(app: &TestApp, p: &Provider, name: &str, login: Login) -> Fli
         state: q["state"].clone(),
         csrf,
         code,
+        params: q,
     }
 }
 
@@ -464,6 +644,7 @@ async fn state_and_csrf_failures_have_their_codes() {
         state: f.state.clone(),
         csrf: f.csrf.clone(),
         code: f.code.clone(),
+        params: HashMap::new(),
     };
     let last = tampered.state.pop().unwrap();
     tampered.state.push(if last == 'A' { 'B' } else { 'A' });
@@ -489,6 +670,7 @@ async fn state_and_csrf_failures_have_their_codes() {
             state: codec.encode(&claims).unwrap(),
             csrf: f.csrf.clone(),
             code: f.code.clone(),
+            params: HashMap::new(),
         };
         assert_eq!(
             detail(callback(&app, "myidp", &forged, Some(&f.csrf)).await).await,
@@ -783,4 +965,308 @@ async fn the_last_way_to_log_in_cannot_be_unlinked() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
+}
+
+/// One login through `myidp`: the callback's status and `detail`.
+async fn outcome(app: &TestApp, p: &Provider, l: Login) -> (StatusCode, Value) {
+    let f = authorize(app, p, "myidp", l).await;
+    detail(callback(app, "myidp", &f, Some(&f.csrf)).await).await
+}
+
+fn refused_id_token(what: &str, (status, detail): &(StatusCode, Value)) {
+    assert_eq!(
+        (*status, detail["code"].clone()),
+        (StatusCode::BAD_REQUEST, json!("OAUTH_INVALID_ID_TOKEN")),
+        "{what}: {detail}"
+    );
+}
+
+fn with_claims(sub: &str, overrides: Value) -> Login {
+    Login {
+        id_token_overrides: overrides,
+        ..login(sub, Some(&format!("{sub}@example.org")))
+    }
+}
+
+/// Providers as they really answer: each logs a user in, and its own quirks are honoured.
+#[tokio::test]
+async fn google_microsoft_keycloak_and_cognito_log_users_in() {
+    for profile in [
+        Profile::Google,
+        Profile::Microsoft,
+        Profile::Keycloak,
+        Profile::Cognito,
+    ] {
+        let p = provider_like(profile).await;
+        let app = app(&p, &[]).await;
+        let (s, d) = outcome(&app, &p, login("u-1", Some("one@example.org"))).await;
+        assert_eq!(s, StatusCode::NO_CONTENT, "{profile:?}: {d}");
+        let f = authorize(&app, &p, "myidp", login("u-2", Some("two@example.org"))).await;
+        let me = whoami(
+            &app,
+            &auth_cookie(&callback(&app, "myidp", &f, Some(&f.csrf)).await),
+        )
+        .await;
+        assert_eq!(me["email"], "two@example.org", "{profile:?}");
+        // Microsoft does not vouch for e-mails (no `email_verified`): unverified.
+        assert_eq!(
+            me["is_verified"],
+            json!(profile != Profile::Microsoft),
+            "{profile:?}"
+        );
+        match profile {
+            Profile::Google => {
+                // Google documents both spellings of its issuer; nothing else passes.
+                let (s, d) = outcome(
+                    &app,
+                    &p,
+                    with_claims("g-3", json!({"iss": "accounts.google.com"})),
+                )
+                .await;
+                assert_eq!(s, StatusCode::NO_CONTENT, "{d}");
+                let r = outcome(
+                    &app,
+                    &p,
+                    with_claims(
+                        "g-4",
+                        json!({"iss": "https://accounts.google.com.evil.example"}),
+                    ),
+                )
+                .await;
+                refused_id_token("Google look-alike issuer", &r);
+            }
+            Profile::Microsoft => {
+                // The issuer is the template filled with the token's own tenant.
+                let r = outcome(
+                    &app,
+                    &p,
+                    with_claims(
+                        "m-3",
+                        json!({"tid": "72f988bf-86f1-41af-91ab-2d7cd011db47"}),
+                    ),
+                )
+                .await;
+                refused_id_token("issuer of another tenant than tid", &r);
+                let r = outcome(&app, &p, with_claims("m-4", json!({"tid": null}))).await;
+                refused_id_token("no tid", &r);
+                let r = outcome(
+                    &app,
+                    &p,
+                    with_claims(
+                        "m-5",
+                        json!({"iss": "https://login.microsoftonline.com/{tenantid}/v2.0"}),
+                    ),
+                )
+                .await;
+                refused_id_token("the template itself", &r);
+            }
+            Profile::Keycloak | Profile::Cognito => {
+                // at_hash binds the id_token to the access token issued with it.
+                let r = outcome(
+                    &app,
+                    &p,
+                    with_claims("k-3", json!({"at_hash": "AAAAAAAAAAAAAAAAAAAAAA"})),
+                )
+                .await;
+                refused_id_token("at_hash of another access token", &r);
+            }
+            Profile::Generic => unreachable!(),
+        }
+        if profile == Profile::Cognito {
+            // E-mail from userinfo, whose `email_verified` is the string "true".
+            let l = Login {
+                email_only_in_userinfo: true,
+                ..login("c-5", Some("five@example.org"))
+            };
+            let f = authorize(&app, &p, "myidp", l).await;
+            let me = whoami(
+                &app,
+                &auth_cookie(&callback(&app, "myidp", &f, Some(&f.csrf)).await),
+            )
+            .await;
+            assert_eq!(
+                (me["email"].clone(), me["is_verified"].clone()),
+                (json!("five@example.org"), json!(true))
+            );
+        }
+    }
+}
+
+/// The two reported tokens, and every rule of OpenID Connect Core §3.1.3.7 end to end.
+#[tokio::test]
+async fn id_tokens_breaking_any_rule_of_3_1_3_7_are_refused() {
+    let p = provider_like(Profile::Keycloak).await;
+    let app = app(&p, &[]).await;
+    let now = chrono::Utc::now().timestamp();
+    let cases: Vec<(&str, Login)> = vec![
+        (
+            "reported: two audiences, azp the other",
+            with_claims(
+                "a",
+                json!({"aud": ["fractal-client", "other-rp"], "azp": "other-rp"}),
+            ),
+        ),
+        (
+            "reported: one audience, foreign azp",
+            with_claims("b", json!({"azp": "other-rp"})),
+        ),
+        (
+            "untrusted second audience",
+            with_claims("c", json!({"aud": ["fractal-client", "other-rp"]})),
+        ),
+        (
+            "audience without us",
+            with_claims("d", json!({"aud": ["other-rp"], "azp": "other-rp"})),
+        ),
+        (
+            "issuer of another realm",
+            with_claims("e", json!({"iss": format!("{}/realms/master", p.base)})),
+        ),
+        ("no iat", with_claims("f", json!({"iat": null}))),
+        (
+            "iat an hour ahead",
+            with_claims("g", json!({"iat": now + 3600})),
+        ),
+        (
+            "iat a day old",
+            with_claims("h", json!({"iat": now - 86_400, "auth_time": now - 86_400})),
+        ),
+        (
+            "nbf an hour ahead",
+            with_claims("i", json!({"nbf": now + 3600})),
+        ),
+        ("expired", with_claims("j", json!({"exp": now - 1}))),
+        ("no nonce", with_claims("k", json!({"nonce": null}))),
+        (
+            "sub over 255 characters",
+            with_claims(&"l".repeat(256), json!({})),
+        ),
+        (
+            "at_hash of another token",
+            with_claims("m", json!({"at_hash": "77QmUPtjPfzWtF2AnpK9RQ"})),
+        ),
+        (
+            "alg none",
+            Login {
+                forge: Some(Forge::AlgNone),
+                ..login("n", Some("n@example.org"))
+            },
+        ),
+        (
+            "HS256 keyed with the client secret",
+            Login {
+                forge: Some(Forge::Hs256WithClientSecret),
+                ..login("o", Some("o@example.org"))
+            },
+        ),
+        (
+            "signed by a key not the provider's",
+            Login {
+                sign_with_other_key: true,
+                ..login("q", Some("q@example.org"))
+            },
+        ),
+        (
+            "userinfo about someone else",
+            Login {
+                email_only_in_userinfo: true,
+                userinfo_sub: Some("intruder".into()),
+                ..login("r", Some("r@example.org"))
+            },
+        ),
+    ];
+    for (what, l) in cases {
+        refused_id_token(what, &outcome(&app, &p, l).await);
+    }
+    assert_eq!(
+        app.count("SELECT count(*) FROM user_oauth").await,
+        1,
+        "only the admin exists"
+    );
+
+    // A registered second audience: allowed with azp = us, and only then.
+    let app = self::app(&p, &[("OAUTH_MYIDP_TRUSTED_AUDIENCES", "other-rp")]).await;
+    let two = json!(["fractal-client", "other-rp"]);
+    let (s, d) = outcome(
+        &app,
+        &p,
+        with_claims("t1", json!({"aud": two, "azp": "fractal-client"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{d}");
+    refused_id_token(
+        "trusted audience, no azp",
+        &outcome(
+            &app,
+            &p,
+            with_claims("t2", json!({"aud": two, "azp": null})),
+        )
+        .await,
+    );
+    refused_id_token(
+        "trusted audience, azp the other",
+        &outcome(
+            &app,
+            &p,
+            with_claims("t3", json!({"aud": two, "azp": "other-rp"})),
+        )
+        .await,
+    );
+    refused_id_token(
+        "a third audience",
+        &outcome(
+            &app,
+            &p,
+            with_claims(
+                "t4",
+                json!({"aud": ["fractal-client", "other-rp", "stranger"], "azp": "fractal-client"}),
+            ),
+        )
+        .await,
+    );
+}
+
+#[tokio::test]
+async fn max_age_and_registered_algorithms_are_honoured() {
+    let p = provider_like(Profile::Generic).await;
+    let app = app(&p, &[("OAUTH_MYIDP_MAX_AGE", "60")]).await;
+    let now = chrono::Utc::now().timestamp();
+    let f = authorize(
+        &app,
+        &p,
+        "myidp",
+        with_claims("x1", json!({"auth_time": now - 5})),
+    )
+    .await;
+    assert_eq!(f.params.get("max_age").map(String::as_str), Some("60"));
+    let (s, d) = detail(callback(&app, "myidp", &f, Some(&f.csrf)).await).await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{d}");
+    refused_id_token(
+        "max_age sent, no auth_time",
+        &outcome(&app, &p, with_claims("x2", json!({}))).await,
+    );
+    refused_id_token(
+        "authenticated an hour ago",
+        &outcome(
+            &app,
+            &p,
+            with_claims("x3", json!({"auth_time": now - 3600})),
+        )
+        .await,
+    );
+
+    // RS256 is the default: an ES256 id_token is refused even with the provider's EC key ...
+    let es = |sub: &str| Login {
+        forge: Some(Forge::Es256),
+        ..login(sub, Some(&format!("{sub}@example.org")))
+    };
+    refused_id_token("ES256 not registered", &outcome(&app, &p, es("e1")).await);
+    // ... and accepted where the client registered ES256, which then refuses RS256.
+    let app = self::app(&p, &[("OAUTH_MYIDP_ID_TOKEN_SIGNED_RESPONSE_ALG", "ES256")]).await;
+    let (s, d) = outcome(&app, &p, es("e2")).await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{d}");
+    refused_id_token(
+        "RS256 not registered",
+        &outcome(&app, &p, login("e3", Some("e3@example.org"))).await,
+    );
 }
