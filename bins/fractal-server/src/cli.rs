@@ -14,7 +14,7 @@ use clap::{Args, Parser, Subcommand};
 
 use auth_core::{AuthError, Email, LogMailer, Page, Safety, UserCreate, UserDatabase, UserUpdate};
 use auth_sea_orm::{FractalProfile, FractalUser};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::settings::{AuthMode, Overrides, Settings, TokenStrategy};
 use crate::startup::{Application, Stack, StartupError, assemble};
@@ -410,10 +410,10 @@ fn log_configuration(settings: &Settings) {
         TokenStrategy::Database => "database",
         TokenStrategy::Redis => "redis",
     };
-    let redis = settings
-        .redis_url
-        .as_deref()
-        .map_or_else(|| "none".to_owned(), crate::preflight::redact_url);
+    let redis = settings.redis_url.as_ref().map_or_else(
+        || "none".to_owned(),
+        |u| crate::preflight::redact_url(u.expose_secret()),
+    );
     tracing::info!(
         database = %settings.database_url.redacted(),
         plugin,

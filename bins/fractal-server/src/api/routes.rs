@@ -27,7 +27,6 @@ use migrations::limits;
 
 type User = CurrentUser<SeaOrmStore, Active>;
 type ApiResult = Result<HttpResponse, ApiError>;
-use auth_sea_orm::SeaOrmStore;
 
 /// The Fractal Server version whose `/api/v1` this imitates (`GET /api/alive/`).
 pub const FRACTAL_API_VERSION: &str = "1.3.14";

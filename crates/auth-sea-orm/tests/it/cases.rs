@@ -580,7 +580,7 @@ pub async fn one_mailbox_one_account(s: Arc<dyn Store>) {
     let mut clash = other.clone();
     clash.email = Email::parse("x@xn--bcher-kva.example").unwrap();
     assert!(matches!(
-        s.update(&clash).await,
+        s.update(&other.id, &patch_to(&other, &clash)).await,
         Err(AuthError::UserAlreadyExists)
     ));
 }
@@ -619,7 +619,12 @@ pub async fn values_storage_refuses_are_not_storage_failures(s: Arc<dyn Store>) 
         ));
         let mut renamed = owner.clone();
         renamed.profile.cache_dir = Some(format!("/{bad}{}", "d".repeat(1100)));
-        attempts.push(("update user", s.update(&renamed).await.map(|_| ())));
+        attempts.push((
+            "update user",
+            s.update(&owner.id, &patch_to(&owner, &renamed))
+                .await
+                .map(|_| ()),
+        ));
     }
     for (what, r) in &attempts {
         assert!(fine(r), "{what}: {r:?}");
