@@ -723,8 +723,9 @@ mod tests {
         Settings::from_lookup(move |k| map.get(k).cloned(), Overrides::default())
     }
 
-    #[test]
-    fn debug_shows_no_secret() {
+    // Loading SMTP settings builds lettre's transport, which needs a Tokio runtime.
+    #[tokio::test]
+    async fn debug_shows_no_secret() {
         let s = load(&[
             ("DATABASE_URL", "postgres://fractal:SECRET-DB@db.example/fractal"),
             ("REDIS_URL", "redis://:SECRET-REDIS@cache.example:6379/0"),
