@@ -234,10 +234,11 @@ async fn login<D: UserDatabase>(
 }
 
 /// Logout of one backend ends the credential carried by *that backend's transport* (the
-/// cookie for `/auth/logout`, the `Authorization` header for `/auth/token/logout`), never
-/// another credential the request also carries: with a bearer for B and a cookie for A,
-/// `/auth/logout` ends A's session and clears A's cookie. Without a valid credential of its
-/// own kind (active, and verified when required) the logout is 401.
+/// cookie for `/auth/logout`, the `Authorization` header for `/auth/token/logout`) when the
+/// request carries one: with a bearer for B and a cookie for A, `/auth/logout` ends A's session
+/// and clears A's cookie. Without one, it ends the credential the request does carry, as
+/// FastAPI Users does (a bearer-only `POST /auth/logout` is 204). No credential at all (or an
+/// inactive user, or unverified when required) is 401.
 async fn logout<D: UserDatabase>(req: HttpRequest, backend: &str) -> Result<HttpResponse, ApiError> {
     let state = auth_state::<D>(&req)?;
     let name = backend;
@@ -246,11 +247,16 @@ async fn logout<D: UserDatabase>(req: HttpRequest, backend: &str) -> Result<Http
         .ok_or_else(|| ApiError::auth(AuthError::Config(format!("no backend {name}"))))?;
     let mut requirements = auth_core::Requirements::ACTIVE;
     requirements.verified = state.config.requires_verification;
-    let current = state
-        .authenticator
-        .resolve_with(name, &crate::extract::neutral_headers(&req))
-        .await?
-        .ok_or(AuthError::Unauthorized)?;
+    let headers = crate::extract::neutral_headers(&req);
+    let own = state.authenticator.resolve_with(name, &headers).await?;
+    let current = match own {
+        Some(c) => c,
+        None => state
+            .authenticator
+            .resolve(&headers)
+            .await?
+            .ok_or(AuthError::Unauthorized)?,
+    };
     auth_core::authenticator::check(&current.user, requirements)?;
     Ok(logout_http(state.manager.logout(backend, &current).await?))
 }

@@ -431,14 +431,21 @@ async fn logout_ends_its_own_credential(service: Service) {
     let (s, b) = whoami_raw(&app, cookie.as_bytes(), None).await;
     assert_eq!((s, b["email"].clone()), (StatusCode::OK, json!("admin@fractal.xy")));
 
-    // A logout route without its own kind of credential is 401, whatever else is sent.
+    // A logout route without its own kind of credential ends the one the request carries
+    // (FastAPI Users' behaviour): a bearer-only cookie logout ends that bearer token.
+    let admin = app.admin_token().await;
     let res = app
         .client
         .post(app.url("/auth/logout"))
-        .bearer_auth(app.admin_token().await)
+        .bearer_auth(&admin)
         .send()
         .await
         .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let (s, _) = send(&app, Method::GET, "/auth/whoami", &admin, Value::Null).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{service:?}: the bearer was ended");
+    // And no credential at all is 401.
+    let res = app.client.post(app.url("/auth/logout")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 }
 
