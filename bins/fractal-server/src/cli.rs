@@ -305,9 +305,7 @@ async fn run(command: Command, settings: Settings) -> Result<(), Failure> {
     match command {
         Command::Serve(_) => serve(settings).await,
         Command::SetDb(_) => set_db(settings).await,
-        Command::AdoptFractalDb { dry_run, .. } => {
-            Ok(crate::adopt::run(&settings, dry_run).await?)
-        }
+        Command::AdoptFractalDb { dry_run, .. } => Ok(crate::adopt::run(&settings, dry_run).await?),
         Command::HashTiming {
             iterations,
             threads,

@@ -92,7 +92,9 @@ pub enum Patch<T> {
     Value(T),
 }
 
-// By hand: no `T: Default` bound (a password patch holds a `SecretString`).
+// By hand: `derive(Default)` would bound `T: Default`, and a password patch holds a
+// `SecretString`, which has no default.
+#[allow(clippy::derivable_impls)]
 impl<T> Default for Patch<T> {
     fn default() -> Self {
         Self::Absent
@@ -190,12 +192,7 @@ fn item(field: &str, msg: String) -> ValidationItem {
 /// Whether `value` fits `column` (no NUL, at most its size in characters); otherwise a 422
 /// item naming `field`: `value_error.any_str.max_length` with pydantic's message, or
 /// `value_error.nul`. Every string that reaches storage passes through here.
-pub fn fits(
-    field: &str,
-    column: Column,
-    value: &str,
-    errors: &mut Vec<ValidationItem>,
-) -> bool {
+pub fn fits(field: &str, column: Column, value: &str, errors: &mut Vec<ValidationItem>) -> bool {
     match column.check(value) {
         Ok(()) => true,
         Err(Unstorable::TooLong { max }) => {

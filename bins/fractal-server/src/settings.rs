@@ -58,13 +58,12 @@ impl std::fmt::Debug for Overrides {
             .field("data_dir", &self.data_dir)
             .field(
                 "database_url",
-                &self
-                    .database_url
-                    .as_ref()
-                    .map(|u| match DatabaseUrl::parse(u, "--database-url") {
+                &self.database_url.as_ref().map(|u| {
+                    match DatabaseUrl::parse(u, "--database-url") {
                         Ok(url) => url.redacted(),
                         Err(_) => "<unparsable, redacted>".to_owned(),
-                    }),
+                    }
+                }),
             )
             .finish_non_exhaustive()
     }
@@ -727,7 +726,10 @@ mod tests {
     #[tokio::test]
     async fn debug_shows_no_secret() {
         let s = load(&[
-            ("DATABASE_URL", "postgres://fractal:SECRET-DB@db.example/fractal"),
+            (
+                "DATABASE_URL",
+                "postgres://fractal:SECRET-DB@db.example/fractal",
+            ),
             ("REDIS_URL", "redis://:SECRET-REDIS@cache.example:6379/0"),
             ("JWT_SECRET_KEY", "SECRET-JWT-KEY-0123456789abcdef0123"),
             ("FRACTAL_DEFAULT_ADMIN_PASSWORD", "SECRET-ADMIN"),
@@ -745,7 +747,10 @@ mod tests {
             ..Default::default()
         };
         let shown = format!("{o:?}");
-        assert!(!shown.contains("SECRET") && shown.contains("root:***@db"), "{shown}");
+        assert!(
+            !shown.contains("SECRET") && shown.contains("root:***@db"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -13,8 +13,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ApiError, Context};
-use crate::input::JsonObject;
 use crate::extract::{Active, CurrentUser, Guard, Requirement, Superuser, auth_state};
+use crate::input::JsonObject;
 use crate::state::AuthState;
 
 /// How users look on the wire, and how request bodies become domain values.
@@ -239,7 +239,10 @@ async fn login<D: UserDatabase>(
 /// and clears A's cookie. Without one, it ends the credential the request does carry, as
 /// FastAPI Users does (a bearer-only `POST /auth/logout` is 204). No credential at all (or an
 /// inactive user, or unverified when required) is 401.
-async fn logout<D: UserDatabase>(req: HttpRequest, backend: &str) -> Result<HttpResponse, ApiError> {
+async fn logout<D: UserDatabase>(
+    req: HttpRequest,
+    backend: &str,
+) -> Result<HttpResponse, ApiError> {
     let state = auth_state::<D>(&req)?;
     let name = backend;
     let backend = state

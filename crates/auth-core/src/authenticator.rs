@@ -288,6 +288,9 @@ mod tests {
             grant: None,
         };
         let shown = format!("{a:?}");
-        assert!(!shown.contains("SECRET") && shown.contains("a@b.co"), "{shown}");
+        assert!(
+            !shown.contains("SECRET") && shown.contains("a@b.co"),
+            "{shown}"
+        );
     }
 }

@@ -156,7 +156,10 @@ mod tests {
             .iter()
             .map(|f| Email::parse(f).unwrap().normalized())
             .collect();
-        assert!(keys.iter().all(|k| k == "x@xn--bcher-kva.example"), "{keys:?}");
+        assert!(
+            keys.iter().all(|k| k == "x@xn--bcher-kva.example"),
+            "{keys:?}"
+        );
         // The local part: NFC and case, not more (dots and plus tags are the domain's business).
         let composed = Email::parse("jos\u{e9}@example.org").unwrap();
         let decomposed = Email::parse("jose\u{301}@example.org").unwrap();

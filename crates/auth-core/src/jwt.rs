@@ -116,7 +116,8 @@ impl<'de> serde::Deserialize<'de> for HeaderNames {
 pub fn check_header(token: &str, policy: HeaderPolicy) -> Result<(), HeaderRejection> {
     use base64::Engine as _;
     let mut parts = token.split('.');
-    let (Some(head), Some(_), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(head), Some(_), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(HeaderRejection::Malformed);
     };
@@ -272,9 +273,8 @@ mod tests {
         let exp = now_ts() + 600;
         let claims = format!(r#"{{"sub":"1","aud":["a"],"exp":{exp}}}"#);
         let message = format!("{}.{}", b64(header), b64(&claims));
-        let sig =
-            jsonwebtoken::crypto::sign(message.as_bytes(), &codec.encoding, codec.algorithm)
-                .unwrap();
+        let sig = jsonwebtoken::crypto::sign(message.as_bytes(), &codec.encoding, codec.algorithm)
+            .unwrap();
         format!("{message}.{sig}")
     }
 
@@ -313,7 +313,11 @@ mod tests {
             r#"{"typ":"JWT","alg":"RS256","x5t":"abc","kid":"k1"}"#,
             r#"{"alg":"ES256","kid":"k","x5t#S256":"abc","cty":"JWT"}"#,
         ] {
-            assert_eq!(check_header(&token(fine), HeaderPolicy::Provider), Ok(()), "{fine}");
+            assert_eq!(
+                check_header(&token(fine), HeaderPolicy::Provider),
+                Ok(()),
+                "{fine}"
+            );
         }
         for (bad, name) in [
             (r#"{"alg":"RS256","kid":"k","crit":["exp"]}"#, "crit"),

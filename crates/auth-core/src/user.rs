@@ -212,7 +212,10 @@ mod tests {
             profile: (),
         };
         let shown = format!("{n:?}");
-        assert!(!shown.contains("SECRET-HASH") && shown.contains("a@b.co"), "{shown}");
+        assert!(
+            !shown.contains("SECRET-HASH") && shown.contains("a@b.co"),
+            "{shown}"
+        );
         let a = OAuthAccount {
             id: 1,
             user_id: 1,

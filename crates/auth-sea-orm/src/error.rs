@@ -159,7 +159,11 @@ pub fn data_error(err: &DbErr) -> Option<String> {
         // The database's message can quote the value (MySQL: "Incorrect string value:
         // '\\xF0...'"); keep only the part before any quote.
         let msg = db.message();
-        let msg = msg.split(['\'', '"']).next().unwrap_or(msg).trim_end_matches([' ', ':']);
+        let msg = msg
+            .split(['\'', '"'])
+            .next()
+            .unwrap_or(msg)
+            .trim_end_matches([' ', ':']);
         format!("{msg} (SQLSTATE {code})")
     })
 }

@@ -613,7 +613,11 @@ async fn my_project_named(
     Ok(n > 0)
 }
 
-async fn create_project(req: HttpRequest, user: User, body: JsonObject<ProjectCreate>) -> ApiResult {
+async fn create_project(
+    req: HttpRequest,
+    user: User,
+    body: JsonObject<ProjectCreate>,
+) -> ApiResult {
     let db = db(&req)?;
     let name = required_text("name", limits::PROJECT_NAME, &body.name)?;
     if my_project_named(&db, user.user().id, &name, None).await? {
@@ -1953,7 +1957,11 @@ async fn create_task(req: HttpRequest, user: User, body: JsonObject<TaskCreate>)
     optional_text("source", limits::TASK_SOURCE, Some(source.clone()))?;
     let t = task::ActiveModel {
         name: Set(required_text("name", limits::TASK_NAME, &body.name)?),
-        command: Set(required_text("command", limits::TASK_COMMAND, &body.command)?),
+        command: Set(required_text(
+            "command",
+            limits::TASK_COMMAND,
+            &body.command,
+        )?),
         source: Set(source.clone()),
         owner: Set(Some(owner)),
         input_type: Set(required_text(
@@ -1967,15 +1975,27 @@ async fn create_task(req: HttpRequest, user: User, body: JsonObject<TaskCreate>)
             &body.output_type,
         )?),
         meta: Set(Some(Value::Object(body.meta.unwrap_or_default()))),
-        version: Set(optional_valstr("version", limits::TASK_VERSION, body.version)?),
+        version: Set(optional_valstr(
+            "version",
+            limits::TASK_VERSION,
+            body.version,
+        )?),
         args_schema: Set(body.args_schema.map(Value::Object)),
         args_schema_version: Set(optional_valstr(
             "args_schema_version",
             limits::TASK_ARGS_SCHEMA_VERSION,
             body.args_schema_version,
         )?),
-        docs_info: Set(optional_text("docs_info", limits::TASK_DOCS_INFO, body.docs_info)?),
-        docs_link: Set(optional_text("docs_link", limits::TASK_DOCS_LINK, body.docs_link)?),
+        docs_info: Set(optional_text(
+            "docs_info",
+            limits::TASK_DOCS_INFO,
+            body.docs_info,
+        )?),
+        docs_link: Set(optional_text(
+            "docs_link",
+            limits::TASK_DOCS_LINK,
+            body.docs_link,
+        )?),
         ..Default::default()
     };
     match t.insert(&db).await {

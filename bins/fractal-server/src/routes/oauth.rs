@@ -307,6 +307,9 @@ mod tests {
             error: None,
         };
         let shown = format!("{q:?}");
-        assert!(!shown.contains("SECRET") && shown.contains("<redacted>"), "{shown}");
+        assert!(
+            !shown.contains("SECRET") && shown.contains("<redacted>"),
+            "{shown}"
+        );
     }
 }

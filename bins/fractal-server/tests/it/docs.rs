@@ -127,10 +127,7 @@ async fn swagger_ui_is_served_from_the_binary() {
     assert_eq!(res.status(), StatusCode::OK);
     let page = res.text().await.unwrap();
     assert!(page.contains("swagger-ui"), "{page}");
-    for asset in page
-        .split(['"', '\''])
-        .filter(|s| s.starts_with("/docs/"))
-    {
+    for asset in page.split(['"', '\'']).filter(|s| s.starts_with("/docs/")) {
         let res = client.get(app.url(asset)).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::OK, "{asset}");
     }

@@ -135,10 +135,30 @@ async fn strings_are_checked_against_the_columns(service: Service) {
             json!("/tmp/\u{0}x"),
         ),
     ] {
-        cases.push((Method::POST, "/auth/register".into(), register(field, json!(long)), field));
-        cases.push((Method::POST, "/auth/register".into(), register(field, nul.clone()), field));
-        cases.push((Method::PATCH, "/auth/users/me".into(), json!({field: long}), field));
-        cases.push((Method::PATCH, format!("/auth/users/{my_id}"), json!({field: nul}), field));
+        cases.push((
+            Method::POST,
+            "/auth/register".into(),
+            register(field, json!(long)),
+            field,
+        ));
+        cases.push((
+            Method::POST,
+            "/auth/register".into(),
+            register(field, nul.clone()),
+            field,
+        ));
+        cases.push((
+            Method::PATCH,
+            "/auth/users/me".into(),
+            json!({field: long}),
+            field,
+        ));
+        cases.push((
+            Method::PATCH,
+            format!("/auth/users/{my_id}"),
+            json!({field: nul}),
+            field,
+        ));
     }
     cases.push((
         Method::PATCH,
@@ -156,31 +176,116 @@ async fn strings_are_checked_against_the_columns(service: Service) {
         json!("a\u{0}b@example.org"),
         json!(format!("{}@example.org", "a".repeat(320))),
     ] {
-        cases.push((Method::POST, "/auth/register".into(), register("email", email.clone()), "email"));
-        cases.push((Method::PATCH, "/auth/users/me".into(), json!({"email": email}), "email"));
+        cases.push((
+            Method::POST,
+            "/auth/register".into(),
+            register("email", email.clone()),
+            "email",
+        ));
+        cases.push((
+            Method::PATCH,
+            "/auth/users/me".into(),
+            json!({"email": email}),
+            "email",
+        ));
     }
     for bad in [json!(chars(256)), json!("g\u{0}")] {
-        cases.push((Method::POST, "/auth/group".into(), json!({"name": bad}), "name"));
-        cases.push((Method::POST, "/api/v1/project".into(), json!({"name": bad}), "name"));
-        cases.push((Method::PATCH, format!("/api/v1/project/{p}"), json!({"name": bad}), "name"));
-        cases.push((Method::POST, format!("/api/v1/project/{p}/dataset"), json!({"name": bad}), "name"));
-        cases.push((Method::POST, format!("/api/v1/project/{p}/dataset"), json!({"name": "x", "type": bad}), "type"));
-        cases.push((Method::PATCH, format!("/api/v1/project/{p}/dataset/{d}"), json!({"name": bad}), "name"));
-        cases.push((Method::PATCH, format!("/api/v1/project/{p}/dataset/{d}"), json!({"type": bad}), "type"));
-        cases.push((Method::POST, format!("/api/v1/project/{p}/workflow"), json!({"name": bad}), "name"));
-        cases.push((Method::PATCH, format!("/api/v1/project/{p}/workflow/{w}"), json!({"name": bad}), "name"));
+        cases.push((
+            Method::POST,
+            "/auth/group".into(),
+            json!({"name": bad}),
+            "name",
+        ));
+        cases.push((
+            Method::POST,
+            "/api/v1/project".into(),
+            json!({"name": bad}),
+            "name",
+        ));
+        cases.push((
+            Method::PATCH,
+            format!("/api/v1/project/{p}"),
+            json!({"name": bad}),
+            "name",
+        ));
+        cases.push((
+            Method::POST,
+            format!("/api/v1/project/{p}/dataset"),
+            json!({"name": bad}),
+            "name",
+        ));
+        cases.push((
+            Method::POST,
+            format!("/api/v1/project/{p}/dataset"),
+            json!({"name": "x", "type": bad}),
+            "type",
+        ));
+        cases.push((
+            Method::PATCH,
+            format!("/api/v1/project/{p}/dataset/{d}"),
+            json!({"name": bad}),
+            "name",
+        ));
+        cases.push((
+            Method::PATCH,
+            format!("/api/v1/project/{p}/dataset/{d}"),
+            json!({"type": bad}),
+            "type",
+        ));
+        cases.push((
+            Method::POST,
+            format!("/api/v1/project/{p}/workflow"),
+            json!({"name": bad}),
+            "name",
+        ));
+        cases.push((
+            Method::PATCH,
+            format!("/api/v1/project/{p}/workflow/{w}"),
+            json!({"name": bad}),
+            "name",
+        ));
         for field in ["name", "input_type", "output_type"] {
-            cases.push((Method::POST, "/api/v1/task".into(), task_body(field, bad.clone()), field));
-            cases.push((Method::PATCH, format!("/api/v1/task/{t}"), json!({field: bad}), field));
+            cases.push((
+                Method::POST,
+                "/api/v1/task".into(),
+                task_body(field, bad.clone()),
+                field,
+            ));
+            cases.push((
+                Method::PATCH,
+                format!("/api/v1/task/{t}"),
+                json!({field: bad}),
+                field,
+            ));
         }
     }
     for (field, long) in [("command", chars(1025)), ("source", chars(600))] {
-        cases.push((Method::POST, "/api/v1/task".into(), task_body(field, json!(long)), field));
-        cases.push((Method::POST, "/api/v1/task".into(), task_body(field, json!("x\u{0}")), field));
+        cases.push((
+            Method::POST,
+            "/api/v1/task".into(),
+            task_body(field, json!(long)),
+            field,
+        ));
+        cases.push((
+            Method::POST,
+            "/api/v1/task".into(),
+            task_body(field, json!("x\u{0}")),
+            field,
+        ));
     }
-    cases.push((Method::PATCH, format!("/api/v1/task/{t}"), json!({"command": chars(1025)}), "command"));
+    cases.push((
+        Method::PATCH,
+        format!("/api/v1/task/{t}"),
+        json!({"command": chars(1025)}),
+        "command",
+    ));
     // The owner prefix counts: `admin:` + 507 characters is one too many for 512.
-    cases.push((Method::POST, "/api/v1/task".into(), task_body("source", json!(chars(507))), "source"));
+    cases.push((
+        Method::POST,
+        "/api/v1/task".into(),
+        task_body("source", json!(chars(507))),
+        "source",
+    ));
 
     for (method, path, body, field) in &cases {
         let (s, b) = send(&app, method.clone(), path, &admin, body.clone()).await;
@@ -191,22 +296,66 @@ async fn strings_are_checked_against_the_columns(service: Service) {
             body.to_string().chars().take(80).collect::<String>()
         );
     }
-    let (_, b) = send(&app, Method::POST, "/api/v1/project", &admin, json!({"name": chars(300)})).await;
+    let (_, b) = send(
+        &app,
+        Method::POST,
+        "/api/v1/project",
+        &admin,
+        json!({"name": chars(300)}),
+    )
+    .await;
     assert_eq!(
         b["detail"][0],
         json!({"loc": ["body", "name"], "msg": "ensure this value has at most 255 characters", "type": "value_error.any_str.max_length"})
     );
-    let (_, b) = send(&app, Method::POST, "/api/v1/project", &admin, json!({"name": "a\u{0}"})).await;
+    let (_, b) = send(
+        &app,
+        Method::POST,
+        "/api/v1/project",
+        &admin,
+        json!({"name": "a\u{0}"}),
+    )
+    .await;
     assert_eq!(b["detail"][0]["type"], "value_error.nul");
 
     // At the limit, in multi-byte characters: stored and read back whole on every backend.
     let at_limit = [
-        (Method::POST, "/auth/register".to_owned(), json!({"email": "edge@example.org", "password": "pw12", "username": chars(255), "slurm_user": chars(255), "cache_dir": format!("/{}", chars(1023))}), "username"),
-        (Method::POST, "/auth/group".into(), json!({"name": chars(255)}), "name"),
-        (Method::POST, "/api/v1/project".into(), json!({"name": chars(255)}), "name"),
-        (Method::POST, format!("/api/v1/project/{p}/dataset"), json!({"name": chars(255), "type": chars(255)}), "type"),
-        (Method::POST, format!("/api/v1/project/{p}/workflow"), json!({"name": chars(255)}), "name"),
-        (Method::POST, "/api/v1/task".into(), json!({"name": chars(255), "command": chars(1024), "source": chars(506), "input_type": chars(255), "output_type": chars(255)}), "command"),
+        (
+            Method::POST,
+            "/auth/register".to_owned(),
+            json!({"email": "edge@example.org", "password": "pw12", "username": chars(255), "slurm_user": chars(255), "cache_dir": format!("/{}", chars(1023))}),
+            "username",
+        ),
+        (
+            Method::POST,
+            "/auth/group".into(),
+            json!({"name": chars(255)}),
+            "name",
+        ),
+        (
+            Method::POST,
+            "/api/v1/project".into(),
+            json!({"name": chars(255)}),
+            "name",
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/project/{p}/dataset"),
+            json!({"name": chars(255), "type": chars(255)}),
+            "type",
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/project/{p}/workflow"),
+            json!({"name": chars(255)}),
+            "name",
+        ),
+        (
+            Method::POST,
+            "/api/v1/task".into(),
+            json!({"name": chars(255), "command": chars(1024), "source": chars(506), "input_type": chars(255), "output_type": chars(255)}),
+            "command",
+        ),
     ];
     for (method, path, body, field) in at_limit {
         let (s, b) = send(&app, method.clone(), &path, &admin, body.clone()).await;
@@ -238,7 +387,10 @@ async fn hostile_login_names_are_bad_credentials(service: Service) {
             let body: Value = res.json().await.unwrap_or(Value::Null);
             assert_eq!(
                 (status, body),
-                (StatusCode::BAD_REQUEST, json!({"detail": "LOGIN_BAD_CREDENTIALS"})),
+                (
+                    StatusCode::BAD_REQUEST,
+                    json!({"detail": "LOGIN_BAD_CREDENTIALS"})
+                ),
                 "{service:?} {path} {}",
                 username.escape_debug().take(40).collect::<String>()
             );
@@ -279,7 +431,10 @@ async fn one_mailbox_is_one_account(service: Service) {
         .await;
         assert_eq!(
             (s, b),
-            (StatusCode::BAD_REQUEST, json!({"detail": "REGISTER_USER_ALREADY_EXISTS"})),
+            (
+                StatusCode::BAD_REQUEST,
+                json!({"detail": "REGISTER_USER_ALREADY_EXISTS"})
+            ),
             "{service:?} {twin}"
         );
         // Any spelling logs the one account in.
@@ -299,7 +454,10 @@ async fn one_mailbox_is_one_account(service: Service) {
     .await;
     assert_eq!(
         (s, b),
-        (StatusCode::BAD_REQUEST, json!({"detail": "UPDATE_USER_EMAIL_ALREADY_EXISTS"}))
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"detail": "UPDATE_USER_EMAIL_ALREADY_EXISTS"})
+        )
     );
     assert_eq!(
         app.count("SELECT count(*) FROM user_oauth WHERE email_lower = 'x@xn--bcher-kva.example'")
@@ -365,7 +523,11 @@ async fn arrays_are_not_objects(service: Service) {
         (Method::POST, "/auth/register", json!(["a@b.co", "pw12"])),
         (Method::POST, "/auth/group", json!(["g"])),
         (Method::POST, "/api/v1/project", json!(["p"])),
-        (Method::POST, "/api/v1/task", json!(["t", "c", "s", "i", "o"])),
+        (
+            Method::POST,
+            "/api/v1/task",
+            json!(["t", "c", "s", "i", "o"]),
+        ),
         (Method::POST, "/auth/forgot-password", json!(["a@b.co"])),
     ] {
         let (s, b) = send(&app, method.clone(), path, &admin, body).await;
@@ -409,9 +571,16 @@ async fn logout_ends_its_own_credential(service: Service) {
     );
     // A's cookie session is over; B's bearer is untouched.
     let (s, _) = whoami_raw(&app, cookie.as_bytes(), None).await;
-    assert_eq!(s, StatusCode::UNAUTHORIZED, "{service:?}: A's cookie still works");
+    assert_eq!(
+        s,
+        StatusCode::UNAUTHORIZED,
+        "{service:?}: A's cookie still works"
+    );
     let (s, b) = send(&app, Method::GET, "/auth/whoami", &b_bearer, Value::Null).await;
-    assert_eq!((s, b["email"].clone()), (StatusCode::OK, json!("b@example.org")));
+    assert_eq!(
+        (s, b["email"].clone()),
+        (StatusCode::OK, json!("b@example.org"))
+    );
 
     // The bearer logout ends the bearer only.
     let a_cookie = cookie_login(&app, "admin@fractal.xy", "1234").await;
@@ -427,9 +596,16 @@ async fn logout_ends_its_own_credential(service: Service) {
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert!(res.headers().get("set-cookie").is_none());
     let (s, _) = send(&app, Method::GET, "/auth/whoami", &b_bearer, Value::Null).await;
-    assert_eq!(s, StatusCode::UNAUTHORIZED, "{service:?}: B's bearer still works");
+    assert_eq!(
+        s,
+        StatusCode::UNAUTHORIZED,
+        "{service:?}: B's bearer still works"
+    );
     let (s, b) = whoami_raw(&app, cookie.as_bytes(), None).await;
-    assert_eq!((s, b["email"].clone()), (StatusCode::OK, json!("admin@fractal.xy")));
+    assert_eq!(
+        (s, b["email"].clone()),
+        (StatusCode::OK, json!("admin@fractal.xy"))
+    );
 
     // A logout route without its own kind of credential ends the one the request carries
     // (FastAPI Users' behaviour): a bearer-only cookie logout ends that bearer token.
@@ -443,9 +619,18 @@ async fn logout_ends_its_own_credential(service: Service) {
         .unwrap();
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     let (s, _) = send(&app, Method::GET, "/auth/whoami", &admin, Value::Null).await;
-    assert_eq!(s, StatusCode::UNAUTHORIZED, "{service:?}: the bearer was ended");
+    assert_eq!(
+        s,
+        StatusCode::UNAUTHORIZED,
+        "{service:?}: the bearer was ended"
+    );
     // And no credential at all is 401.
-    let res = app.client.post(app.url("/auth/logout")).send().await.unwrap();
+    let res = app
+        .client
+        .post(app.url("/auth/logout"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -490,7 +675,11 @@ async fn empty_login_form_names_every_missing_field() {
         {"loc": ["body", "password"], "msg": "field required", "type": "value_error.missing"},
     ]});
     for path in ["/auth/token/login", "/auth/login"] {
-        for form in [vec![], vec![("username", ""), ("password", "")], vec![("scope", "x")]] {
+        for form in [
+            vec![],
+            vec![("username", ""), ("password", "")],
+            vec![("scope", "x")],
+        ] {
             let res = app
                 .client
                 .post(app.url(path))
@@ -498,7 +687,11 @@ async fn empty_login_form_names_every_missing_field() {
                 .send()
                 .await
                 .unwrap();
-            assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{path} {form:?}");
+            assert_eq!(
+                res.status(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{path} {form:?}"
+            );
             assert_eq!(res.json::<Value>().await.unwrap(), both, "{path} {form:?}");
         }
     }
@@ -542,7 +735,14 @@ async fn own_tokens_with_crit_or_key_headers_are_refused() {
         r#"{"alg":"HS256","typ":"JWT","x5u":"https://evil.example/cert"}"#,
         r#"{"alg":"HS256","typ":"JWT","b64":false}"#,
     ] {
-        let (s, _) = send(&app, Method::GET, "/auth/whoami", &resign(header), Value::Null).await;
+        let (s, _) = send(
+            &app,
+            Method::GET,
+            "/auth/whoami",
+            &resign(header),
+            Value::Null,
+        )
+        .await;
         assert_eq!(s, StatusCode::UNAUTHORIZED, "{header}");
     }
 }

@@ -67,5 +67,8 @@ async fn columns_match_the_live_schema_mariadb() {
 #[test]
 fn the_email_type_and_its_column_agree() {
     assert_eq!(limits::USER_EMAIL.max_chars, auth_core::Email::MAX_CHARS);
-    assert_eq!(limits::USER_EMAIL_LOWER.max_chars, auth_core::Email::MAX_CHARS);
+    assert_eq!(
+        limits::USER_EMAIL_LOWER.max_chars,
+        auth_core::Email::MAX_CHARS
+    );
 }

@@ -317,9 +317,12 @@ async fn provider_tokens_with_crit_or_key_headers_are_refused() {
     let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
     let signed = |header: Value| {
         let message = format!("{}.{}", b64(&header), b64(&claims(&p, "carol", json!({}))));
-        let sig =
-            jsonwebtoken::crypto::sign(message.as_bytes(), &key(RSA_A, Algorithm::RS256), Algorithm::RS256)
-                .unwrap();
+        let sig = jsonwebtoken::crypto::sign(
+            message.as_bytes(),
+            &key(RSA_A, Algorithm::RS256),
+            Algorithm::RS256,
+        )
+        .unwrap();
         format!("{message}.{sig}")
     };
     // A hand-made header the way providers write it is accepted: the test can fail.

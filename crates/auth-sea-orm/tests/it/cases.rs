@@ -572,7 +572,10 @@ pub async fn one_mailbox_one_account(s: Arc<dyn Store>) {
             "{twin}"
         );
         assert!(
-            matches!(s.create(new_user(twin)).await, Err(AuthError::UserAlreadyExists)),
+            matches!(
+                s.create(new_user(twin)).await,
+                Err(AuthError::UserAlreadyExists)
+            ),
             "{twin}"
         );
     }
@@ -589,9 +592,8 @@ pub async fn one_mailbox_one_account(s: Arc<dyn Store>) {
 /// `ValueNotStorable` (a 4xx upstairs), never a generic storage failure (a 500), and leave
 /// the store usable. Input validation normally stops them first; this is the backstop.
 pub async fn values_storage_refuses_are_not_storage_failures(s: Arc<dyn Store>) {
-    let fine = |r: &Result<(), AuthError>| {
-        matches!(r, Ok(()) | Err(AuthError::ValueNotStorable(_)))
-    };
+    let fine =
+        |r: &Result<(), AuthError>| matches!(r, Ok(()) | Err(AuthError::ValueNotStorable(_)));
     let mut attempts: Vec<(&str, Result<(), AuthError>)> = Vec::new();
     for bad in ["a\u{0}b".to_owned(), "é".repeat(300)] {
         let mut user = new_user(&format!("u{}@example.org", attempts.len()));
