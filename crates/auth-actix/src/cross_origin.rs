@@ -289,11 +289,14 @@ mod tests {
         }
     }
 
+    /// (what, method, headers, allowed)
+    type Case = (&'static str, Method, Vec<(&'static str, &'static str)>, bool);
+
     #[test]
     fn the_decision_table() {
         use Method as M;
         let evil = "https://evil.example";
-        let cases: Vec<(&str, M, Vec<(&str, &str)>, bool)> = vec![
+        let cases: Vec<Case> = vec![
             (
                 "safe method, foreign origin",
                 M::GET,
