@@ -290,7 +290,12 @@ mod tests {
     }
 
     /// (what, method, headers, allowed)
-    type Case = (&'static str, Method, Vec<(&'static str, &'static str)>, bool);
+    type Case = (
+        &'static str,
+        Method,
+        Vec<(&'static str, &'static str)>,
+        bool,
+    );
 
     #[test]
     fn the_decision_table() {
