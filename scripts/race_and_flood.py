@@ -247,7 +247,8 @@ def check_lost_updates(args):
 def last_reset_token(srv, email):
     for _ in range(100):
         text = srv.log_text()
-        idx = text.rfind(email)
+        # The mail's body names the address before the token (the log's `to=` field follows it).
+        idx = text.rfind(f"password of {email}")
         if idx >= 0:
             m = re.findall(r"eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+", text[idx:])
             if m:
