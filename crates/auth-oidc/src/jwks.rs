@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
+use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet, KeyOperations, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use tokio::sync::RwLock;
 
@@ -63,7 +63,7 @@ impl Jwks {
         cache.fetched = Some(Instant::now());
         let set: JwkSet = crate::get_json(http, &self.url).await?;
         let mut by_kid = HashMap::new();
-        for jwk in &set.keys {
+        for jwk in set.keys.iter().filter(|k| verifies_signatures(k)) {
             let (Some(kid), Ok(key)) = (jwk.common.key_id.clone(), DecodingKey::from_jwk(jwk))
             else {
                 continue;
@@ -134,5 +134,42 @@ impl Jwks {
         jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation)
             .map(|d| d.claims)
             .map_err(|e| TokenRejection::Invalid(e.to_string()))
+    }
+}
+
+/// Whether a provider key may check signatures: its `use`, when given, is `sig` (RFC 7517
+/// §4.2) and its `key_ops`, when given, include `verify` (§4.3). Providers publish encryption
+/// keys in the same set (Keycloak's RSA-OAEP key); those must never verify a token.
+fn verifies_signatures(jwk: &Jwk) -> bool {
+    let by_use = !matches!(
+        &jwk.common.public_key_use,
+        Some(PublicKeyUse::Encryption | PublicKeyUse::Other(_))
+    );
+    let by_ops = jwk
+        .common
+        .key_operations
+        .as_ref()
+        .is_none_or(|ops| ops.contains(&KeyOperations::Verify));
+    by_use && by_ops
+}
+
+#[cfg(test)]
+mod key_use_tests {
+    use super::*;
+
+    fn jwk(extra: &str) -> Jwk {
+        let json = format!(r#"{{"kty":"RSA","kid":"k","n":"sXch","e":"AQAB"{extra}}}"#);
+        serde_json::from_str(&json).unwrap()
+    }
+
+    #[test]
+    fn encryption_keys_never_check_signatures() {
+        assert!(verifies_signatures(&jwk("")));
+        assert!(verifies_signatures(&jwk(r#","use":"sig""#)));
+        assert!(!verifies_signatures(&jwk(r#","use":"enc""#)));
+        assert!(verifies_signatures(&jwk(r#","key_ops":["verify"]"#)));
+        assert!(!verifies_signatures(&jwk(
+            r#","key_ops":["encrypt","wrapKey"]"#
+        )));
     }
 }
