@@ -7,6 +7,7 @@ pub mod adopt;
 pub mod api;
 pub mod bootstrap;
 pub mod cli;
+pub mod error;
 pub mod hooks;
 pub mod invalidation;
 pub mod mail;

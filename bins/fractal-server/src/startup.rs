@@ -376,7 +376,9 @@ pub fn configure_app(
             .configure(routes::health::configure)
             .configure(routes::auth::configure(password_login, oauth_names))
             .configure(routes::me::configure)
-            .configure(crate::api::configure)
+            .configure(crate::api::configure(
+                state.manager.db().connection().clone(),
+            ))
             .configure(routes::docs::configure);
     }
 }

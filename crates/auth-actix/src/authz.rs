@@ -7,14 +7,13 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
-use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest};
 use auth_core::{
     AuthError, Authenticated, Grant, Permissions, Safety, UserDatabase, UserOf, UserUpdate,
     WebSocketGrant,
 };
 
-use crate::error::{ApiError, Context};
+use crate::error::{ApiError, Context, WebError};
 use crate::extract::{Active, auth_state, authenticate};
 
 /// The current active user, who holds **all** of `required` (401 without identity, 403 otherwise).
@@ -40,7 +39,7 @@ pub async fn websocket_auth<D: UserDatabase>(
     req: &HttpRequest,
     requested: Option<&Permissions>,
 ) -> Result<(Authenticated<D::Id, D::Profile>, WebSocketGrant), ApiError> {
-    let forbidden = || ApiError::detail(StatusCode::FORBIDDEN, "Forbidden");
+    let forbidden = || ApiError::from(WebError::Forbidden("Forbidden".into()));
     let auth = match authenticate::<D, Active>(req, true).await? {
         Some(a) => a,
         None => return Err(forbidden()),

@@ -35,10 +35,10 @@ use std::rc::Rc;
 use actix_web::body::EitherBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::header::{self, HeaderMap};
-use actix_web::http::{Method, StatusCode};
+use actix_web::http::Method;
 use actix_web::{Error, ResponseError};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, WebError};
 
 /// The stable code of a refusal.
 pub const REFUSED_CODE: &str = "CROSS_SITE_REQUEST_REFUSED";
@@ -110,10 +110,7 @@ impl Refusal {
                 format!("origin {o} is not allowed for cookie-authenticated calls")
             }
         };
-        ApiError::Detail {
-            status: StatusCode::FORBIDDEN,
-            detail: serde_json::json!({ "code": REFUSED_CODE, "reason": reason }),
-        }
+        WebError::CrossSiteRequestRefused(reason).into()
     }
 }
 
@@ -458,7 +455,7 @@ mod tests {
             .unwrap_err()
             .to_error()
             .status_and_body();
-        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(status, actix_web::http::StatusCode::FORBIDDEN);
         assert_eq!(body["detail"]["code"], REFUSED_CODE);
         assert!(
             body["detail"]["reason"]

@@ -5,11 +5,10 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
-use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpMessage as _, HttpRequest, web};
 use auth_core::{AuthError, Authenticated, Requirements, UserDatabase};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, WebError};
 use crate::state::AuthState;
 
 /// A requirement on the current user, as a type (so that it shows in handler signatures).
@@ -102,7 +101,7 @@ pub async fn authenticate<D: UserDatabase, R: Requirement>(
         Err(AuthError::Unauthorized | AuthError::Forbidden) if optional => Ok(None),
         Err(AuthError::Forbidden) if requirements.superuser => {
             match &state.config.superuser_forbidden_detail {
-                Some(detail) => Err(ApiError::detail(StatusCode::FORBIDDEN, detail.clone())),
+                Some(detail) => Err(WebError::Forbidden(detail.clone()).into()),
                 None => Err(ApiError::auth(AuthError::Forbidden)),
             }
         }

@@ -6,11 +6,10 @@ use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError, UrlencodedError};
-use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use serde::de::{DeserializeOwned, Error as _};
 
-use crate::error::{ApiError, ValidationItem};
+use crate::error::{ApiError, ValidationItem, WebError};
 
 /// FastAPI's message for a body that is not a JSON object.
 const NOT_A_DICT: &str = "value is not a valid dict";
@@ -27,6 +26,30 @@ impl<T> JsonObject<T> {
     /// The body.
     pub fn into_inner(self) -> T {
         self.0
+    }
+}
+
+impl<T: DeserializeOwned> JsonObject<T> {
+    /// A body the handler read itself (e.g. an optional one, which an extractor wrapped in
+    /// `Option` would silently drop when it cannot read it): `None` when empty or blank;
+    /// otherwise it must be a JSON object that deserializes into `T`.
+    ///
+    /// # Errors
+    /// 422 `value_error.jsondecode` (the parser's message) for malformed JSON,
+    /// `type_error.dict` for anything but an object, and the field's item for a bad field.
+    pub fn from_slice(bytes: &[u8]) -> Result<Option<Self>, ApiError> {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        match serde_json::from_slice::<ObjectOnly<T>>(bytes) {
+            Ok(ObjectOnly(body)) => Ok(Some(JsonObject(body))),
+            Err(e) if e.is_syntax() || e.is_eof() => Err(ApiError::invalid(
+                &["body"],
+                e.to_string(),
+                "value_error.jsondecode",
+            )),
+            Err(e) => Err(ApiError::Validation(vec![serde_item("body", &e.to_string())])),
+        }
     }
 }
 
@@ -132,7 +155,7 @@ fn json_error(err: JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
             "value_error.missing",
         ),
         JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
-            ApiError::detail(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large")
+            WebError::PayloadTooLarge.into()
         }
         _ => ApiError::invalid(&["body"], "field required", "value_error.missing"),
     };
@@ -143,7 +166,7 @@ fn form_error(err: UrlencodedError, _: &HttpRequest) -> actix_web::Error {
     let api = match &err {
         UrlencodedError::Parse(e) => ApiError::Validation(vec![serde_item("body", &e.to_string())]),
         UrlencodedError::Overflow { .. } => {
-            ApiError::detail(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large")
+            WebError::PayloadTooLarge.into()
         }
         _ => ApiError::Validation(vec![
             ValidationItem::new(

@@ -31,7 +31,7 @@ pub use authz::{
     PermissionSpec, Permitted, current_user, update_user, websocket_auth, websocket_still_allowed,
 };
 pub use cross_origin::{CrossOriginProtection, TrustedOrigin};
-pub use error::{ApiError, Context, ValidationItem};
+pub use error::{ApiError, Code, Context, HttpError, ValidationItem, WebCode, WebError};
 pub use extract::{
     Active, AnyUser, Anyone, CurrentUser, Guard, MaybeUser, RequestUser, Requirement, Superuser,
     Verified, auth_state as auth_state_of, neutral_headers,

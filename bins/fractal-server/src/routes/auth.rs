@@ -8,6 +8,7 @@ use auth_core::{Page, Safety, UserDatabase};
 use auth_sea_orm::SeaOrmStore;
 use serde::Deserialize;
 
+use crate::error::AccountError;
 use crate::schemas::{FractalSchema, UserRead, UserUpdateStrictBody, strict_update};
 
 type Store = SeaOrmStore;
@@ -175,16 +176,10 @@ async fn unlink_oauth_account(
     let accounts = state.manager.db().oauth_accounts(&user.id).await?;
     let account_id = path.into_inner();
     if !accounts.iter().any(|a| a.id == account_id) {
-        return Err(ApiError::detail(
-            actix_web::http::StatusCode::NOT_FOUND,
-            format!("OAuth account {account_id} not found."),
-        ));
+        return Err(AccountError::OAuthAccountNotFound(account_id).into());
     }
     if accounts.len() == 1 && !auth_core::manager::has_password(user) {
-        return Err(ApiError::detail(
-            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-            "Cannot unlink the last way to log in: set a password first (forgot-password) or link another account.",
-        ));
+        return Err(AccountError::LastLoginMethod.into());
     }
     state
         .manager

@@ -1,13 +1,14 @@
 //! Fractal 2.x group routes (`/auth/group/...`) and superuser routes to read and set the
 //! permissions of users and groups.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use auth_actix::{ApiError, CurrentUser, Superuser, auth_state_of};
 use auth_core::{AuthError, Group, GroupDatabase, PermissionDatabase, Permissions, UserDatabase};
 use auth_sea_orm::SeaOrmStore;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+use crate::error::GroupError;
 
 type Store = SeaOrmStore;
 type Admin = CurrentUser<Store, Superuser>;
@@ -108,14 +109,14 @@ async fn read(s: &Store, g: Group<i32>, with_users: bool) -> Result<GroupRead, A
 
 async fn group_or_404(s: &Store, id: i32) -> Result<Group<i32>, ApiError> {
     s.get_group(&id).await?.ok_or_else(|| {
-        ApiError::detail(StatusCode::NOT_FOUND, format!("UserGroup {id} not found."))
+        ApiError::from(GroupError::GroupNotFound(id))
     })
 }
 
 async fn user_or_404(s: &Store, id: i32) -> Result<auth_sea_orm::FractalUser, ApiError> {
     s.get(&id)
         .await?
-        .ok_or_else(|| ApiError::detail(StatusCode::NOT_FOUND, format!("User {id} not found.")))
+        .ok_or_else(|| GroupError::UserNotFound(id).into())
 }
 
 async fn list_groups(req: HttpRequest, _a: Admin, q: web::Query<ListQuery>) -> ApiResult {
@@ -134,13 +135,8 @@ async fn create_group(
 ) -> ApiResult {
     let s = store(&req)?;
     let name = crate::schemas::required_text("name", migrations::limits::GROUP_NAME, &body.name)?;
-    let g = s.create_group(&name).await.map_err(|e| match e {
-        AuthError::GroupAlreadyExists => ApiError::detail(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "A group with the same name already exists",
-        ),
-        other => other.into(),
-    })?;
+    // `AuthError::GroupAlreadyExists` is Fractal's 422 in the web layer's table.
+    let g = s.create_group(&name).await?;
     Ok(HttpResponse::Created().json(read(&s, g, true).await?))
 }
 
@@ -155,10 +151,7 @@ async fn delete_group(req: HttpRequest, _a: Admin, path: web::Path<i32>) -> ApiR
     let g = group_or_404(&s, path.into_inner()).await?;
     let default = default_group(&req);
     if g.name == default {
-        return Err(ApiError::detail(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!("Cannot delete default UserGroup '{default}'."),
-        ));
+        return Err(GroupError::DeleteDefault(default).into());
     }
     s.delete_group(&g.id).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -170,10 +163,11 @@ async fn add_user(req: HttpRequest, _a: Admin, path: web::Path<(i32, i32)>) -> A
     let g = group_or_404(&s, gid).await?;
     let u = user_or_404(&s, uid).await?;
     if !s.add_user_to_group(&gid, &uid).await? {
-        return Err(ApiError::detail(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!("User '{}' is already a member of group {gid}.", u.email),
-        ));
+        return Err(GroupError::AlreadyMember {
+            email: u.email.to_string(),
+            group: gid,
+        }
+        .into());
     }
     Ok(HttpResponse::Ok().json(read(&s, g, true).await?))
 }
@@ -186,16 +180,14 @@ async fn remove_user(req: HttpRequest, _a: Admin, path: web::Path<(i32, i32)>) -
     let default = default_group(&req);
     if g.name == default {
         // Fractal answers with a one-element JSON list here; clients may rely on it.
-        return Err(ApiError::Detail {
-            status: StatusCode::UNPROCESSABLE_ENTITY,
-            detail: serde_json::json!([format!("Cannot remove user from '{default}' group.")]),
-        });
+        return Err(GroupError::LeaveDefault(default).into());
     }
     if !s.remove_user_from_group(&gid, &uid).await? {
-        return Err(ApiError::detail(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!("User '{}' is not a member of group {gid}.", u.email),
-        ));
+        return Err(GroupError::NotMember {
+            email: u.email.to_string(),
+            group: gid,
+        }
+        .into());
     }
     Ok(HttpResponse::Ok().json(read(&s, g, true).await?))
 }

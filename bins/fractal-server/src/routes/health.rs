@@ -1,7 +1,6 @@
 //! `GET /health` (liveness: the process answers) and `GET /health/ready` (readiness: the
 //! database and, when configured, Redis answer).
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use auth_actix::ApiError;
 use auth_sea_orm::SeaOrmStore;
@@ -66,8 +65,9 @@ async fn ready(readiness: Option<web::Data<Readiness>>) -> Result<HttpResponse, 
         })));
     }
     tracing::warn!(causes = %failures.join("; "), "not ready");
-    Err(ApiError::Detail {
-        status: StatusCode::SERVICE_UNAVAILABLE,
-        detail: json!({ "database": word(database.is_ok()), "redis": redis_word }),
-    })
+    Err(crate::error::NotReady {
+        database: word(database.is_ok()),
+        redis: redis_word,
+    }
+    .into())
 }

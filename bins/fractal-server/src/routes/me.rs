@@ -1,7 +1,6 @@
 //! Jupyverse's `GET /api/me?permissions={...}` and a WebSocket event stream guarded by
 //! `websocket_auth`.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{CloseCode, CloseReason, Message};
 use auth_actix::routes::UserSchema;
@@ -121,10 +120,7 @@ async fn events(
     let (auth, grant) = websocket_auth::<Store>(&req, asked.as_ref()).await?;
     let state = auth_state_of::<Store>(&req)?;
     let (response, mut session, mut stream) = actix_ws::handle(&req, body).map_err(|e| {
-        ApiError::detail(
-            StatusCode::BAD_REQUEST,
-            format!("not a WebSocket upgrade: {e}"),
-        )
+        ApiError::from(crate::error::AccountError::NotAWebSocketUpgrade(e.to_string()))
     })?;
     let granted = match &grant {
         WebSocketGrant::Unrestricted => serde_json::Value::Null,

@@ -7,7 +7,6 @@
 
 use std::sync::Arc;
 
-use actix_web::http::StatusCode;
 use actix_web::http::header::{LOCATION, SET_COOKIE};
 use actix_web::{HttpRequest, HttpResponse, web};
 use auth_actix::{ApiError, Context, auth_state_of};
@@ -17,6 +16,7 @@ use auth_sea_orm::SeaOrmStore;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
+use crate::error::OAuthError;
 use crate::settings::OAuthSettings;
 
 type Store = SeaOrmStore;
@@ -98,17 +98,10 @@ fn redirect_uri(req: &HttpRequest, client: &OAuthClient) -> String {
     }
 }
 
+/// A client failure as the server's error (`crate::error::OAuthError`; a provider failure is
+/// logged there).
 fn provider_error(e: ClientError) -> ApiError {
-    match e {
-        ClientError::Provider(msg) => {
-            tracing::warn!(error = %msg, "OAuth provider failure");
-            ApiError::detail(StatusCode::BAD_GATEWAY, msg)
-        }
-        ClientError::InvalidIdToken(reason) => ApiError::Detail {
-            status: StatusCode::BAD_REQUEST,
-            detail: serde_json::json!({"code": "OAUTH_INVALID_ID_TOKEN", "reason": reason}),
-        },
-    }
+    OAuthError::from(e).into()
 }
 
 fn csrf_cookie(rt: &OAuthRuntime, value: &str, max_age: u64) -> String {
@@ -197,10 +190,10 @@ async fn callback(
     let rt = runtime(&req)?;
     let client = rt.client(name).ok_or_else(ApiError::not_found)?;
     if let Some(error) = q.error {
-        return Err(ApiError::detail(StatusCode::BAD_REQUEST, error));
+        return Err(OAuthError::ProviderRefused(error).into());
     }
     let Some(code) = q.code else {
-        return Err(ApiError::detail(StatusCode::BAD_REQUEST, "Bad Request"));
+        return Err(OAuthError::MissingCode.into());
     };
     let oauth = ApiError::ctx(Context::OAuth);
 

@@ -1,0 +1,269 @@
+//! Datasets and their resources, status and history:
+//! `/project/{project_id}/dataset[/{dataset_id}[/resource[/{resource_id}]|/status|/export_history]]`.
+
+use actix_web::web;
+use auth_actix::{ApiError, JsonObject};
+use chrono::Utc;
+use migrations::limits;
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::entities::{dataset, project, resource};
+use super::job::{id_list, jobs_using, ongoing_jobs_writing};
+use super::read::{ResourceRead, dataset_read, datasets_read, project_datasets, wftasks_of};
+use super::{ProjectMember, V1Error, V1Result, created, in_transaction, no_content, ok};
+use crate::schemas::required_text;
+
+type Dataset = ProjectMember<dataset::Model>;
+
+#[derive(Deserialize)]
+pub(super) struct DatasetCreate {
+    name: String,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    #[serde(default)]
+    meta: Option<serde_json::Map<String, Value>>,
+    #[serde(default)]
+    history: Option<Vec<Value>>,
+    #[serde(default)]
+    read_only: bool,
+}
+
+#[derive(Deserialize)]
+pub(super) struct DatasetUpdate {
+    name: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    meta: Option<serde_json::Map<String, Value>>,
+    history: Option<Value>,
+    read_only: Option<bool>,
+}
+
+pub(super) async fn create_dataset(
+    m: ProjectMember<project::Model>,
+    body: JsonObject<DatasetCreate>,
+) -> V1Result {
+    let body = body.into_inner();
+    let kind = body
+        .kind
+        .as_deref()
+        .map(|k| required_text("type", limits::DATASET_TYPE, k))
+        .transpose()?;
+    let d = dataset::ActiveModel {
+        project_id: Set(m.row.id),
+        name: Set(required_text("name", limits::DATASET_NAME, &body.name)?),
+        kind: Set(kind),
+        read_only: Set(body.read_only),
+        meta: Set(Some(Value::Object(body.meta.unwrap_or_default()))),
+        history: Set(Some(Value::Array(body.history.unwrap_or_default()))),
+        timestamp_created: Set(Some(Utc::now())),
+        ..Default::default()
+    };
+    let d = d.insert(&m.db).await?;
+    created(dataset_read(&m.db, d).await?)
+}
+
+pub(super) async fn list_datasets(m: ProjectMember<project::Model>) -> V1Result {
+    let rows = project_datasets(&m.db, m.row.id).await?;
+    ok(datasets_read(&m.db, rows).await?)
+}
+
+pub(super) async fn get_dataset(m: Dataset) -> V1Result {
+    ok(dataset_read(&m.db, m.row).await?)
+}
+
+pub(super) async fn patch_dataset(m: Dataset, body: JsonObject<DatasetUpdate>) -> V1Result {
+    let body = body.into_inner();
+    if body.history.is_some() {
+        return Err(V1Error::DatasetHistoryReadOnly);
+    }
+    let mut d: dataset::ActiveModel = m.row.into();
+    if let Some(name) = body.name {
+        d.name = Set(required_text("name", limits::DATASET_NAME, &name)?);
+    }
+    if let Some(kind) = body.kind {
+        d.kind = Set(Some(required_text("type", limits::DATASET_TYPE, &kind)?));
+    }
+    if let Some(meta) = body.meta {
+        d.meta = Set(Some(Value::Object(meta)));
+    }
+    if let Some(ro) = body.read_only {
+        d.read_only = Set(ro);
+    }
+    let d = d.update(&m.db).await?;
+    ok(dataset_read(&m.db, d).await?)
+}
+
+pub(super) async fn delete_dataset(m: Dataset) -> V1Result {
+    let did = m.row.id;
+    if let Some(job) = jobs_using(&m.db, Some(did), None).await?.first() {
+        return Err(V1Error::DatasetLinkedToJob {
+            dataset: did,
+            job: job.id,
+        });
+    }
+    in_transaction(&m.db, move |txn| {
+        Box::pin(async move {
+            resource::Entity::delete_many()
+                .filter(resource::Column::DatasetId.eq(did))
+                .exec(txn)
+                .await?;
+            dataset::Entity::delete_by_id(did).exec(txn).await?;
+            Ok(())
+        })
+    })
+    .await?;
+    no_content()
+}
+
+// ---- resources --------------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+pub(super) struct ResourceBody {
+    path: String,
+}
+
+/// Stripped, non-empty and absolute (1.3.14's `val_absolute_path`).
+fn absolute_path(value: &str) -> Result<String, ApiError> {
+    let s = required_text("path", limits::RESOURCE_PATH, value)?;
+    if !s.starts_with('/') {
+        return Err(ApiError::invalid(
+            &["body", "path"],
+            format!("String attribute 'path' must be an absolute path (given '{s}')."),
+            "value_error",
+        ));
+    }
+    Ok(s)
+}
+
+pub(super) async fn list_resources(m: Dataset) -> V1Result {
+    let rows = resource::Entity::find()
+        .filter(resource::Column::DatasetId.eq(m.row.id))
+        .order_by_asc(resource::Column::Id)
+        .all(&m.db)
+        .await?;
+    ok(rows.into_iter().map(ResourceRead::from).collect::<Vec<_>>())
+}
+
+pub(super) async fn create_resource(m: Dataset, body: web::Json<ResourceBody>) -> V1Result {
+    let r = resource::ActiveModel {
+        dataset_id: Set(m.row.id),
+        path: Set(absolute_path(&body.path)?),
+        ..Default::default()
+    };
+    created(ResourceRead::from(r.insert(&m.db).await?))
+}
+
+/// The resource if it belongs to the dataset.
+async fn resource_of(
+    db: &DatabaseConnection,
+    did: i32,
+    rid: i32,
+) -> Result<Option<resource::Model>, V1Error> {
+    Ok(resource::Entity::find_by_id(rid)
+        .one(db)
+        .await?
+        .filter(|r| r.dataset_id == did))
+}
+
+pub(super) async fn patch_resource(
+    m: Dataset,
+    path: web::Path<(i32, i32, i32)>,
+    body: web::Json<ResourceBody>,
+) -> V1Result {
+    let (_, did, rid) = path.into_inner();
+    let path = absolute_path(&body.path)?;
+    let Some(r) = resource_of(&m.db, did, rid).await? else {
+        return Err(V1Error::ResourceNotInDataset {
+            resource: rid,
+            dataset: did,
+        });
+    };
+    let mut r: resource::ActiveModel = r.into();
+    r.path = Set(path);
+    ok(ResourceRead::from(r.update(&m.db).await?))
+}
+
+pub(super) async fn delete_resource(m: Dataset, path: web::Path<(i32, i32, i32)>) -> V1Result {
+    let (_, did, rid) = path.into_inner();
+    if resource_of(&m.db, did, rid).await?.is_none() {
+        return Err(V1Error::ResourceNotFoundInDataset);
+    }
+    resource::Entity::delete_by_id(rid).exec(&m.db).await?;
+    no_content()
+}
+
+// ---- status and history -----------------------------------------------------------------------
+
+/// `{"status": {wftask_id: status}}` from the dataset's history. A job still submitted marks
+/// its tasks `submitted`, as 1.3.14 does; finer progress needs 1.3.14's runner files.
+pub(super) async fn dataset_status(m: Dataset) -> V1Result {
+    let (db, d) = (&m.db, m.row);
+    let did = d.id;
+    let ongoing = ongoing_jobs_writing(db, did).await?;
+    if ongoing.len() > 1 {
+        return Err(V1Error::StatusOfSharedDataset {
+            dataset: did,
+            jobs: id_list(&ongoing),
+        });
+    }
+    let mut status = serde_json::Map::new();
+    if let Some(Value::Array(items)) = d.history {
+        for item in items {
+            if let (Some(id), Some(s)) = (
+                item.pointer("/workflowtask/id").and_then(Value::as_i64),
+                item.get("status"),
+            ) {
+                status.insert(id.to_string(), s.clone());
+            }
+        }
+    }
+    if let Some(job) = ongoing.first()
+        && let Some(wid) = job.workflow_id
+    {
+        let tasks = wftasks_of(db, wid).await?;
+        let start = job.first_task_index.unwrap_or(0).max(0) as usize;
+        let end = job
+            .last_task_index
+            .map(|l| l.max(-1) + 1)
+            .unwrap_or(tasks.len() as i32)
+            .max(0) as usize;
+        for wt in tasks.iter().take(end).skip(start) {
+            status.insert(wt.id.to_string(), json!("submitted"));
+        }
+    }
+    ok(json!({ "status": status }))
+}
+
+/// A workflow made of the dataset history's `done` tasks (1.3.14's `WorkflowExport`).
+pub(super) async fn export_history(m: Dataset) -> V1Result {
+    let (db, d) = (&m.db, m.row);
+    let ongoing = ongoing_jobs_writing(db, d.id).await?;
+    if !ongoing.is_empty() {
+        return Err(V1Error::HistoryOfDatasetInUse {
+            dataset: d.id,
+            jobs: id_list(&ongoing),
+        });
+    }
+    let mut task_list = Vec::new();
+    if let Some(Value::Array(items)) = d.history {
+        for item in items {
+            if item.get("status").and_then(Value::as_str) == Some("done")
+                && let Some(wt) = item.get("workflowtask")
+            {
+                task_list.push(json!({
+                    "meta": wt.get("meta").cloned().unwrap_or(Value::Null),
+                    "args": wt.get("args").cloned().unwrap_or(Value::Null),
+                    "task": {"source": wt.pointer("/task/source").cloned().unwrap_or(Value::Null)},
+                }));
+            }
+        }
+    }
+    let slug: String = d
+        .name
+        .chars()
+        .map(|c| if " ./\\".contains(c) { '_' } else { c })
+        .collect();
+    ok(json!({"name": format!("history_{slug}"), "task_list": task_list}))
+}

@@ -1,0 +1,222 @@
+//! Jobs: `POST /project/{project_id}/workflow/{workflow_id}/apply` (recorded, not run: this
+//! server has no job runner) and `/project/{project_id}/job[/{job_id}]`.
+
+use actix_web::{HttpResponse, web};
+use chrono::Utc;
+use fractal_authz as authz;
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
+use serde::Deserialize;
+
+use super::entities::{apply_workflow, dataset, project, workflow};
+use super::guard::find;
+use super::lookup::DbLookup;
+use super::read::{JobRead, datasets_read, wftasks_of, workflow_read};
+use super::{ApiCaller, ProjectMember, V1Error, V1Result, caller, lax_int, no_content, ok, optional_body};
+
+/// Jobs that use a dataset (as input or output) or a workflow, by id.
+pub(super) async fn jobs_using(
+    db: &DatabaseConnection,
+    dataset_id: Option<i32>,
+    workflow_id: Option<i32>,
+) -> Result<Vec<apply_workflow::Model>, V1Error> {
+    use sea_orm::Condition;
+    let mut cond = Condition::any();
+    if let Some(d) = dataset_id {
+        cond = cond
+            .add(apply_workflow::Column::InputDatasetId.eq(d))
+            .add(apply_workflow::Column::OutputDatasetId.eq(d));
+    }
+    if let Some(w) = workflow_id {
+        cond = cond.add(apply_workflow::Column::WorkflowId.eq(w));
+    }
+    Ok(apply_workflow::Entity::find()
+        .filter(cond)
+        .order_by_asc(apply_workflow::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// Jobs writing to a dataset that are still submitted or running.
+pub(super) async fn ongoing_jobs_writing(
+    db: &DatabaseConnection,
+    dataset_id: i32,
+) -> Result<Vec<apply_workflow::Model>, V1Error> {
+    Ok(apply_workflow::Entity::find()
+        .filter(apply_workflow::Column::OutputDatasetId.eq(dataset_id))
+        .filter(apply_workflow::Column::Status.is_in(["submitted", "running"]))
+        .order_by_asc(apply_workflow::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// Python's `str([1, 2])[1:-1]`: `1, 2`.
+pub(super) fn id_list(jobs: &[apply_workflow::Model]) -> String {
+    jobs.iter()
+        .map(|j| j.id.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[derive(Deserialize)]
+pub(super) struct ApplyQuery {
+    input_dataset_id: i32,
+    output_dataset_id: i32,
+}
+
+#[derive(Deserialize, Default)]
+struct ApplyWorkflowCreate {
+    worker_init: Option<String>,
+    #[serde(default, deserialize_with = "lax_int")]
+    first_task_index: Option<i32>,
+    #[serde(default, deserialize_with = "lax_int")]
+    last_task_index: Option<i32>,
+}
+
+/// 1.3.14's `set_start_and_last_task_index`.
+fn task_range(num_tasks: i32, first: Option<i32>, last: Option<i32>) -> Result<(i32, i32), String> {
+    let first = first.unwrap_or(0);
+    let last = last.unwrap_or(num_tasks - 1);
+    if first < 0 {
+        return Err(format!("first_task_index={first} cannot be negative"));
+    }
+    if last < 0 {
+        return Err(format!("last_task_index={last} cannot be negative"));
+    }
+    if last > num_tasks - 1 {
+        return Err(format!(
+            "last_task_index={last} cannot be larger than (num_tasks-1)={}",
+            num_tasks - 1
+        ));
+    }
+    if first > last {
+        return Err(format!(
+            "first_task_index={first} cannot be larger than last_task_index={last}"
+        ));
+    }
+    Ok((first, last))
+}
+
+/// Python's `str(None)` for a missing dataset type in messages.
+fn py_str(v: &Option<String>) -> &str {
+    v.as_deref().unwrap_or("None")
+}
+
+/// Records a job with 1.3.14's checks, in its order (so not a [`ProjectMember`] guard: the
+/// datasets of the query are checked before the workflow of the path). This server has no
+/// runner: the job stays `submitted` (see docs/api.md).
+pub(super) async fn apply_workflow_route(
+    c: ApiCaller,
+    path: web::Path<(i32, i32)>,
+    query: web::Query<ApplyQuery>,
+    body: web::Bytes,
+) -> V1Result {
+    let db = &c.db;
+    let (pid, wid) = path.into_inner();
+    // No `is_verified` requirement: the spec says no endpoint requires it, and 1.3.14 (the
+    // version the spec describes) lets unverified users apply workflows.
+    let who = caller(&c.user);
+    let lookup = DbLookup(db);
+    let (in_id, out_id) = (query.input_dataset_id, query.output_dataset_id);
+    authz::check_dataset(&lookup, pid, in_id, &who).await?;
+    authz::check_dataset(&lookup, pid, out_id, &who).await?;
+    let input = find::<dataset::Entity>(db, in_id, "Dataset").await?;
+    let output = find::<dataset::Entity>(db, out_id, "Dataset").await?;
+    let refuse = |msg: String| Err(V1Error::JobNotApplicable(msg));
+    if output.read_only {
+        return refuse(format!(
+            "Cannot apply workflow because output dataset (output_dataset_id={out_id}) is \
+             read_only."
+        ));
+    }
+    authz::check_workflow(&lookup, pid, wid, &who).await?;
+    let w = find::<workflow::Entity>(db, wid, "Workflow").await?;
+    let steps = wftasks_of(db, wid).await?;
+    if steps.is_empty() {
+        return refuse(format!("Workflow {wid} has empty task list"));
+    }
+    let body: ApplyWorkflowCreate = optional_body(&body)?;
+    let n = steps.len() as i32;
+    let (first, last) = match task_range(n, body.first_task_index, body.last_task_index) {
+        Ok(range) => range,
+        Err(e) => {
+            return refuse(format!(
+                "Invalid values for first_task_index or last_task_index (with num_tasks={n}).\n\
+                 Original error: {e}"
+            ));
+        }
+    };
+    let resources = datasets_read(db, vec![input.clone(), output.clone()]).await?;
+    if resources[0].resource_list.is_empty() {
+        return refuse("Input dataset has empty resource_list".into());
+    }
+    if resources[1].resource_list.len() != 1 {
+        return refuse(format!(
+            "Output dataset must have a single resource, but it has {}",
+            resources[1].resource_list.len()
+        ));
+    }
+    let workflow = workflow_read(db, w.clone()).await?;
+    let first_task = &workflow.task_list[first as usize].task;
+    let last_task = &workflow.task_list[last as usize].task;
+    if first_task.input_type != "Any" && Some(&first_task.input_type) != input.kind.as_ref() {
+        return refuse(format!(
+            "Incompatible types `{}` of workflow `{}` and `{}` of dataset `{}`",
+            first_task.input_type,
+            w.name,
+            py_str(&input.kind),
+            input.name
+        ));
+    }
+    if last_task.output_type != "Any" && Some(&last_task.output_type) != output.kind.as_ref() {
+        return refuse(format!(
+            "Incompatible types `{}` of workflow `{}` and `{}` of dataset `{}`",
+            last_task.output_type,
+            w.name,
+            py_str(&output.kind),
+            output.name
+        ));
+    }
+    if !ongoing_jobs_writing(db, out_id).await?.is_empty() {
+        return refuse(format!(
+            "Output dataset {out_id} is already in use in pending/running job(s)."
+        ));
+    }
+    let dump =
+        serde_json::to_value(&workflow).map_err(|e| V1Error::from(DbErr::Json(e.to_string())))?;
+    let job = apply_workflow::ActiveModel {
+        project_id: Set(Some(pid)),
+        workflow_id: Set(Some(wid)),
+        input_dataset_id: Set(Some(in_id)),
+        output_dataset_id: Set(Some(out_id)),
+        status: Set("submitted".into()),
+        user_email: Set(Some(c.user.email.to_string())),
+        start_timestamp: Set(Some(Utc::now())),
+        end_timestamp: Set(None),
+        worker_init: Set(body.worker_init),
+        first_task_index: Set(Some(first)),
+        last_task_index: Set(Some(last)),
+        workflow_dump: Set(Some(dump)),
+        ..Default::default()
+    };
+    Ok(HttpResponse::Accepted().json(JobRead::from(job.insert(db).await?)))
+}
+
+pub(super) async fn list_jobs(m: ProjectMember<project::Model>) -> V1Result {
+    let rows = apply_workflow::Entity::find()
+        .filter(apply_workflow::Column::ProjectId.eq(m.row.id))
+        .order_by_asc(apply_workflow::Column::Id)
+        .all(&m.db)
+        .await?;
+    ok(rows.into_iter().map(JobRead::from).collect::<Vec<_>>())
+}
+
+pub(super) async fn get_job(m: ProjectMember<apply_workflow::Model>) -> V1Result {
+    ok(JobRead::from(m.row))
+}
+
+pub(super) async fn delete_job(m: ProjectMember<apply_workflow::Model>) -> V1Result {
+    apply_workflow::Entity::delete_by_id(m.row.id)
+        .exec(&m.db)
+        .await?;
+    no_content()
+}

@@ -1,0 +1,98 @@
+//! Project members: `GET /project/{project_id}/user`, `POST/DELETE
+//! /project/{project_id}/user/{user_id}`.
+
+use actix_web::{HttpRequest, web};
+use auth_actix::auth_state_of;
+use auth_core::UserDatabase;
+use auth_sea_orm::SeaOrmStore;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, SqlErr};
+use serde::Serialize;
+
+use super::entities::{link_user_project, project};
+use super::{ProjectMember, V1Error, V1Result, created, no_content, ok};
+
+#[derive(Serialize)]
+pub(super) struct MemberRead {
+    id: i32,
+    email: String,
+}
+
+/// The project's members, read from the user store.
+async fn members(
+    req: &HttpRequest,
+    db: &sea_orm::DatabaseConnection,
+    pid: i32,
+) -> Result<Vec<MemberRead>, V1Error> {
+    let ids: Vec<i32> = link_user_project::Entity::find()
+        .filter(link_user_project::Column::ProjectId.eq(pid))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|l| l.user_id)
+        .collect();
+    let store = auth_state_of::<SeaOrmStore>(req)?;
+    let users = store.manager.db().get_many(&ids).await?;
+    Ok(users
+        .into_iter()
+        .map(|u| MemberRead {
+            id: u.id,
+            email: u.email.to_string(),
+        })
+        .collect())
+}
+
+pub(super) async fn list_members(req: HttpRequest, m: ProjectMember<project::Model>) -> V1Result {
+    ok(members(&req, &m.db, m.row.id).await?)
+}
+
+pub(super) async fn add_member(
+    req: HttpRequest,
+    m: ProjectMember<project::Model>,
+    path: web::Path<(i32, i32)>,
+) -> V1Result {
+    let (pid, uid) = path.into_inner();
+    let state = auth_state_of::<SeaOrmStore>(&req)?;
+    if UserDatabase::get(state.manager.db().as_ref(), &uid)
+        .await?
+        .is_none()
+    {
+        return Err(V1Error::UserNotFound(uid));
+    }
+    let link = link_user_project::ActiveModel {
+        project_id: Set(pid),
+        user_id: Set(uid),
+    };
+    match link.insert(&m.db).await {
+        Ok(_) => {}
+        Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            return Err(V1Error::AlreadyProjectMember {
+                user: uid,
+                project: pid,
+            });
+        }
+        Err(e) => return Err(e.into()),
+    }
+    created(members(&req, &m.db, pid).await?)
+}
+
+pub(super) async fn remove_member(
+    req: HttpRequest,
+    m: ProjectMember<project::Model>,
+    path: web::Path<(i32, i32)>,
+) -> V1Result {
+    let (pid, uid) = path.into_inner();
+    let current = members(&req, &m.db, pid).await?;
+    if !current.iter().any(|mb| mb.id == uid) {
+        return Err(V1Error::ProjectMemberNotFound {
+            user: uid,
+            project: pid,
+        });
+    }
+    if current.len() == 1 {
+        return Err(V1Error::LastProjectMember(pid));
+    }
+    link_user_project::Entity::delete_by_id((pid, uid))
+        .exec(&m.db)
+        .await?;
+    no_content()
+}

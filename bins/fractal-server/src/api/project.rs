@@ -1,0 +1,185 @@
+//! Projects: `POST/GET /project`, `GET/PATCH/DELETE /project/{project_id}`.
+
+use chrono::Utc;
+use migrations::limits;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, Set,
+};
+use serde::Deserialize;
+
+use super::entities::{
+    apply_workflow, dataset, link_user_project, project, resource, workflow, workflow_task,
+};
+use super::read::project_read;
+use super::{ApiCaller, ProjectMember, V1Error, V1Result, created, in_transaction, no_content, ok};
+use crate::schemas::required_text;
+use auth_actix::JsonObject;
+
+#[derive(Deserialize)]
+pub(super) struct ProjectCreate {
+    name: String,
+    #[serde(default)]
+    read_only: bool,
+}
+
+#[derive(Deserialize)]
+pub(super) struct ProjectUpdate {
+    name: Option<String>,
+    read_only: Option<bool>,
+}
+
+/// Whether the user is a member of a project named `name` (other than `except`).
+async fn my_project_named(
+    db: &DatabaseConnection,
+    user_id: i32,
+    name: &str,
+    except: Option<i32>,
+) -> Result<bool, V1Error> {
+    let mine: Vec<i32> = link_user_project::Entity::find()
+        .filter(link_user_project::Column::UserId.eq(user_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|l| l.project_id)
+        .filter(|id| Some(*id) != except)
+        .collect();
+    if mine.is_empty() {
+        return Ok(false);
+    }
+    let n = project::Entity::find()
+        .filter(project::Column::Id.is_in(mine))
+        .filter(project::Column::Name.eq(name))
+        .count(db)
+        .await?;
+    Ok(n > 0)
+}
+
+pub(super) async fn create_project(c: ApiCaller, body: JsonObject<ProjectCreate>) -> V1Result {
+    let db = c.db;
+    let name = required_text("name", limits::PROJECT_NAME, &body.name)?;
+    if my_project_named(&db, c.user.id, &name, None).await? {
+        return Err(V1Error::ProjectNameInUse(name));
+    }
+    let user_id = c.user.id;
+    let read_only = body.read_only;
+    let p = in_transaction(&db, move |txn| {
+        Box::pin(async move {
+            let p = project::ActiveModel {
+                name: Set(name),
+                read_only: Set(read_only),
+                timestamp_created: Set(Some(Utc::now())),
+                ..Default::default()
+            }
+            .insert(txn)
+            .await?;
+            link_user_project::ActiveModel {
+                project_id: Set(p.id),
+                user_id: Set(user_id),
+            }
+            .insert(txn)
+            .await?;
+            Ok(p)
+        })
+    })
+    .await?;
+    created(project_read(&db, p).await?)
+}
+
+pub(super) async fn list_projects(c: ApiCaller) -> V1Result {
+    let db = c.db;
+    let ids: Vec<i32> = link_user_project::Entity::find()
+        .filter(link_user_project::Column::UserId.eq(c.user.id))
+        .all(&db)
+        .await?
+        .into_iter()
+        .map(|l| l.project_id)
+        .collect();
+    let rows = project::Entity::find()
+        .filter(project::Column::Id.is_in(ids))
+        .order_by_asc(project::Column::Id)
+        .all(&db)
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for p in rows {
+        out.push(project_read(&db, p).await?);
+    }
+    ok(out)
+}
+
+pub(super) async fn get_project(m: ProjectMember<project::Model>) -> V1Result {
+    ok(project_read(&m.db, m.row).await?)
+}
+
+pub(super) async fn patch_project(
+    m: ProjectMember<project::Model>,
+    body: JsonObject<ProjectUpdate>,
+) -> V1Result {
+    let (db, pid) = (&m.db, m.row.id);
+    let mut p: project::ActiveModel = m.row.into();
+    if let Some(name) = &body.name {
+        let name = required_text("name", limits::PROJECT_NAME, name)?;
+        if my_project_named(db, m.user.id, &name, Some(pid)).await? {
+            return Err(V1Error::ProjectNameInUse(name));
+        }
+        p.name = Set(name);
+    }
+    if let Some(ro) = body.read_only {
+        p.read_only = Set(ro);
+    }
+    let p = p.update(db).await?;
+    ok(project_read(db, p).await?)
+}
+
+pub(super) async fn delete_project(m: ProjectMember<project::Model>) -> V1Result {
+    let pid = m.row.id;
+    in_transaction(&m.db, move |txn| Box::pin(delete_project_tree(txn, pid))).await?;
+    no_content()
+}
+
+/// Deletes a project with its datasets (and their resources), workflows (and their tasks), jobs
+/// and memberships, as 1.3.14's ORM cascade does. Explicit, because an adopted Fractal
+/// database has foreign keys without `ON DELETE CASCADE`.
+async fn delete_project_tree(txn: &DatabaseTransaction, pid: i32) -> Result<(), DbErr> {
+    let datasets: Vec<i32> = dataset::Entity::find()
+        .filter(dataset::Column::ProjectId.eq(pid))
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
+    let workflows: Vec<i32> = workflow::Entity::find()
+        .filter(workflow::Column::ProjectId.eq(pid))
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|w| w.id)
+        .collect();
+    apply_workflow::Entity::delete_many()
+        .filter(apply_workflow::Column::ProjectId.eq(pid))
+        .exec(txn)
+        .await?;
+    resource::Entity::delete_many()
+        .filter(resource::Column::DatasetId.is_in(datasets))
+        .exec(txn)
+        .await?;
+    workflow_task::Entity::delete_many()
+        .filter(workflow_task::Column::WorkflowId.is_in(workflows))
+        .exec(txn)
+        .await?;
+    dataset::Entity::delete_many()
+        .filter(dataset::Column::ProjectId.eq(pid))
+        .exec(txn)
+        .await?;
+    workflow::Entity::delete_many()
+        .filter(workflow::Column::ProjectId.eq(pid))
+        .exec(txn)
+        .await?;
+    link_user_project::Entity::delete_many()
+        .filter(link_user_project::Column::ProjectId.eq(pid))
+        .exec(txn)
+        .await?;
+    project::Entity::delete_by_id(pid).exec(txn).await?;
+    Ok(())
+}
+

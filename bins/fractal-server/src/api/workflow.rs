@@ -1,0 +1,253 @@
+//! Workflows: `/project/{project_id}/workflow[/{workflow_id}[/export]|/import]`.
+
+use std::collections::HashMap;
+
+use actix_web::web;
+use auth_actix::JsonObject;
+use chrono::Utc;
+use migrations::limits;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, Set,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::entities::{project, task, workflow, workflow_task};
+use super::read::{wftasks_of, workflow_read};
+use super::workflow_task::merged_args_meta;
+use super::{ProjectMember, V1Error, V1Result, created, in_transaction, no_content, ok};
+use super::job::jobs_using;
+use crate::schemas::required_text;
+
+type Workflow = ProjectMember<workflow::Model>;
+
+#[derive(Deserialize)]
+pub(super) struct WorkflowCreate {
+    name: String,
+}
+
+#[derive(Deserialize)]
+pub(super) struct WorkflowUpdate {
+    name: Option<String>,
+    reordered_workflowtask_ids: Option<Vec<i32>>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct TaskSource {
+    source: String,
+}
+
+#[derive(Deserialize)]
+pub(super) struct WorkflowTaskImport {
+    meta: Option<serde_json::Map<String, Value>>,
+    args: Option<serde_json::Map<String, Value>>,
+    task: TaskSource,
+}
+
+#[derive(Deserialize)]
+pub(super) struct WorkflowImport {
+    name: String,
+    task_list: Vec<WorkflowTaskImport>,
+}
+
+/// No other workflow of the project has this name.
+async fn check_workflow_name(
+    db: &DatabaseConnection,
+    pid: i32,
+    name: &str,
+    except: Option<i32>,
+) -> Result<(), V1Error> {
+    let mut q = workflow::Entity::find()
+        .filter(workflow::Column::ProjectId.eq(pid))
+        .filter(workflow::Column::Name.eq(name));
+    if let Some(id) = except {
+        q = q.filter(workflow::Column::Id.ne(id));
+    }
+    if q.count(db).await? > 0 {
+        return Err(V1Error::WorkflowNameInUse {
+            name: name.to_owned(),
+            project: pid,
+        });
+    }
+    Ok(())
+}
+
+pub(super) async fn create_workflow(
+    m: ProjectMember<project::Model>,
+    body: JsonObject<WorkflowCreate>,
+) -> V1Result {
+    let pid = m.row.id;
+    let name = required_text("name", limits::WORKFLOW_NAME, &body.name)?;
+    check_workflow_name(&m.db, pid, &name, None).await?;
+    let w = workflow::ActiveModel {
+        project_id: Set(pid),
+        name: Set(name),
+        timestamp_created: Set(Some(Utc::now())),
+        ..Default::default()
+    };
+    let w = w.insert(&m.db).await?;
+    created(workflow_read(&m.db, w).await?)
+}
+
+pub(super) async fn list_workflows(m: ProjectMember<project::Model>) -> V1Result {
+    let rows = workflow::Entity::find()
+        .filter(workflow::Column::ProjectId.eq(m.row.id))
+        .order_by_asc(workflow::Column::Id)
+        .all(&m.db)
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for w in rows {
+        out.push(workflow_read(&m.db, w).await?);
+    }
+    ok(out)
+}
+
+pub(super) async fn get_workflow(m: Workflow) -> V1Result {
+    ok(workflow_read(&m.db, m.row).await?)
+}
+
+pub(super) async fn patch_workflow(m: Workflow, body: JsonObject<WorkflowUpdate>) -> V1Result {
+    let db = &m.db;
+    let (pid, wid) = (m.row.project_id, m.row.id);
+    let body = body.into_inner();
+    let mut w: workflow::ActiveModel = m.row.into();
+    if let Some(name) = &body.name {
+        let name = required_text("name", limits::WORKFLOW_NAME, name)?;
+        check_workflow_name(db, pid, &name, Some(wid)).await?;
+        w.name = Set(name);
+    }
+    if let Some(order) = body.reordered_workflowtask_ids {
+        let current: Vec<i32> = wftasks_of(db, wid).await?.iter().map(|t| t.id).collect();
+        let mut a = order.clone();
+        let mut b = current.clone();
+        a.sort_unstable();
+        a.dedup();
+        b.sort_unstable();
+        if order.len() != current.len() || a != b {
+            return Err(V1Error::NotAPermutation {
+                current,
+                given: order,
+            });
+        }
+        in_transaction(db, move |txn| {
+            Box::pin(async move {
+                for (position, id) in order.into_iter().enumerate() {
+                    workflow_task::Entity::update_many()
+                        .col_expr(
+                            workflow_task::Column::Order,
+                            sea_orm::sea_query::Expr::value(position as i32),
+                        )
+                        .filter(workflow_task::Column::Id.eq(id))
+                        .exec(txn)
+                        .await?;
+                }
+                Ok(())
+            })
+        })
+        .await?;
+    }
+    let w = w.update(db).await?;
+    ok(workflow_read(db, w).await?)
+}
+
+pub(super) async fn delete_workflow(m: Workflow) -> V1Result {
+    let wid = m.row.id;
+    if let Some(job) = jobs_using(&m.db, None, Some(wid)).await?.first() {
+        return Err(V1Error::WorkflowLinkedToJob {
+            workflow: wid,
+            job: job.id,
+        });
+    }
+    in_transaction(&m.db, move |txn| {
+        Box::pin(async move {
+            workflow_task::Entity::delete_many()
+                .filter(workflow_task::Column::WorkflowId.eq(wid))
+                .exec(txn)
+                .await?;
+            workflow::Entity::delete_by_id(wid).exec(txn).await?;
+            Ok(())
+        })
+    })
+    .await?;
+    no_content()
+}
+
+pub(super) async fn export_workflow(m: Workflow) -> V1Result {
+    let read = workflow_read(&m.db, m.row).await?;
+    let task_list: Vec<Value> = read
+        .task_list
+        .into_iter()
+        .map(|t| json!({"meta": t.meta, "args": t.args, "task": {"source": t.task.source}}))
+        .collect();
+    ok(json!({"name": read.name, "task_list": task_list}))
+}
+
+pub(super) async fn import_workflow(
+    m: ProjectMember<project::Model>,
+    body: web::Json<WorkflowImport>,
+) -> V1Result {
+    let (db, pid) = (&m.db, m.row.id);
+    let body = body.into_inner();
+    let name = required_text("name", limits::WORKFLOW_NAME, &body.name)?;
+    check_workflow_name(db, pid, &name, None).await?;
+    let mut tasks: HashMap<String, task::Model> = HashMap::new();
+    for wt in &body.task_list {
+        let source = &wt.task.source;
+        if tasks.contains_key(source) {
+            continue;
+        }
+        let mut found = task::Entity::find()
+            .filter(task::Column::Source.eq(source.as_str()))
+            .all(db)
+            .await?;
+        if found.len() != 1 {
+            return Err(V1Error::TaskSourceNotUnique {
+                count: found.len(),
+                task_source: source.clone(),
+            });
+        }
+        if let Some(t) = found.pop() {
+            tasks.insert(source.clone(), t);
+        }
+    }
+    let steps: Vec<(task::Model, Option<Value>, Option<Value>)> = body
+        .task_list
+        .into_iter()
+        .map(|wt| {
+            (
+                tasks[&wt.task.source].clone(),
+                wt.args.map(Value::Object),
+                wt.meta.map(Value::Object),
+            )
+        })
+        .collect();
+    let w = in_transaction(db, move |txn| {
+        Box::pin(async move {
+            let w = workflow::ActiveModel {
+                project_id: Set(pid),
+                name: Set(name),
+                timestamp_created: Set(Some(Utc::now())),
+                ..Default::default()
+            }
+            .insert(txn)
+            .await?;
+            for (position, (t, args, meta)) in steps.into_iter().enumerate() {
+                let (args, meta) = merged_args_meta(&t, args, meta);
+                workflow_task::ActiveModel {
+                    workflow_id: Set(w.id),
+                    task_id: Set(t.id),
+                    order: Set(Some(position as i32)),
+                    args: Set(args),
+                    meta: Set(meta),
+                    ..Default::default()
+                }
+                .insert(txn)
+                .await?;
+            }
+            Ok(w)
+        })
+    })
+    .await?;
+    created(workflow_read(db, w).await?)
+}

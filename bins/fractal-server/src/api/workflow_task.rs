@@ -1,0 +1,185 @@
+//! Workflow tasks: `/project/{project_id}/workflow/{workflow_id}/wftask[/{wftask_id}]`.
+
+use actix_web::web;
+use auth_actix::JsonObject;
+use fractal_authz::Denial;
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, Set};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::entities::{task, workflow, workflow_task};
+use super::guard::find;
+use super::read::{wftasks_of, wftasks_read};
+use super::{
+    ProjectMember, V1Result, created, in_transaction, lax_int, no_content, ok, optional_body,
+};
+
+type WorkflowTask = ProjectMember<workflow_task::Model>;
+
+#[derive(Deserialize)]
+pub(super) struct TaskIdQuery {
+    task_id: i32,
+}
+
+#[derive(Deserialize, Default)]
+struct WorkflowTaskCreate {
+    meta: Option<serde_json::Map<String, Value>>,
+    args: Option<serde_json::Map<String, Value>>,
+    #[serde(default, deserialize_with = "lax_int")]
+    order: Option<i32>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct WorkflowTaskUpdate {
+    meta: Option<serde_json::Map<String, Value>>,
+    args: Option<Value>,
+}
+
+/// The defaults of a task's `args_schema` (`properties.*.default` that are not null).
+fn default_args(t: &task::Model) -> serde_json::Map<String, Value> {
+    let mut out = serde_json::Map::new();
+    if let Some(Value::Object(props)) = t.args_schema.as_ref().and_then(|s| s.get("properties")) {
+        for (k, v) in props {
+            if let Some(d) = v.get("default").filter(|d| !d.is_null()) {
+                out.insert(k.clone(), d.clone());
+            }
+        }
+    }
+    out
+}
+
+/// 1.3.14's `insert_task`: args over the schema's defaults, meta over the task's meta; empty
+/// results are stored as `NULL`.
+pub(super) fn merged_args_meta(
+    t: &task::Model,
+    args: Option<Value>,
+    meta: Option<Value>,
+) -> (Option<Value>, Option<Value>) {
+    let mut a = default_args(t);
+    if let Some(Value::Object(given)) = args {
+        a.extend(given);
+    }
+    let mut m = match &t.meta {
+        Some(Value::Object(o)) => o.clone(),
+        _ => serde_json::Map::new(),
+    };
+    if let Some(Value::Object(given)) = meta {
+        m.extend(given);
+    }
+    (
+        (!a.is_empty()).then_some(Value::Object(a)),
+        (!m.is_empty()).then_some(Value::Object(m)),
+    )
+}
+
+/// Renumbers `order` to positions 0..n (what 1.3.14's ordering list keeps).
+async fn renumber(txn: &DatabaseTransaction, ids: &[i32]) -> Result<(), DbErr> {
+    for (position, id) in ids.iter().enumerate() {
+        workflow_task::Entity::update_many()
+            .col_expr(
+                workflow_task::Column::Order,
+                sea_orm::sea_query::Expr::value(position as i32),
+            )
+            .filter(workflow_task::Column::Id.eq(*id))
+            .exec(txn)
+            .await?;
+    }
+    Ok(())
+}
+
+pub(super) async fn create_wftask(
+    m: ProjectMember<workflow::Model>,
+    query: web::Query<TaskIdQuery>,
+    body: web::Bytes,
+) -> V1Result {
+    let (db, wid) = (&m.db, m.row.id);
+    let tid = query.task_id;
+    let Some(t) = task::Entity::find_by_id(tid).one(db).await? else {
+        return Err(Denial::TaskNotFound(tid).into());
+    };
+    let body: WorkflowTaskCreate = optional_body(&body)?;
+    let (args, meta) = merged_args_meta(
+        &t,
+        body.args.map(Value::Object),
+        body.meta.map(Value::Object),
+    );
+    let order = body.order;
+    let wt = in_transaction(db, move |txn| {
+        Box::pin(async move {
+            let mut ids: Vec<i32> = wftasks_of(txn, wid).await?.iter().map(|t| t.id).collect();
+            let wt = workflow_task::ActiveModel {
+                workflow_id: Set(wid),
+                task_id: Set(tid),
+                order: Set(None),
+                args: Set(args),
+                meta: Set(meta),
+                ..Default::default()
+            }
+            .insert(txn)
+            .await?;
+            // Python's list.insert: a position past the end appends, a negative one counts back.
+            let n = ids.len() as i32;
+            let at = match order {
+                None => n,
+                Some(o) if o < 0 => (n + o).max(0),
+                Some(o) => o.min(n),
+            };
+            ids.insert(at as usize, wt.id);
+            renumber(txn, &ids).await?;
+            workflow_task::Entity::find_by_id(wt.id)
+                .one(txn)
+                .await?
+                .ok_or_else(|| DbErr::RecordNotFound("new workflow task".into()))
+        })
+    })
+    .await?;
+    created(wftasks_read(db, vec![wt]).await?.remove(0))
+}
+
+pub(super) async fn list_wftasks(m: ProjectMember<workflow::Model>) -> V1Result {
+    let rows = wftasks_of(&m.db, m.row.id).await?;
+    ok(wftasks_read(&m.db, rows).await?)
+}
+
+pub(super) async fn get_wftask(m: WorkflowTask) -> V1Result {
+    ok(wftasks_read(&m.db, vec![m.row]).await?.remove(0))
+}
+
+pub(super) async fn patch_wftask(m: WorkflowTask, body: JsonObject<WorkflowTaskUpdate>) -> V1Result {
+    let (db, current) = (&m.db, m.row);
+    let body = body.into_inner();
+    let t = find::<task::Entity>(db, current.task_id, "Task").await?;
+    let mut wt: workflow_task::ActiveModel = current.clone().into();
+    if let Some(args) = body.args {
+        // 1.3.14: the schema's defaults, overridden by the given args; empty is NULL.
+        let mut a = default_args(&t);
+        if let Value::Object(given) = args {
+            a.extend(given);
+        }
+        wt.args = Set((!a.is_empty()).then_some(Value::Object(a)));
+    }
+    if let Some(meta) = body.meta {
+        // 1.3.14: merged into the current meta.
+        let mut merged = match current.meta {
+            Some(Value::Object(o)) => o,
+            _ => serde_json::Map::new(),
+        };
+        merged.extend(meta);
+        wt.meta = Set(Some(Value::Object(merged)));
+    }
+    let wt = wt.update(db).await?;
+    ok(wftasks_read(db, vec![wt]).await?.remove(0))
+}
+
+pub(super) async fn delete_wftask(m: WorkflowTask) -> V1Result {
+    let (tid, wid) = (m.row.id, m.row.workflow_id);
+    in_transaction(&m.db, move |txn| {
+        Box::pin(async move {
+            workflow_task::Entity::delete_by_id(tid).exec(txn).await?;
+            let ids: Vec<i32> = wftasks_of(txn, wid).await?.iter().map(|t| t.id).collect();
+            renumber(txn, &ids).await
+        })
+    })
+    .await?;
+    no_content()
+}

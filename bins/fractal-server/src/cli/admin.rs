@@ -1,0 +1,256 @@
+//! The administration commands that open the database: `set-db`, `seed-users`, `create-user`,
+//! `list-users`, the flag commands, and the user lookup and password prompt they share.
+
+use std::io::{BufRead as _, IsTerminal as _};
+use std::sync::Arc;
+
+use auth_core::{AuthError, Email, LogMailer, Page, Safety, UserCreate, UserDatabase, UserUpdate};
+use auth_sea_orm::{FractalProfile, FractalUser};
+use secrecy::{ExposeSecret as _, SecretString};
+
+use super::Failure;
+use crate::settings::Settings;
+use crate::startup::{Stack, assemble};
+
+/// Connects, migrates and assembles the stack, as the server does (without listening).
+pub(super) async fn open(settings: &Settings) -> Result<Stack, Failure> {
+    Ok(assemble(settings, Arc::new(LogMailer)).await?)
+}
+
+pub(super) async fn set_db(settings: Settings) -> Result<(), Failure> {
+    let stack = open(&settings).await?;
+    println!(
+        "database ready ({}); default group {}; first admin {}",
+        settings.database_url.redacted(),
+        if stack.bootstrap.created_group {
+            "created"
+        } else {
+            "already present"
+        },
+        if stack.bootstrap.created_admin {
+            "created"
+        } else {
+            "already present"
+        },
+    );
+    Ok(())
+}
+
+pub(super) async fn seed_users(
+    settings: Settings,
+    start: u64,
+    count: u64,
+    password: String,
+) -> Result<(), Failure> {
+    let stack = open(&settings).await?;
+    let t = std::time::Instant::now();
+    let n = crate::bootstrap::seed_users(
+        &stack.store,
+        &stack.state.manager,
+        start,
+        count,
+        &SecretString::from(password),
+    )
+    .await
+    .map_err(|e| match e {
+        AuthError::UserAlreadyExists => Failure::Other(format!(
+            "some of seed{start}..seed{}@seed.example.org already exist (seeded before?); \
+             choose another --start",
+            start + count.saturating_sub(1)
+        )),
+        other => other.into(),
+    })?;
+    println!("seeded {n} users in {:.1} s", t.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Reads a password: a line of stdin with `--password-stdin`, else a prompt on the terminal
+/// without echo (typed twice when `confirm`).
+pub(super) fn read_password(
+    for_whom: &Email,
+    from_stdin: bool,
+    confirm: bool,
+) -> Result<SecretString, Failure> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| Failure::Other(format!("cannot read the password from stdin: {e}")))?;
+        return Ok(SecretString::from(
+            line.trim_end_matches(['\n', '\r']).to_owned(),
+        ));
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Failure::Other(
+            "no terminal to ask for the password on; pass --password-stdin".into(),
+        ));
+    }
+    let prompt = |p: &str| {
+        rpassword::prompt_password(p)
+            .map_err(|e| Failure::Other(format!("cannot read the password: {e}")))
+    };
+    let first = prompt(&format!("Password for {for_whom}: "))?;
+    if confirm && prompt("Again: ")? != first {
+        return Err(Failure::Other(
+            "the passwords differ; nothing changed".into(),
+        ));
+    }
+    Ok(SecretString::from(first))
+}
+
+pub(super) async fn create_user(
+    settings: Settings,
+    email: &str,
+    superuser: bool,
+    username: Option<String>,
+    password_stdin: bool,
+) -> Result<(), Failure> {
+    let email = Email::parse(email).map_err(|e| Failure::Other(format!("--email: {e}")))?;
+    let password = read_password(&email, password_stdin, true)?;
+    let stack = open(&settings).await?;
+    let data = UserCreate {
+        email,
+        password,
+        is_active: true,
+        is_superuser: superuser,
+        is_verified: superuser,
+        profile: FractalProfile {
+            username,
+            ..Default::default()
+        },
+    };
+    let user = stack.state.manager.create(data, Safety::Unsafe).await?;
+    println!(
+        "created user {} ({}){}",
+        user.id,
+        user.email,
+        if superuser { ", superuser" } else { "" }
+    );
+    Ok(())
+}
+
+/// A user by id (all digits) or e-mail.
+pub(super) async fn find_user(stack: &Stack, who: &str) -> Result<FractalUser, Failure> {
+    let manager = &stack.state.manager;
+    let found = match who.parse::<i32>() {
+        Ok(id) => manager.get(&id).await,
+        Err(_) => manager.get_by_email(who).await,
+    };
+    match found {
+        Ok(u) => Ok(u),
+        Err(AuthError::UserNotExists) => Err(Failure::Other(format!("no user {who}"))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Clone, Copy)]
+pub(super) enum Flag {
+    Active(bool),
+    Superuser(bool),
+}
+
+pub(super) async fn set_flags(settings: Settings, who: &str, flag: Flag) -> Result<(), Failure> {
+    let stack = open(&settings).await?;
+    let target = find_user(&stack, who).await?;
+    if let Flag::Superuser(false) | Flag::Active(false) = flag
+        && target.is_superuser
+        && target.is_active
+    {
+        let others = stack
+            .store
+            .list(Page::ALL)
+            .await?
+            .into_iter()
+            .filter(|u| u.is_superuser && u.is_active && u.id != target.id)
+            .count();
+        if others == 0 {
+            return Err(Failure::Other(format!(
+                "{} is the only active superuser; promote another user first",
+                target.email
+            )));
+        }
+    }
+    let (update, done) = match flag {
+        Flag::Active(v) => (
+            UserUpdate {
+                is_active: Some(v),
+                ..Default::default()
+            },
+            if v {
+                "activated"
+            } else {
+                "deactivated (sessions ended)"
+            },
+        ),
+        Flag::Superuser(v) => (
+            UserUpdate {
+                is_superuser: Some(v),
+                ..Default::default()
+            },
+            if v {
+                "promoted to superuser"
+            } else {
+                "demoted"
+            },
+        ),
+    };
+    let u = stack
+        .state
+        .manager
+        .update(update, &target, Safety::Unsafe)
+        .await?;
+    println!("user {} ({}) {done}", u.id, u.email);
+    Ok(())
+}
+
+/// One row of `list-users --json`.
+#[derive(serde::Serialize)]
+struct UserRow<'a> {
+    id: i32,
+    email: &'a str,
+    is_active: bool,
+    is_superuser: bool,
+    is_verified: bool,
+    username: Option<&'a str>,
+}
+
+pub(super) async fn list_users(settings: Settings, json: bool, page: Page) -> Result<(), Failure> {
+    let stack = open(&settings).await?;
+    let users = stack.store.list(page).await?;
+    let rows: Vec<UserRow<'_>> = users
+        .iter()
+        .map(|u| UserRow {
+            id: u.id,
+            email: u.email.as_str(),
+            is_active: u.is_active,
+            is_superuser: u.is_superuser,
+            is_verified: u.is_verified,
+            username: u.profile.username.as_deref(),
+        })
+        .collect();
+    if json {
+        let text = serde_json::to_string_pretty(&rows)
+            .map_err(|e| Failure::Other(format!("cannot write JSON: {e}")))?;
+        println!("{text}");
+        return Ok(());
+    }
+    let width = rows.iter().map(|r| r.email.len()).max().unwrap_or(5).max(5);
+    println!(
+        "{:>6}  {:<width$}  {:<6}  {:<9}  {:<8}  USERNAME",
+        "ID", "EMAIL", "ACTIVE", "SUPERUSER", "VERIFIED"
+    );
+    let yes = |b: bool| if b { "yes" } else { "no" };
+    for r in &rows {
+        println!(
+            "{:>6}  {:<width$}  {:<6}  {:<9}  {:<8}  {}",
+            r.id,
+            r.email,
+            yes(r.is_active),
+            yes(r.is_superuser),
+            yes(r.is_verified),
+            r.username.unwrap_or("-")
+        );
+    }
+    Ok(())
+}
