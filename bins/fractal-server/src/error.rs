@@ -201,9 +201,7 @@ pub enum V1Error {
         task_source: String,
     },
     /// A new order that is not a permutation; the fields are Rust's `{:?}` of the lists.
-    #[error(
-        "`reordered_workflowtask_ids` must be a permutation of {current:?} (given {given:?})"
-    )]
+    #[error("`reordered_workflowtask_ids` must be a permutation of {current:?} (given {given:?})")]
     NotAPermutation {
         /// The workflow's task ids.
         current: Vec<i32>,
@@ -570,10 +568,7 @@ mod tests {
                 r#"{"detail":{"code":"OAUTH_INVALID_ID_TOKEN","reason":"nonce"}}"#.into()
             )
         );
-        assert_eq!(
-            body(V1Error::NeedsJobRunner.into()).0,
-            501
-        );
+        assert_eq!(body(V1Error::NeedsJobRunner.into()).0, 501);
         assert_eq!(
             body(
                 NotReady {

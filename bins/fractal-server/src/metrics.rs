@@ -314,9 +314,14 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// `GET /metrics`: 404 when off (not mounted), 401 without the token when protected.
 async fn scrape(req: HttpRequest, m: web::Data<Arc<Metrics>>) -> HttpResponse {
     if !m.allows(&req) {
-        return HttpResponse::Unauthorized()
-            .insert_header((actix_web::http::header::WWW_AUTHENTICATE, "Bearer"))
-            .json(serde_json::json!({ "detail": "Unauthorized" }));
+        let mut res = actix_web::ResponseError::error_response(&auth_actix::ApiError::auth(
+            auth_core::AuthError::Unauthorized,
+        ));
+        res.headers_mut().insert(
+            actix_web::http::header::WWW_AUTHENTICATE,
+            actix_web::http::header::HeaderValue::from_static("Bearer"),
+        );
+        return res;
     }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

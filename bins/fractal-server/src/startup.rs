@@ -364,6 +364,8 @@ pub fn configure_app(
 ) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
         let password_login = state.plugin.password_login();
+        // Fractal's `/api/v1` tables, registered on their own for the API's handlers.
+        let fractal_db = state.manager.db().connection().clone();
         let oauth_names: Vec<String> = oauth
             .clients
             .iter()
@@ -376,9 +378,7 @@ pub fn configure_app(
             .configure(routes::health::configure)
             .configure(routes::auth::configure(password_login, oauth_names))
             .configure(routes::me::configure)
-            .configure(crate::api::configure(
-                state.manager.db().connection().clone(),
-            ))
+            .configure(crate::api::configure(fractal_db))
             .configure(routes::docs::configure);
     }
 }

@@ -34,8 +34,8 @@ use std::rc::Rc;
 
 use actix_web::body::EitherBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
-use actix_web::http::header::{self, HeaderMap};
 use actix_web::http::Method;
+use actix_web::http::header::{self, HeaderMap};
 use actix_web::{Error, ResponseError};
 
 use crate::error::{ApiError, WebError};

@@ -119,6 +119,8 @@ make_error_codes! {
         ValidationError => UNPROCESSABLE_ENTITY, "VALIDATION_ERROR";
         /// No such route, user, group or id.
         NotFound => NOT_FOUND, "NOT_FOUND";
+        /// The route exists, not with this method.
+        MethodNotAllowed => METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED";
         /// The request body is larger than the configured limit.
         PayloadTooLarge => PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE";
         /// A cross-site request refused by [`CrossOriginProtection`](crate::CrossOriginProtection).
@@ -182,6 +184,9 @@ pub enum WebError {
     /// No such route or resource: `{"detail": "Not Found"}`.
     #[error("Not Found")]
     NotFound,
+    /// The route exists, not with this method: `{"detail": "Method Not Allowed"}`.
+    #[error("Method Not Allowed")]
+    MethodNotAllowed,
     /// The body exceeds the configured limit.
     #[error("Request body is too large")]
     PayloadTooLarge,
@@ -198,6 +203,7 @@ impl HttpError for WebError {
     fn code(&self) -> Code {
         match self {
             WebError::NotFound => WebCode::NotFound,
+            WebError::MethodNotAllowed => WebCode::MethodNotAllowed,
             WebError::PayloadTooLarge => WebCode::PayloadTooLarge,
             WebError::Forbidden(_) => WebCode::Forbidden,
             WebError::CrossSiteRequestRefused(_) => WebCode::CrossSiteRequestRefused,
@@ -389,7 +395,9 @@ fn map_auth_error(error: &AuthError, context: Context) -> (WebCode, Value) {
             W::UserChanged,
             json!("The user was changed by another request; retry"),
         ),
-        (AuthError::Unavailable(_), _) => (W::ServiceUnavailable, json!(SERVICE_UNAVAILABLE_DETAIL)),
+        (AuthError::Unavailable(_), _) => {
+            (W::ServiceUnavailable, json!(SERVICE_UNAVAILABLE_DETAIL))
+        }
         (AuthError::InvalidResetPasswordToken, _) => fastapi(E::ResetPasswordBadToken),
         (AuthError::InvalidVerifyToken, _) => fastapi(E::VerifyUserBadToken),
         (AuthError::UserAlreadyVerified, _) => fastapi(E::VerifyUserAlreadyVerified),

@@ -48,7 +48,10 @@ impl<T: DeserializeOwned> JsonObject<T> {
                 e.to_string(),
                 "value_error.jsondecode",
             )),
-            Err(e) => Err(ApiError::Validation(vec![serde_item("body", &e.to_string())])),
+            Err(e) => Err(ApiError::Validation(vec![serde_item(
+                "body",
+                &e.to_string(),
+            )])),
         }
     }
 }
@@ -103,12 +106,12 @@ pub fn configure_input_errors(cfg: &mut web::ServiceConfig) {
 
 /// `{"detail": "Not Found"}` for unknown routes (use as `default_service`).
 pub async fn not_found() -> HttpResponse {
-    HttpResponse::NotFound().json(serde_json::json!({"detail": "Not Found"}))
+    actix_web::ResponseError::error_response(&ApiError::from(WebError::NotFound))
 }
 
 /// `{"detail": "Method Not Allowed"}` (use as a resource's `default_service`).
 pub async fn method_not_allowed() -> HttpResponse {
-    HttpResponse::MethodNotAllowed().json(serde_json::json!({"detail": "Method Not Allowed"}))
+    actix_web::ResponseError::error_response(&ApiError::from(WebError::MethodNotAllowed))
 }
 
 /// Turns a serde message into a FastAPI item located in `root` (`body` or `query`).
@@ -165,9 +168,7 @@ fn json_error(err: JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
 fn form_error(err: UrlencodedError, _: &HttpRequest) -> actix_web::Error {
     let api = match &err {
         UrlencodedError::Parse(e) => ApiError::Validation(vec![serde_item("body", &e.to_string())]),
-        UrlencodedError::Overflow { .. } => {
-            WebError::PayloadTooLarge.into()
-        }
+        UrlencodedError::Overflow { .. } => WebError::PayloadTooLarge.into(),
         _ => ApiError::Validation(vec![
             ValidationItem::new(
                 &["body", "username"],

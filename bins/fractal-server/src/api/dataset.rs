@@ -5,7 +5,9 @@ use actix_web::web;
 use auth_actix::{ApiError, JsonObject};
 use chrono::Utc;
 use migrations::limits;
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 

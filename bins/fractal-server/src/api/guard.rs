@@ -100,7 +100,11 @@ where
 impl Guarded for project::Model {
     type Ids = (i32,);
 
-    async fn guard(db: &DatabaseConnection, (pid,): (i32,), who: &Caller<'_>) -> Result<Self, V1Error> {
+    async fn guard(
+        db: &DatabaseConnection,
+        (pid,): (i32,),
+        who: &Caller<'_>,
+    ) -> Result<Self, V1Error> {
         authz::check_project(&DbLookup(db), pid, who).await?;
         find::<project::Entity>(db, pid, "Project").await
     }

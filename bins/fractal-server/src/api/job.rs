@@ -4,14 +4,19 @@
 use actix_web::{HttpResponse, web};
 use chrono::Utc;
 use fractal_authz as authz;
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    Set,
+};
 use serde::Deserialize;
 
 use super::entities::{apply_workflow, dataset, project, workflow};
 use super::guard::find;
 use super::lookup::DbLookup;
 use super::read::{JobRead, datasets_read, wftasks_of, workflow_read};
-use super::{ApiCaller, ProjectMember, V1Error, V1Result, caller, lax_int, no_content, ok, optional_body};
+use super::{
+    ApiCaller, ProjectMember, V1Error, V1Result, caller, lax_int, no_content, ok, optional_body,
+};
 
 /// Jobs that use a dataset (as input or output) or a workflow, by id.
 pub(super) async fn jobs_using(

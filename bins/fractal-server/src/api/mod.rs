@@ -4,11 +4,11 @@
 //! [`guard::ProjectMember`] extractor; handlers do the work and return [`V1Error`]s. Routes that
 //! need 1.3.14's job runner or task collection answer 501 with a JSON `detail` saying so.
 
+mod dataset;
 pub mod entities;
 pub mod guard;
-pub mod lookup;
-mod dataset;
 mod job;
+pub mod lookup;
 mod membership;
 mod project;
 mod read;

@@ -182,4 +182,3 @@ async fn delete_project_tree(txn: &DatabaseTransaction, pid: i32) -> Result<(), 
     project::Entity::delete_by_id(pid).exec(txn).await?;
     Ok(())
 }
-

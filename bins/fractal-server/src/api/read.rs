@@ -13,7 +13,7 @@ use super::entities::{apply_workflow, dataset, project, resource, task, workflow
 use crate::error::V1Error;
 
 /// A JSON object column, `{}` when empty (1.3.14's `meta` default).
-pub(super) fn object_or_empty(v: Option<Value>) -> Value {
+fn object_or_empty(v: Option<Value>) -> Value {
     match v {
         Some(Value::Object(o)) => Value::Object(o),
         _ => json!({}),
@@ -21,10 +21,9 @@ pub(super) fn object_or_empty(v: Option<Value>) -> Value {
 }
 
 /// A JSON column that 1.3.14 reads as optional: SQL `NULL` and JSON `null` are both `null`.
-pub(super) fn json_or_null(v: Option<Value>) -> Value {
+fn json_or_null(v: Option<Value>) -> Value {
     v.unwrap_or(Value::Null)
 }
-
 
 #[derive(Serialize, Clone)]
 pub(super) struct ResourceRead {
@@ -173,8 +172,7 @@ pub(super) async fn datasets_read(
             .filter(resource::Column::DatasetId.is_in(ids))
             .order_by_asc(resource::Column::Id)
             .all(db)
-            .await
-            ?
+            .await?
         {
             by_dataset.entry(r.dataset_id).or_default().push(r.into());
         }
@@ -195,7 +193,10 @@ pub(super) async fn datasets_read(
         .collect())
 }
 
-pub(super) async fn dataset_read(db: &DatabaseConnection, d: dataset::Model) -> Result<DatasetRead, V1Error> {
+pub(super) async fn dataset_read(
+    db: &DatabaseConnection,
+    d: dataset::Model,
+) -> Result<DatasetRead, V1Error> {
     Ok(datasets_read(db, vec![d]).await?.remove(0))
 }
 
@@ -211,7 +212,10 @@ pub(super) async fn project_datasets(
         .map_err(V1Error::from)
 }
 
-pub(super) async fn project_read(db: &DatabaseConnection, p: project::Model) -> Result<ProjectRead, V1Error> {
+pub(super) async fn project_read(
+    db: &DatabaseConnection,
+    p: project::Model,
+) -> Result<ProjectRead, V1Error> {
     let datasets = project_datasets(db, p.id).await?;
     Ok(ProjectRead {
         name: p.name,
@@ -245,8 +249,7 @@ pub(super) async fn wftasks_read(
         task::Entity::find()
             .filter(task::Column::Id.is_in(ids))
             .all(db)
-            .await
-            ?
+            .await?
             .into_iter()
             .map(|t| (t.id, TaskRead::from(t)))
             .collect()
@@ -284,4 +287,3 @@ pub(super) async fn workflow_read(
         task_list: wftasks_read(db, rows).await?,
     })
 }
-

@@ -61,7 +61,9 @@ pub(super) async fn create_task(c: ApiCaller, body: JsonObject<TaskCreate>) -> V
     let db = c.db;
     // No `is_verified` requirement (the spec; 1.3.14).
     let who = caller(&c.user);
-    let owner = authz::task_owner_of(&who).map_err(V1Error::from)?.to_owned();
+    let owner = authz::task_owner_of(&who)
+        .map_err(V1Error::from)?
+        .to_owned();
     let body = body.into_inner();
     // Stored as `<owner>:<source>`: the whole must fit the column.
     let source = format!(
@@ -126,8 +128,7 @@ pub(super) async fn list_tasks(c: ApiCaller) -> V1Result {
     let rows = task::Entity::find()
         .order_by_asc(task::Column::Id)
         .all(&db)
-        .await
-        ?;
+        .await?;
     ok(rows.into_iter().map(TaskRead::from).collect::<Vec<_>>())
 }
 
@@ -206,9 +207,8 @@ pub(super) async fn delete_task(c: ApiCaller, path: web::Path<i32>) -> V1Result 
     let users: Vec<i32> = workflow_task::Entity::find()
         .filter(workflow_task::Column::TaskId.eq(t.id))
         .order_by_asc(workflow_task::Column::Id)
-        .all(&db)
-        .await
-        ?
+        .all(db)
+        .await?
         .into_iter()
         .map(|wt| wt.workflow_id)
         .collect();

@@ -14,10 +14,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::entities::{project, task, workflow, workflow_task};
+use super::job::jobs_using;
 use super::read::{wftasks_of, workflow_read};
 use super::workflow_task::merged_args_meta;
 use super::{ProjectMember, V1Error, V1Result, created, in_transaction, no_content, ok};
-use super::job::jobs_using;
 use crate::schemas::required_text;
 
 type Workflow = ProjectMember<workflow::Model>;

@@ -3,7 +3,9 @@
 use actix_web::web;
 use auth_actix::JsonObject;
 use fractal_authz::Denial;
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, Set,
+};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -145,7 +147,10 @@ pub(super) async fn get_wftask(m: WorkflowTask) -> V1Result {
     ok(wftasks_read(&m.db, vec![m.row]).await?.remove(0))
 }
 
-pub(super) async fn patch_wftask(m: WorkflowTask, body: JsonObject<WorkflowTaskUpdate>) -> V1Result {
+pub(super) async fn patch_wftask(
+    m: WorkflowTask,
+    body: JsonObject<WorkflowTaskUpdate>,
+) -> V1Result {
     let (db, current) = (&m.db, m.row);
     let body = body.into_inner();
     let t = find::<task::Entity>(db, current.task_id, "Task").await?;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use auth_core::{AuthError, Email, LogMailer, Page, Safety, UserCreate, UserDatabase, UserUpdate};
 use auth_sea_orm::{FractalProfile, FractalUser};
-use secrecy::{ExposeSecret as _, SecretString};
+use secrecy::SecretString;
 
 use super::Failure;
 use crate::settings::Settings;

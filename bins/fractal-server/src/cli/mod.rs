@@ -6,21 +6,20 @@
 //! a bad setting is one line naming it and exit code 2. Only `serve` logs at INFO; the other
 //! commands log warnings and errors only (`RUST_LOG` still wins).
 
-use std::io::{BufRead as _, IsTerminal as _};
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 
 mod admin;
-use admin::{Flag, create_user, find_user, list_users, open, read_password, seed_users, set_db, set_flags};
+use admin::{
+    Flag, create_user, find_user, list_users, open, read_password, seed_users, set_db, set_flags,
+};
 
-use auth_core::{AuthError, Email, LogMailer, Page, Safety, UserCreate, UserDatabase, UserUpdate};
-use auth_sea_orm::{FractalProfile, FractalUser};
+use auth_core::{AuthError, Page, Safety, UserUpdate};
 use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::settings::{AuthMode, Overrides, Settings, TokenStrategy};
-use crate::startup::{Application, Stack, StartupError, assemble};
+use crate::startup::{Application, StartupError};
 
 /// Fractal Server's auth API.
 #[derive(Debug, Parser)]
@@ -435,4 +434,3 @@ async fn serve(settings: Settings) -> Result<(), Failure> {
         .await
         .map_err(|e| Failure::Other(format!("server stopped: {e}")))
 }
-

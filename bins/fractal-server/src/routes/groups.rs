@@ -3,7 +3,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use auth_actix::{ApiError, CurrentUser, Superuser, auth_state_of};
-use auth_core::{AuthError, Group, GroupDatabase, PermissionDatabase, Permissions, UserDatabase};
+use auth_core::{Group, GroupDatabase, PermissionDatabase, Permissions, UserDatabase};
 use auth_sea_orm::SeaOrmStore;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -108,9 +108,9 @@ async fn read(s: &Store, g: Group<i32>, with_users: bool) -> Result<GroupRead, A
 }
 
 async fn group_or_404(s: &Store, id: i32) -> Result<Group<i32>, ApiError> {
-    s.get_group(&id).await?.ok_or_else(|| {
-        ApiError::from(GroupError::GroupNotFound(id))
-    })
+    s.get_group(&id)
+        .await?
+        .ok_or_else(|| ApiError::from(GroupError::GroupNotFound(id)))
 }
 
 async fn user_or_404(s: &Store, id: i32) -> Result<auth_sea_orm::FractalUser, ApiError> {

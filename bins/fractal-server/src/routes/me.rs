@@ -120,7 +120,9 @@ async fn events(
     let (auth, grant) = websocket_auth::<Store>(&req, asked.as_ref()).await?;
     let state = auth_state_of::<Store>(&req)?;
     let (response, mut session, mut stream) = actix_ws::handle(&req, body).map_err(|e| {
-        ApiError::from(crate::error::AccountError::NotAWebSocketUpgrade(e.to_string()))
+        ApiError::from(crate::error::AccountError::NotAWebSocketUpgrade(
+            e.to_string(),
+        ))
     })?;
     let granted = match &grant {
         WebSocketGrant::Unrestricted => serde_json::Value::Null,

@@ -65,4 +65,3 @@ pub(super) fn auth_mode(get: impl Fn(&str) -> Option<String>) -> Result<AuthMode
         )),
     }
 }
-

@@ -12,10 +12,10 @@ use auth_core::{Email, SameSite};
 use auth_sea_orm::DatabaseUrl;
 use secrecy::SecretString;
 
-pub use auth::{AuthMode, OidcSettings};
-pub use oauth::{OAuthClientSettings, OAuthSettings};
 use auth::auth_mode;
+pub use auth::{AuthMode, OidcSettings};
 use oauth::oauth_settings;
+pub use oauth::{OAuthClientSettings, OAuthSettings};
 use values::{parse, parse_bool, positive};
 
 /// A setting that could not be used.
@@ -565,4 +565,3 @@ mod tests {
         assert_eq!((s.host.as_str(), s.port), ("0.0.0.0", 1234));
     }
 }
-

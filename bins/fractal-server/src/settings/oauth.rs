@@ -182,4 +182,3 @@ pub(super) fn oauth_settings(
         frontend_url: get("FRACTAL_OAUTH_FRONTEND_URL"),
     })
 }
-

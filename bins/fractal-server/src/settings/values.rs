@@ -48,4 +48,3 @@ pub(super) fn parse_bool(
         )),
     }
 }
-
