@@ -193,6 +193,14 @@ fn map_auth_error(error: &AuthError, context: Context) -> (StatusCode, Value) {
         (AuthError::OAuthInvalidState, _) => code(bad, E::OAuthInvalidState),
         (AuthError::TokenDecode, _) => code(bad, E::AccessTokenDecodeError),
         (AuthError::TokenExpired, _) => code(bad, E::AccessTokenAlreadyExpired),
+        (AuthError::OAuthAccountNotExists(id), _) => (
+            StatusCode::NOT_FOUND,
+            json!({"detail": format!("OAuth account {id} not found.")}),
+        ),
+        (AuthError::LastLoginMethod, _) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({"detail": "Cannot unlink the last way to log in: set a password first (forgot-password) or link another account."}),
+        ),
         (AuthError::RegistrationDisabled, _) => (
             bad,
             json!({"detail": "Self-registration is disabled: ask an administrator to create your account."}),

@@ -42,6 +42,7 @@ pub mod jwt;
 pub mod mail;
 pub mod manager;
 pub mod memory;
+pub mod oauth_state;
 pub mod password;
 pub mod permissions;
 pub mod plugin;
@@ -65,6 +66,7 @@ pub use manager::{
 pub use password::{
     Argon2Config, HasherStats, PasswordHasher, PasswordHasherConfig, PasswordPolicy, Verification,
 };
+pub use oauth_state::{MemoryOAuthStates, OAuthStateStore};
 pub use permissions::{Grant, InvalidPermissions, Permissions, WebSocketGrant};
 pub use plugin::{AuthPlugin, EmbeddedAuth, NoAuth};
 pub use ratelimit::{

@@ -1,53 +1,112 @@
-//! `GET /auth/{name}/authorize` and `GET /auth/{name}/callback` for every configured client.
+//! OAuth2 / OpenID Connect login (FastAPI Users' OAuth router): `GET /{name}/authorize` and
+//! `GET /{name}/callback` for every configured client of auth-oidc. Needs the `oauth` feature.
 //!
 //! Beyond FastAPI Users: PKCE (S256) always, a nonce and a validated id_token for OIDC, a state
-//! accepted once (recorded in the database, so across processes), the state checked *before*
-//! the code is exchanged, the CSRF cookie cleared after use, provider failures as 502, and
-//! every other failure a 4xx with a code.
+//! accepted once (recorded in an [`OAuthStateStore`], so across processes when it is shared),
+//! the state checked *before* the code is exchanged, the CSRF cookie cleared after use,
+//! provider failures as 502, and every other failure a 4xx with a code.
 
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{LOCATION, SET_COOKIE};
 use actix_web::{HttpRequest, HttpResponse, web};
-use auth_actix::{ApiError, Context, auth_state_of};
-use auth_core::{AuthError, JwtCodec, LoginResponse, OAuthAccountData, OAuthCallbackOptions};
+use auth_core::{
+    AuthError, JwtCodec, LoginResponse, MemoryOAuthStates, OAuthAccountData,
+    OAuthCallbackOptions, OAuthStateStore, UserDatabase,
+};
 use auth_oidc::client::{ClientError, OAuthClient, derive, pkce_challenge};
-use auth_sea_orm::SeaOrmStore;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use crate::settings::OAuthSettings;
-
-type Store = SeaOrmStore;
+use crate::error::{ApiError, Context};
+use crate::extract::auth_state;
 
 /// The audience of OAuth state tokens (FastAPI Users').
 pub const STATE_AUDIENCE: &str = "fastapi-users:oauth-state";
 /// The double-submit CSRF cookie (FastAPI Users').
 pub const CSRF_COOKIE: &str = "fastapiusersoauthcsrf";
+/// How long a state (and its CSRF cookie) lives, in seconds (FastAPI Users': one hour).
+pub const STATE_LIFETIME_SECONDS: i64 = 3600;
 
-/// Everything the OAuth routes need.
-pub struct OAuthRuntime {
-    /// The clients, by name.
+/// The OAuth login router's clients and rules. [`OAuthConfig::new`] gives FastAPI Users'
+/// defaults, except that linking to an existing user by e-mail is off.
+pub struct OAuthConfig {
+    /// The clients; each `name` becomes `/{name}/authorize` and `/{name}/callback`.
     pub clients: Vec<Arc<OAuthClient>>,
-    /// Signs states.
-    pub codec: JwtCodec,
-    /// Derives PKCE verifiers and nonces.
-    pub secret: SecretString,
-    /// Registration and redirect options.
-    pub settings: OAuthSettings,
-    /// `Secure` on the CSRF cookie.
-    pub cookie_secure: bool,
+    /// Link a provider account to an existing user with the same e-mail (`false`); even
+    /// when on, only if the provider says the address is verified.
+    pub associate_by_email: bool,
+    /// Create a user for an unknown provider account (`true`); otherwise 400.
+    pub allow_registration: bool,
+    /// Answer a successful callback with a 302 there (`None`: 204 with the auth cookie).
+    pub frontend_url: Option<String>,
+    /// `Secure` on the CSRF cookie (`true`; turn it off only for plain-HTTP development).
+    pub csrf_cookie_secure: bool,
+    /// The backend whose token a successful callback issues (`cookie`).
+    pub login_backend: String,
+    /// Spent states ([`MemoryOAuthStates`]: one process; share one store between processes,
+    /// e.g. `auth_sea_orm::SeaOrmOAuthStates`).
+    pub states: Arc<dyn OAuthStateStore>,
 }
 
-impl OAuthRuntime {
-    fn client(&self, name: &str) -> Option<&Arc<OAuthClient>> {
-        self.clients.iter().find(|c| c.config().name == name)
+impl OAuthConfig {
+    /// `clients` with the defaults.
+    pub fn new(clients: Vec<Arc<OAuthClient>>) -> Self {
+        Self {
+            clients,
+            associate_by_email: false,
+            allow_registration: true,
+            frontend_url: None,
+            csrf_cookie_secure: true,
+            login_backend: "cookie".into(),
+            states: Arc::new(MemoryOAuthStates::new()),
+        }
+    }
+
+    /// The client names, as mounted.
+    pub fn names(&self) -> Vec<String> {
+        self.clients
+            .iter()
+            .map(|c| c.config().name.clone())
+            .collect()
     }
 }
 
-/// Mounts both routes of each client (inside the `/auth` scope).
-pub fn configure(names: Vec<String>) -> impl FnOnce(&mut web::ServiceConfig) {
+/// Everything the OAuth routes need: the configuration and the stack's secret. Registered by
+/// the stack on the scopes that mount `Router::OAuth`.
+pub struct OAuthRuntime {
+    /// Clients and rules.
+    pub config: OAuthConfig,
+    /// Signs states.
+    codec: JwtCodec,
+    /// Derives PKCE verifiers and nonces.
+    secret: SecretString,
+}
+
+impl OAuthRuntime {
+    /// The runtime of `config`, with states signed by `secret`.
+    ///
+    /// # Errors
+    /// [`AuthError::Config`] for an unusable secret.
+    pub fn new(config: OAuthConfig, secret: SecretString) -> Result<Self, AuthError> {
+        Ok(Self {
+            codec: JwtCodec::hs256(&secret)?,
+            config,
+            secret,
+        })
+    }
+
+    fn client(&self, name: &str) -> Option<&Arc<OAuthClient>> {
+        self.config
+            .clients
+            .iter()
+            .find(|c| c.config().name == name)
+    }
+}
+
+/// Mounts both routes of each client named in `names`.
+pub fn oauth_routes<D: UserDatabase>(names: Vec<String>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
         for name in names {
             let (a, c) = (name.clone(), name.clone());
@@ -62,7 +121,7 @@ pub fn configure(names: Vec<String>) -> impl FnOnce(&mut web::ServiceConfig) {
                 &format!("/{name}/callback"),
                 web::get().to(move |req: HttpRequest, q: web::Query<CallbackQuery>| {
                     let name = c.clone();
-                    async move { callback(req, &name, q.into_inner()).await }
+                    async move { callback::<D>(req, &name, q.into_inner()).await }
                 }),
             );
         }
@@ -83,17 +142,19 @@ fn runtime(req: &HttpRequest) -> Result<web::Data<OAuthRuntime>, ApiError> {
         .ok_or_else(|| ApiError::auth(AuthError::Config("OAuth runtime not registered".into())))
 }
 
+/// The registered redirect URL, else this request's scheme and host with the path of the
+/// callback next to the route being served (`…/{name}/authorize` → `…/{name}/callback`).
 fn redirect_uri(req: &HttpRequest, client: &OAuthClient) -> String {
     match &client.config().redirect_url {
         Some(url) => url.clone(),
         None => {
             let info = req.connection_info();
-            format!(
-                "{}://{}/auth/{}/callback",
-                info.scheme(),
-                info.host(),
-                client.config().name
-            )
+            let path = req.path();
+            let base = path
+                .strip_suffix("/authorize")
+                .or_else(|| path.strip_suffix("/callback"))
+                .unwrap_or(path);
+            format!("{}://{}{base}/callback", info.scheme(), info.host())
         }
     }
 }
@@ -111,8 +172,12 @@ fn provider_error(e: ClientError) -> ApiError {
     }
 }
 
-fn csrf_cookie(rt: &OAuthRuntime, value: &str, max_age: u64) -> String {
-    let secure = if rt.cookie_secure { "; Secure" } else { "" };
+fn csrf_cookie(rt: &OAuthRuntime, value: &str, max_age: i64) -> String {
+    let secure = if rt.config.csrf_cookie_secure {
+        "; Secure"
+    } else {
+        ""
+    };
     format!("{CSRF_COOKIE}={value}; HttpOnly; Max-Age={max_age}; Path=/; SameSite=lax{secure}")
 }
 
@@ -126,9 +191,8 @@ async fn authorize(req: HttpRequest, name: &str) -> Result<HttpResponse, ApiErro
         .filter(|(k, _)| k == "scopes")
         .map(|(_, v)| v)
         .collect();
-
     let csrf = auth_core::strategy::database::generate_token();
-    let exp = chrono::Utc::now().timestamp() + 3600;
+    let exp = chrono::Utc::now().timestamp() + STATE_LIFETIME_SECONDS;
     let state = rt.codec.encode(&StateClaims {
         csrftoken: csrf.clone(),
         aud: STATE_AUDIENCE.into(),
@@ -149,7 +213,7 @@ async fn authorize(req: HttpRequest, name: &str) -> Result<HttpResponse, ApiErro
         .await
         .map_err(provider_error)?;
     Ok(HttpResponse::Ok()
-        .insert_header((SET_COOKIE, csrf_cookie(&rt, &csrf, 3600)))
+        .insert_header((SET_COOKIE, csrf_cookie(&rt, &csrf, STATE_LIFETIME_SECONDS)))
         .json(serde_json::json!({ "authorization_url": url })))
 }
 
@@ -178,7 +242,7 @@ impl std::fmt::Debug for CallbackQuery {
 /// One cookie of the request, read as bytes like the auth cookie (`auth_core::read_cookie`):
 /// actix's own parser drops every cookie when one of them is not UTF-8 or not `name=value`.
 fn cookie_value(req: &HttpRequest, name: &str) -> Option<String> {
-    auth_core::read_cookie(&auth_actix::extract::neutral_headers(req), name)
+    auth_core::read_cookie(&crate::extract::neutral_headers(req), name)
 }
 
 fn constant_time_eq(a: &str, b: &str) -> bool {
@@ -189,7 +253,7 @@ fn constant_time_eq(a: &str, b: &str) -> bool {
             == 0
 }
 
-async fn callback(
+async fn callback<D: UserDatabase>(
     req: HttpRequest,
     name: &str,
     q: CallbackQuery,
@@ -219,14 +283,9 @@ async fn callback(
         return Err(oauth(AuthError::OAuthInvalidState));
     }
     // 3. First use of this state.
-    let state = auth_state_of::<Store>(&req)?;
+    let state = auth_state::<D>(&req)?;
     let expires = chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or_else(chrono::Utc::now);
-    if !state
-        .manager
-        .db()
-        .consume_oauth_state(&claims.jti, expires)
-        .await?
-    {
+    if !rt.config.states.consume(&claims.jti, expires).await? {
         return Err(oauth(AuthError::OAuthInvalidState));
     }
     // 4. Only now spend the code, with the PKCE verifier.
@@ -259,9 +318,9 @@ async fn callback(
     };
     let options = OAuthCallbackOptions {
         // Linking by e-mail is only safe when the provider vouches for the address.
-        associate_by_email: rt.settings.associate_by_email && account.email_verified,
+        associate_by_email: rt.config.associate_by_email && account.email_verified,
         is_verified_by_default: account.email_verified,
-        allow_registration: rt.settings.self_registration,
+        allow_registration: rt.config.allow_registration,
     };
     let user = state
         .manager
@@ -271,23 +330,31 @@ async fn callback(
     if !user.is_active {
         return Err(oauth(AuthError::BadCredentials));
     }
-    let backend = state
-        .backend("cookie")
-        .ok_or_else(|| ApiError::auth(AuthError::Config("no cookie backend".into())))?;
-    let LoginResponse::Cookie { set_cookie } = state.manager.issue_login(backend, &user).await?
-    else {
-        return Err(ApiError::auth(AuthError::Config(
-            "the cookie backend must use the cookie transport".into(),
-        )));
-    };
-    let mut res = match &rt.settings.frontend_url {
-        Some(url) => HttpResponse::Found()
-            .insert_header((LOCATION, url.as_str()))
-            .finish(),
-        None => HttpResponse::NoContent().finish(),
+    let backend = state.backend(&rt.config.login_backend).ok_or_else(|| {
+        ApiError::auth(AuthError::Config(format!(
+            "no auth backend named {}",
+            rt.config.login_backend
+        )))
+    })?;
+    // A cookie login (the browser's case) goes to the front end when there is one; a Bearer
+    // login answers with the token as the auth router does.
+    let (mut res, set_cookie) = match state.manager.issue_login(backend, &user).await? {
+        LoginResponse::Cookie { set_cookie } => {
+            let res = match &rt.config.frontend_url {
+                Some(url) => HttpResponse::Found()
+                    .insert_header((LOCATION, url.as_str()))
+                    .finish(),
+                None => HttpResponse::NoContent().finish(),
+            };
+            (res, Some(set_cookie))
+        }
+        bearer => (crate::routes::login_http(bearer), None),
     };
     let headers = res.headers_mut();
-    for value in [set_cookie, csrf_cookie(&rt, "\"\"", 0)] {
+    for value in set_cookie
+        .into_iter()
+        .chain([csrf_cookie(&rt, "\"\"", 0)])
+    {
         if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&value) {
             headers.append(SET_COOKIE, v);
         }
