@@ -115,7 +115,9 @@ fn auth_config(
     config.cookie_lifetime_seconds = Some(lifetime(settings.cookie_expire_seconds)?);
     config.strategy = match (settings.token_strategy, redis) {
         (TokenStrategy::Jwt, _) => auth_actix::TokenStrategy::Jwt,
-        (TokenStrategy::Database, _) => auth_actix::TokenStrategy::Database(Arc::new(store.clone())),
+        (TokenStrategy::Database, _) => {
+            auth_actix::TokenStrategy::Database(Arc::new(store.clone()))
+        }
         (TokenStrategy::Redis, Some(r)) => {
             let r = r.clone();
             auth_actix::TokenStrategy::PerBackend(Arc::new(move |seconds| {
@@ -136,9 +138,10 @@ fn auth_config(
             Arc::new(auth_core::MemoryLimiter::default())
         }
     };
-    config.rate_limit = settings
-        .rate_limit
-        .map(|limits| RateLimitConfig { store: limiter, limits });
+    config.rate_limit = settings.rate_limit.map(|limits| RateLimitConfig {
+        store: limiter,
+        limits,
+    });
     config.hooks = Arc::new(FractalHooks {
         store: store.clone(),
         default_group: settings.default_group_name.clone(),

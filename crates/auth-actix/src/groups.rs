@@ -155,11 +155,10 @@ fn groups_of<Id: PathId>(state: &GroupsState<Id>) -> Result<&GroupsConfig<Id>, A
 fn permissions_of<Id: PathId>(
     state: &GroupsState<Id>,
 ) -> Result<&Arc<dyn PermissionDatabase<Id>>, ApiError> {
-    state.permissions.as_ref().ok_or_else(|| {
-        ApiError::auth(AuthError::Config(
-            "no permission store configured".into(),
-        ))
-    })
+    state
+        .permissions
+        .as_ref()
+        .ok_or_else(|| ApiError::auth(AuthError::Config("no permission store configured".into())))
 }
 
 async fn read<Id: PathId>(
@@ -205,7 +204,9 @@ async fn user_or_404<D: UserDatabase>(
 /// A group name: stripped, non-empty, no NUL, at most `max` characters; else a 422 naming
 /// `name` in pydantic's words.
 fn group_name(value: &str, max: usize) -> Result<String, ApiError> {
-    let item = |msg: String, kind: &str| ApiError::Validation(vec![ValidationItem::new(&["body", "name"], msg, kind)]);
+    let item = |msg: String, kind: &str| {
+        ApiError::Validation(vec![ValidationItem::new(&["body", "name"], msg, kind)])
+    };
     let s = value.trim();
     if s.is_empty() {
         return Err(item(
@@ -454,7 +455,10 @@ mod tests {
         };
         assert_eq!(kind(group_name("   ", 255)), "value_error");
         assert_eq!(kind(group_name("a\0b", 255)), "value_error.nul");
-        assert_eq!(kind(group_name(&"é".repeat(4), 3)), "value_error.any_str.max_length");
+        assert_eq!(
+            kind(group_name(&"é".repeat(4), 3)),
+            "value_error.any_str.max_length"
+        );
         assert_eq!(group_name(&"é".repeat(3), 3).unwrap(), "ééé");
     }
 }

@@ -39,12 +39,12 @@ pub use extract::{
     Active, AnyUser, Anyone, CurrentUser, Guard, MaybeUser, RequestUser, Requirement, Superuser,
     Verified, auth_state as auth_state_of, neutral_headers,
 };
-pub use input::{JsonObject, configure_input_errors, method_not_allowed, not_found};
-pub use routes::UserSchema;
-pub use schema::PlainSchema;
 pub use groups::GroupsConfig;
+pub use input::{JsonObject, configure_input_errors, method_not_allowed, not_found};
 #[cfg(feature = "oauth")]
 pub use oauth::OAuthConfig;
+pub use routes::UserSchema;
+pub use schema::PlainSchema;
 pub use stack::{
     Access, AuthStack, AuthStackConfig, PluginChoice, PreparedStack, RateLimitConfig, Router,
     StrategyFactory, TokenStrategy,

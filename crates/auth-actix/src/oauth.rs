@@ -12,8 +12,8 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{LOCATION, SET_COOKIE};
 use actix_web::{HttpRequest, HttpResponse, web};
 use auth_core::{
-    AuthError, JwtCodec, LoginResponse, MemoryOAuthStates, OAuthAccountData,
-    OAuthCallbackOptions, OAuthStateStore, UserDatabase,
+    AuthError, JwtCodec, LoginResponse, MemoryOAuthStates, OAuthAccountData, OAuthCallbackOptions,
+    OAuthStateStore, UserDatabase,
 };
 use auth_oidc::client::{ClientError, OAuthClient, derive, pkce_challenge};
 use secrecy::{ExposeSecret, SecretString};
@@ -98,10 +98,7 @@ impl OAuthRuntime {
     }
 
     fn client(&self, name: &str) -> Option<&Arc<OAuthClient>> {
-        self.config
-            .clients
-            .iter()
-            .find(|c| c.config().name == name)
+        self.config.clients.iter().find(|c| c.config().name == name)
     }
 }
 
@@ -351,10 +348,7 @@ async fn callback<D: UserDatabase>(
         bearer => (crate::routes::login_http(bearer), None),
     };
     let headers = res.headers_mut();
-    for value in set_cookie
-        .into_iter()
-        .chain([csrf_cookie(&rt, "\"\"", 0)])
-    {
+    for value in set_cookie.into_iter().chain([csrf_cookie(&rt, "\"\"", 0)]) {
         if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&value) {
             headers.append(SET_COOKIE, v);
         }

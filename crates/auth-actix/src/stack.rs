@@ -429,7 +429,7 @@ impl<D: UserDatabase> AuthStack<D> {
             Response = ServiceResponse<BoxBody>,
             Error = actix_web::Error,
             InitError = (),
-        >,
+        > + use<D>,
     > {
         App::new().app_data(self.data())
     }

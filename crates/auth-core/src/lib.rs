@@ -63,10 +63,10 @@ pub use mail::{LogMailer, MailMessage, MailTemplates, Mailer, MailingHooks};
 pub use manager::{
     OAuthCallbackOptions, Safety, UserCreate, UserManager, UserManagerConfig, UserOf, UserUpdate,
 };
+pub use oauth_state::{MemoryOAuthStates, OAuthStateStore};
 pub use password::{
     Argon2Config, HasherStats, PasswordHasher, PasswordHasherConfig, PasswordPolicy, Verification,
 };
-pub use oauth_state::{MemoryOAuthStates, OAuthStateStore};
 pub use permissions::{Grant, InvalidPermissions, Permissions, WebSocketGrant};
 pub use plugin::{AuthPlugin, EmbeddedAuth, NoAuth};
 pub use ratelimit::{

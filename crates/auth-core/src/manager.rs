@@ -790,7 +790,11 @@ mod tests {
             Err(AuthError::OAuthAccountNotExists(id)) if id == "999"
         ));
         // A second link: the first may go, then the second is the last again.
-        let second = m.db().add_oauth_account(&user.id, account("google")).await.unwrap();
+        let second = m
+            .db()
+            .add_oauth_account(&user.id, account("google"))
+            .await
+            .unwrap();
         m.unlink_oauth_account(&user, &first).await.unwrap();
         assert!(matches!(
             m.unlink_oauth_account(&user, &second.id).await,

@@ -16,7 +16,10 @@ type Store = SeaOrmStore;
 
 /// Mounts everything under `/auth` (the password routes only when `password_login`): the
 /// Fractal routes first, then the library's routers of `stack`.
-pub fn configure(stack: AuthStack<Store>, password_login: bool) -> impl FnOnce(&mut web::ServiceConfig) {
+pub fn configure(
+    stack: AuthStack<Store>,
+    password_login: bool,
+) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
         // The paths every authenticated client calls come first: actix tries resources in
         // order, and the later ones include patterns (`/{name}/authorize`) that cost a regex.

@@ -6,8 +6,7 @@ use std::sync::Arc;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use async_trait::async_trait;
 use auth_actix::{
-    Active, AuthStack, AuthStackConfig, CurrentUser, GroupsConfig, OAuthConfig, PlainSchema,
-    Router,
+    Active, AuthStack, AuthStackConfig, CurrentUser, GroupsConfig, OAuthConfig, PlainSchema, Router,
 };
 use auth_core::memory::MemoryStore;
 use auth_core::{AuthError, CookieTransportConfig, MailMessage, Mailer, Safety, UserCreate};
@@ -60,10 +59,8 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub mailer: Arc<RecordingMailer>,
-    /// The stack serving it (to make superusers and links from the test).
+    /// The stack serving it (to make superusers from the test).
     pub stack: AuthStack<Store>,
-    /// The store behind it.
-    pub store: Arc<Store>,
 }
 
 /// The host's own route: echoes any JSON body (the auth scopes' 64 KiB cap must not apply).
@@ -94,7 +91,9 @@ pub async fn spawn_provider() -> String {
     }
     async fn user(req: actix_web::HttpRequest) -> HttpResponse {
         match identity(&req) {
-            Some((id, _)) => HttpResponse::Ok().json(serde_json::json!({"id": id.parse::<i64>().unwrap_or(0)})),
+            Some((id, _)) => {
+                HttpResponse::Ok().json(serde_json::json!({"id": id.parse::<i64>().unwrap_or(0)}))
+            }
             None => HttpResponse::Unauthorized().finish(),
         }
     }
@@ -189,7 +188,6 @@ pub async fn spawn(tweak: impl FnOnce(&mut AuthStackConfig<Store>)) -> TestApp {
         client: reqwest::Client::new(),
         mailer,
         stack,
-        store,
     }
 }
 

@@ -113,7 +113,10 @@ async fn oauth_accounts_are_listed_and_the_last_way_to_log_in_stays() {
     assert_eq!(accounts.as_array().unwrap().len(), 1, "{accounts}");
     assert_eq!(accounts[0]["oauth_name"], "github");
     assert_eq!(accounts[0]["account_email"], "bob@example.org");
-    assert!(accounts[0].get("access_token").is_none(), "no provider tokens");
+    assert!(
+        accounts[0].get("access_token").is_none(),
+        "no provider tokens"
+    );
     let id = accounts[0]["id"].as_str().unwrap().to_owned();
     let unlink = |path: String| {
         app.client
@@ -139,7 +142,9 @@ async fn oauth_accounts_are_listed_and_the_last_way_to_log_in_stays() {
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["detail"], format!("OAuth account {other} not found."));
     // A malformed id is FastAPI's 422 for a path, from the auth scope's handler.
-    let res = unlink("/auth/oauth-accounts/not-a-uuid".into()).await.unwrap();
+    let res = unlink("/auth/oauth-accounts/not-a-uuid".into())
+        .await
+        .unwrap();
     assert_eq!(res.status().as_u16(), 422);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["detail"][0]["loc"], json!(["path"]));
@@ -162,22 +167,51 @@ async fn groups_and_permissions_for_superusers() {
     let ann = me["id"].as_str().unwrap().to_owned();
 
     // Superusers only.
-    assert_eq!(app.call(Method::GET, "/auth/group", &user, None).await.0, 403);
-    assert_eq!(app.client.get(app.url("/auth/group")).send().await.unwrap().status(), 401);
+    assert_eq!(
+        app.call(Method::GET, "/auth/group", &user, None).await.0,
+        403
+    );
+    assert_eq!(
+        app.client
+            .get(app.url("/auth/group"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
 
     let (status, group) = app
-        .call(Method::POST, "/auth/group", &admin, Some(json!({"name": " team "})))
+        .call(
+            Method::POST,
+            "/auth/group",
+            &admin,
+            Some(json!({"name": " team "})),
+        )
         .await;
     assert_eq!(status, 201, "{group}");
     assert_eq!(group["name"], "team");
     assert_eq!(group["user_ids"], json!([]));
     let gid = group["id"].as_str().unwrap().to_owned();
     let (status, body) = app
-        .call(Method::POST, "/auth/group", &admin, Some(json!({"name": "team"})))
+        .call(
+            Method::POST,
+            "/auth/group",
+            &admin,
+            Some(json!({"name": "team"})),
+        )
         .await;
-    assert_eq!((status, body["detail"].clone()), (422, json!("A group with the same name already exists")));
+    assert_eq!(
+        (status, body["detail"].clone()),
+        (422, json!("A group with the same name already exists"))
+    );
     let (status, body) = app
-        .call(Method::POST, "/auth/group", &admin, Some(json!({"name": "  "})))
+        .call(
+            Method::POST,
+            "/auth/group",
+            &admin,
+            Some(json!({"name": "  "})),
+        )
         .await;
     assert_eq!(status, 422);
     assert_eq!(body["detail"][0]["loc"], json!(["body", "name"]));
@@ -189,7 +223,11 @@ async fn groups_and_permissions_for_superusers() {
     let (status, body) = app.call(Method::POST, &add, &admin, None).await;
     assert_eq!(status, 422, "{body}");
     let (_, listed) = app.call(Method::GET, "/auth/group", &admin, None).await;
-    assert_eq!(listed[0]["user_ids"], Value::Null, "no members unless asked");
+    assert_eq!(
+        listed[0]["user_ids"],
+        Value::Null,
+        "no members unless asked"
+    );
     let (_, listed) = app
         .call(Method::GET, "/auth/group?user_ids=true", &admin, None)
         .await;
@@ -198,22 +236,40 @@ async fn groups_and_permissions_for_superusers() {
     let (status, body) = app
         .call(Method::GET, &format!("/auth/group/{missing}"), &admin, None)
         .await;
-    assert_eq!((status, body["detail"].clone()), (404, json!(format!("UserGroup {missing} not found."))));
+    assert_eq!(
+        (status, body["detail"].clone()),
+        (404, json!(format!("UserGroup {missing} not found.")))
+    );
 
     // Permissions of the group reach its members.
     let perms = json!({"contents": ["read"]});
     let path = format!("/auth/group/{gid}/permissions");
-    let (status, body) = app.call(Method::PUT, &path, &admin, Some(perms.clone())).await;
+    let (status, body) = app
+        .call(Method::PUT, &path, &admin, Some(perms.clone()))
+        .await;
     assert_eq!((status, body), (200, perms.clone()));
     let (status, body) = app
-        .call(Method::PUT, &path, &admin, Some(json!({"contents": "read"})))
+        .call(
+            Method::PUT,
+            &path,
+            &admin,
+            Some(json!({"contents": "read"})),
+        )
         .await;
     assert_eq!(status, 422, "{body}");
     let (status, body) = app
-        .call(Method::GET, &format!("/users/{ann}/permissions"), &admin, None)
+        .call(
+            Method::GET,
+            &format!("/users/{ann}/permissions"),
+            &admin,
+            None,
+        )
         .await;
     assert_eq!(status, 200);
-    assert_eq!(body, json!({"own": {}, "effective": {"contents": ["read"]}}));
+    assert_eq!(
+        body,
+        json!({"own": {}, "effective": {"contents": ["read"]}})
+    );
     let (status, _) = app
         .call(
             Method::PUT,
@@ -224,13 +280,23 @@ async fn groups_and_permissions_for_superusers() {
         .await;
     assert_eq!(status, 200);
     let (_, body) = app
-        .call(Method::GET, &format!("/users/{ann}/permissions"), &admin, None)
+        .call(
+            Method::GET,
+            &format!("/users/{ann}/permissions"),
+            &admin,
+            None,
+        )
         .await;
     assert_eq!(body["own"], json!({"files": ["write"]}));
     assert_eq!(
-        app.call(Method::GET, &format!("/users/{ann}/permissions"), &user, None)
-            .await
-            .0,
+        app.call(
+            Method::GET,
+            &format!("/users/{ann}/permissions"),
+            &user,
+            None
+        )
+        .await
+        .0,
         403
     );
 
@@ -256,19 +322,35 @@ async fn the_default_group_cannot_be_deleted_nor_left() {
     let (_, me) = app.call(Method::GET, "/users/me", &user, None).await;
     let ann = me["id"].as_str().unwrap().to_owned();
     let (_, all) = app
-        .call(Method::POST, "/auth/group", &admin, Some(json!({"name": "All"})))
+        .call(
+            Method::POST,
+            "/auth/group",
+            &admin,
+            Some(json!({"name": "All"})),
+        )
         .await;
     let gid = all["id"].as_str().unwrap().to_owned();
     let add = format!("/auth/group/{gid}/add-user/{ann}");
     assert_eq!(app.call(Method::POST, &add, &admin, None).await.0, 200);
     let (status, body) = app
-        .call(Method::POST, &format!("/auth/group/{gid}/remove-user/{ann}"), &admin, None)
+        .call(
+            Method::POST,
+            &format!("/auth/group/{gid}/remove-user/{ann}"),
+            &admin,
+            None,
+        )
         .await;
-    assert_eq!((status, body["detail"].clone()), (422, json!(["Cannot remove user from 'All' group."])));
+    assert_eq!(
+        (status, body["detail"].clone()),
+        (422, json!(["Cannot remove user from 'All' group."]))
+    );
     let (status, body) = app
         .call(Method::DELETE, &format!("/auth/group/{gid}"), &admin, None)
         .await;
-    assert_eq!((status, body["detail"].clone()), (422, json!("Cannot delete default UserGroup 'All'.")));
+    assert_eq!(
+        (status, body["detail"].clone()),
+        (422, json!("Cannot delete default UserGroup 'All'."))
+    );
 }
 
 #[tokio::test]
@@ -280,14 +362,22 @@ async fn routers_without_their_configuration_are_not_mounted() {
     })
     .await;
     let admin = app.superuser_token("root@example.org", "root-pass").await;
-    assert_eq!(app.call(Method::GET, "/auth/group", &admin, None).await.0, 404);
+    assert_eq!(
+        app.call(Method::GET, "/auth/group", &admin, None).await.0,
+        404
+    );
     let (_, me) = app.call(Method::GET, "/users/me", &admin, None).await;
     let id = me["id"].as_str().unwrap();
     // `/{id}/permissions` is not mounted: the users router's `/{id}` does not match it.
     assert_eq!(
-        app.call(Method::GET, &format!("/users/{id}/permissions"), &admin, None)
-            .await
-            .0,
+        app.call(
+            Method::GET,
+            &format!("/users/{id}/permissions"),
+            &admin,
+            None
+        )
+        .await
+        .0,
         404
     );
     let res = app
@@ -298,5 +388,10 @@ async fn routers_without_their_configuration_are_not_mounted() {
         .unwrap();
     assert_eq!(res.status().as_u16(), 404);
     // The rest of the scope still serves.
-    assert_eq!(app.call(Method::GET, "/auth/oauth-accounts", &admin, None).await.0, 200);
+    assert_eq!(
+        app.call(Method::GET, "/auth/oauth-accounts", &admin, None)
+            .await
+            .0,
+        200
+    );
 }
