@@ -445,7 +445,7 @@ impl<D: UserDatabase> AuthStack<D> {
     ///
     /// A router whose configuration is missing (an unknown backend name in [`Router::Auth`],
     /// [`Router::Groups`] without groups, [`Router::Permissions`] without permissions,
-    /// [`Router::OAuth`] without clients or without its login backend) is skipped with an
+    /// `Router::OAuth` without clients or without its login backend) is skipped with an
     /// error log: the configuration is fixed when the stack is built.
     pub fn scope<S: UserSchema<D>>(&self, path: &str, routers: &[Router]) -> Scope
     where
