@@ -20,7 +20,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ApiError, Context};
-use crate::extract::auth_state;
+use crate::extract::{Active, CurrentUser, auth_state};
 
 /// The audience of OAuth state tokens (FastAPI Users').
 pub const STATE_AUDIENCE: &str = "fastapi-users:oauth-state";
@@ -111,7 +111,7 @@ pub fn oauth_routes<D: UserDatabase>(names: Vec<String>) -> impl FnOnce(&mut web
                 &format!("/{name}/authorize"),
                 web::get().to(move |req: HttpRequest| {
                     let name = a.clone();
-                    async move { authorize(req, &name).await }
+                    async move { authorize(req, &name, None).await }
                 }),
             )
             .route(
@@ -131,6 +131,9 @@ struct StateClaims {
     aud: String,
     exp: i64,
     jti: String,
+    /// The user an association is for (FastAPI Users' associate router); absent for logins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sub: Option<String>,
 }
 
 fn runtime(req: &HttpRequest) -> Result<web::Data<OAuthRuntime>, ApiError> {
@@ -178,7 +181,13 @@ fn csrf_cookie(rt: &OAuthRuntime, value: &str, max_age: i64) -> String {
     format!("{CSRF_COOKIE}={value}; HttpOnly; Max-Age={max_age}; Path=/; SameSite=lax{secure}")
 }
 
-async fn authorize(req: HttpRequest, name: &str) -> Result<HttpResponse, ApiError> {
+/// Issues a state (for the user `sub` when associating) and answers with the provider URL and
+/// the CSRF cookie.
+async fn authorize(
+    req: HttpRequest,
+    name: &str,
+    sub: Option<String>,
+) -> Result<HttpResponse, ApiError> {
     let rt = runtime(&req)?;
     let client = rt.client(name).ok_or_else(ApiError::not_found)?;
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
@@ -195,6 +204,7 @@ async fn authorize(req: HttpRequest, name: &str) -> Result<HttpResponse, ApiErro
         aud: STATE_AUDIENCE.into(),
         exp,
         jti: uuid::Uuid::new_v4().simple().to_string(),
+        sub,
     })?;
     let key = rt.secret.expose_secret().as_bytes();
     let verifier = derive(key, "pkce", &csrf);
@@ -250,13 +260,24 @@ fn constant_time_eq(a: &str, b: &str) -> bool {
             == 0
 }
 
-async fn callback<D: UserDatabase>(
-    req: HttpRequest,
-    name: &str,
+/// What a spent callback gives: the provider account, and whether the provider vouches for
+/// its e-mail.
+struct ProviderLogin {
+    account: OAuthAccountData,
+    email_verified: bool,
+}
+
+/// Steps every callback takes, in this order: the state is ours, unexpired and for this
+/// purpose (and for `expected_sub`, the associating user, if any); the CSRF cookie matches
+/// it; it is spent once; only then is the code exchanged, with the PKCE verifier; the
+/// provider's account must have an e-mail.
+async fn spend_callback(
+    req: &HttpRequest,
+    rt: &OAuthRuntime,
+    client: &OAuthClient,
     q: CallbackQuery,
-) -> Result<HttpResponse, ApiError> {
-    let rt = runtime(&req)?;
-    let client = rt.client(name).ok_or_else(ApiError::not_found)?;
+    expected_sub: Option<&str>,
+) -> Result<ProviderLogin, ApiError> {
     if let Some(error) = q.error {
         return Err(ApiError::detail(StatusCode::BAD_REQUEST, error));
     }
@@ -264,7 +285,6 @@ async fn callback<D: UserDatabase>(
         return Err(ApiError::detail(StatusCode::BAD_REQUEST, "Bad Request"));
     };
     let oauth = ApiError::ctx(Context::OAuth);
-
     // 1. The state: ours, unexpired, and for this purpose.
     let claims: StateClaims = rt
         .codec
@@ -274,13 +294,16 @@ async fn callback<D: UserDatabase>(
             &["jti"],
         )
         .map_err(|r| oauth(auth_core::manager::state_token_error(r)))?;
+    if claims.sub.as_deref() != expected_sub {
+        // A login state used to associate, or another user's association state.
+        return Err(oauth(AuthError::OAuthInvalidState));
+    }
     // 2. The double-submit cookie matches it.
-    let cookie = cookie_value(&req, CSRF_COOKIE).unwrap_or_default();
+    let cookie = cookie_value(req, CSRF_COOKIE).unwrap_or_default();
     if !constant_time_eq(&cookie, &claims.csrftoken) {
         return Err(oauth(AuthError::OAuthInvalidState));
     }
     // 3. First use of this state.
-    let state = auth_state::<D>(&req)?;
     let expires = chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or_else(chrono::Utc::now);
     if !rt.config.states.consume(&claims.jti, expires).await? {
         return Err(oauth(AuthError::OAuthInvalidState));
@@ -289,7 +312,7 @@ async fn callback<D: UserDatabase>(
     let key = rt.secret.expose_secret().as_bytes();
     let verifier = derive(key, "pkce", &claims.csrftoken);
     let tokens = client
-        .exchange(&code, &redirect_uri(&req, client), &verifier)
+        .exchange(&code, &redirect_uri(req, client), &verifier)
         .await
         .map_err(provider_error)?;
     let nonce = client
@@ -302,21 +325,36 @@ async fn callback<D: UserDatabase>(
     let Some(email) = account.email else {
         return Err(oauth(AuthError::OAuthNotAvailableEmail));
     };
+    Ok(ProviderLogin {
+        account: OAuthAccountData {
+            oauth_name: client.config().name.clone(),
+            access_token: tokens.access_token.clone(),
+            expires_at: tokens
+                .expires_in
+                .map(|s| chrono::Utc::now().timestamp() + s),
+            refresh_token: tokens.refresh_token.clone(),
+            account_id: account.account_id,
+            account_email: email,
+        },
+        email_verified: account.email_verified,
+    })
+}
 
-    let data = OAuthAccountData {
-        oauth_name: client.config().name.clone(),
-        access_token: tokens.access_token.clone(),
-        expires_at: tokens
-            .expires_in
-            .map(|s| chrono::Utc::now().timestamp() + s),
-        refresh_token: tokens.refresh_token.clone(),
-        account_id: account.account_id,
-        account_email: email,
-    };
+async fn callback<D: UserDatabase>(
+    req: HttpRequest,
+    name: &str,
+    q: CallbackQuery,
+) -> Result<HttpResponse, ApiError> {
+    let rt = runtime(&req)?;
+    let client = rt.client(name).ok_or_else(ApiError::not_found)?;
+    let oauth = ApiError::ctx(Context::OAuth);
+    let login = spend_callback(&req, &rt, client, q, None).await?;
+    let state = auth_state::<D>(&req)?;
+    let (data, email_verified) = (login.account, login.email_verified);
     let options = OAuthCallbackOptions {
         // Linking by e-mail is only safe when the provider vouches for the address.
-        associate_by_email: rt.config.associate_by_email && account.email_verified,
-        is_verified_by_default: account.email_verified,
+        associate_by_email: rt.config.associate_by_email && email_verified,
+        is_verified_by_default: email_verified,
         allow_registration: rt.config.allow_registration,
     };
     let user = state
@@ -352,6 +390,65 @@ async fn callback<D: UserDatabase>(
         if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&value) {
             headers.append(SET_COOKIE, v);
         }
+    }
+    Ok(res)
+}
+
+/// FastAPI Users' associate router: `GET /{name}/authorize` and `GET /{name}/callback` for
+/// each client named in `names`, for an active user linking a provider account to themselves.
+/// The state names the user, so it cannot be used by anyone else (nor for a login); the
+/// callback answers 200 with the user written as `S`. An account linked to another user is
+/// 400 `OAUTH_USER_ALREADY_EXISTS`.
+pub fn oauth_associate_routes<D: UserDatabase, S: crate::routes::UserSchema<D>>(
+    names: Vec<String>,
+) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        for name in names {
+            let (a, c) = (name.clone(), name.clone());
+            cfg.route(
+                &format!("/{name}/authorize"),
+                web::get().to(move |req: HttpRequest, user: CurrentUser<D, Active>| {
+                    let name = a.clone();
+                    async move {
+                        let sub = user.user().id.to_string();
+                        authorize(req, &name, Some(sub)).await
+                    }
+                }),
+            )
+            .route(
+                &format!("/{name}/callback"),
+                web::get().to(
+                    move |req: HttpRequest,
+                          user: CurrentUser<D, Active>,
+                          q: web::Query<CallbackQuery>| {
+                        let name = c.clone();
+                        async move { associate_callback::<D, S>(req, user, &name, q.into_inner()).await }
+                    },
+                ),
+            );
+        }
+    }
+}
+
+async fn associate_callback<D: UserDatabase, S: crate::routes::UserSchema<D>>(
+    req: HttpRequest,
+    user: CurrentUser<D, Active>,
+    name: &str,
+    q: CallbackQuery,
+) -> Result<HttpResponse, ApiError> {
+    let rt = runtime(&req)?;
+    let client = rt.client(name).ok_or_else(ApiError::not_found)?;
+    let sub = user.user().id.to_string();
+    let login = spend_callback(&req, &rt, client, q, Some(&sub)).await?;
+    let state = auth_state::<D>(&req)?;
+    let updated = state
+        .manager
+        .oauth_associate(user.user(), login.account)
+        .await
+        .map_err(ApiError::ctx(Context::OAuth))?;
+    let mut res = HttpResponse::Ok().json(S::read(&state, &updated).await?);
+    if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&csrf_cookie(&rt, "\"\"", 0)) {
+        res.headers_mut().append(SET_COOKIE, v);
     }
     Ok(res)
 }

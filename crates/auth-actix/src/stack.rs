@@ -206,6 +206,11 @@ pub enum Router {
     /// `AuthStackConfig::oauth` (feature `oauth`).
     #[cfg(feature = "oauth")]
     OAuth,
+    /// `GET /{name}/authorize`, `GET /{name}/callback` per OAuth client, for an active user
+    /// linking a provider account to themselves (FastAPI Users' associate router; feature
+    /// `oauth`). Mount it under its own prefix, e.g. `/auth/associate`.
+    #[cfg(feature = "oauth")]
+    OAuthAssociate,
     /// `GET /oauth-accounts`, `DELETE /oauth-accounts/{account_id}`: the current user's
     /// OAuth links (the last way to log in cannot be unlinked).
     OAuthAccounts,
@@ -533,6 +538,16 @@ impl<D: UserDatabase> AuthStack<D> {
                     return;
                 }
                 cfg.configure(crate::oauth::oauth_routes::<D>(oauth.config.names()));
+            }
+            #[cfg(feature = "oauth")]
+            Router::OAuthAssociate => {
+                let Some(oauth) = &self.oauth else {
+                    skipped("no OAuth clients configured");
+                    return;
+                };
+                cfg.configure(crate::oauth::oauth_associate_routes::<D, S>(
+                    oauth.config.names(),
+                ));
             }
             Router::OAuthAccounts => {
                 cfg.configure(routes::oauth_accounts_routes::<D>);

@@ -673,6 +673,47 @@ impl<D: UserDatabase> UserManager<D> {
         Ok(user)
     }
 
+    /// Links a provider account to `user`, who is logged in (FastAPI Users'
+    /// `oauth_associate_callback`); a link the user has already gets its tokens refreshed.
+    /// Runs `on_after_update` with the field `oauth_accounts`.
+    ///
+    /// # Errors
+    /// [`AuthError::UserAlreadyExists`] if that provider account is linked to another user.
+    pub async fn oauth_associate(
+        &self,
+        user: &UserOf<D>,
+        account: OAuthAccountData,
+    ) -> Result<UserOf<D>, AuthError> {
+        let existing = self
+            .db
+            .oauth_accounts(&user.id)
+            .await?
+            .into_iter()
+            .find(|a| a.oauth_name == account.oauth_name && a.account_id == account.account_id);
+        match existing {
+            Some(mut linked) => {
+                linked.access_token = account.access_token;
+                linked.expires_at = account.expires_at;
+                linked.refresh_token = account.refresh_token;
+                linked.account_email = account.account_email;
+                self.db.update_oauth_account(&linked).await?;
+            }
+            // Storage refuses a provider account linked to someone else: UserAlreadyExists.
+            None => {
+                self.db.add_oauth_account(&user.id, account).await?;
+            }
+        }
+        self.hooks
+            .on_after_update(
+                user,
+                &UserChanges {
+                    fields: vec!["oauth_accounts"],
+                },
+            )
+            .await?;
+        Ok(user.clone())
+    }
+
     /// Unlinks the OAuth account `account_id` of `user`, unless it is their last way to log
     /// in (no password and no other linked account): a user must never lock themselves out.
     /// Runs `on_after_update` with the field `oauth_accounts`.
@@ -808,6 +849,38 @@ mod tests {
         let user = m.update(update, &user, Safety::Safe).await.unwrap();
         m.unlink_oauth_account(&user, &second.id).await.unwrap();
         assert!(m.db().oauth_accounts(&user.id).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn associating_links_refreshes_and_refuses_someone_elses_account() {
+        let m = manager().await;
+        let email = crate::email::Email::parse("ann@example.org").unwrap();
+        let ann = m
+            .create(
+                UserCreate::new(email, SecretString::from("ann-pass".to_owned())),
+                Safety::Safe,
+            )
+            .await
+            .unwrap();
+        m.oauth_associate(&ann, account("github")).await.unwrap();
+        let mut again = account("github");
+        again.access_token = "fresh".into();
+        m.oauth_associate(&ann, again).await.unwrap();
+        let linked = m.db().oauth_accounts(&ann.id).await.unwrap();
+        assert_eq!(linked.len(), 1);
+        assert_eq!(linked[0].access_token, "fresh");
+        let email = crate::email::Email::parse("bob@example.org").unwrap();
+        let bob = m
+            .create(
+                UserCreate::new(email, SecretString::from("bob-pass".to_owned())),
+                Safety::Safe,
+            )
+            .await
+            .unwrap();
+        assert!(matches!(
+            m.oauth_associate(&bob, account("github")).await,
+            Err(AuthError::UserAlreadyExists)
+        ));
     }
 
     #[tokio::test]

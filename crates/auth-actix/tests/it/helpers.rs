@@ -161,6 +161,8 @@ pub async fn spawn(tweak: impl FnOnce(&mut AuthStackConfig<Store>)) -> TestApp {
         stack
             .app()
             .service(stack.scope::<PlainSchema>("/auth/jwt", &[Router::auth("bearer")]))
+            // Before `/auth`: actix does not come back out of a scope whose prefix matched.
+            .service(stack.scope::<PlainSchema>("/auth/associate", &[Router::OAuthAssociate]))
             .service(stack.scope::<PlainSchema>(
                 "/auth",
                 &[

@@ -395,3 +395,69 @@ async fn routers_without_their_configuration_are_not_mounted() {
         200
     );
 }
+
+#[tokio::test]
+async fn a_logged_in_user_associates_a_provider_account_with_themselves() {
+    let app = spawn(|_| {}).await;
+    let token = app.user_token("cat@example.org", "cat-pass").await;
+    let authorize = |bearer: Option<String>| {
+        let mut req = app.client.get(app.url("/auth/associate/github/authorize"));
+        if let Some(t) = bearer {
+            req = req.bearer_auth(t);
+        }
+        req.send()
+    };
+    assert_eq!(authorize(None).await.unwrap().status().as_u16(), 401);
+    let res = authorize(Some(token.clone())).await.unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let csrf = set_cookie(&res, "fastapiusersoauthcsrf").unwrap();
+    let body: Value = res.json().await.unwrap();
+    let url = reqwest::Url::parse(body["authorization_url"].as_str().unwrap()).unwrap();
+    let query: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+    assert_eq!(
+        query["redirect_uri"],
+        app.url("/auth/associate/github/callback")
+    );
+    let state = query["state"].clone();
+    let associate = |bearer: String, state: String| {
+        app.client
+            .get(app.url("/auth/associate/github/callback"))
+            .query(&[
+                ("code", "11|cat.work@example.org"),
+                ("state", state.as_str()),
+            ])
+            .header("cookie", format!("fastapiusersoauthcsrf={csrf}"))
+            .bearer_auth(bearer)
+            .send()
+    };
+    // Another user cannot spend cat's state.
+    let dog = app.user_token("dog@example.org", "dog-pass").await;
+    let res = associate(dog, state.clone()).await.unwrap();
+    assert_eq!(res.status().as_u16(), 400);
+    // A login state does not associate either.
+    let (login_state, _) = super::routers::authorize(&app).await;
+    let res = associate(token.clone(), login_state).await.unwrap();
+    assert_eq!(res.status().as_u16(), 400);
+    // Cat can, once.
+    let res = associate(token.clone(), state.clone()).await.unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let user: Value = res.json().await.unwrap();
+    assert_eq!(user["email"], "cat@example.org");
+    let (_, accounts) = app
+        .call(Method::GET, "/auth/oauth-accounts", &token, None)
+        .await;
+    assert_eq!(accounts[0]["account_email"], "cat.work@example.org");
+    let res = associate(token.clone(), state).await.unwrap();
+    assert_eq!(res.status().as_u16(), 400, "a state is spent once");
+    // Cat has a password, so the only link may go.
+    let id = accounts[0]["id"].as_str().unwrap();
+    let (status, _) = app
+        .call(
+            Method::DELETE,
+            &format!("/auth/oauth-accounts/{id}"),
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+}
