@@ -1,5 +1,5 @@
-//! The server's error table: every error of the Fractal-only routes (`/api/v1`, groups, OAuth
-//! login, `/auth/oauth-accounts`, readiness) with its code, status and Fractal's exact message.
+//! The server's error table: every error of the Fractal-only routes (`/api/v1`, `/api/events`,
+//! readiness) with its code, status and Fractal's exact message.
 //! The web layer's table (`auth_actix::WebCode`) holds FastAPI Users' codes; together they are
 //! every error a client can see (`docs/architecture.md`, "Errors"). Handlers return these errors
 //! and never name a status.
@@ -34,8 +34,6 @@ make_error_codes! {
         NoOwnerAttributes => UNPROCESSABLE_ENTITY, "NO_OWNER_ATTRIBUTES";
         /// A row gone between the rule's check and the read.
         RecordNotFound => NOT_FOUND, "RECORD_NOT_FOUND";
-        /// No user with this id.
-        UserNotFound => NOT_FOUND, "USER_NOT_FOUND";
         /// The caller already has a project of this name.
         ProjectNameInUse => UNPROCESSABLE_ENTITY, "PROJECT_NAME_IN_USE";
         /// The user is already a member of the project.
@@ -71,24 +69,6 @@ make_error_codes! {
         NeedsJobRunner => NOT_IMPLEMENTED, "NEEDS_JOB_RUNNER";
         /// Needs 1.3.14's task collection, which this server does not include.
         NeedsTaskCollection => NOT_IMPLEMENTED, "NEEDS_TASK_COLLECTION";
-        /// No group with this id.
-        GroupNotFound => NOT_FOUND, "GROUP_NOT_FOUND";
-        /// The default group cannot be deleted or left.
-        DefaultGroupFixed => UNPROCESSABLE_ENTITY, "DEFAULT_GROUP_FIXED";
-        /// The user is already in the group.
-        AlreadyGroupMember => UNPROCESSABLE_ENTITY, "ALREADY_GROUP_MEMBER";
-        /// The user is not in the group.
-        NotGroupMember => UNPROCESSABLE_ENTITY, "NOT_GROUP_MEMBER";
-        /// The identity provider failed or could not be reached.
-        OAuthProviderError => BAD_GATEWAY, "OAUTH_PROVIDER_ERROR";
-        /// The id_token breaks a rule of OpenID Connect Core §3.1.3.7.
-        OAuthInvalidIdToken => BAD_REQUEST, "OAUTH_INVALID_ID_TOKEN";
-        /// The provider redirected back with an error, or without a code.
-        OAuthCallbackRefused => BAD_REQUEST, "OAUTH_CALLBACK_REFUSED";
-        /// No linked OAuth account with this id.
-        OAuthAccountNotFound => NOT_FOUND, "OAUTH_ACCOUNT_NOT_FOUND";
-        /// Unlinking would leave the user no way to log in.
-        LastLoginMethod => UNPROCESSABLE_ENTITY, "LAST_LOGIN_METHOD";
         /// `GET /api/events` without a WebSocket handshake.
         NotAWebSocketUpgrade => BAD_REQUEST, "NOT_A_WEBSOCKET_UPGRADE";
         /// The database or Redis does not answer (`GET /health/ready`).
@@ -298,7 +278,7 @@ impl HttpError for V1Error {
             E::Denied(d) => return denial_code(d),
             E::Web(e) => return e.code(),
             E::RecordNotFound(_) => F::RecordNotFound,
-            E::UserNotFound(_) => F::UserNotFound,
+            E::UserNotFound(_) => return WebCode::UserNotFound.code(),
             E::ProjectNameInUse(_) => F::ProjectNameInUse,
             E::AlreadyProjectMember { .. } => F::AlreadyProjectMember,
             E::ProjectMemberNotFound { .. } => F::ProjectMemberNotFound,
@@ -351,124 +331,9 @@ impl ResponseError for V1Error {
     }
 }
 
-/// The errors of the group routes, with Fractal 2.x's messages.
-#[derive(Debug, thiserror::Error)]
-pub enum GroupError {
-    /// No group with this id.
-    #[error("UserGroup {0} not found.")]
-    GroupNotFound(i32),
-    /// No user with this id.
-    #[error("User {0} not found.")]
-    UserNotFound(i32),
-    /// The default group cannot be deleted.
-    #[error("Cannot delete default UserGroup '{0}'.")]
-    DeleteDefault(String),
-    /// Nobody leaves the default group; Fractal answers with a one-element JSON list.
-    #[error("Cannot remove user from '{0}' group.")]
-    LeaveDefault(String),
-    /// The user is already in the group.
-    #[error("User '{email}' is already a member of group {group}.")]
-    AlreadyMember {
-        /// The user's e-mail.
-        email: String,
-        /// The group.
-        group: i32,
-    },
-    /// The user is not in the group.
-    #[error("User '{email}' is not a member of group {group}.")]
-    NotMember {
-        /// The user's e-mail.
-        email: String,
-        /// The group.
-        group: i32,
-    },
-}
-
-impl HttpError for GroupError {
-    fn code(&self) -> Code {
-        use FractalCode as F;
-        match self {
-            GroupError::GroupNotFound(_) => F::GroupNotFound,
-            GroupError::UserNotFound(_) => F::UserNotFound,
-            GroupError::DeleteDefault(_) | GroupError::LeaveDefault(_) => F::DefaultGroupFixed,
-            GroupError::AlreadyMember { .. } => F::AlreadyGroupMember,
-            GroupError::NotMember { .. } => F::NotGroupMember,
-        }
-        .code()
-    }
-
-    fn detail(&self) -> Value {
-        match self {
-            GroupError::LeaveDefault(_) => json!([self.to_string()]),
-            other => Value::String(other.to_string()),
-        }
-    }
-}
-
-/// The errors of the OAuth login routes that are not FastAPI Users' codes.
-#[derive(Debug, thiserror::Error)]
-pub enum OAuthError {
-    /// The provider failed or could not be reached (logged; the text is the client's message).
-    #[error("{0}")]
-    Provider(String),
-    /// The id_token breaks a rule; detail `{"code": "OAUTH_INVALID_ID_TOKEN", "reason": …}`.
-    #[error("invalid id_token: {0}")]
-    InvalidIdToken(String),
-    /// The provider redirected back with `error=<text>`.
-    #[error("{0}")]
-    ProviderRefused(String),
-    /// The callback has no `code`.
-    #[error("Bad Request")]
-    MissingCode,
-}
-
-impl From<auth_oidc::client::ClientError> for OAuthError {
-    fn from(e: auth_oidc::client::ClientError) -> Self {
-        use auth_oidc::client::ClientError;
-        match e {
-            ClientError::Provider(msg) => {
-                tracing::warn!(error = %msg, "OAuth provider failure");
-                OAuthError::Provider(msg)
-            }
-            ClientError::InvalidIdToken(reason) => OAuthError::InvalidIdToken(reason),
-        }
-    }
-}
-
-impl HttpError for OAuthError {
-    fn code(&self) -> Code {
-        match self {
-            OAuthError::Provider(_) => FractalCode::OAuthProviderError,
-            OAuthError::InvalidIdToken(_) => FractalCode::OAuthInvalidIdToken,
-            OAuthError::ProviderRefused(_) | OAuthError::MissingCode => {
-                FractalCode::OAuthCallbackRefused
-            }
-        }
-        .code()
-    }
-
-    fn detail(&self) -> Value {
-        match self {
-            OAuthError::InvalidIdToken(reason) => json!({
-                "code": FractalCode::OAuthInvalidIdToken.code().name,
-                "reason": reason,
-            }),
-            other => Value::String(other.to_string()),
-        }
-    }
-}
-
-/// The errors of the account routes (`/auth/oauth-accounts`, `/api/events`).
+/// The errors of the account routes (`/api/events`).
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
-    /// The user has no linked account with this id.
-    #[error("OAuth account {0} not found.")]
-    OAuthAccountNotFound(i32),
-    /// Unlinking the last account of a user without a password.
-    #[error(
-        "Cannot unlink the last way to log in: set a password first (forgot-password) or link another account."
-    )]
-    LastLoginMethod,
     /// Not a WebSocket handshake.
     #[error("not a WebSocket upgrade: {0}")]
     NotAWebSocketUpgrade(String),
@@ -477,8 +342,6 @@ pub enum AccountError {
 impl HttpError for AccountError {
     fn code(&self) -> Code {
         match self {
-            AccountError::OAuthAccountNotFound(_) => FractalCode::OAuthAccountNotFound,
-            AccountError::LastLoginMethod => FractalCode::LastLoginMethod,
             AccountError::NotAWebSocketUpgrade(_) => FractalCode::NotAWebSocketUpgrade,
         }
         .code()
@@ -555,14 +418,14 @@ mod tests {
             )
         );
         assert_eq!(
-            body(GroupError::LeaveDefault("All".into()).into()),
+            body(auth_actix::groups::GroupError::LeaveDefault("All".into()).into()),
             (
                 422,
                 r#"{"detail":["Cannot remove user from 'All' group."]}"#.into()
             )
         );
         assert_eq!(
-            body(OAuthError::InvalidIdToken("nonce".into()).into()),
+            body(auth_actix::oauth::OAuthError::InvalidIdToken("nonce".into()).into()),
             (
                 400,
                 r#"{"detail":{"code":"OAUTH_INVALID_ID_TOKEN","reason":"nonce"}}"#.into()

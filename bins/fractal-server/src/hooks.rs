@@ -1,10 +1,9 @@
 //! Fractal's reactions to user events: new users join the default group. Reset and
-//! verification tokens are mailed by `auth_core::MailingHooks`, which wraps these hooks.
-
-use std::sync::Arc;
+//! verification tokens are mailed by the auth stack (`auth_core::MailingHooks` around these
+//! hooks, with `MailTemplates::for_product("Fractal")`).
 
 use async_trait::async_trait;
-use auth_core::{AuthError, GroupDatabase, MailTemplates, Mailer, MailingHooks, UserHooks};
+use auth_core::{AuthError, GroupDatabase, UserHooks};
 use auth_sea_orm::{FractalProfile, FractalUser, SeaOrmStore};
 
 /// The server's own hooks.
@@ -13,17 +12,6 @@ pub struct FractalHooks {
     pub store: SeaOrmStore,
     /// The group every new user joins.
     pub default_group: String,
-}
-
-impl FractalHooks {
-    /// These hooks, with tokens mailed through `mailer` in Fractal's words.
-    pub fn mailing(self, mailer: Arc<dyn Mailer>) -> MailingHooks<i32, FractalProfile> {
-        MailingHooks::new(
-            mailer,
-            MailTemplates::for_product("Fractal"),
-            Arc::new(self),
-        )
-    }
 }
 
 #[async_trait]

@@ -7,15 +7,16 @@ use std::sync::Arc;
 use actix_web::dev::Server;
 use actix_web::dev::{Service as _, ServiceRequest};
 use actix_web::http::Uri;
-use actix_web::{App, HttpServer, web};
-use auth_actix::{AuthState, WebConfig, configure_input_errors, not_found};
-use auth_core::{
-    AuthError, AuthPlugin, AuthenticationBackend, Authenticator, BearerTransport, CookieTransport,
-    CookieTransportConfig, EmbeddedAuth, JwtStrategy, JwtStrategyConfig, LimiterStore, LogMailer,
-    Mailer, NoAuth, PasswordHasher, PasswordHasherConfig, RevocationList, UserManager,
-    UserManagerConfig,
+use actix_web::{HttpServer, web};
+use auth_actix::{
+    AuthStack, AuthStackConfig, AuthState, GroupsConfig, OAuthConfig, PluginChoice,
+    RateLimitConfig, WebConfig, configure_input_errors, not_found,
 };
-use auth_sea_orm::{PoolConfig, SchemaLock, SeaOrmStore};
+use auth_core::{
+    AuthError, CookieTransportConfig, LimiterStore, LogMailer, MailTemplates, Mailer, NoAuth,
+    PasswordHasherConfig, RevocationList, UserManager,
+};
+use auth_sea_orm::{PoolConfig, SchemaLock, SeaOrmOAuthStates, SeaOrmStore};
 use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::bootstrap::{BootstrapReport, bootstrap};
@@ -56,92 +57,161 @@ pub const SUPERUSER_FORBIDDEN: &str = "This action is restricted to superusers";
 pub struct Stack {
     /// The store.
     pub store: SeaOrmStore,
-    /// The shared state of the auth routes.
+    /// The auth stack, built as any embedder builds one.
+    pub auth: AuthStack<SeaOrmStore>,
+    /// The shared state of the auth routes (`auth.data()`).
     pub state: web::Data<AuthState<SeaOrmStore>>,
     /// What first-start did.
     pub bootstrap: BootstrapReport,
-    /// The OAuth login clients.
-    pub oauth: web::Data<routes::oauth::OAuthRuntime>,
     /// What `/health/ready` probes.
     pub readiness: web::Data<routes::health::Readiness>,
 }
 
-/// The shared state behind tokens: Redis when `REDIS_URL` is set, else the database.
-struct SessionStores {
-    redis: Option<auth_redis::Redis>,
-    revocations: Arc<dyn RevocationList>,
-    limiter: Arc<dyn LimiterStore>,
-}
-
-async fn session_stores(
-    settings: &Settings,
-    store: &SeaOrmStore,
-) -> Result<SessionStores, StartupError> {
-    let redis = match &settings.redis_url {
-        Some(url) => Some(
+/// Redis when `REDIS_URL` is set (required by `FRACTAL_TOKEN_STRATEGY=redis`).
+async fn connect_redis(settings: &Settings) -> Result<Option<auth_redis::Redis>, StartupError> {
+    match &settings.redis_url {
+        Some(url) => Ok(Some(
             auth_redis::Redis::connect(url.expose_secret(), settings.redis_key_prefix.clone())
                 .await
                 .map_err(|e| SettingsError {
                     variable: "REDIS_URL".into(),
                     message: e.to_string(),
                 })?,
-        ),
-        None if settings.token_strategy == TokenStrategy::Redis => {
-            return Err(SettingsError {
-                variable: "REDIS_URL".into(),
-                message: "required when FRACTAL_TOKEN_STRATEGY=redis".into(),
-            }
-            .into());
+        )),
+        None if settings.token_strategy == TokenStrategy::Redis => Err(SettingsError {
+            variable: "REDIS_URL".into(),
+            message: "required when FRACTAL_TOKEN_STRATEGY=redis".into(),
         }
-        None => None,
-    };
-    Ok(match &redis {
-        Some(r) => SessionStores {
-            revocations: Arc::new(auth_redis::RedisRevocations::new(r.clone())),
-            limiter: Arc::new(auth_redis::RedisLimiter::new(r.clone())),
-            redis,
-        },
-        None => SessionStores {
-            revocations: Arc::new(store.clone()),
-            limiter: Arc::new(auth_core::MemoryLimiter::default()),
-            redis,
-        },
-    })
+        .into()),
+        None => Ok(None),
+    }
 }
 
-/// The strategy `FRACTAL_TOKEN_STRATEGY` names, with tokens living `seconds`.
-fn strategy(
+fn lifetime(seconds: u64) -> Result<NonZeroU64, StartupError> {
+    NonZeroU64::new(seconds)
+        .ok_or_else(|| AuthError::Config("token lifetime must be positive".into()).into())
+}
+
+/// The auth stack's configuration from the settings: what an embedder writes by hand.
+/// Revocations and rate-limit counters live in Redis when it is configured, else in the
+/// database and in memory.
+fn auth_config(
     settings: &Settings,
     secret: &SecretString,
-    seconds: u64,
     store: &SeaOrmStore,
-    stores: &SessionStores,
-) -> Result<Arc<dyn auth_core::Strategy<i32>>, StartupError> {
-    let lifetime = NonZeroU64::new(seconds)
-        .ok_or_else(|| AuthError::Config("token lifetime must be positive".into()))?;
-    Ok(match (settings.token_strategy, &stores.redis) {
-        (TokenStrategy::Jwt, _) => Arc::new(
-            JwtStrategy::new(JwtStrategyConfig::hs256(secret.clone(), lifetime))?
-                .with_revocations(Arc::clone(&stores.revocations)),
-        ),
-        (TokenStrategy::Database, _) => Arc::new(auth_core::DatabaseStrategy::new(
-            Arc::new(store.clone()),
-            lifetime,
-        )?),
+    redis: Option<&auth_redis::Redis>,
+    mailer: Arc<dyn Mailer>,
+) -> Result<AuthStackConfig<SeaOrmStore>, StartupError> {
+    let mut config = AuthStackConfig::new(secret.clone());
+    config.lifetime_seconds = lifetime(settings.jwt_expire_seconds)?;
+    config.cookie = Some((
+        "cookie".into(),
+        CookieTransportConfig {
+            secure: settings.cookie_secure,
+            same_site: settings.cookie_samesite,
+            ..Default::default()
+        },
+    ));
+    config.cookie_lifetime_seconds = Some(lifetime(settings.cookie_expire_seconds)?);
+    config.strategy = match (settings.token_strategy, redis) {
+        (TokenStrategy::Jwt, _) => auth_actix::TokenStrategy::Jwt,
+        (TokenStrategy::Database, _) => {
+            auth_actix::TokenStrategy::Database(Arc::new(store.clone()))
+        }
         (TokenStrategy::Redis, Some(r)) => {
-            Arc::new(auth_redis::RedisStrategy::new(r.clone(), lifetime))
+            let r = r.clone();
+            auth_actix::TokenStrategy::PerBackend(Arc::new(move |seconds| {
+                Arc::new(auth_redis::RedisStrategy::new(r.clone(), seconds))
+            }))
         }
         (TokenStrategy::Redis, None) => {
             return Err(AuthError::Config("Redis is not connected".into()).into());
         }
+    };
+    let limiter: Arc<dyn LimiterStore> = match redis {
+        Some(r) => {
+            config.revocations = Arc::new(auth_redis::RedisRevocations::new(r.clone()));
+            Arc::new(auth_redis::RedisLimiter::new(r.clone()))
+        }
+        None => {
+            config.revocations = Arc::new(store.clone());
+            Arc::new(auth_core::MemoryLimiter::default())
+        }
+    };
+    config.rate_limit = settings.rate_limit.map(|limits| RateLimitConfig {
+        store: limiter,
+        limits,
+    });
+    config.hooks = Arc::new(FractalHooks {
+        store: store.clone(),
+        default_group: settings.default_group_name.clone(),
+    });
+    config.mailer = mailer;
+    config.mail_templates = MailTemplates::for_product("Fractal");
+    config.permissions = Some(Arc::new(store.clone()));
+    config.groups = Some(GroupsConfig {
+        store: Arc::new(store.clone()),
+        default_group: Some(settings.default_group_name.clone()),
+        max_name_chars: migrations::limits::GROUP_NAME.max_chars,
+    });
+    config.oauth = Some(oauth_config(settings, store));
+    config.web = WebConfig {
+        requires_verification: false,
+        superuser_forbidden_detail: Some(SUPERUSER_FORBIDDEN.into()),
+    };
+    config.hasher = PasswordHasherConfig {
+        upgrade_bcrypt: settings.upgrade_bcrypt_hashes,
+        ..PasswordHasherConfig::default()
+    };
+    Ok(config)
+}
+
+/// The plugin `FRACTAL_AUTH` names (after first-start data exist: no-auth acts as the first
+/// superuser; OIDC shares the stack's manager).
+async fn plugin(
+    settings: &Settings,
+    store: &SeaOrmStore,
+    manager: &Arc<UserManager<SeaOrmStore>>,
+) -> Result<PluginChoice<SeaOrmStore>, StartupError> {
+    Ok(match &settings.auth {
+        AuthMode::Embedded => PluginChoice::Embedded,
+        AuthMode::NoAuth { .. } => {
+            let local = store
+                .any_superuser()
+                .await?
+                .ok_or_else(|| AuthError::Config("no superuser to act as".into()))?;
+            tracing::warn!(
+                "FRACTAL_AUTH=noauth: AUTHENTICATION IS OFF. Every request acts as {} with every permission. \
+                 Use this only on a personal machine.",
+                local.email
+            );
+            PluginChoice::Custom(Arc::new(NoAuth::new(Arc::new(store.clone()), local.id)))
+        }
+        AuthMode::Oidc(o) => {
+            let mut config = auth_oidc::OidcConfig::new(&o.discovery_url, &o.audience);
+            config.permissions_claim = o.permissions_claim.clone();
+            config.email_claim = o.email_claim.clone();
+            config.cookie_name = o.cookie_name.clone();
+            config.min_refresh_interval = std::time::Duration::from_secs(o.key_refresh_seconds);
+            let plugin = auth_oidc::OidcAuth::new(config, Arc::clone(manager));
+            match plugin.refresh().await {
+                Ok(n) => tracing::info!(keys = n, "OIDC provider ready"),
+                Err(e) => tracing::warn!(
+                    "FRACTAL_OIDC_CONFIGURATION_ENDPOINT: {e}; requests will retry the provider"
+                ),
+            }
+            PluginChoice::Custom(Arc::new(plugin))
+        }
     })
 }
 
-/// Connects, migrates and bootstraps (under a cross-process lock), and builds the auth state.
+/// Connects, migrates and bootstraps (under a cross-process lock), and builds the auth stack
+/// with [`AuthStack`], as an embedder would.
 pub async fn assemble(settings: &Settings, mailer: Arc<dyn Mailer>) -> Result<Stack, StartupError> {
     let secret = resolve_jwt_secret(settings)?;
     crate::preflight::reach_database(&settings.database_url, crate::preflight::CONNECT_TIMEOUT)
         .await?;
+    let redis = connect_redis(settings).await?;
     // Migrate on a connection of its own (see `connect_migrated`), under a cross-process lock
     // held until the first admin and default group exist; released whatever happens.
     let lock = SchemaLock::acquire(&settings.database_url).await?;
@@ -153,123 +223,28 @@ pub async fn assemble(settings: &Settings, mailer: Arc<dyn Mailer>) -> Result<St
         let db = auth_sea_orm::connect_migrated(&settings.database_url, pool).await?;
         let store = SeaOrmStore::with_cache_ttl(db, settings.cache_ttl)
             .with_label(settings.database_url.redacted());
-        let hasher = PasswordHasher::new(PasswordHasherConfig {
-            upgrade_bcrypt: settings.upgrade_bcrypt_hashes,
-            ..PasswordHasherConfig::default()
-        })?;
-        let manager = Arc::new(
-            UserManager::new(
-                Arc::new(store.clone()),
-                hasher,
-                UserManagerConfig::with_secret(secret.clone()),
-            )?
-            .with_hooks(Arc::new(
-                FractalHooks {
-                    store: store.clone(),
-                    default_group: settings.default_group_name.clone(),
-                }
-                .mailing(mailer),
-            )),
-        );
-        let report = bootstrap(settings, &store, &manager).await?;
-        Ok::<_, StartupError>((store, manager, report))
+        let config = auth_config(settings, &secret, &store, redis.as_ref(), mailer)?;
+        let revocations = Arc::clone(&config.revocations);
+        let prepared = AuthStack::prepare(Arc::new(store.clone()), config)?;
+        let report = bootstrap(settings, &store, prepared.manager()).await?;
+        Ok::<_, StartupError>((store, prepared, report, revocations))
     }
     .await;
     lock.release().await?;
-    let (store, manager, report) = built?;
-
-    let cookie = CookieTransport::new(CookieTransportConfig {
-        secure: settings.cookie_secure,
-        same_site: settings.cookie_samesite,
-        ..Default::default()
-    });
-    let stores = session_stores(settings, &store).await?;
-    let backends = vec![
-        AuthenticationBackend::new(
-            "bearer",
-            Arc::new(BearerTransport),
-            strategy(
-                settings,
-                &secret,
-                settings.jwt_expire_seconds,
-                &store,
-                &stores,
-            )?,
-        ),
-        AuthenticationBackend::new(
-            "cookie",
-            Arc::new(cookie),
-            strategy(
-                settings,
-                &secret,
-                settings.cookie_expire_seconds,
-                &store,
-                &stores,
-            )?,
-        ),
-    ];
-    let authenticator = Authenticator::new(backends, Arc::new(store.clone()))?;
-    let plugin: Arc<dyn AuthPlugin<SeaOrmStore>> = match &settings.auth {
-        AuthMode::Embedded => Arc::new(EmbeddedAuth::new(
-            authenticator.clone(),
-            Some(Arc::new(store.clone())),
-        )),
-        AuthMode::NoAuth { .. } => {
-            let local = store
-                .any_superuser()
-                .await?
-                .ok_or_else(|| AuthError::Config("no superuser to act as".into()))?;
-            tracing::warn!(
-                "FRACTAL_AUTH=noauth: AUTHENTICATION IS OFF. Every request acts as {} with every permission. \
-                 Use this only on a personal machine.",
-                local.email
-            );
-            Arc::new(NoAuth::new(Arc::new(store.clone()), local.id))
-        }
-        AuthMode::Oidc(o) => {
-            let mut config = auth_oidc::OidcConfig::new(&o.discovery_url, &o.audience);
-            config.permissions_claim = o.permissions_claim.clone();
-            config.email_claim = o.email_claim.clone();
-            config.cookie_name = o.cookie_name.clone();
-            config.min_refresh_interval = std::time::Duration::from_secs(o.key_refresh_seconds);
-            let plugin = auth_oidc::OidcAuth::new(config, Arc::clone(&manager));
-            match plugin.refresh().await {
-                Ok(n) => tracing::info!(keys = n, "OIDC provider ready"),
-                Err(e) => tracing::warn!(
-                    "FRACTAL_OIDC_CONFIGURATION_ENDPOINT: {e}; requests will retry the provider"
-                ),
-            }
-            Arc::new(plugin)
-        }
-    };
-    tracing::info!(plugin = plugin.name(), "auth plugin");
-    let mut auth_state = AuthState::new(
-        manager,
-        authenticator,
-        WebConfig {
-            requires_verification: false,
-            superuser_forbidden_detail: Some(SUPERUSER_FORBIDDEN.into()),
-        },
-    )
-    .with_plugin(plugin);
-    if let Some(limits) = settings.rate_limit {
-        auth_state = auth_state.with_limiter(auth_core::RateLimiter::new(
-            Arc::clone(&stores.limiter),
-            limits,
-        ));
-    }
-    let state = web::Data::new(auth_state);
-    spawn_purge(settings, store.clone(), Arc::clone(&stores.revocations));
-    let oauth = web::Data::new(oauth_runtime(settings, &secret)?);
+    let (store, mut prepared, report, revocations) = built?;
+    let choice = plugin(settings, &store, prepared.manager()).await?;
+    prepared.set_plugin(choice);
+    let auth = prepared.build().await?;
+    spawn_purge(settings, store.clone(), revocations);
     let readiness = web::Data::new(routes::health::Readiness {
         store: store.clone(),
-        redis: stores.redis.clone(),
+        redis,
     });
     Ok(Stack {
         store,
-        state,
+        state: auth.data(),
+        auth,
         bootstrap: report,
-        oauth,
         readiness,
     })
 }
@@ -301,12 +276,10 @@ fn spawn_purge(settings: &Settings, store: SeaOrmStore, revocations: Arc<dyn Rev
     });
 }
 
-/// Builds the OAuth clients; a provider that cannot be reached now is one warning naming its
-/// variable, and is retried on first use.
-fn oauth_runtime(
-    settings: &Settings,
-    secret: &SecretString,
-) -> Result<routes::oauth::OAuthRuntime, StartupError> {
+/// The OAuth login clients; a provider that cannot be reached now is one warning naming its
+/// variable, and is retried on first use. Spent states are recorded in the database (shared
+/// by every server process).
+fn oauth_config(settings: &Settings, store: &SeaOrmStore) -> OAuthConfig {
     let mut clients = Vec::new();
     for c in &settings.oauth.clients {
         let mut config = auth_oidc::client::ClientConfig::new(
@@ -333,13 +306,17 @@ fn oauth_runtime(
         });
         clients.push(client);
     }
-    Ok(routes::oauth::OAuthRuntime {
-        clients,
-        codec: auth_core::JwtCodec::hs256(secret)?,
-        secret: secret.clone(),
-        settings: settings.oauth.clone(),
-        cookie_secure: settings.cookie_secure,
-    })
+    let mut config = OAuthConfig::new(clients);
+    config.associate_by_email = settings.oauth.associate_by_email;
+    config.allow_registration = settings.oauth.self_registration;
+    config.frontend_url = settings.oauth.frontend_url.clone();
+    config.csrf_cookie_secure = settings.cookie_secure;
+    config.login_backend = "cookie".into();
+    config.states = Arc::new(
+        SeaOrmOAuthStates::new(store.connection().clone())
+            .with_label(settings.database_url.redacted()),
+    );
+    config
 }
 
 /// SMTP when configured, else a mailer that logs each message at INFO.
@@ -357,26 +334,17 @@ pub fn default_mailer(settings: &Settings) -> Result<Arc<dyn Mailer>, StartupErr
 }
 
 /// Mounts every route of the server on an app (used by the server and by tests).
-pub fn configure_app(
-    state: web::Data<AuthState<SeaOrmStore>>,
-    oauth: web::Data<routes::oauth::OAuthRuntime>,
-    default_group: String,
-) -> impl FnOnce(&mut web::ServiceConfig) {
+pub fn configure_app(stack: AuthStack<SeaOrmStore>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
-        let password_login = state.plugin.password_login();
+        let password_login = stack.data().plugin.password_login();
         // Fractal's `/api/v1` tables, registered on their own for the API's handlers.
-        let fractal_db = state.manager.db().connection().clone();
-        let oauth_names: Vec<String> = oauth
-            .clients
-            .iter()
-            .map(|c| c.config().name.clone())
-            .collect();
-        cfg.app_data(state)
-            .app_data(oauth)
-            .app_data(web::Data::new(routes::groups::DefaultGroup(default_group)))
+        let fractal_db = stack.data().manager.db().connection().clone();
+        // The whole app keeps FastAPI's 422 handlers (the `/api/v1` routes answer like the
+        // auth routes); the stack's routers carry them too.
+        cfg.app_data(stack.data())
             .configure(configure_input_errors)
             .configure(routes::health::configure)
-            .configure(routes::auth::configure(password_login, oauth_names))
+            .configure(routes::auth::configure(stack, password_login))
             .configure(routes::me::configure)
             .configure(crate::api::configure(fractal_db))
             .configure(routes::docs::configure);
@@ -478,9 +446,7 @@ impl Application {
         )
         .await;
         let metrics = metrics_of(&settings, &stack)?;
-        let state = stack.state;
-        let default_group = settings.default_group_name.clone();
-        let oauth = stack.oauth;
+        let auth = stack.auth;
         let readiness = stack.readiness;
         let (csrf, trusted) = (settings.csrf_protection, settings.trusted_origins.clone());
         if !csrf {
@@ -491,7 +457,7 @@ impl Application {
         let server = HttpServer::new(move || {
             let metrics = metrics.clone();
             let route = metrics.clone();
-            App::new()
+            auth.app()
                 .wrap(actix_web::middleware::Condition::new(
                     csrf,
                     auth_actix::CrossOriginProtection::new(trusted.clone()),
@@ -501,11 +467,7 @@ impl Application {
                     srv.call(req)
                 })
                 .app_data(readiness.clone())
-                .configure(configure_app(
-                    state.clone(),
-                    oauth.clone(),
-                    default_group.clone(),
-                ))
+                .configure(configure_app(auth.clone()))
                 .configure(move |cfg| {
                     if let Some(m) = route {
                         crate::metrics::configure(m)(cfg);

@@ -113,6 +113,26 @@ make_error_codes! {
         UserChanged => CONFLICT, "USER_CHANGED";
         /// A group name already taken.
         GroupAlreadyExists => UNPROCESSABLE_ENTITY, "GROUP_ALREADY_EXISTS";
+        /// No user with this id (group and permission routes).
+        UserNotFound => NOT_FOUND, "USER_NOT_FOUND";
+        /// No group with this id.
+        GroupNotFound => NOT_FOUND, "GROUP_NOT_FOUND";
+        /// The default group cannot be deleted or left.
+        DefaultGroupFixed => UNPROCESSABLE_ENTITY, "DEFAULT_GROUP_FIXED";
+        /// The user is already in the group.
+        AlreadyGroupMember => UNPROCESSABLE_ENTITY, "ALREADY_GROUP_MEMBER";
+        /// The user is not in the group.
+        NotGroupMember => UNPROCESSABLE_ENTITY, "NOT_GROUP_MEMBER";
+        /// The identity provider failed or could not be reached.
+        OAuthProviderError => BAD_GATEWAY, "OAUTH_PROVIDER_ERROR";
+        /// The id_token breaks a rule of OpenID Connect Core §3.1.3.7.
+        OAuthInvalidIdToken => BAD_REQUEST, "OAUTH_INVALID_ID_TOKEN";
+        /// The provider redirected back with an error, or without a code.
+        OAuthCallbackRefused => BAD_REQUEST, "OAUTH_CALLBACK_REFUSED";
+        /// No linked OAuth account with this id for this user.
+        OAuthAccountNotFound => NOT_FOUND, "OAUTH_ACCOUNT_NOT_FOUND";
+        /// Unlinking would leave the user no way to log in.
+        LastLoginMethod => UNPROCESSABLE_ENTITY, "LAST_LOGIN_METHOD";
         /// A value the database refuses as data (too long, NUL, charset).
         ValueNotStorable => UNPROCESSABLE_ENTITY, "VALUE_NOT_STORABLE";
         /// Malformed input: FastAPI's list of items.
@@ -405,6 +425,14 @@ fn map_auth_error(error: &AuthError, context: Context) -> (WebCode, Value) {
         (AuthError::OAuthInvalidState, _) => fastapi(E::OAuthInvalidState),
         (AuthError::TokenDecode, _) => fastapi(E::AccessTokenDecodeError),
         (AuthError::TokenExpired, _) => fastapi(E::AccessTokenAlreadyExpired),
+        (AuthError::OAuthAccountNotExists(id), _) => (
+            W::OAuthAccountNotFound,
+            json!(format!("OAuth account {id} not found.")),
+        ),
+        (AuthError::LastLoginMethod, _) => (
+            W::LastLoginMethod,
+            json!("Cannot unlink the last way to log in: set a password first (forgot-password) or link another account."),
+        ),
         (AuthError::RegistrationDisabled, _) => (
             W::RegistrationDisabled,
             json!("Self-registration is disabled: ask an administrator to create your account."),

@@ -20,7 +20,10 @@ pub mod authz;
 pub mod cross_origin;
 pub mod error;
 pub mod extract;
+pub mod groups;
 pub mod input;
+#[cfg(feature = "oauth")]
+pub mod oauth;
 pub mod openapi;
 pub mod routes;
 pub mod schema;
@@ -36,8 +39,14 @@ pub use extract::{
     Active, AnyUser, Anyone, CurrentUser, Guard, MaybeUser, RequestUser, Requirement, Superuser,
     Verified, auth_state as auth_state_of, neutral_headers,
 };
+pub use groups::GroupsConfig;
 pub use input::{JsonObject, configure_input_errors, method_not_allowed, not_found};
+#[cfg(feature = "oauth")]
+pub use oauth::OAuthConfig;
 pub use routes::UserSchema;
 pub use schema::PlainSchema;
-pub use stack::{AuthStack, AuthStackConfig, PluginChoice, RateLimitConfig, Router, TokenStrategy};
+pub use stack::{
+    Access, AuthStack, AuthStackConfig, PluginChoice, PreparedStack, RateLimitConfig, Router,
+    StrategyFactory, TokenStrategy,
+};
 pub use state::{AuthState, WebConfig};

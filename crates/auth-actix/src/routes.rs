@@ -478,3 +478,78 @@ async fn delete_user<D: UserDatabase>(
     state.manager.delete(&user).await?;
     Ok(HttpResponse::build(StatusCode::NO_CONTENT).finish())
 }
+
+/// An OAuth link as its user sees it (no provider tokens).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct OAuthAccountRead<Id> {
+    /// Link id (for unlinking).
+    pub id: Id,
+    /// The provider's configured name.
+    pub oauth_name: String,
+    /// The e-mail the provider reported.
+    pub account_email: String,
+}
+
+impl<Id: Clone> From<&auth_core::OAuthAccount<Id>> for OAuthAccountRead<Id> {
+    fn from(a: &auth_core::OAuthAccount<Id>) -> Self {
+        Self {
+            id: a.id.clone(),
+            oauth_name: a.oauth_name.clone(),
+            account_email: a.account_email.clone(),
+        }
+    }
+}
+
+/// `GET /oauth-accounts` (the current user's links, oldest first) and
+/// `DELETE /oauth-accounts/{account_id}` (204; 404 for an unknown link, 422 for the last way
+/// to log in: see [`auth_core::UserManager::unlink_oauth_account`]). Active users.
+pub fn oauth_accounts_routes<D>(cfg: &mut web::ServiceConfig)
+where
+    D: UserDatabase,
+    D::Id: crate::groups::PathId,
+{
+    cfg.route("/oauth-accounts", web::get().to(list_oauth_accounts::<D>))
+        .route(
+            "/oauth-accounts/{account_id}",
+            web::delete().to(unlink_oauth_account::<D>),
+        );
+}
+
+async fn list_oauth_accounts<D>(
+    req: HttpRequest,
+    current: CurrentUser<D, Active>,
+) -> Result<HttpResponse, ApiError>
+where
+    D: UserDatabase,
+    D::Id: crate::groups::PathId,
+{
+    let state = auth_state::<D>(&req)?;
+    let accounts = state
+        .manager
+        .db()
+        .oauth_accounts(&current.user().id)
+        .await?;
+    Ok(HttpResponse::Ok().json(
+        accounts
+            .iter()
+            .map(OAuthAccountRead::from)
+            .collect::<Vec<_>>(),
+    ))
+}
+
+async fn unlink_oauth_account<D>(
+    req: HttpRequest,
+    current: CurrentUser<D, Active>,
+    path: web::Path<D::Id>,
+) -> Result<HttpResponse, ApiError>
+where
+    D: UserDatabase,
+    D::Id: crate::groups::PathId,
+{
+    let state = auth_state::<D>(&req)?;
+    state
+        .manager
+        .unlink_oauth_account(current.user(), &path.into_inner())
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

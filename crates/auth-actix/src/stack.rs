@@ -3,7 +3,7 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use actix_web::{App, HttpServer};
+//! use actix_web::HttpServer;
 //! use auth_actix::{AuthStack, AuthStackConfig, PlainSchema, Router};
 //! use auth_core::memory::MemoryStore;
 //! use secrecy::SecretString;
@@ -13,8 +13,8 @@
 //! let config = AuthStackConfig::new(SecretString::from("a long random secret".to_owned()));
 //! let stack = AuthStack::build(store, config).await?;
 //! HttpServer::new(move || {
-//!     App::new()
-//!         .app_data(stack.data()) // for `CurrentUser` in the app's own handlers
+//!     stack
+//!         .app() // an `App` with the stack's state: `CurrentUser` works in every handler
 //!         .service(stack.scope::<PlainSchema>("/auth/jwt", &[Router::auth("bearer")]))
 //!         .service(stack.scope::<PlainSchema>("/auth", &[Router::Register, Router::ResetPassword, Router::Verify]))
 //!         .service(stack.scope::<PlainSchema>("/users", &[Router::Users]))
@@ -28,29 +28,40 @@
 use std::num::NonZeroU64;
 use std::sync::Arc;
 
-use actix_web::{Scope, web};
+use actix_web::body::BoxBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::{App, Scope, web};
 use auth_core::{
-    AuthError, AuthPlugin, AuthenticationBackend, Authenticator, BearerTransport, CookieTransport,
-    CookieTransportConfig, EmbeddedAuth, JwtStrategy, JwtStrategyConfig, LimiterStore, LogMailer,
-    MailTemplates, Mailer, MailingHooks, MemoryLimiter, MemoryRevocations, NoAuth, NoHooks,
-    PasswordHasher, PasswordHasherConfig, PermissionDatabase, RateLimiter, RateLimits,
-    RevocationList, Safety, Strategy, UserCreate, UserDatabase, UserHooks, UserManager,
-    UserManagerConfig,
+    AccessTokenDatabase, AuthError, AuthPlugin, AuthenticationBackend, Authenticator,
+    BearerTransport, CookieTransport, CookieTransportConfig, DatabaseStrategy, EmbeddedAuth,
+    JwtStrategy, JwtStrategyConfig, LimiterStore, LogMailer, MailTemplates, Mailer, MailingHooks,
+    MemoryLimiter, MemoryRevocations, NoAuth, NoHooks, PasswordHasher, PasswordHasherConfig,
+    PermissionDatabase, RateLimiter, RateLimits, RevocationList, Safety, Strategy, UserCreate,
+    UserDatabase, UserHooks, UserManager, UserManagerConfig,
 };
 use secrecy::SecretString;
 
-use crate::extract::{Active, Anyone};
+use crate::extract::{Active, Anyone, Requirement, Superuser, Verified};
+use crate::groups::{self, GroupsConfig, GroupsState, PathId};
 use crate::input::configure_input_errors;
 use crate::routes::{self, UserSchema};
 use crate::state::{AuthState, WebConfig};
 
-/// How tokens are made and checked.
+/// Makes a strategy for tokens living the given number of seconds (one per backend).
+pub type StrategyFactory<Id> = Arc<dyn Fn(NonZeroU64) -> Arc<dyn Strategy<Id>> + Send + Sync>;
+
+/// How tokens are made and checked. Every backend gets its own strategy with its own
+/// lifetime, except [`TokenStrategy::Custom`], which all share.
 pub enum TokenStrategy<Id: auth_core::UserId> {
     /// HS256 JWTs signed with the stack's secret, revocable through the stack's revocation
     /// list (the default).
     Jwt,
-    /// Any other strategy (e.g. `auth_core::DatabaseStrategy`, `auth_redis::RedisStrategy`),
-    /// shared by every backend.
+    /// Opaque tokens stored in this database (FastAPI Users' `DatabaseStrategy`).
+    Database(Arc<dyn AccessTokenDatabase<Id>>),
+    /// Strategies made per backend from its lifetime (e.g.
+    /// `Arc::new(move |s| Arc::new(auth_redis::RedisStrategy::new(redis.clone(), s)))`).
+    PerBackend(StrategyFactory<Id>),
+    /// One strategy shared by every backend, lifetimes included.
     Custom(Arc<dyn Strategy<Id>>),
 }
 
@@ -64,7 +75,8 @@ pub enum PluginChoice<D: UserDatabase> {
         /// The local user's address.
         email: auth_core::Email,
     },
-    /// A plugin of the embedder's (e.g. `auth_oidc::OidcAuth`).
+    /// A plugin of the embedder's (e.g. `auth_oidc::OidcAuth`, which needs the stack's
+    /// manager: choose it on the [`PreparedStack`]).
     Custom(Arc<dyn AuthPlugin<D>>),
 }
 
@@ -88,16 +100,21 @@ impl Default for RateLimitConfig {
 /// Everything the stack is made of. [`AuthStackConfig::new`] gives the secure defaults:
 /// Bearer transport named `bearer`, HS256 JWTs living one hour, logout revokes (an in-memory
 /// revocation list), rate limiting on, tokens mailed through [`LogMailer`] (which warns that
-/// no mailer is configured), argon2id on a bounded pool, no cookie backend.
+/// no mailer is configured), argon2id on a bounded pool, no cookie backend, no groups, no
+/// OAuth clients.
 pub struct AuthStackConfig<D: UserDatabase> {
-    /// Signs access, reset-password and verification tokens (keep it out of the code).
+    /// Signs access, reset-password, verification and OAuth state tokens (keep it out of the
+    /// code).
     pub secret: SecretString,
-    /// Token lifetime in seconds (3600).
+    /// Token lifetime in seconds (3600), of the Bearer backend and, unless
+    /// `cookie_lifetime_seconds` says otherwise, of the cookie backend.
     pub lifetime_seconds: NonZeroU64,
     /// Name of the Bearer backend (`Some("bearer")`); `None` for no Bearer login.
     pub bearer: Option<String>,
     /// Name and attributes of the cookie backend (`None`).
     pub cookie: Option<(String, CookieTransportConfig)>,
+    /// Token lifetime of the cookie backend in seconds (`None`: `lifetime_seconds`).
+    pub cookie_lifetime_seconds: Option<NonZeroU64>,
     /// Token strategy ([`TokenStrategy::Jwt`]).
     pub strategy: TokenStrategy<D::Id>,
     /// Revoked JWT ids, consulted by [`TokenStrategy::Jwt`] (in memory: per process).
@@ -110,9 +127,14 @@ pub struct AuthStackConfig<D: UserDatabase> {
     pub mail_templates: MailTemplates,
     /// Brute-force protection (`Some(default)`); `None` turns it off.
     pub rate_limit: Option<RateLimitConfig>,
-    /// Stored permissions of users and groups for the embedded plugin (`None`: only
-    /// superusers hold permissions).
+    /// Stored permissions of users and groups, for the embedded plugin and
+    /// `Router::Permissions` (`None`: only superusers hold permissions).
     pub permissions: Option<Arc<dyn PermissionDatabase<D::Id>>>,
+    /// Groups, for `Router::Groups` (`None`).
+    pub groups: Option<GroupsConfig<D::Id>>,
+    /// OAuth login clients, for `Router::OAuth` (`None`).
+    #[cfg(feature = "oauth")]
+    pub oauth: Option<crate::oauth::OAuthConfig>,
     /// Who the caller is ([`PluginChoice::Embedded`]).
     pub plugin: PluginChoice<D>,
     /// Web-layer knobs (verification requirement, 403 wording).
@@ -129,6 +151,7 @@ impl<D: UserDatabase> AuthStackConfig<D> {
             lifetime_seconds: NonZeroU64::new(3600).unwrap_or(NonZeroU64::MIN),
             bearer: Some("bearer".into()),
             cookie: None,
+            cookie_lifetime_seconds: None,
             strategy: TokenStrategy::Jwt,
             revocations: Arc::new(MemoryRevocations::new()),
             hooks: Arc::new(NoHooks),
@@ -136,6 +159,9 @@ impl<D: UserDatabase> AuthStackConfig<D> {
             mail_templates: MailTemplates::default(),
             rate_limit: Some(RateLimitConfig::default()),
             permissions: None,
+            groups: None,
+            #[cfg(feature = "oauth")]
+            oauth: None,
             plugin: PluginChoice::Embedded,
             web: WebConfig::default(),
             hasher: PasswordHasherConfig::default(),
@@ -143,13 +169,28 @@ impl<D: UserDatabase> AuthStackConfig<D> {
     }
 }
 
-/// One of FastAPI Users' routers, for [`AuthStack::scope`].
+/// Who may call a router, for [`Router::GuardedRegister`] and [`Router::GuardedUsers`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, authenticated or not.
+    Anyone,
+    /// An active user.
+    Active,
+    /// An active, verified user.
+    Verified,
+    /// An active superuser.
+    Superuser,
+}
+
+/// One of the stack's routers, for [`AuthStack::scope`]. Paths are relative to the scope.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Router {
     /// `POST /login`, `POST /logout` of the named backend (FastAPI Users' auth router).
     Auth(String),
     /// `POST /register`, open to anyone.
     Register,
+    /// `POST /register` for callers with this access only (Fractal: superusers).
+    GuardedRegister(Access),
     /// `POST /forgot-password`, `POST /reset-password`.
     ResetPassword,
     /// `POST /request-verify-token`, `POST /verify`.
@@ -157,8 +198,28 @@ pub enum Router {
     /// `GET|PATCH /me` (active users), `GET|PATCH|DELETE /{id}` and `POST /{id}/logout-all`
     /// (superusers).
     Users,
+    /// [`Router::Users`] with `/me` for callers with this access (Fractal: superusers).
+    GuardedUsers(Access),
     /// `POST /logout-all`: ends every session of the current user.
     LogoutAll,
+    /// `GET /{name}/authorize`, `GET /{name}/callback` for every OAuth client of
+    /// `AuthStackConfig::oauth` (feature `oauth`).
+    #[cfg(feature = "oauth")]
+    OAuth,
+    /// `GET /{name}/authorize`, `GET /{name}/callback` per OAuth client, for an active user
+    /// linking a provider account to themselves (FastAPI Users' associate router; feature
+    /// `oauth`). Mount it under its own prefix, e.g. `/auth/associate`.
+    #[cfg(feature = "oauth")]
+    OAuthAssociate,
+    /// `GET /oauth-accounts`, `DELETE /oauth-accounts/{account_id}`: the current user's
+    /// OAuth links (the last way to log in cannot be unlinked).
+    OAuthAccounts,
+    /// `/group…` (superusers): groups and members of `AuthStackConfig::groups`, and their
+    /// permissions when `AuthStackConfig::permissions` is set.
+    Groups,
+    /// `GET|PUT /{user_id}/permissions` (superusers), over `AuthStackConfig::permissions`:
+    /// mount it next to [`Router::Users`].
+    Permissions,
 }
 
 impl Router {
@@ -171,24 +232,124 @@ impl Router {
 /// A built stack: the shared state and the routers.
 pub struct AuthStack<D: UserDatabase> {
     state: web::Data<AuthState<D>>,
+    groups: web::Data<GroupsState<D::Id>>,
+    #[cfg(feature = "oauth")]
+    oauth: Option<web::Data<crate::oauth::OAuthRuntime>>,
 }
 
 impl<D: UserDatabase> Clone for AuthStack<D> {
     fn clone(&self) -> Self {
         Self {
             state: self.state.clone(),
+            groups: self.groups.clone(),
+            #[cfg(feature = "oauth")]
+            oauth: self.oauth.clone(),
         }
     }
 }
 
+/// A stack whose manager and backends exist but whose plugin is not chosen yet: for the
+/// work that needs the manager first (creating the first admin, an OIDC plugin sharing the
+/// manager). [`AuthStack::build`] is `prepare` then [`PreparedStack::build`].
+pub struct PreparedStack<D: UserDatabase> {
+    store: Arc<D>,
+    manager: Arc<UserManager<D>>,
+    authenticator: Authenticator<D>,
+    plugin: PluginChoice<D>,
+    permissions: Option<Arc<dyn PermissionDatabase<D::Id>>>,
+    rate_limit: Option<RateLimitConfig>,
+    web: WebConfig,
+    groups: Option<GroupsConfig<D::Id>>,
+    #[cfg(feature = "oauth")]
+    oauth: Option<crate::oauth::OAuthRuntime>,
+}
+
+impl<D: UserDatabase> PreparedStack<D> {
+    /// The user manager (with the configured hooks and mailer).
+    pub fn manager(&self) -> &Arc<UserManager<D>> {
+        &self.manager
+    }
+
+    /// The password-login backends.
+    pub fn authenticator(&self) -> &Authenticator<D> {
+        &self.authenticator
+    }
+
+    /// Replaces the plugin chosen in the config.
+    pub fn set_plugin(&mut self, plugin: PluginChoice<D>) {
+        self.plugin = plugin;
+    }
+
+    /// Resolves the plugin (creating the no-auth user if needed) and the limiter.
+    ///
+    /// # Errors
+    /// Storage errors while looking up or creating the no-auth user.
+    pub async fn build(self) -> Result<AuthStack<D>, AuthError> {
+        let plugin: Arc<dyn AuthPlugin<D>> = match self.plugin {
+            PluginChoice::Embedded => Arc::new(EmbeddedAuth::new(
+                self.authenticator.clone(),
+                self.permissions.clone(),
+            )),
+            PluginChoice::NoAuth { email } => {
+                let user = match self.store.get_by_email(email.as_str()).await? {
+                    Some(u) => u,
+                    None => {
+                        let password =
+                            SecretString::from(auth_core::strategy::database::generate_token());
+                        let mut create = UserCreate::new(email, password);
+                        create.is_superuser = true;
+                        create.is_verified = true;
+                        self.manager.create(create, Safety::Unsafe).await?
+                    }
+                };
+                tracing::warn!(
+                    "AUTHENTICATION IS OFF (no-auth plugin): every request acts as {} with every \
+                     permission. Use this only on a personal machine.",
+                    user.email
+                );
+                Arc::new(NoAuth::new(Arc::clone(&self.store), user.id))
+            }
+            PluginChoice::Custom(p) => p,
+        };
+        tracing::info!(plugin = plugin.name(), "auth plugin");
+        let mut state =
+            AuthState::new(self.manager, self.authenticator, self.web).with_plugin(plugin);
+        if let Some(limits) = self.rate_limit {
+            state = state.with_limiter(RateLimiter::new(limits.store, limits.limits));
+        }
+        Ok(AuthStack {
+            state: web::Data::new(state),
+            groups: web::Data::new(GroupsState {
+                groups: self.groups,
+                permissions: self.permissions,
+            }),
+            #[cfg(feature = "oauth")]
+            oauth: self.oauth.map(web::Data::new),
+        })
+    }
+}
+
 impl<D: UserDatabase> AuthStack<D> {
-    /// Builds the manager, strategy, backends, plugin and limiter from `config`. Must run
+    /// Builds the manager, strategies, backends, plugin and limiter from `config`. Must run
     /// inside a Tokio runtime (the mail worker is spawned).
     ///
     /// # Errors
     /// [`AuthError::Config`] for an unusable secret, a duplicate or empty backend name, or no
     /// backend at all with the embedded plugin; storage errors while creating the `NoAuth` user.
     pub async fn build(store: Arc<D>, config: AuthStackConfig<D>) -> Result<Self, AuthError> {
+        Self::prepare(store, config)?.build().await
+    }
+
+    /// The first half of [`AuthStack::build`]: everything but the plugin. Must run inside a
+    /// Tokio runtime (the mail worker is spawned).
+    ///
+    /// # Errors
+    /// [`AuthError::Config`] for an unusable secret, a duplicate or empty backend name, or no
+    /// backend at all with the embedded plugin.
+    pub fn prepare(
+        store: Arc<D>,
+        config: AuthStackConfig<D>,
+    ) -> Result<PreparedStack<D>, AuthError> {
         let hasher = PasswordHasher::new(config.hasher)?;
         let hooks = Arc::new(MailingHooks::new(
             config.mailer,
@@ -203,71 +364,79 @@ impl<D: UserDatabase> AuthStack<D> {
             )?
             .with_hooks(hooks),
         );
-        let strategy: Arc<dyn Strategy<D::Id>> = match config.strategy {
-            TokenStrategy::Jwt => Arc::new(
-                JwtStrategy::new(JwtStrategyConfig::hs256(
-                    config.secret.clone(),
-                    config.lifetime_seconds,
-                ))?
-                .with_revocations(config.revocations),
-            ),
-            TokenStrategy::Custom(s) => s,
+        let strategy = |lifetime: NonZeroU64| -> Result<Arc<dyn Strategy<D::Id>>, AuthError> {
+            Ok(match &config.strategy {
+                TokenStrategy::Jwt => Arc::new(
+                    JwtStrategy::new(JwtStrategyConfig::hs256(config.secret.clone(), lifetime))?
+                        .with_revocations(Arc::clone(&config.revocations)),
+                ),
+                TokenStrategy::Database(db) => {
+                    Arc::new(DatabaseStrategy::new(Arc::clone(db), lifetime)?)
+                }
+                TokenStrategy::PerBackend(make) => make(lifetime),
+                TokenStrategy::Custom(s) => Arc::clone(s),
+            })
         };
         let mut backends = Vec::new();
-        if let Some(name) = config.bearer {
+        if let Some(name) = &config.bearer {
             backends.push(AuthenticationBackend::new(
-                name,
+                name.clone(),
                 Arc::new(BearerTransport),
-                Arc::clone(&strategy),
+                strategy(config.lifetime_seconds)?,
             ));
         }
-        if let Some((name, cookie)) = config.cookie {
+        if let Some((name, cookie)) = &config.cookie {
+            let lifetime = config
+                .cookie_lifetime_seconds
+                .unwrap_or(config.lifetime_seconds);
             backends.push(AuthenticationBackend::new(
-                name,
-                Arc::new(CookieTransport::new(cookie)),
-                Arc::clone(&strategy),
+                name.clone(),
+                Arc::new(CookieTransport::new(cookie.clone())),
+                strategy(lifetime)?,
             ));
         }
         let authenticator = Authenticator::new(backends, Arc::clone(&store))?;
-        let plugin: Arc<dyn AuthPlugin<D>> = match config.plugin {
-            PluginChoice::Embedded => {
-                Arc::new(EmbeddedAuth::new(authenticator.clone(), config.permissions))
-            }
-            PluginChoice::NoAuth { email } => {
-                let user = match store.get_by_email(email.as_str()).await? {
-                    Some(u) => u,
-                    None => {
-                        let password =
-                            SecretString::from(auth_core::strategy::database::generate_token());
-                        let mut create = UserCreate::new(email, password);
-                        create.is_superuser = true;
-                        create.is_verified = true;
-                        manager.create(create, Safety::Unsafe).await?
-                    }
-                };
-                tracing::warn!(
-                    "AUTHENTICATION IS OFF (no-auth plugin): every request acts as {} with every \
-                     permission. Use this only on a personal machine.",
-                    user.email
-                );
-                Arc::new(NoAuth::new(Arc::clone(&store), user.id))
-            }
-            PluginChoice::Custom(p) => p,
-        };
-        let mut state = AuthState::new(manager, authenticator, config.web).with_plugin(plugin);
-        if let Some(limits) = config.rate_limit {
-            state = state.with_limiter(RateLimiter::new(limits.store, limits.limits));
-        }
-        Ok(Self {
-            state: web::Data::new(state),
+        #[cfg(feature = "oauth")]
+        let oauth = config
+            .oauth
+            .map(|o| crate::oauth::OAuthRuntime::new(o, config.secret.clone()))
+            .transpose()?;
+        Ok(PreparedStack {
+            store,
+            manager,
+            authenticator,
+            plugin: config.plugin,
+            permissions: config.permissions,
+            rate_limit: config.rate_limit,
+            web: config.web,
+            groups: config.groups,
+            #[cfg(feature = "oauth")]
+            oauth,
         })
     }
 
-    /// The shared state, to register with `App::app_data` so that the application's own
-    /// handlers can take `CurrentUser`, `Permitted` and friends. The stack's scopes carry it
-    /// already.
+    /// The shared state, for an `App` not started with [`AuthStack::app`]: register it with
+    /// `App::app_data` so that the application's own handlers can take `CurrentUser`,
+    /// `Permitted` and friends. The stack's scopes carry it already.
     pub fn data(&self) -> web::Data<AuthState<D>> {
         self.state.clone()
+    }
+
+    /// An `App` with the stack's state registered: start from it instead of `App::new()`, and
+    /// the extractors (`CurrentUser`, `Permitted`, `current_user`, ...) work in every handler
+    /// of the application; the registration cannot be forgotten.
+    pub fn app(
+        &self,
+    ) -> App<
+        impl ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<BoxBody>,
+            Error = actix_web::Error,
+            InitError = (),
+        > + use<D>,
+    > {
+        App::new().app_data(self.data())
     }
 
     /// The user manager (create users, change passwords, ... from the application's code).
@@ -279,28 +448,137 @@ impl<D: UserDatabase> AuthStack<D> {
     /// stack's state and FastAPI's 422 handlers for bodies, forms, paths and queries; neither
     /// leaks to the application's other routes.
     ///
-    /// Unknown backend names in [`Router::Auth`] are skipped with an error log (the backend
-    /// list is fixed when the stack is built).
-    pub fn scope<S: UserSchema<D>>(&self, path: &str, routers: &[Router]) -> Scope {
-        let mut scope = web::scope(path)
-            .app_data(self.state.clone())
-            .configure(configure_input_errors);
-        for router in routers {
-            scope = match router {
-                Router::Auth(name) => {
-                    if self.state.backend(name).is_none() {
-                        tracing::error!(backend = %name, "no such auth backend; router not mounted");
-                        continue;
-                    }
-                    scope.configure(routes::auth_routes::<D>(name))
-                }
-                Router::Register => scope.configure(routes::register_routes::<D, S, Anyone>),
-                Router::ResetPassword => scope.configure(routes::reset_password_routes::<D>),
-                Router::Verify => scope.configure(routes::verify_routes::<D, S>),
-                Router::Users => scope.configure(routes::users_routes::<D, S, Active>),
-                Router::LogoutAll => scope.configure(routes::logout_all_routes::<D>),
-            };
+    /// A router whose configuration is missing (an unknown backend name in [`Router::Auth`],
+    /// [`Router::Groups`] without groups, [`Router::Permissions`] without permissions,
+    /// `Router::OAuth` without clients or without its login backend) is skipped with an
+    /// error log: the configuration is fixed when the stack is built.
+    pub fn scope<S: UserSchema<D>>(&self, path: &str, routers: &[Router]) -> Scope
+    where
+        D::Id: PathId,
+    {
+        web::scope(path).configure(self.routers::<S>(routers))
+    }
+
+    /// The same routers as [`AuthStack::scope`], state and input-error handlers included, for
+    /// `Scope::configure` of a scope of the application's (e.g. to serve its own routes
+    /// first under the same prefix). The handlers then apply to that whole scope.
+    pub fn routers<S: UserSchema<D>>(
+        &self,
+        routers: &[Router],
+    ) -> impl FnOnce(&mut web::ServiceConfig) + 'static
+    where
+        D::Id: PathId,
+    {
+        let stack = self.clone();
+        let routers = routers.to_vec();
+        move |cfg| {
+            cfg.app_data(stack.state.clone())
+                .app_data(stack.groups.clone());
+            #[cfg(feature = "oauth")]
+            if let Some(oauth) = &stack.oauth {
+                cfg.app_data(oauth.clone());
+            }
+            configure_input_errors(cfg);
+            for router in &routers {
+                stack.mount::<S>(cfg, router);
+            }
         }
-        scope
+    }
+
+    fn mount<S: UserSchema<D>>(&self, cfg: &mut web::ServiceConfig, router: &Router)
+    where
+        D::Id: PathId,
+    {
+        let skipped = |what: &str| {
+            tracing::error!(router = ?router, "{what}; router not mounted");
+        };
+        match router {
+            Router::Auth(name) => {
+                if self.state.backend(name).is_none() {
+                    skipped(&format!("no auth backend named {name}"));
+                    return;
+                }
+                cfg.configure(routes::auth_routes::<D>(name));
+            }
+            Router::Register => {
+                cfg.configure(routes::register_routes::<D, S, Anyone>);
+            }
+            Router::GuardedRegister(access) => {
+                cfg.configure(match access {
+                    Access::Anyone => routes::register_routes::<D, S, Anyone>,
+                    Access::Active => routes::register_routes::<D, S, Active>,
+                    Access::Verified => routes::register_routes::<D, S, Verified>,
+                    Access::Superuser => routes::register_routes::<D, S, Superuser>,
+                });
+            }
+            Router::ResetPassword => {
+                cfg.configure(routes::reset_password_routes::<D>);
+            }
+            Router::Verify => {
+                cfg.configure(routes::verify_routes::<D, S>);
+            }
+            Router::Users => {
+                cfg.configure(routes::users_routes::<D, S, Active>);
+            }
+            Router::GuardedUsers(access) => {
+                cfg.configure(users_for::<D, S>(*access));
+            }
+            Router::LogoutAll => {
+                cfg.configure(routes::logout_all_routes::<D>);
+            }
+            #[cfg(feature = "oauth")]
+            Router::OAuth => {
+                let Some(oauth) = &self.oauth else {
+                    skipped("no OAuth clients configured");
+                    return;
+                };
+                let backend = &oauth.config.login_backend;
+                if self.state.backend(backend).is_none() {
+                    skipped(&format!("no auth backend named {backend} for OAuth logins"));
+                    return;
+                }
+                cfg.configure(crate::oauth::oauth_routes::<D>(oauth.config.names()));
+            }
+            #[cfg(feature = "oauth")]
+            Router::OAuthAssociate => {
+                let Some(oauth) = &self.oauth else {
+                    skipped("no OAuth clients configured");
+                    return;
+                };
+                cfg.configure(crate::oauth::oauth_associate_routes::<D, S>(
+                    oauth.config.names(),
+                ));
+            }
+            Router::OAuthAccounts => {
+                cfg.configure(routes::oauth_accounts_routes::<D>);
+            }
+            Router::Groups => {
+                if self.groups.groups.is_none() {
+                    skipped("no group store configured");
+                    return;
+                }
+                let with_permissions = self.groups.permissions.is_some();
+                cfg.configure(groups::group_routes::<D>(with_permissions));
+            }
+            Router::Permissions => {
+                if self.groups.permissions.is_none() {
+                    skipped("no permission store configured");
+                    return;
+                }
+                cfg.configure(groups::user_permission_routes::<D>);
+            }
+        }
+    }
+}
+
+fn users_for<D: UserDatabase, S: UserSchema<D>>(access: Access) -> fn(&mut web::ServiceConfig) {
+    fn with<D: UserDatabase, S: UserSchema<D>, R: Requirement>() -> fn(&mut web::ServiceConfig) {
+        routes::users_routes::<D, S, R>
+    }
+    match access {
+        Access::Anyone => with::<D, S, Anyone>(),
+        Access::Active => with::<D, S, Active>(),
+        Access::Verified => with::<D, S, Verified>(),
+        Access::Superuser => with::<D, S, Superuser>(),
     }
 }

@@ -65,6 +65,13 @@ pub enum AuthError {
     /// A signed token has expired.
     #[error("token has expired")]
     TokenExpired,
+    /// The user has no OAuth account with this id (the id as given).
+    #[error("OAuth account {0} not found")]
+    OAuthAccountNotExists(String),
+    /// Unlinking this OAuth account would leave the user no way to log in: no password and
+    /// no other linked account.
+    #[error("cannot unlink the last way to log in")]
+    LastLoginMethod,
     /// A new user would be created from an OAuth login but self-registration is off.
     #[error("self-registration is disabled")]
     RegistrationDisabled,

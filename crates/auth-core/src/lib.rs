@@ -42,6 +42,7 @@ pub mod jwt;
 pub mod mail;
 pub mod manager;
 pub mod memory;
+pub mod oauth_state;
 pub mod password;
 pub mod permissions;
 pub mod plugin;
@@ -62,6 +63,7 @@ pub use mail::{LogMailer, MailMessage, MailTemplates, Mailer, MailingHooks};
 pub use manager::{
     OAuthCallbackOptions, Safety, UserCreate, UserManager, UserManagerConfig, UserOf, UserUpdate,
 };
+pub use oauth_state::{MemoryOAuthStates, OAuthStateStore};
 pub use password::{
     Argon2Config, HasherStats, PasswordHasher, PasswordHasherConfig, PasswordPolicy, Verification,
 };

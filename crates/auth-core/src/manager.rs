@@ -673,6 +673,82 @@ impl<D: UserDatabase> UserManager<D> {
         Ok(user)
     }
 
+    /// Links a provider account to `user`, who is logged in (FastAPI Users'
+    /// `oauth_associate_callback`); a link the user has already gets its tokens refreshed.
+    /// Runs `on_after_update` with the field `oauth_accounts`.
+    ///
+    /// # Errors
+    /// [`AuthError::UserAlreadyExists`] if that provider account is linked to another user.
+    pub async fn oauth_associate(
+        &self,
+        user: &UserOf<D>,
+        account: OAuthAccountData,
+    ) -> Result<UserOf<D>, AuthError> {
+        let existing = self
+            .db
+            .oauth_accounts(&user.id)
+            .await?
+            .into_iter()
+            .find(|a| a.oauth_name == account.oauth_name && a.account_id == account.account_id);
+        match existing {
+            Some(mut linked) => {
+                linked.access_token = account.access_token;
+                linked.expires_at = account.expires_at;
+                linked.refresh_token = account.refresh_token;
+                linked.account_email = account.account_email;
+                self.db.update_oauth_account(&linked).await?;
+            }
+            // Storage refuses a provider account linked to someone else: UserAlreadyExists.
+            None => {
+                self.db.add_oauth_account(&user.id, account).await?;
+            }
+        }
+        self.hooks
+            .on_after_update(
+                user,
+                &UserChanges {
+                    fields: vec!["oauth_accounts"],
+                },
+            )
+            .await?;
+        Ok(user.clone())
+    }
+
+    /// Unlinks the OAuth account `account_id` of `user`, unless it is their last way to log
+    /// in (no password and no other linked account): a user must never lock themselves out.
+    /// Runs `on_after_update` with the field `oauth_accounts`.
+    ///
+    /// # Errors
+    /// [`AuthError::OAuthAccountNotExists`] if `user` has no account with that id (another
+    /// user's account included); [`AuthError::LastLoginMethod`] if it is their last way to
+    /// log in.
+    pub async fn unlink_oauth_account(
+        &self,
+        user: &UserOf<D>,
+        account_id: &D::Id,
+    ) -> Result<(), AuthError> {
+        let accounts = self.db.oauth_accounts(&user.id).await?;
+        let not_found = || AuthError::OAuthAccountNotExists(account_id.to_string());
+        if !accounts.iter().any(|a| &a.id == account_id) {
+            return Err(not_found());
+        }
+        if accounts.len() == 1 && !has_password(user) {
+            return Err(AuthError::LastLoginMethod);
+        }
+        if !self.db.delete_oauth_account(&user.id, account_id).await? {
+            // Unlinked meanwhile by a concurrent request.
+            return Err(not_found());
+        }
+        self.hooks
+            .on_after_update(
+                user,
+                &UserChanges {
+                    fields: vec!["oauth_accounts"],
+                },
+            )
+            .await
+    }
+
     fn fingerprint(&self, hashed_password: &str) -> String {
         let mut mac =
             <Hmac<Sha256> as Mac>::new_from_slice(self.reset_secret.expose_secret().as_bytes())
@@ -703,5 +779,127 @@ pub fn state_token_error(rejection: JwtRejection) -> AuthError {
     match rejection {
         JwtRejection::Expired => AuthError::TokenExpired,
         JwtRejection::Invalid => AuthError::TokenDecode,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::MemoryStore;
+    use crate::password::PasswordHasherConfig;
+
+    fn account(name: &str) -> OAuthAccountData {
+        OAuthAccountData {
+            oauth_name: name.into(),
+            access_token: "at".into(),
+            expires_at: None,
+            refresh_token: None,
+            account_id: format!("{name}-1"),
+            account_email: "ada@example.org".into(),
+        }
+    }
+
+    async fn manager() -> UserManager<MemoryStore<i32>> {
+        let hasher = PasswordHasher::new(PasswordHasherConfig::default()).unwrap();
+        let secret = SecretString::from("unlink test secret".to_owned());
+        UserManager::new(
+            Arc::new(MemoryStore::new()),
+            hasher,
+            UserManagerConfig::with_secret(secret),
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_last_way_to_log_in_cannot_be_unlinked() {
+        let m = manager().await;
+        let options = OAuthCallbackOptions {
+            associate_by_email: false,
+            is_verified_by_default: true,
+            allow_registration: true,
+        };
+        // Created through a provider: no password, one link.
+        let user = m.oauth_callback(account("github"), options).await.unwrap();
+        let linked = m.db().oauth_accounts(&user.id).await.unwrap();
+        let first = linked[0].id;
+        assert!(matches!(
+            m.unlink_oauth_account(&user, &first).await,
+            Err(AuthError::LastLoginMethod)
+        ));
+        assert!(matches!(
+            m.unlink_oauth_account(&user, &999).await,
+            Err(AuthError::OAuthAccountNotExists(id)) if id == "999"
+        ));
+        // A second link: the first may go, then the second is the last again.
+        let second = m
+            .db()
+            .add_oauth_account(&user.id, account("google"))
+            .await
+            .unwrap();
+        m.unlink_oauth_account(&user, &first).await.unwrap();
+        assert!(matches!(
+            m.unlink_oauth_account(&user, &second.id).await,
+            Err(AuthError::LastLoginMethod)
+        ));
+        // With a password, the last link may go too.
+        let update = UserUpdate {
+            password: Some(SecretString::from("a new password".to_owned())),
+            ..Default::default()
+        };
+        let user = m.update(update, &user, Safety::Safe).await.unwrap();
+        m.unlink_oauth_account(&user, &second.id).await.unwrap();
+        assert!(m.db().oauth_accounts(&user.id).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn associating_links_refreshes_and_refuses_someone_elses_account() {
+        let m = manager().await;
+        let email = crate::email::Email::parse("ann@example.org").unwrap();
+        let ann = m
+            .create(
+                UserCreate::new(email, SecretString::from("ann-pass".to_owned())),
+                Safety::Safe,
+            )
+            .await
+            .unwrap();
+        m.oauth_associate(&ann, account("github")).await.unwrap();
+        let mut again = account("github");
+        again.access_token = "fresh".into();
+        m.oauth_associate(&ann, again).await.unwrap();
+        let linked = m.db().oauth_accounts(&ann.id).await.unwrap();
+        assert_eq!(linked.len(), 1);
+        assert_eq!(linked[0].access_token, "fresh");
+        let email = crate::email::Email::parse("bob@example.org").unwrap();
+        let bob = m
+            .create(
+                UserCreate::new(email, SecretString::from("bob-pass".to_owned())),
+                Safety::Safe,
+            )
+            .await
+            .unwrap();
+        assert!(matches!(
+            m.oauth_associate(&bob, account("github")).await,
+            Err(AuthError::UserAlreadyExists)
+        ));
+    }
+
+    #[tokio::test]
+    async fn another_users_account_is_not_found() {
+        let m = manager().await;
+        let options = OAuthCallbackOptions {
+            associate_by_email: false,
+            is_verified_by_default: true,
+            allow_registration: true,
+        };
+        let ada = m.oauth_callback(account("github"), options).await.unwrap();
+        let mut other = account("gitlab");
+        other.account_email = "bob@example.org".into();
+        let bob = m.oauth_callback(other, options).await.unwrap();
+        let bobs = m.db().oauth_accounts(&bob.id).await.unwrap()[0].id;
+        assert!(matches!(
+            m.unlink_oauth_account(&ada, &bobs).await,
+            Err(AuthError::OAuthAccountNotExists(_))
+        ));
+        assert_eq!(m.db().oauth_accounts(&bob.id).await.unwrap().len(), 1);
     }
 }

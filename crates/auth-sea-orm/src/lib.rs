@@ -13,6 +13,7 @@
 pub mod config;
 pub mod entity;
 pub mod error;
+pub mod oauth_state;
 pub mod store;
 
 pub use config::{
@@ -20,4 +21,5 @@ pub use config::{
     migrate,
 };
 pub use error::{DatabaseUnavailable, StoreError, data_error};
+pub use oauth_state::SeaOrmOAuthStates;
 pub use store::{FractalProfile, FractalUser, SeaOrmStore};

@@ -1,7 +1,7 @@
 //! FastAPI Users' own mount, over an in-memory store with UUID ids (see README.md).
 use std::sync::Arc;
 
-use actix_web::{App, HttpServer};
+use actix_web::HttpServer;
 use auth_actix::{AuthStack, AuthStackConfig, PlainSchema, Router};
 use auth_core::memory::MemoryStore;
 use secrecy::SecretString;
@@ -20,7 +20,8 @@ async fn main() -> std::io::Result<()> {
         std::env::var("PORT").map_or(Ok(8080), |p| p.parse().map_err(std::io::Error::other))?;
     let server = HttpServer::new(move || {
         let auth = [Router::Register, Router::ResetPassword, Router::Verify];
-        App::new()
+        stack
+            .app()
             .service(stack.scope::<PlainSchema>("/auth/jwt", &[Router::auth("bearer")]))
             .service(stack.scope::<PlainSchema>("/auth", &auth))
             .service(stack.scope::<PlainSchema>("/users", &[Router::Users]))

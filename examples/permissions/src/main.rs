@@ -3,7 +3,7 @@
 //! `NOAUTH=1` turns authentication off (every request acts as a local superuser).
 use std::sync::Arc;
 
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use actix_web::{HttpRequest, HttpResponse, HttpServer, web};
 use auth_actix::{ApiError, AuthStack, AuthStackConfig, PlainSchema, PluginChoice, Router};
 use auth_core::{Email, PermissionDatabase, Permissions, Safety, UserCreate, memory::MemoryStore};
 use secrecy::SecretString;
@@ -66,8 +66,8 @@ async fn main() -> std::io::Result<()> {
     let port =
         std::env::var("PORT").map_or(Ok(8080), |p| p.parse().map_err(std::io::Error::other))?;
     let server = HttpServer::new(move || {
-        App::new()
-            .app_data(stack.data())
+        stack
+            .app() // the stack's state is registered: `current_user` works in every handler
             .service(stack.scope::<PlainSchema>("/auth/jwt", &[Router::auth("bearer")]))
             .service(stack.scope::<PlainSchema>("/auth", &[Router::Register]))
             .route("/contents", web::get().to(contents))

@@ -2,21 +2,23 @@
 //! (`/whoami`, `/userlist`) and the paths later Fractal clients use (`/current-user`, `/users`).
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use auth_actix::routes::{self, UserSchema};
-use auth_actix::{Active, ApiError, Context, CurrentUser, Superuser, auth_state_of};
+use auth_actix::routes::UserSchema;
+use auth_actix::{
+    Access, Active, ApiError, AuthStack, Context, CurrentUser, Router, Superuser, auth_state_of,
+};
 use auth_core::{Page, Safety, UserDatabase};
 use auth_sea_orm::SeaOrmStore;
 use serde::Deserialize;
 
-use crate::error::AccountError;
 use crate::schemas::{FractalSchema, UserRead, UserUpdateStrictBody, strict_update};
 
 type Store = SeaOrmStore;
 
-/// Mounts everything under `/auth` (the password routes only when `password_login`).
+/// Mounts everything under `/auth` (the password routes only when `password_login`): the
+/// Fractal routes first, then the library's routers of `stack`.
 pub fn configure(
+    stack: AuthStack<Store>,
     password_login: bool,
-    oauth_clients: Vec<String>,
 ) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
         // The paths every authenticated client calls come first: actix tries resources in
@@ -31,30 +33,29 @@ pub fn configure(
             // Token and cookie login, and the mailed-token flows, exist only where users have
             // passwords here (FRACTAL_AUTH=embedded).
             scope = scope
-                .service(web::scope("/token").configure(routes::auth_routes::<Store>("bearer")))
-                .configure(routes::auth_routes::<Store>("cookie"))
-                .configure(routes::reset_password_routes::<Store>)
-                .configure(routes::verify_routes::<Store, FractalSchema>)
-                .configure(routes::logout_all_routes::<Store>)
-                .configure(super::oauth::configure(oauth_clients));
+                .service(stack.scope::<FractalSchema>("/token", &[Router::auth("bearer")]))
+                .configure(stack.routers::<FractalSchema>(&[
+                    Router::auth("cookie"),
+                    Router::ResetPassword,
+                    Router::Verify,
+                    Router::LogoutAll,
+                    Router::OAuth,
+                ]));
         }
         cfg.service(
             scope
-                .configure(routes::register_routes::<Store, FractalSchema, Superuser>)
-                .configure(super::groups::configure_groups)
-                .route(
-                    "/current-user/oauth-accounts",
-                    web::get().to(list_oauth_accounts),
-                )
-                .route(
-                    "/current-user/oauth-accounts/{account_id}",
-                    web::delete().to(unlink_oauth_account),
-                )
+                .configure(stack.routers::<FractalSchema>(&[
+                    Router::GuardedRegister(Access::Superuser),
+                    Router::Groups,
+                ]))
+                .service(stack.scope::<FractalSchema>("/current-user", &[Router::OAuthAccounts]))
                 .service(
                     web::scope("/users")
                         .route("", web::get().to(userlist))
-                        .configure(super::groups::configure_user_permissions)
-                        .configure(routes::users_routes::<Store, FractalSchema, Superuser>),
+                        .configure(stack.routers::<FractalSchema>(&[
+                            Router::Permissions,
+                            Router::GuardedUsers(Access::Superuser),
+                        ])),
                 ),
         );
     }
@@ -144,47 +145,4 @@ async fn patch_current_user(
         .await
         .map_err(ApiError::ctx(Context::Update))?;
     Ok(HttpResponse::Ok().json(FractalSchema::read(&state, &user).await?))
-}
-
-async fn list_oauth_accounts(
-    req: HttpRequest,
-    current: CurrentUser<Store, Active>,
-) -> Result<HttpResponse, ApiError> {
-    let state = auth_state_of::<Store>(&req)?;
-    let accounts = state
-        .manager
-        .db()
-        .oauth_accounts(&current.user().id)
-        .await?;
-    Ok(HttpResponse::Ok().json(
-        accounts
-            .iter()
-            .map(crate::schemas::OAuthAccountRead::from)
-            .collect::<Vec<_>>(),
-    ))
-}
-
-/// Unlinks one of the caller's OAuth accounts, unless it is their last way to log in (no
-/// password and no other link): then 422.
-async fn unlink_oauth_account(
-    req: HttpRequest,
-    current: CurrentUser<Store, Active>,
-    path: web::Path<i32>,
-) -> Result<HttpResponse, ApiError> {
-    let state = auth_state_of::<Store>(&req)?;
-    let user = current.user();
-    let accounts = state.manager.db().oauth_accounts(&user.id).await?;
-    let account_id = path.into_inner();
-    if !accounts.iter().any(|a| a.id == account_id) {
-        return Err(AccountError::OAuthAccountNotFound(account_id).into());
-    }
-    if accounts.len() == 1 && !auth_core::manager::has_password(user) {
-        return Err(AccountError::LastLoginMethod.into());
-    }
-    state
-        .manager
-        .db()
-        .delete_oauth_account(&user.id, &account_id)
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
 }

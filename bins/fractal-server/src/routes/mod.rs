@@ -2,7 +2,5 @@
 
 pub mod auth;
 pub mod docs;
-pub mod groups;
 pub mod health;
 pub mod me;
-pub mod oauth;

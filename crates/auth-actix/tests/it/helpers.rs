@@ -5,9 +5,12 @@ use std::sync::Arc;
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use async_trait::async_trait;
-use auth_actix::{Active, AuthStack, AuthStackConfig, CurrentUser, PlainSchema, Router};
+use auth_actix::{
+    Active, AuthStack, AuthStackConfig, CurrentUser, GroupsConfig, OAuthConfig, PlainSchema, Router,
+};
 use auth_core::memory::MemoryStore;
-use auth_core::{AuthError, MailMessage, Mailer};
+use auth_core::{AuthError, CookieTransportConfig, MailMessage, Mailer, Safety, UserCreate};
+use auth_oidc::client::{ClientConfig, OAuthClient, ProviderKind};
 use secrecy::SecretString;
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -56,6 +59,8 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub mailer: Arc<RecordingMailer>,
+    /// The stack serving it (to make superusers from the test).
+    pub stack: AuthStack<Store>,
 }
 
 /// The host's own route: echoes any JSON body (the auth scopes' 64 KiB cap must not apply).
@@ -68,21 +73,96 @@ async fn hello(user: CurrentUser<Store, Active>) -> HttpResponse {
     HttpResponse::Ok().body(format!("hello {}", user.user().email))
 }
 
-/// Starts FastAPI Users' documented mount plus two host routes; `tweak` edits the config.
-pub async fn spawn(tweak: impl FnOnce(&mut AuthStackConfig<Store>)) -> TestApp {
-    let mailer = Arc::new(RecordingMailer::default());
-    let mut config = AuthStackConfig::new(SecretString::from("test secret".to_owned()));
-    config.mailer = mailer.clone();
-    tweak(&mut config);
-    let stack = AuthStack::build(Arc::new(Store::new()), config)
-        .await
-        .unwrap();
+/// A GitHub-like OAuth provider on loopback: the code is `{id}|{email}`, the token endpoint
+/// hands it back as the access token, and the API answers with that identity (a verified,
+/// primary e-mail). Returns its base URL.
+pub async fn spawn_provider() -> String {
+    async fn token(form: web::Form<std::collections::HashMap<String, String>>) -> HttpResponse {
+        match (form.get("code"), form.get("code_verifier")) {
+            (Some(code), Some(_)) => HttpResponse::Ok()
+                .json(serde_json::json!({"access_token": code, "token_type": "bearer"})),
+            _ => HttpResponse::BadRequest().json(serde_json::json!({"error": "invalid_request"})),
+        }
+    }
+    fn identity(req: &actix_web::HttpRequest) -> Option<(String, String)> {
+        let auth = req.headers().get("authorization")?.to_str().ok()?;
+        let (id, email) = auth.strip_prefix("Bearer ")?.split_once('|')?;
+        Some((id.to_owned(), email.to_owned()))
+    }
+    async fn user(req: actix_web::HttpRequest) -> HttpResponse {
+        match identity(&req) {
+            Some((id, _)) => {
+                HttpResponse::Ok().json(serde_json::json!({"id": id.parse::<i64>().unwrap_or(0)}))
+            }
+            None => HttpResponse::Unauthorized().finish(),
+        }
+    }
+    async fn emails(req: actix_web::HttpRequest) -> HttpResponse {
+        match identity(&req) {
+            Some((_, email)) => HttpResponse::Ok()
+                .json(serde_json::json!([{"email": email, "primary": true, "verified": true}])),
+            None => HttpResponse::Unauthorized().finish(),
+        }
+    }
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let server = HttpServer::new(move || {
+    let server = HttpServer::new(|| {
         App::new()
-            .app_data(stack.data())
+            .route("/token", web::post().to(token))
+            .route("/api/user", web::get().to(user))
+            .route("/api/user/emails", web::get().to(emails))
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    tokio::spawn(server);
+    format!("http://127.0.0.1:{port}")
+}
+
+/// Starts FastAPI Users' documented mount, the OAuth, account, group and permission routers
+/// and two host routes, on an `App` from `stack.app()`; `tweak` edits the config.
+pub async fn spawn(tweak: impl FnOnce(&mut AuthStackConfig<Store>)) -> TestApp {
+    let mailer = Arc::new(RecordingMailer::default());
+    let store = Arc::new(Store::new());
+    let mut config = AuthStackConfig::new(SecretString::from("test secret".to_owned()));
+    config.mailer = mailer.clone();
+    config.groups = Some(GroupsConfig::new(store.clone()));
+    config.permissions = Some(store.clone());
+    config.cookie = Some((
+        "cookie".into(),
+        CookieTransportConfig {
+            secure: false,
+            ..Default::default()
+        },
+    ));
+    let provider = spawn_provider().await;
+    let github = ClientConfig::new(
+        "github",
+        "client-id",
+        SecretString::from("client-secret".to_owned()),
+        ProviderKind::GitHub {
+            authorize_url: format!("{provider}/authorize"),
+            token_url: format!("{provider}/token"),
+            api_url: format!("{provider}/api"),
+        },
+    );
+    let mut oauth = OAuthConfig::new(vec![Arc::new(OAuthClient::new(github))]);
+    oauth.csrf_cookie_secure = false;
+    config.oauth = Some(oauth);
+    tweak(&mut config);
+    let stack = AuthStack::build(store.clone(), config).await.unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let served = stack.clone();
+    let server = HttpServer::new(move || {
+        let stack = &served;
+        // No `.app_data(stack.data())`: `stack.app()` has it, so `/hello` cannot miss it.
+        stack
+            .app()
             .service(stack.scope::<PlainSchema>("/auth/jwt", &[Router::auth("bearer")]))
+            // Before `/auth`: actix does not come back out of a scope whose prefix matched.
+            .service(stack.scope::<PlainSchema>("/auth/associate", &[Router::OAuthAssociate]))
             .service(stack.scope::<PlainSchema>(
                 "/auth",
                 &[
@@ -91,9 +171,12 @@ pub async fn spawn(tweak: impl FnOnce(&mut AuthStackConfig<Store>)) -> TestApp {
                     Router::Verify,
                     Router::LogoutAll,
                     Router::auth("no-such-backend"),
+                    Router::OAuth,
+                    Router::OAuthAccounts,
+                    Router::Groups,
                 ],
             ))
-            .service(stack.scope::<PlainSchema>("/users", &[Router::Users]))
+            .service(stack.scope::<PlainSchema>("/users", &[Router::Permissions, Router::Users]))
             .route("/echo", web::post().to(echo))
             .route("/hello", web::get().to(hello))
     })
@@ -106,6 +189,7 @@ pub async fn spawn(tweak: impl FnOnce(&mut AuthStackConfig<Store>)) -> TestApp {
         base: format!("http://127.0.0.1:{port}"),
         client: reqwest::Client::new(),
         mailer,
+        stack,
     }
 }
 
@@ -162,5 +246,44 @@ impl TestApp {
             .unwrap()
             .status()
             .as_u16()
+    }
+
+    /// Creates a superuser through the manager and logs in; the bearer token.
+    pub async fn superuser_token(&self, email: &str, password: &str) -> String {
+        let mut create = UserCreate::new(
+            auth_core::Email::parse(email).unwrap(),
+            SecretString::from(password.to_owned()),
+        );
+        create.is_superuser = true;
+        self.stack
+            .manager()
+            .create(create, Safety::Unsafe)
+            .await
+            .unwrap();
+        let (status, body) = self.login(email, password).await;
+        assert_eq!(status, 200, "{body}");
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// `method path` with a bearer token and an optional JSON body; (status, body).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.unwrap();
+        (
+            res.status().as_u16(),
+            res.json().await.unwrap_or(Value::Null),
+        )
     }
 }

@@ -2,4 +2,5 @@
 //! (in-memory, UUID ids) and FastAPI Users' plain schema.
 
 mod helpers;
+mod routers;
 mod stack;

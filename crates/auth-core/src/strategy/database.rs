@@ -22,13 +22,13 @@ pub fn generate_token() -> String {
 }
 
 /// Tokens are rows; logout deletes the row; rows older than the lifetime are refused.
-pub struct DatabaseStrategy<Id, D> {
+pub struct DatabaseStrategy<Id, D: ?Sized> {
     db: Arc<D>,
     lifetime: Duration,
     _id: PhantomData<fn() -> Id>,
 }
 
-impl<Id: UserId, D: AccessTokenDatabase<Id>> DatabaseStrategy<Id, D> {
+impl<Id: UserId, D: AccessTokenDatabase<Id> + ?Sized> DatabaseStrategy<Id, D> {
     /// Builds the strategy over a token store.
     pub fn new(db: Arc<D>, lifetime_seconds: NonZeroU64) -> Result<Self, AuthError> {
         let secs = i64::try_from(lifetime_seconds.get())
@@ -51,7 +51,7 @@ impl<Id: UserId, D: AccessTokenDatabase<Id>> DatabaseStrategy<Id, D> {
 }
 
 #[async_trait]
-impl<Id: UserId, D: AccessTokenDatabase<Id>> Strategy<Id> for DatabaseStrategy<Id, D> {
+impl<Id: UserId, D: AccessTokenDatabase<Id> + ?Sized> Strategy<Id> for DatabaseStrategy<Id, D> {
     async fn read_token(&self, token: &str) -> Result<Option<TokenSubject<Id>>, AuthError> {
         // Anything that cannot be one of our tokens is refused without a query.
         if token.len() != 43

@@ -374,11 +374,12 @@ pub async fn conditional_patch_writes_nothing_when_the_condition_fails(s: Arc<dy
 }
 
 /// OAuth states (SQL backends: the server keeps them in the database).
-pub async fn oauth_state_is_used_once(s: auth_sea_orm::SeaOrmStore) {
+pub async fn oauth_state_is_used_once(s: auth_sea_orm::SeaOrmOAuthStates) {
+    use auth_core::OAuthStateStore as _;
     let expires = chrono::Utc::now() + chrono::Duration::minutes(10);
     let results = race(8, |_| {
         let s = s.clone();
-        async move { s.consume_oauth_state("state-jti-1", expires).await }
+        async move { s.consume("state-jti-1", expires).await }
     })
     .await;
     let won = results.iter().filter(|r| matches!(r, Ok(true))).count();

@@ -119,7 +119,10 @@ macro_rules! sql_only {
                 };
                 let url = DatabaseUrl::parse(&db.url, "DATABASE_URL").unwrap();
                 let conn = connect_migrated(&url, PoolConfig::default()).await.unwrap();
-                crate::concurrency::oauth_state_is_used_once(SeaOrmStore::new(conn)).await;
+                crate::concurrency::oauth_state_is_used_once(auth_sea_orm::SeaOrmOAuthStates::new(
+                    conn,
+                ))
+                .await;
             }
         }
     };
