@@ -2,7 +2,7 @@
 //! server processes start together (they serialise on [`auth_sea_orm::SchemaLock`]).
 
 use auth_core::{AuthError, GroupDatabase, Safety, UserCreate, UserManager};
-use auth_sea_orm::{FractalProfile, SeaOrmStore};
+use crate::user_table::{FractalProfile, SeaOrmStore};
 
 use crate::settings::Settings;
 

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand};
 
 use auth_core::{AuthError, Email, LogMailer, Page, Safety, UserCreate, UserDatabase, UserUpdate};
-use auth_sea_orm::{FractalProfile, FractalUser};
+use crate::user_table::{FractalProfile, FractalUser};
 use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::settings::{AuthMode, Overrides, Settings, TokenStrategy};

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use auth_core::{AuthError, GroupDatabase, MailTemplates, Mailer, MailingHooks, UserHooks};
-use auth_sea_orm::{FractalProfile, FractalUser, SeaOrmStore};
+use crate::user_table::{FractalProfile, FractalUser, SeaOrmStore};
 
 /// The server's own hooks.
 pub struct FractalHooks {

@@ -17,3 +17,5 @@ pub mod schemas;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;
+pub mod user_table;
+pub mod database_url;

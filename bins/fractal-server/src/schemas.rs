@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use auth_actix::{ApiError, AuthState, UserSchema, ValidationItem};
 use auth_core::{Safety, UserCreate, UserUpdate};
-use auth_sea_orm::{FractalProfile, FractalUser, SeaOrmStore};
+use crate::user_table::{FractalProfile, FractalUser, SeaOrmStore};
 use migrations::limits::{self, Column, Unstorable};
 use secrecy::SecretString;
 use serde::{Deserialize, Deserializer, Serialize};

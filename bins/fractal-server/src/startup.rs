@@ -15,7 +15,8 @@ use auth_core::{
     Mailer, NoAuth, PasswordHasher, PasswordHasherConfig, RevocationList, UserManager,
     UserManagerConfig,
 };
-use auth_sea_orm::{PoolConfig, SchemaLock, SeaOrmStore};
+use auth_sea_orm::{PoolConfig, SchemaLock};
+use crate::user_table::SeaOrmStore;
 use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::bootstrap::{BootstrapReport, bootstrap};
@@ -150,7 +151,7 @@ pub async fn assemble(settings: &Settings, mailer: Arc<dyn Mailer>) -> Result<St
             acquire_timeout: settings.db_acquire_timeout,
             ..PoolConfig::default()
         };
-        let db = auth_sea_orm::connect_migrated(&settings.database_url, pool).await?;
+        let db = crate::user_table::connect_migrated(&settings.database_url, pool).await?;
         let store = SeaOrmStore::with_cache_ttl(db, settings.cache_ttl)
             .with_label(settings.database_url.redacted());
         let hasher = PasswordHasher::new(PasswordHasherConfig {

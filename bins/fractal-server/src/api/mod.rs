@@ -11,7 +11,7 @@ pub use routes::configure;
 use actix_web::http::StatusCode;
 use auth_actix::ApiError;
 use auth_core::AuthError;
-use auth_sea_orm::FractalUser;
+use crate::user_table::FractalUser;
 use fractal_authz::{Caller, Denial};
 
 /// The rules' view of a user.

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use auth_actix::{Active, ApiError, CurrentUser, JsonObject, auth_state_of};
-use auth_sea_orm::SeaOrmStore;
+use crate::user_table::SeaOrmStore;
 use chrono::{DateTime, Utc};
 use fractal_authz as authz;
 use sea_orm::{

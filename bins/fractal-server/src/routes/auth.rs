@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use auth_actix::routes::{self, UserSchema};
 use auth_actix::{Active, ApiError, Context, CurrentUser, Superuser, auth_state_of};
 use auth_core::{Page, Safety, UserDatabase};
-use auth_sea_orm::SeaOrmStore;
+use crate::user_table::SeaOrmStore;
 use serde::Deserialize;
 
 use crate::schemas::{FractalSchema, UserRead, UserUpdateStrictBody, strict_update};

@@ -5,7 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use auth_actix::{ApiError, CurrentUser, Superuser, auth_state_of};
 use auth_core::{AuthError, Group, GroupDatabase, PermissionDatabase, Permissions, UserDatabase};
-use auth_sea_orm::SeaOrmStore;
+use crate::user_table::SeaOrmStore;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -112,7 +112,7 @@ async fn group_or_404(s: &Store, id: i32) -> Result<Group<i32>, ApiError> {
     })
 }
 
-async fn user_or_404(s: &Store, id: i32) -> Result<auth_sea_orm::FractalUser, ApiError> {
+async fn user_or_404(s: &Store, id: i32) -> Result<crate::user_table::FractalUser, ApiError> {
     s.get(&id)
         .await?
         .ok_or_else(|| ApiError::detail(StatusCode::NOT_FOUND, format!("User {id} not found.")))

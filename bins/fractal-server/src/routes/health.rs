@@ -4,7 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use auth_actix::ApiError;
-use auth_sea_orm::SeaOrmStore;
+use crate::user_table::SeaOrmStore;
 use serde_json::json;
 
 /// What `/health/ready` probes.

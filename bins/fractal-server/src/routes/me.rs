@@ -10,7 +10,7 @@ use auth_actix::{
     websocket_still_allowed,
 };
 use auth_core::{Permissions, WebSocketGrant};
-use auth_sea_orm::{FractalUser, SeaOrmStore};
+use crate::user_table::{FractalUser, SeaOrmStore};
 use serde::{Deserialize, Serialize};
 
 type Store = SeaOrmStore;

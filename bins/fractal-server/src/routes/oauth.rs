@@ -13,7 +13,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use auth_actix::{ApiError, Context, auth_state_of};
 use auth_core::{AuthError, JwtCodec, LoginResponse, OAuthAccountData, OAuthCallbackOptions};
 use auth_oidc::client::{ClientError, OAuthClient, derive, pkce_challenge};
-use auth_sea_orm::SeaOrmStore;
+use crate::user_table::SeaOrmStore;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
