@@ -91,10 +91,23 @@ impl<U: UserTableDef> MigrationTrait for Migration<U> {
         let backend = manager.get_database_backend();
         let id: IdType = U::id_type();
         let users = Alias::new(U::table_name());
+        let existed = manager.has_table(U::table_name()).await?;
         let mut create = U::create_table(backend);
         manager
             .create_table(create.table(users.clone()).if_not_exists().to_owned())
             .await?;
+        if !existed && backend == sea_orm_migration::sea_orm::DatabaseBackend::MySql {
+            // The identity is compared byte for byte (MySQL's default collations would also
+            // equate accented and unaccented letters), whatever the creating statement said.
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(users.clone())
+                        .modify_column(key_string(Alias::new("email_lower"), 320, backend))
+                        .to_owned(),
+                )
+                .await?;
+        }
         manager
             .create_index(
                 Index::create()

@@ -14,11 +14,11 @@ use auth_core::{
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{
     Alias, DeleteStatement, Expr, ExprTrait as _, InsertStatement, IntoIden, IntoValueTuple,
-    Order, Query, SelectStatement, SimpleExpr, UpdateStatement, ValueTuple, ValueType,
+    Order, Query, SelectStatement, UpdateStatement, ValueTuple, ValueType,
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection,
-    EntityTrait, ModelTrait, PaginatorTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect,
+    EntityTrait, IdenStatic, ModelTrait, PaginatorTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect,
     Set, Value,
 };
 
@@ -288,7 +288,7 @@ impl<T: UserTable> SeaOrmStore<T> {
         let fail = |e| map_db_err(e, conflict, &self.label);
         let mut stmt: InsertStatement = Query::insert().into_table(table).to_owned();
         let generated = T::Id::generate();
-        let (mut cols, mut vals): (Vec<_>, Vec<SimpleExpr>) = (Vec::new(), Vec::new());
+        let (mut cols, mut vals): (Vec<_>, Vec<Expr>) = (Vec::new(), Vec::new());
         if let Some(id) = generated {
             cols.push(Alias::new("id").into_iden());
             vals.push(Expr::value(id.into()));
@@ -537,7 +537,7 @@ impl<T: UserTable> UserDatabase for SeaOrmStore<T> {
             for (col, after) in T::profile_values(&change.after) {
                 let same = before
                     .iter()
-                    .any(|(c0, v0)| c0.as_str() == col.as_str() && *v0 == after);
+                    .any(|(c0, v0)| IdenStatic::as_str(c0) == IdenStatic::as_str(&col) && *v0 == after);
                 if !same {
                     sets.push((col, after));
                 }

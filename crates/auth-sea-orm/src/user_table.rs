@@ -107,6 +107,7 @@ pub type ColumnOf<T> = <<T as UserTable>::Entity as EntityTrait>::Column;
 ///
 /// mod member {
 ///     use sea_orm::entity::prelude::*;
+///     #[sea_orm::compact_model]
 ///     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 ///     #[sea_orm(table_name = "member")]
 ///     pub struct Model {

@@ -13,6 +13,7 @@ pub mod entity {
     use sea_orm::entity::prelude::*;
 
     /// A row of `member`.
+    #[sea_orm::compact_model]
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "member")]
     pub struct Model {

@@ -8,6 +8,7 @@ use uuid::Uuid;
 pub mod member {
     use sea_orm::entity::prelude::*;
 
+    #[sea_orm::compact_model]
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "member")]
     pub struct Model {
