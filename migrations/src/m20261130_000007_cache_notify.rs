@@ -92,8 +92,14 @@ DROP FUNCTION IF EXISTS fractal_auth_notify_revoked();
 
 /// The statements with Fractal's `user_oauth` replaced by the user table's (quoted) name.
 fn for_table(sql: &str, table: &str) -> String {
-    sql.replace("ON user_oauth;", &format!("ON \"{}\";", table.replace('"', "\"\"")))
-        .replace("ON user_oauth\n", &format!("ON \"{}\"\n", table.replace('"', "\"\"")))
+    sql.replace(
+        "ON user_oauth;",
+        &format!("ON \"{}\";", table.replace('"', "\"\"")),
+    )
+    .replace(
+        "ON user_oauth\n",
+        &format!("ON \"{}\"\n", table.replace('"', "\"\"")),
+    )
 }
 
 #[async_trait::async_trait]

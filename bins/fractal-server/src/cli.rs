@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 
-use auth_core::{AuthError, Email, LogMailer, Page, Safety, UserCreate, UserDatabase, UserUpdate};
 use crate::user_table::{FractalProfile, FractalUser};
+use auth_core::{AuthError, Email, LogMailer, Page, Safety, UserCreate, UserDatabase, UserUpdate};
 use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::settings::{AuthMode, Overrides, Settings, TokenStrategy};

@@ -91,8 +91,8 @@ fn encode(s: &str) -> String {
 mod tests {
     use super::*;
     use auth_sea_orm::Backend;
-    use std::path::PathBuf;
     use std::collections::HashMap;
+    use std::path::PathBuf;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let map: HashMap<String, String> = pairs
@@ -127,8 +127,7 @@ mod tests {
         .unwrap();
         assert_eq!(url.backend(), Backend::Postgres);
         assert_eq!(url.redacted(), "postgres://u:***@h/db");
-        let err = from_env(env(&[("DATABASE_URL", "oracle://x")]), Path::new("d"))
-            .unwrap_err();
+        let err = from_env(env(&[("DATABASE_URL", "oracle://x")]), Path::new("d")).unwrap_err();
         assert!(err.to_string().starts_with("DATABASE_URL:"), "{err}");
         let maria = from_env(
             env(&[("DATABASE_URL", "mariadb://root@127.0.0.1/test")]),

@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
+use crate::user_table::{FractalProfile, FractalUser, SeaOrmStore};
 use async_trait::async_trait;
 use auth_core::{AuthError, GroupDatabase, MailTemplates, Mailer, MailingHooks, UserHooks};
-use crate::user_table::{FractalProfile, FractalUser, SeaOrmStore};
 
 /// The server's own hooks.
 pub struct FractalHooks {

@@ -4,6 +4,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::num::NonZeroU64;
 use std::sync::Arc;
 
+use crate::user_table::SeaOrmStore;
 use actix_web::dev::Server;
 use actix_web::dev::{Service as _, ServiceRequest};
 use actix_web::http::Uri;
@@ -16,7 +17,6 @@ use auth_core::{
     UserManagerConfig,
 };
 use auth_sea_orm::{PoolConfig, SchemaLock};
-use crate::user_table::SeaOrmStore;
 use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::bootstrap::{BootstrapReport, bootstrap};

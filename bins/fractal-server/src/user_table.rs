@@ -4,9 +4,7 @@
 //! [`SeaOrmStore`] = `auth_sea_orm::SeaOrmStore<UserOauth>`.
 
 use auth_core::User;
-use auth_sea_orm::{
-    ColumnOf, DatabaseUrl, ModelOf, PoolConfig, StoreError, UserColumn, UserTable,
-};
+use auth_sea_orm::{ColumnOf, DatabaseUrl, ModelOf, PoolConfig, StoreError, UserColumn, UserTable};
 use sea_orm::{DatabaseBackend, DatabaseConnection, Value, sea_query::TableCreateStatement};
 
 /// Fractal's application fields on a user.

@@ -317,4 +317,3 @@ async fn lock_file(database: &Path) -> Result<std::fs::File, StoreError> {
         source,
     })
 }
-

@@ -26,8 +26,8 @@ mod tables;
 pub mod user_table;
 
 pub use config::{
-    Backend, DatabaseUrl, PoolConfig, SchemaLock, connect, connect_migrated,
-    connect_migrated_with, migrate,
+    Backend, DatabaseUrl, PoolConfig, SchemaLock, connect, connect_migrated, connect_migrated_with,
+    migrate,
 };
 pub use error::{DatabaseUnavailable, StoreError, data_error};
 pub use store::{SeaOrmStore, UserOf};

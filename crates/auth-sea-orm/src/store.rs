@@ -13,13 +13,13 @@ use auth_core::{
 };
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{
-    Alias, DeleteStatement, Expr, ExprTrait as _, InsertStatement, IntoIden, IntoValueTuple,
-    Order, Query, SelectStatement, UpdateStatement, ValueTuple, ValueType,
+    Alias, DeleteStatement, Expr, ExprTrait as _, InsertStatement, IntoIden, IntoValueTuple, Order,
+    Query, SelectStatement, UpdateStatement, ValueTuple, ValueType,
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection,
-    EntityTrait, IdenStatic, ModelTrait, PaginatorTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect,
-    Set, Value,
+    EntityTrait, IdenStatic, ModelTrait, PaginatorTrait, QueryFilter, QueryOrder, QueryResult,
+    QuerySelect, Set, Value,
 };
 
 use crate::error::{Conflict, map_db_err};
@@ -100,7 +100,7 @@ fn take<V: ValueType>(v: Value) -> Result<V, AuthError> {
 }
 
 fn to_user<T: UserTable>(m: &ModelOf<T>) -> Result<UserOf<T>, AuthError> {
-    let get = |c| m.get(ucol::<T>(c));
+    let get = |c| ModelTrait::get(m, ucol::<T>(c));
     Ok(User {
         id: take(get(UserColumn::Id))?,
         email: Email::from_trusted(take::<String>(get(UserColumn::Email))?),
@@ -172,7 +172,7 @@ fn groups() -> SelectStatement {
 
 /// Clamps a `u64` for SQL (PostgreSQL's LIMIT/OFFSET are signed 64-bit).
 fn clamp(v: u64) -> u64 {
-    v.min(i64::MAX as u64)
+    Ord::min(v, i64::MAX as u64)
 }
 
 impl<T: UserTable> SeaOrmStore<T> {
@@ -352,7 +352,10 @@ impl<T: UserTable> SeaOrmStore<T> {
         let mut row = <<T::Entity as EntityTrait>::ActiveModel as ActiveModelTrait>::default();
         let mut values: Vec<(ColumnOf<T>, Value)> = vec![
             (ucol::<T>(UserColumn::Email), user.email.to_string().into()),
-            (ucol::<T>(UserColumn::EmailLower), user.email.normalized().into()),
+            (
+                ucol::<T>(UserColumn::EmailLower),
+                user.email.normalized().into(),
+            ),
             (
                 ucol::<T>(UserColumn::HashedPassword),
                 user.hashed_password.clone().into(),
@@ -379,7 +382,10 @@ impl<T: UserTable> SeaOrmStore<T> {
     ) -> Result<u64, AuthError> {
         let mut inserted = 0;
         for chunk in users.chunks(500) {
-            let models = chunk.iter().map(Self::new_row).collect::<Result<Vec<_>, _>>()?;
+            let models = chunk
+                .iter()
+                .map(Self::new_row)
+                .collect::<Result<Vec<_>, _>>()?;
             T::Entity::insert_many(models)
                 .exec(&self.db)
                 .await
@@ -535,9 +541,9 @@ impl<T: UserTable> UserDatabase for SeaOrmStore<T> {
         if let Some(change) = &patch.profile {
             let before = T::profile_values(&change.before);
             for (col, after) in T::profile_values(&change.after) {
-                let same = before
-                    .iter()
-                    .any(|(c0, v0)| IdenStatic::as_str(c0) == IdenStatic::as_str(&col) && *v0 == after);
+                let same = before.iter().any(|(c0, v0)| {
+                    IdenStatic::as_str(c0) == IdenStatic::as_str(&col) && *v0 == after
+                });
                 if !same {
                     sets.push((col, after));
                 }
@@ -614,7 +620,10 @@ impl<T: UserTable> UserDatabase for SeaOrmStore<T> {
                 Oauthaccount::AccessToken.into_iden(),
                 account.access_token.clone().into(),
             ),
-            (Oauthaccount::ExpiresAt.into_iden(), account.expires_at.into()),
+            (
+                Oauthaccount::ExpiresAt.into_iden(),
+                account.expires_at.into(),
+            ),
             (
                 Oauthaccount::RefreshToken.into_iden(),
                 account.refresh_token.clone().into(),
@@ -651,13 +660,28 @@ impl<T: UserTable> UserDatabase for SeaOrmStore<T> {
         let stmt = Query::update()
             .table(Oauthaccount::Table)
             .values([
-                (Oauthaccount::UserId, account.user_id.into()),
-                (Oauthaccount::OauthName, account.oauth_name.clone().into()),
-                (Oauthaccount::AccessToken, account.access_token.clone().into()),
-                (Oauthaccount::ExpiresAt, account.expires_at.into()),
-                (Oauthaccount::RefreshToken, account.refresh_token.clone().into()),
-                (Oauthaccount::AccountId, account.account_id.clone().into()),
-                (Oauthaccount::AccountEmail, account.account_email.clone().into()),
+                (Oauthaccount::UserId, Expr::value(account.user_id)),
+                (
+                    Oauthaccount::OauthName,
+                    Expr::value(account.oauth_name.clone()),
+                ),
+                (
+                    Oauthaccount::AccessToken,
+                    Expr::value(account.access_token.clone()),
+                ),
+                (Oauthaccount::ExpiresAt, Expr::value(account.expires_at)),
+                (
+                    Oauthaccount::RefreshToken,
+                    Expr::value(account.refresh_token.clone()),
+                ),
+                (
+                    Oauthaccount::AccountId,
+                    Expr::value(account.account_id.clone()),
+                ),
+                (
+                    Oauthaccount::AccountEmail,
+                    Expr::value(account.account_email.clone()),
+                ),
             ])
             .and_where(Expr::col(Oauthaccount::Id).eq(account.id))
             .to_owned();
@@ -741,8 +765,7 @@ impl<T: UserTable> AccessTokenDatabase<T::Id> for SeaOrmStore<T> {
         token: &str,
         max_age: Option<DateTime<Utc>>,
     ) -> Result<Option<AccessToken<T::Id>>, AuthError> {
-        let young_enough =
-            |t: &AccessToken<T::Id>| max_age.is_none_or(|min| t.created_at >= min);
+        let young_enough = |t: &AccessToken<T::Id>| max_age.is_none_or(|min| t.created_at >= min);
         if let Some(hit) = self.cache.tokens.get(token) {
             return Ok(Some(hit).filter(young_enough));
         }
@@ -780,10 +803,10 @@ impl<T: UserTable> AccessTokenDatabase<T::Id> for SeaOrmStore<T> {
                 Accesstoken::Generation,
             ])
             .values_panic([
-                token.token.clone().into(),
-                token.user_id.into(),
-                token.created_at.into(),
-                token.generation.into(),
+                Expr::value(token.token.clone()),
+                Expr::value(token.user_id),
+                Expr::value(token.created_at),
+                Expr::value(token.generation),
             ])
             .to_owned();
         self.db.execute(&stmt).await.map_err(|e| self.fail(e))?;
@@ -893,9 +916,9 @@ impl<T: UserTable> GroupDatabase<T::Id> for SeaOrmStore<T> {
                 Linkusergroup::TimestampCreated,
             ])
             .values_panic([
-                (*group_id).into(),
-                (*user_id).into(),
-                Utc::now().into(),
+                Expr::value(*group_id),
+                Expr::value(*user_id),
+                Expr::value(Utc::now()),
             ])
             .to_owned();
         match self.db.execute(&stmt).await {
@@ -977,7 +1000,9 @@ impl<T: UserTable> PermissionDatabase<T::Id> for SeaOrmStore<T> {
             .await
             .map_err(|e| self.fail(e))?;
         let raw = match row {
-            Some(m) => take::<Option<String>>(m.get(ucol::<T>(UserColumn::Permissions)))?,
+            Some(m) => {
+                take::<Option<String>>(ModelTrait::get(&m, ucol::<T>(UserColumn::Permissions)))?
+            }
             None => None,
         };
         parse_permissions(raw)

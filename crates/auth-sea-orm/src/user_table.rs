@@ -162,7 +162,7 @@ pub type ColumnOf<T> = <<T as UserTable>::Entity as EntityTrait>::Column;
 /// ```
 pub trait UserTable: Send + Sync + 'static {
     /// The SeaORM entity of the table.
-    type Entity: EntityTrait + Default;
+    type Entity: EntityTrait<Model: Send + Sync, ActiveModel: Send> + Default;
     /// The id type (`i32`, `i64` or `Uuid`).
     type Id: StoredId;
     /// The application's fields of a user.

@@ -54,7 +54,10 @@ mod tests {
         let files: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
         assert_eq!(files.len(), 1);
         let text = std::fs::read_to_string(files[0].as_ref().unwrap().path()).unwrap();
-        assert!(text.starts_with("To: ada@example.org\nSubject: Reset\n"), "{text}");
+        assert!(
+            text.starts_with("To: ada@example.org\nSubject: Reset\n"),
+            "{text}"
+        );
         assert!(text.contains("token: abc"), "{text}");
         std::fs::remove_dir_all(dir).unwrap();
     }

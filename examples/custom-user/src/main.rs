@@ -15,25 +15,34 @@ use secrecy::SecretString;
 #[get("/hello")]
 async fn hello(user: CurrentUser<Store>) -> String {
     let name = user.user().profile.display_name.clone();
-    format!("Hello, {}!\n", name.unwrap_or_else(|| user.user().email.to_string()))
+    format!(
+        "Hello, {}!\n",
+        name.unwrap_or_else(|| user.user().email.to_string())
+    )
 }
 
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
     tracing_subscriber::fmt::init();
     let env = |k: &str, default: &str| std::env::var(k).unwrap_or_else(|_| default.into());
-    let url = DatabaseUrl::parse(&env("DATABASE_URL", "sqlite://custom-user.db?mode=rwc"), "DATABASE_URL")
-        .map_err(std::io::Error::other)?;
+    let url = DatabaseUrl::parse(
+        &env("DATABASE_URL", "sqlite://custom-user.db?mode=rwc"),
+        "DATABASE_URL",
+    )
+    .map_err(std::io::Error::other)?;
     // Creates `member` and the auth tables (nothing else) if missing.
     let db = connect_migrated::<Members>(&url, PoolConfig::default())
         .await
         .map_err(std::io::Error::other)?;
     let store = Arc::new(Store::new(db).with_label(url.redacted()));
-    let mut config = AuthStackConfig::new(SecretString::from(env("SECRET", "dev only: set SECRET")));
+    let mut config =
+        AuthStackConfig::new(SecretString::from(env("SECRET", "dev only: set SECRET")));
     config.revocations = store.clone(); // logouts survive restarts
     config.permissions = Some(store.clone());
     config.mailer = Arc::new(mail::DirMailer::new(env("MAIL_DIR", "mail")));
-    let stack = AuthStack::build(store, config).await.map_err(std::io::Error::other)?;
+    let stack = AuthStack::build(store, config)
+        .await
+        .map_err(std::io::Error::other)?;
     let port: u16 = env("PORT", "8080").parse().map_err(std::io::Error::other)?;
     let server = HttpServer::new(move || {
         let auth = [Router::Register, Router::ResetPassword, Router::Verify];

@@ -142,7 +142,10 @@ impl UserSchema<Store> for MemberSchema {
     ) -> Result<UserUpdate<Profile>, ApiError> {
         let mut update = <PlainSchema as UserSchema<Store>>::update(body.base, current, safety)?;
         let changed = Profile {
-            display_name: body.profile.display_name.or(current.profile.display_name.clone()),
+            display_name: body
+                .profile
+                .display_name
+                .or(current.profile.display_name.clone()),
             team: body.profile.team.or(current.profile.team.clone()),
         };
         update.profile = (changed != current.profile).then_some(changed);

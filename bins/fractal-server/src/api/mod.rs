@@ -8,10 +8,10 @@ mod routes;
 
 pub use routes::configure;
 
+use crate::user_table::FractalUser;
 use actix_web::http::StatusCode;
 use auth_actix::ApiError;
 use auth_core::AuthError;
-use crate::user_table::FractalUser;
 use fractal_authz::{Caller, Denial};
 
 /// The rules' view of a user.

@@ -4,10 +4,10 @@
 
 use std::collections::HashMap;
 
+use crate::user_table::SeaOrmStore;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use auth_actix::{Active, ApiError, CurrentUser, JsonObject, auth_state_of};
-use crate::user_table::SeaOrmStore;
 use chrono::{DateTime, Utc};
 use fractal_authz as authz;
 use sea_orm::{

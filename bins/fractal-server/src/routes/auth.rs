@@ -1,11 +1,11 @@
 //! `/auth/...`: FastAPI Users' routers as Fractal 1.3 mounts them, plus Fractal's own routes
 //! (`/whoami`, `/userlist`) and the paths later Fractal clients use (`/current-user`, `/users`).
 
+use crate::user_table::SeaOrmStore;
 use actix_web::{HttpRequest, HttpResponse, web};
 use auth_actix::routes::{self, UserSchema};
 use auth_actix::{Active, ApiError, Context, CurrentUser, Superuser, auth_state_of};
 use auth_core::{Page, Safety, UserDatabase};
-use crate::user_table::SeaOrmStore;
 use serde::Deserialize;
 
 use crate::schemas::{FractalSchema, UserRead, UserUpdateStrictBody, strict_update};

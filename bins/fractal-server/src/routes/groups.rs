@@ -1,11 +1,11 @@
 //! Fractal 2.x group routes (`/auth/group/...`) and superuser routes to read and set the
 //! permissions of users and groups.
 
+use crate::user_table::SeaOrmStore;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use auth_actix::{ApiError, CurrentUser, Superuser, auth_state_of};
 use auth_core::{AuthError, Group, GroupDatabase, PermissionDatabase, Permissions, UserDatabase};
-use crate::user_table::SeaOrmStore;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 

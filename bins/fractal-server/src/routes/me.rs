@@ -1,6 +1,7 @@
 //! Jupyverse's `GET /api/me?permissions={...}` and a WebSocket event stream guarded by
 //! `websocket_auth`.
 
+use crate::user_table::{FractalUser, SeaOrmStore};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{CloseCode, CloseReason, Message};
@@ -10,7 +11,6 @@ use auth_actix::{
     websocket_still_allowed,
 };
 use auth_core::{Permissions, WebSocketGrant};
-use crate::user_table::{FractalUser, SeaOrmStore};
 use serde::{Deserialize, Serialize};
 
 type Store = SeaOrmStore;

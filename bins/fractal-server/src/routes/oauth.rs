@@ -7,13 +7,13 @@
 
 use std::sync::Arc;
 
+use crate::user_table::SeaOrmStore;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{LOCATION, SET_COOKIE};
 use actix_web::{HttpRequest, HttpResponse, web};
 use auth_actix::{ApiError, Context, auth_state_of};
 use auth_core::{AuthError, JwtCodec, LoginResponse, OAuthAccountData, OAuthCallbackOptions};
 use auth_oidc::client::{ClientError, OAuthClient, derive, pkce_challenge};
-use crate::user_table::SeaOrmStore;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 

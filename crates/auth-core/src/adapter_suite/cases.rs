@@ -91,7 +91,9 @@ pub async fn crud<S: Samples>(s: Arc<dyn SuiteStore<S::Id, S::Profile>>) {
     ));
 }
 
-pub async fn email_is_case_insensitive_and_keeps_its_case<S: Samples>(s: Arc<dyn SuiteStore<S::Id, S::Profile>>) {
+pub async fn email_is_case_insensitive_and_keeps_its_case<S: Samples>(
+    s: Arc<dyn SuiteStore<S::Id, S::Profile>>,
+) {
     let u = s.create(new_user("King.Arthur@Camelot.BT")).await.unwrap();
     assert_eq!(u.email.as_str(), "King.Arthur@camelot.bt");
     for q in [
@@ -102,7 +104,7 @@ pub async fn email_is_case_insensitive_and_keeps_its_case<S: Samples>(s: Arc<dyn
         let found = s.get_by_email(q).await.unwrap().expect(q);
         assert_eq!(
             (found.id, found.email.as_str()),
-            (u.id, "King.Arthur@camelot.bt")
+            (u.id.clone(), "King.Arthur@camelot.bt")
         );
     }
     assert!(s.get_by_email("arthur@camelot.bt").await.unwrap().is_none());
@@ -138,8 +140,12 @@ pub async fn oauth_accounts<S: Samples>(s: Arc<dyn SuiteStore<S::Id, S::Profile>
         .await
         .unwrap();
     assert_eq!(
-        (a.user_id, a.oauth_name.as_str(), a.account_id.as_str()),
-        (u.id, "github", "42")
+        (
+            a.user_id.clone(),
+            a.oauth_name.as_str(),
+            a.account_id.as_str()
+        ),
+        (u.id.clone(), "github", "42")
     );
     s.add_oauth_account(&u.id, oauth("myidp", "42"))
         .await
@@ -203,7 +209,9 @@ pub async fn oauth_accounts<S: Samples>(s: Arc<dyn SuiteStore<S::Id, S::Profile>
 pub async fn access_tokens_with_max_age<S: Samples>(s: Arc<dyn SuiteStore<S::Id, S::Profile>>) {
     let u = s.create(new_user("tokens@example.org")).await.unwrap();
     s.create_token(token('a', u.id.clone(), 0)).await.unwrap();
-    s.create_token(token('b', u.id.clone(), 7200)).await.unwrap();
+    s.create_token(token('b', u.id.clone(), 7200))
+        .await
+        .unwrap();
     let an_hour_ago = Utc::now() - Duration::seconds(3600);
     let a = s
         .get_by_token(&"a".repeat(43), Some(an_hour_ago))
@@ -282,7 +290,10 @@ pub async fn delete_cascades<S: Samples>(s: Arc<dyn SuiteStore<S::Id, S::Profile
             .unwrap()
             .is_none()
     );
-    assert_eq!(s.users_of_group(&g.id).await.unwrap(), vec![keep.id]);
+    assert_eq!(
+        s.users_of_group(&g.id).await.unwrap(),
+        vec![keep.id.clone()]
+    );
     // The e-mail is free again.
     s.create(new_user("GONE@example.org")).await.unwrap();
 }
@@ -350,11 +361,11 @@ pub async fn group_membership<S: Samples>(s: Arc<dyn SuiteStore<S::Id, S::Profil
     assert!(s.add_user_to_group(&all.id, &b.id).await.unwrap());
     assert!(s.add_user_to_group(&admins.id, &a.id).await.unwrap());
     assert!(matches!(
-        s.add_user_to_group(&all.id, &S::absent_id(&b.id).await,
+        s.add_user_to_group(&all.id, &S::absent_id(&b.id)).await,
         Err(AuthError::UserNotExists)
     ));
     assert!(matches!(
-        s.add_user_to_group&S::absent_id(&all.id), &b.id).await,
+        s.add_user_to_group(&S::absent_id(&all.id), &b.id).await,
         Err(AuthError::GroupNotExists)
     ));
 
@@ -375,7 +386,7 @@ pub async fn group_membership<S: Samples>(s: Arc<dyn SuiteStore<S::Id, S::Profil
 
     assert!(s.remove_user_from_group(&all.id, &a.id).await.unwrap());
     assert!(!s.remove_user_from_group(&all.id, &a.id).await.unwrap());
-    assert_eq!(s.users_of_group(&all.id).await.unwrap(), vec![b.id]);
+    assert_eq!(s.users_of_group(&all.id).await.unwrap(), vec![b.id.clone()]);
 
     assert!(s.delete_group(&admins.id).await.unwrap());
     assert!(!s.delete_group(&admins.id).await.unwrap());
@@ -401,8 +412,8 @@ pub async fn list_and_count<S: Samples>(s: Arc<dyn SuiteStore<S::Id, S::Profile>
         .await
         .unwrap();
     assert_eq!(
-        page.iter().map(|u| u.id).collect::<Vec<_>>(),
-        all[5..].iter().map(|u| u.id).collect::<Vec<_>>()
+        page.iter().map(|u| u.id.clone()).collect::<Vec<_>>(),
+        all[5..].iter().map(|u| u.id.clone()).collect::<Vec<_>>()
     );
     assert!(
         s.list(Page {
@@ -486,12 +497,12 @@ pub async fn permissions_union<S: Samples>(s: Arc<dyn SuiteStore<S::Id, S::Profi
         p(r#"{"contents": ["read"]}"#)
     );
     assert!(matches!(
-        s.set_user_permissions&S::absent_id(&u.id), &Permissions::new())
+        s.set_user_permissions(&S::absent_id(&u.id), &Permissions::new())
             .await,
         Err(AuthError::UserNotExists)
     ));
     assert!(matches!(
-        s.set_group_permissions&S::absent_id(&g2.id), &Permissions::new())
+        s.set_group_permissions(&S::absent_id(&g2.id), &Permissions::new())
             .await,
         Err(AuthError::GroupNotExists)
     ));
@@ -575,7 +586,9 @@ pub async fn one_mailbox_one_account<S: Samples>(s: Arc<dyn SuiteStore<S::Id, S:
 /// Values a database refuses as data (too long for the column, NUL on PostgreSQL) are
 /// `ValueNotStorable` (a 4xx upstairs), never a generic storage failure (a 500), and leave
 /// the store usable. Input validation normally stops them first; this is the backstop.
-pub async fn values_storage_refuses_are_not_storage_failures<S: Samples>(s: Arc<dyn SuiteStore<S::Id, S::Profile>>) {
+pub async fn values_storage_refuses_are_not_storage_failures<S: Samples>(
+    s: Arc<dyn SuiteStore<S::Id, S::Profile>>,
+) {
     let fine =
         |r: &Result<(), AuthError>| matches!(r, Ok(()) | Err(AuthError::ValueNotStorable(_)));
     let mut attempts: Vec<(&str, Result<(), AuthError>)> = Vec::new();

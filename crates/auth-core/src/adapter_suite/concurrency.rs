@@ -15,7 +15,7 @@ use crate::{
 };
 
 /// A sized handle on a store of the suite, for [`UserManager`].
-pub struct Shared<Id, P>(pub Arc<dyn SuiteStore<Id, P>>);
+pub struct Shared<Id: UserId, P: Profile>(pub Arc<dyn SuiteStore<Id, P>>);
 
 #[async_trait]
 impl<Id: UserId, P: Profile> UserDatabase for Shared<Id, P> {
@@ -98,7 +98,7 @@ async fn manager_and_user<S: Samples>(
         UserManagerConfig::with_secret(secret("concurrency-secret")),
     )
     .unwrap();
-    let mut create = auth_core::UserCreate::new(Email::parse(email).unwrap(), secret("old-pass"));
+    let mut create = crate::UserCreate::new(Email::parse(email).unwrap(), secret("old-pass"));
     create.is_verified = false;
     let user = manager.create(create, Safety::Unsafe).await.unwrap();
     (Arc::new(manager), user)
@@ -145,7 +145,9 @@ where
     m.get(&stale.id).await.unwrap()
 }
 
-pub async fn deactivation_survives_concurrent_self_updates<S: Samples>(s: Arc<dyn SuiteStore<S::Id, S::Profile>>) {
+pub async fn deactivation_survives_concurrent_self_updates<S: Samples>(
+    s: Arc<dyn SuiteStore<S::Id, S::Profile>>,
+) {
     let (m, user) = manager_and_user::<S>(s, "deact@example.org").await;
     let (m2, stale) = (Arc::clone(&m), user.clone());
     let after = with_profile_updates::<S, _>(&m, &user, async move {
@@ -164,7 +166,9 @@ pub async fn deactivation_survives_concurrent_self_updates<S: Samples>(s: Arc<dy
     assert!(after.profile != S::Profile::default());
 }
 
-pub async fn logout_all_survives_concurrent_self_updates<S: Samples>(s: Arc<dyn SuiteStore<S::Id, S::Profile>>) {
+pub async fn logout_all_survives_concurrent_self_updates<S: Samples>(
+    s: Arc<dyn SuiteStore<S::Id, S::Profile>>,
+) {
     let (m, user) = manager_and_user::<S>(s, "logout@example.org").await;
     let (m2, stale) = (Arc::clone(&m), user.clone());
     let after = with_profile_updates::<S, _>(&m, &user, async move {
@@ -189,7 +193,9 @@ pub async fn logout_all_survives_concurrent_self_updates<S: Samples>(s: Arc<dyn 
     assert_eq!(m.get(&user.id).await.unwrap().session_generation, 9);
 }
 
-pub async fn email_and_password_changes_both_survive<S: Samples>(s: Arc<dyn SuiteStore<S::Id, S::Profile>>) {
+pub async fn email_and_password_changes_both_survive<S: Samples>(
+    s: Arc<dyn SuiteStore<S::Id, S::Profile>>,
+) {
     let (m, user) = manager_and_user::<S>(s, "both@example.org").await;
     let barrier = Arc::new(Barrier::new(2));
     let email = {
@@ -312,7 +318,9 @@ pub async fn verify_token_is_used_once<S: Samples>(s: Arc<dyn SuiteStore<S::Id, 
     ));
 }
 
-pub async fn conditional_patch_writes_nothing_when_the_condition_fails<S: Samples>(s: Arc<dyn SuiteStore<S::Id, S::Profile>>) {
+pub async fn conditional_patch_writes_nothing_when_the_condition_fails<S: Samples>(
+    s: Arc<dyn SuiteStore<S::Id, S::Profile>>,
+) {
     let u = s
         .create(NewUser {
             email: Email::parse("cas@example.org").unwrap(),
@@ -327,7 +335,7 @@ pub async fn conditional_patch_writes_nothing_when_the_condition_fails<S: Sample
     let claim = |old: &str, new: &str| UserPatch {
         hashed_password: Some(new.to_owned()),
         end_sessions: true,
-        only_if: auth_core::UserCondition {
+        only_if: crate::UserCondition {
             hashed_password: Some(old.to_owned()),
             ..Default::default()
         },
@@ -352,7 +360,7 @@ pub async fn conditional_patch_writes_nothing_when_the_condition_fails<S: Sample
     // A no-op write whose condition holds succeeds (MySQL reports 0 changed rows).
     let same = UserPatch {
         is_active: Some(true),
-        only_if: auth_core::UserCondition {
+        only_if: crate::UserCondition {
             is_active: Some(true),
             ..Default::default()
         },

@@ -26,15 +26,15 @@
 use std::sync::Arc;
 
 use crate::{
-    AccessTokenDatabase, GroupDatabase, PermissionDatabase, Profile, RevocationList,
-    UserDatabase, UserId,
+    AccessTokenDatabase, GroupDatabase, PermissionDatabase, Profile, RevocationList, UserDatabase,
+    UserId,
 };
 
 pub mod cases;
 pub mod concurrency;
 
 /// Everything an adapter implements, as one trait object.
-pub trait SuiteStore<Id, P>:
+pub trait SuiteStore<Id: UserId, P: Profile>:
     UserDatabase<Id = Id, Profile = P>
     + AccessTokenDatabase<Id>
     + GroupDatabase<Id>

@@ -5,7 +5,7 @@ use sea_orm::Value;
 use uuid::Uuid;
 
 /// The SeaORM entity of `member`.
-pub mod member {
+pub mod entity {
     use sea_orm::entity::prelude::*;
 
     #[sea_orm::compact_model]
@@ -43,12 +43,12 @@ pub struct MemberProfile {
 pub struct Members;
 
 impl UserTable for Members {
-    type Entity = member::Entity;
+    type Entity = entity::Entity;
     type Id = Uuid;
     type Profile = MemberProfile;
 
     fn column(c: UserColumn) -> ColumnOf<Self> {
-        use member::Column as C;
+        use entity::Column as C;
         match c {
             UserColumn::Id => C::Id,
             UserColumn::Email => C::Email,
@@ -71,8 +71,8 @@ impl UserTable for Members {
 
     fn profile_values(p: &MemberProfile) -> Vec<(ColumnOf<Self>, Value)> {
         vec![
-            (member::Column::Nickname, p.nickname.clone().into()),
-            (member::Column::ShoeSize, p.shoe_size.into()),
+            (entity::Column::Nickname, p.nickname.clone().into()),
+            (entity::Column::ShoeSize, p.shoe_size.into()),
         ]
     }
 }

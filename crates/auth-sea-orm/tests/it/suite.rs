@@ -33,14 +33,10 @@ async fn sql(service: Service, ttl: Duration) -> Option<(Store<Members>, TestDat
 
 const CACHED: Duration = Duration::from_secs(60);
 
-auth_core::adapter_suite!(
-    memory,
-    Members,
-    async {
-        let store: Store<Members> = Arc::new(MemoryStore::<uuid::Uuid, MemberProfile>::new());
-        Some((store, ()))
-    }
-);
+auth_core::adapter_suite!(memory, Members, async {
+    let store: Store<Members> = Arc::new(MemoryStore::<uuid::Uuid, MemberProfile>::new());
+    Some((store, ()))
+});
 auth_core::adapter_suite!(sqlite, Members, sql(Service::Sqlite, Duration::ZERO));
 auth_core::adapter_suite!(sqlite_cached, Members, sql(Service::Sqlite, CACHED));
 auth_core::adapter_suite!(postgres, Members, sql(Service::Postgres, Duration::ZERO));

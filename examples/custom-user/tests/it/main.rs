@@ -23,19 +23,40 @@ async fn readme_session(service: Service) {
     let user = json!({
         "email": "Ada@Example.org", "password": "s3cret", "display_name": "Ada", "team": "engines",
     });
-    let res = http.post(app.url("/auth/register")).json(&user).send().await.unwrap();
+    let res = http
+        .post(app.url("/auth/register"))
+        .json(&user)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status().as_u16(), 201);
     let created: Value = res.json().await.unwrap();
-    assert_eq!((&created["display_name"], &created["team"]), (&json!("Ada"), &json!("engines")));
+    assert_eq!(
+        (&created["display_name"], &created["team"]),
+        (&json!("Ada"), &json!("engines"))
+    );
     let id = uuid::Uuid::parse_str(created["id"].as_str().unwrap()).expect("a UUID id");
 
     let res = http.get(app.url("/hello")).send().await.unwrap();
     assert_eq!(res.status().as_u16(), 401, "for logged-in users only");
     let form = [("username", "ada@example.org"), ("password", "s3cret")];
-    let res = http.post(app.url("/auth/jwt/login")).form(&form).send().await.unwrap();
+    let res = http
+        .post(app.url("/auth/jwt/login"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status().as_u16(), 200);
-    let token = res.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned();
-    let res = http.get(app.url("/hello")).bearer_auth(&token).send().await.unwrap();
+    let token = res.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = http
+        .get(app.url("/hello"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status().as_u16(), 200);
     assert_eq!(res.text().await.unwrap(), "Hello, Ada!\n");
     let res = http
@@ -68,7 +89,10 @@ async fn readme_session(service: Service) {
     let stored: uuid::Uuid = row.try_get("", "id").unwrap();
     let display_name: String = row.try_get("", "display_name").unwrap();
     let team: String = row.try_get("", "team").unwrap();
-    assert_eq!((stored, display_name.as_str(), team.as_str()), (id, "Ada", "analysis"));
+    assert_eq!(
+        (stored, display_name.as_str(), team.as_str()),
+        (id, "Ada", "analysis")
+    );
     let tables_sql = match backend {
         DbBackend::Sqlite => {
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
