@@ -10,7 +10,7 @@
 //! expression that makes a fresh, empty store and a guard that keeps its database alive
 //! (`Option`: `None` skips, e.g. when a database server is not reachable):
 //!
-//! ```ignore
+//! ```text
 //! struct MySamples;
 //! impl auth_core::adapter_suite::Samples for MySamples { /* ids and profiles */ }
 //! async fn fresh() -> Option<(auth_core::adapter_suite::Store<MySamples>, TempDb)> {
