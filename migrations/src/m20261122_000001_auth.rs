@@ -1,25 +1,33 @@
 //! Users, OAuth accounts, groups, memberships and access tokens.
 
+use std::marker::PhantomData;
+
 use sea_orm_migration::prelude::*;
 
-#[derive(DeriveMigrationName)]
-pub struct Migration;
+use crate::user_table::{IdType, UserTableDef, key_string};
 
-/// Fractal's `user_oauth`, plus `email_lower`: the case-insensitive uniqueness of e-mails is
-/// enforced by the database on all three backends (Fractal's index is case-sensitive).
-#[derive(DeriveIden)]
-pub enum UserOauth {
-    Table,
-    Id,
-    Email,
-    EmailLower,
-    HashedPassword,
-    IsActive,
-    IsSuperuser,
-    IsVerified,
-    SlurmUser,
-    CacheDir,
-    Username,
+/// The first auth migration over the user table `U`: `U`'s table (kept if it exists), the
+/// unique `email_lower` index, OAuth accounts, groups, memberships and access tokens, each
+/// referring to `U` with `U`'s id type.
+pub struct Migration<U>(PhantomData<fn() -> U>);
+
+impl<U> Migration<U> {
+    /// The migration for user table `U`.
+    pub fn new() -> Self {
+        Self(PhantomData)
+    }
+}
+
+impl<U> Default for Migration<U> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<U> MigrationName for Migration<U> {
+    fn name(&self) -> &str {
+        "m20261122_000001_auth"
+    }
 }
 
 #[derive(DeriveIden)]
@@ -59,92 +67,54 @@ pub enum Accesstoken {
     CreatedAt,
 }
 
-fn fk_cascade(name: &str, from: (impl IntoIden, impl IntoIden)) -> ForeignKeyCreateStatement {
+fn fk_cascade<U: UserTableDef>(
+    name: &str,
+    from: (impl IntoIden, impl IntoIden),
+) -> ForeignKeyCreateStatement {
     ForeignKey::create()
         .name(name)
         .from(from.0, from.1)
-        .to(UserOauth::Table, UserOauth::Id)
+        .to(Alias::new(U::table_name()), Alias::new("id"))
         .on_delete(ForeignKeyAction::Cascade)
         .to_owned()
 }
 
-/// A string column compared byte for byte on every backend. MySQL/MariaDB default to
-/// case-insensitive collations, which would make tokens and provider ids match in any case.
-fn key_string(
-    col: impl IntoIden,
-    len: u32,
-    backend: sea_orm_migration::sea_orm::DatabaseBackend,
-) -> ColumnDef {
-    let mut def = ColumnDef::new(col);
-    if backend == sea_orm_migration::sea_orm::DatabaseBackend::MySql {
-        def.custom(Alias::new(format!(
-            "varchar({len}) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
-        )));
-    } else {
-        def.string_len(len);
-    }
-    def.not_null();
-    def
+/// The name of an index or key, from Fractal's pattern with `user_oauth` replaced by the user
+/// table's name (so Fractal's own names are unchanged).
+fn named<U: UserTableDef>(pattern: &str) -> String {
+    pattern.replace("user_oauth", &U::table_name())
 }
 
 #[async_trait::async_trait]
-impl MigrationTrait for Migration {
+impl<U: UserTableDef> MigrationTrait for Migration<U> {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let backend = manager.get_database_backend();
-        // A database written by Fractal Server already has `user_oauth` (without
-        // `email_lower`), so the `if_not_exists` below keeps Fractal's table and the unique
-        // index needs the column filled first. On any other database this does nothing.
-        crate::fractal::adopt(manager).await?;
+        let id: IdType = U::id_type();
+        let users = Alias::new(U::table_name());
+        let existed = manager.has_table(U::table_name()).await?;
+        let mut create = U::create_table(backend);
         manager
-            .create_table(
-                Table::create()
-                    .table(UserOauth::Table)
-                    .if_not_exists()
-                    .col(
-                        ColumnDef::new(UserOauth::Id)
-                            .integer()
-                            .not_null()
-                            .auto_increment()
-                            .primary_key(),
-                    )
-                    .col(ColumnDef::new(UserOauth::Email).string_len(320).not_null())
-                    .col(key_string(UserOauth::EmailLower, 320, backend))
-                    .col(
-                        ColumnDef::new(UserOauth::HashedPassword)
-                            .string_len(1024)
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(UserOauth::IsActive)
-                            .boolean()
-                            .not_null()
-                            .default(true),
-                    )
-                    .col(
-                        ColumnDef::new(UserOauth::IsSuperuser)
-                            .boolean()
-                            .not_null()
-                            .default(false),
-                    )
-                    .col(
-                        ColumnDef::new(UserOauth::IsVerified)
-                            .boolean()
-                            .not_null()
-                            .default(false),
-                    )
-                    .col(ColumnDef::new(UserOauth::SlurmUser).string_len(255).null())
-                    .col(ColumnDef::new(UserOauth::CacheDir).string_len(1024).null())
-                    .col(ColumnDef::new(UserOauth::Username).string_len(255).null())
-                    .to_owned(),
-            )
+            .create_table(create.table(users.clone()).if_not_exists().to_owned())
             .await?;
+        if !existed && backend == sea_orm_migration::sea_orm::DatabaseBackend::MySql {
+            // The identity is compared byte for byte (MySQL's default collations would also
+            // equate accented and unaccented letters), whatever the creating statement said.
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(users.clone())
+                        .modify_column(key_string(Alias::new("email_lower"), 320, backend))
+                        .to_owned(),
+                )
+                .await?;
+        }
         manager
             .create_index(
                 Index::create()
                     .if_not_exists()
-                    .name("uq_user_oauth_email_lower")
-                    .table(UserOauth::Table)
-                    .col(UserOauth::EmailLower)
+                    .name(named::<U>("uq_user_oauth_email_lower"))
+                    .table(users.clone())
+                    .col(Alias::new("email_lower"))
                     .unique()
                     .to_owned(),
             )
@@ -155,14 +125,8 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(Oauthaccount::Table)
                     .if_not_exists()
-                    .col(
-                        ColumnDef::new(Oauthaccount::Id)
-                            .integer()
-                            .not_null()
-                            .auto_increment()
-                            .primary_key(),
-                    )
-                    .col(ColumnDef::new(Oauthaccount::UserId).integer().not_null())
+                    .col(id.primary_key(Oauthaccount::Id))
+                    .col(id.column(Oauthaccount::UserId))
                     .col(key_string(Oauthaccount::OauthName, 100, backend))
                     .col(ColumnDef::new(Oauthaccount::AccessToken).text().not_null())
                     .col(ColumnDef::new(Oauthaccount::ExpiresAt).big_integer().null())
@@ -173,8 +137,8 @@ impl MigrationTrait for Migration {
                             .string_len(320)
                             .not_null(),
                     )
-                    .foreign_key(&mut fk_cascade(
-                        "fk_oauthaccount_user_id_user_oauth",
+                    .foreign_key(&mut fk_cascade::<U>(
+                        &named::<U>("fk_oauthaccount_user_id_user_oauth"),
                         (Oauthaccount::Table, Oauthaccount::UserId),
                     ))
                     .to_owned(),
@@ -208,13 +172,7 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(Usergroup::Table)
                     .if_not_exists()
-                    .col(
-                        ColumnDef::new(Usergroup::Id)
-                            .integer()
-                            .not_null()
-                            .auto_increment()
-                            .primary_key(),
-                    )
+                    .col(id.primary_key(Usergroup::Id))
                     .col(key_string(Usergroup::Name, 255, backend))
                     .col(
                         ColumnDef::new(Usergroup::TimestampCreated)
@@ -241,8 +199,8 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(Linkusergroup::Table)
                     .if_not_exists()
-                    .col(ColumnDef::new(Linkusergroup::GroupId).integer().not_null())
-                    .col(ColumnDef::new(Linkusergroup::UserId).integer().not_null())
+                    .col(id.column(Linkusergroup::GroupId))
+                    .col(id.column(Linkusergroup::UserId))
                     .col(
                         ColumnDef::new(Linkusergroup::TimestampCreated)
                             .timestamp_with_time_zone()
@@ -261,8 +219,8 @@ impl MigrationTrait for Migration {
                             .to(Usergroup::Table, Usergroup::Id)
                             .on_delete(ForeignKeyAction::Cascade),
                     )
-                    .foreign_key(&mut fk_cascade(
-                        "fk_linkusergroup_user_id_user_oauth",
+                    .foreign_key(&mut fk_cascade::<U>(
+                        &named::<U>("fk_linkusergroup_user_id_user_oauth"),
                         (Linkusergroup::Table, Linkusergroup::UserId),
                     ))
                     .to_owned(),
@@ -285,14 +243,14 @@ impl MigrationTrait for Migration {
                     .table(Accesstoken::Table)
                     .if_not_exists()
                     .col(key_string(Accesstoken::Token, 43, backend).primary_key())
-                    .col(ColumnDef::new(Accesstoken::UserId).integer().not_null())
+                    .col(id.column(Accesstoken::UserId))
                     .col(
                         ColumnDef::new(Accesstoken::CreatedAt)
                             .timestamp_with_time_zone()
                             .not_null(),
                     )
-                    .foreign_key(&mut fk_cascade(
-                        "fk_accesstoken_user_id_user_oauth",
+                    .foreign_key(&mut fk_cascade::<U>(
+                        &named::<U>("fk_accesstoken_user_id_user_oauth"),
                         (Accesstoken::Table, Accesstoken::UserId),
                     ))
                     .to_owned(),
@@ -322,7 +280,7 @@ impl MigrationTrait for Migration {
             Linkusergroup::Table.into_iden(),
             Usergroup::Table.into_iden(),
             Oauthaccount::Table.into_iden(),
-            UserOauth::Table.into_iden(),
+            Alias::new(U::table_name()).into_iden(),
         ] {
             manager
                 .drop_table(Table::drop().table(table).if_exists().to_owned())

@@ -4,7 +4,7 @@
 
 use sea_orm_migration::prelude::*;
 
-use crate::m20261122_000001_auth::UserOauth;
+use crate::fractal_migrator::UserOauth;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;

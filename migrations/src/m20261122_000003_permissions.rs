@@ -1,13 +1,35 @@
 //! `{resource: [actions]}` permissions per user and per group (JSON text; NULL means none).
 
+use std::marker::PhantomData;
+
 use sea_orm_migration::prelude::*;
 
-#[derive(DeriveMigrationName)]
-pub struct Migration;
+use crate::user_table::UserTableDef;
+
+/// This migration over the user table `U`.
+pub struct Migration<U>(PhantomData<fn() -> U>);
+
+impl<U> Migration<U> {
+    /// The migration for user table `U`.
+    pub fn new() -> Self {
+        Self(PhantomData)
+    }
+}
+
+impl<U> Default for Migration<U> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<U> MigrationName for Migration<U> {
+    fn name(&self) -> &str {
+        "m20261122_000003_permissions"
+    }
+}
 
 #[derive(DeriveIden)]
 enum UserOauth {
-    Table,
     Permissions,
 }
 
@@ -18,13 +40,14 @@ enum Usergroup {
 }
 
 #[async_trait::async_trait]
-impl MigrationTrait for Migration {
+impl<U: UserTableDef> MigrationTrait for Migration<U> {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if !manager.has_column("user_oauth", "permissions").await? {
+        let users = U::table_name();
+        if !manager.has_column(&users, "permissions").await? {
             manager
                 .alter_table(
                     Table::alter()
-                        .table(UserOauth::Table)
+                        .table(Alias::new(U::table_name()))
                         .add_column(ColumnDef::new(UserOauth::Permissions).text().null())
                         .to_owned(),
                 )
@@ -55,7 +78,7 @@ impl MigrationTrait for Migration {
         manager
             .alter_table(
                 Table::alter()
-                    .table(UserOauth::Table)
+                    .table(Alias::new(U::table_name()))
                     .drop_column(UserOauth::Permissions)
                     .to_owned(),
             )

@@ -1,14 +1,36 @@
 //! Revocable sessions: a per-user session generation, the generation of each access token,
 //! and revoked JWT ids kept until their token's expiry.
 
+use std::marker::PhantomData;
+
 use sea_orm_migration::prelude::*;
 
-#[derive(DeriveMigrationName)]
-pub struct Migration;
+use crate::user_table::UserTableDef;
+
+/// This migration over the user table `U`.
+pub struct Migration<U>(PhantomData<fn() -> U>);
+
+impl<U> Migration<U> {
+    /// The migration for user table `U`.
+    pub fn new() -> Self {
+        Self(PhantomData)
+    }
+}
+
+impl<U> Default for Migration<U> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<U> MigrationName for Migration<U> {
+    fn name(&self) -> &str {
+        "m20261122_000005_sessions"
+    }
+}
 
 #[derive(DeriveIden)]
 enum UserOauth {
-    Table,
     SessionGeneration,
 }
 
@@ -26,16 +48,16 @@ enum Revokedtoken {
 }
 
 #[async_trait::async_trait]
-impl MigrationTrait for Migration {
+impl<U: UserTableDef> MigrationTrait for Migration<U> {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         if !manager
-            .has_column("user_oauth", "session_generation")
+            .has_column(&U::table_name(), "session_generation")
             .await?
         {
             manager
                 .alter_table(
                     Table::alter()
-                        .table(UserOauth::Table)
+                        .table(Alias::new(U::table_name()))
                         .add_column(
                             ColumnDef::new(UserOauth::SessionGeneration)
                                 .big_integer()
@@ -115,7 +137,7 @@ impl MigrationTrait for Migration {
         manager
             .alter_table(
                 Table::alter()
-                    .table(UserOauth::Table)
+                    .table(Alias::new(U::table_name()))
                     .drop_column(UserOauth::SessionGeneration)
                     .to_owned(),
             )

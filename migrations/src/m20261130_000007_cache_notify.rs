@@ -4,11 +4,34 @@
 //! row or one of its OAuth accounts changed or went), `tokens:<user id>` (an access token of
 //! the user was deleted), `revoked:<jti>` (a JWT was revoked). Other backends: nothing.
 
+use std::marker::PhantomData;
+
 use sea_orm_migration::prelude::*;
+
+use crate::user_table::UserTableDef;
 use sea_orm_migration::sea_orm::DbBackend;
 
-#[derive(DeriveMigrationName)]
-pub struct Migration;
+/// This migration over the user table `U`.
+pub struct Migration<U>(PhantomData<fn() -> U>);
+
+impl<U> Migration<U> {
+    /// The migration for user table `U`.
+    pub fn new() -> Self {
+        Self(PhantomData)
+    }
+}
+
+impl<U> Default for Migration<U> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<U> MigrationName for Migration<U> {
+    fn name(&self) -> &str {
+        "m20261130_000007_cache_notify"
+    }
+}
 
 /// The channel the triggers notify on.
 pub const CHANNEL: &str = "fractal_auth_cache";
@@ -67,13 +90,28 @@ DROP FUNCTION IF EXISTS fractal_auth_notify_token();
 DROP FUNCTION IF EXISTS fractal_auth_notify_revoked();
 "#;
 
+/// The statements with Fractal's `user_oauth` replaced by the user table's (quoted) name.
+fn for_table(sql: &str, table: &str) -> String {
+    sql.replace(
+        "ON user_oauth;",
+        &format!("ON \"{}\";", table.replace('"', "\"\"")),
+    )
+    .replace(
+        "ON user_oauth\n",
+        &format!("ON \"{}\"\n", table.replace('"', "\"\"")),
+    )
+}
+
 #[async_trait::async_trait]
-impl MigrationTrait for Migration {
+impl<U: UserTableDef> MigrationTrait for Migration<U> {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         if manager.get_database_backend() != DbBackend::Postgres {
             return Ok(());
         }
-        manager.get_connection().execute_unprepared(UP).await?;
+        manager
+            .get_connection()
+            .execute_unprepared(&for_table(UP, &U::table_name()))
+            .await?;
         Ok(())
     }
 
@@ -81,7 +119,10 @@ impl MigrationTrait for Migration {
         if manager.get_database_backend() != DbBackend::Postgres {
             return Ok(());
         }
-        manager.get_connection().execute_unprepared(DOWN).await?;
+        manager
+            .get_connection()
+            .execute_unprepared(&for_table(DOWN, &U::table_name()))
+            .await?;
         Ok(())
     }
 }

@@ -4,7 +4,8 @@
 //! Serving adopts too (the first migration does it); this command lets an operator read the
 //! plan first and fix conflicting rows before the switch.
 
-use auth_sea_orm::{PoolConfig, connect, connect_migrated};
+use crate::user_table::connect_migrated;
+use auth_sea_orm::{PoolConfig, connect};
 use migrations::{Migrator, MigratorTrait, SchemaManager};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 

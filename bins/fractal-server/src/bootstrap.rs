@@ -1,8 +1,8 @@
 //! First-start data: the default group and the first superuser, created once even when many
 //! server processes start together (they serialise on [`auth_sea_orm::SchemaLock`]).
 
+use crate::user_table::{FractalProfile, SeaOrmStore};
 use auth_core::{AuthError, GroupDatabase, Safety, UserCreate, UserManager};
-use auth_sea_orm::{FractalProfile, SeaOrmStore};
 
 use crate::settings::Settings;
 

@@ -2,9 +2,9 @@
 //! verification tokens are mailed by the auth stack (`auth_core::MailingHooks` around these
 //! hooks, with `MailTemplates::for_product("Fractal")`).
 
+use crate::user_table::{FractalProfile, FractalUser, SeaOrmStore};
 use async_trait::async_trait;
 use auth_core::{AuthError, GroupDatabase, UserHooks};
-use auth_sea_orm::{FractalProfile, FractalUser, SeaOrmStore};
 
 /// The server's own hooks.
 pub struct FractalHooks {

@@ -12,7 +12,8 @@
 
 use std::time::Duration;
 
-use auth_sea_orm::{Backend, DatabaseUrl, SeaOrmStore};
+use crate::user_table::SeaOrmStore;
+use auth_sea_orm::{Backend, DatabaseUrl};
 use sea_orm::sqlx::postgres::PgListener;
 
 /// The channel the triggers notify on.

@@ -20,10 +20,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::user_table::SeaOrmStore;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use auth_core::PasswordHasher;
-use auth_sea_orm::SeaOrmStore;
 use prometheus::{
     Counter, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
     Registry, TextEncoder,

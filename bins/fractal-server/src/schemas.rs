@@ -1,9 +1,9 @@
 //! Fractal's user JSON (1.3.x `UserRead`, `UserCreate`, `UserUpdate`) and its validation.
 
+use crate::user_table::{FractalProfile, FractalUser, SeaOrmStore};
 use async_trait::async_trait;
 use auth_actix::{ApiError, AuthState, UserSchema, ValidationItem};
 use auth_core::{Safety, UserCreate, UserUpdate};
-use auth_sea_orm::{FractalProfile, FractalUser, SeaOrmStore};
 use migrations::limits::{self, Column, Unstorable};
 use secrecy::SecretString;
 use serde::{Deserialize, Deserializer, Serialize};

@@ -4,6 +4,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::num::NonZeroU64;
 use std::sync::Arc;
 
+use crate::user_table::SeaOrmStore;
 use actix_web::dev::Server;
 use actix_web::dev::{Service as _, ServiceRequest};
 use actix_web::http::Uri;
@@ -16,7 +17,8 @@ use auth_core::{
     AuthError, CookieTransportConfig, LimiterStore, LogMailer, MailTemplates, Mailer, NoAuth,
     PasswordHasherConfig, RevocationList, UserManager,
 };
-use auth_sea_orm::{PoolConfig, SchemaLock, SeaOrmOAuthStates, SeaOrmStore};
+use auth_sea_orm::{PoolConfig, SchemaLock, SeaOrmOAuthStates};
+
 use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::bootstrap::{BootstrapReport, bootstrap};
@@ -220,7 +222,7 @@ pub async fn assemble(settings: &Settings, mailer: Arc<dyn Mailer>) -> Result<St
             acquire_timeout: settings.db_acquire_timeout,
             ..PoolConfig::default()
         };
-        let db = auth_sea_orm::connect_migrated(&settings.database_url, pool).await?;
+        let db = crate::user_table::connect_migrated(&settings.database_url, pool).await?;
         let store = SeaOrmStore::with_cache_ttl(db, settings.cache_ttl)
             .with_label(settings.database_url.redacted());
         let config = auth_config(settings, &secret, &store, redis.as_ref(), mailer)?;

@@ -33,6 +33,8 @@
 //! # }).unwrap();
 //! ```
 
+#[cfg(feature = "adapter-suite")]
+pub mod adapter_suite;
 pub mod authenticator;
 pub mod cache;
 pub mod email;

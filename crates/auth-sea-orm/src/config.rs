@@ -1,12 +1,17 @@
-//! Database settings: `DATABASE_URL`, or Fractal's `DB_ENGINE` family, or a SQLite file in the
-//! data directory when nothing is set.
+//! Connecting: a validated [`DatabaseUrl`], the pool, migrations and the schema lock. Where the
+//! URL comes from (`DATABASE_URL`, Fractal's `DB_ENGINE` family, ...) is the application's
+//! business.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 
+use migrations::MigratorTrait as _;
+use sea_orm::DbErr;
+
 use crate::error::StoreError;
+use crate::user_table::{AuthMigrator, UserTable};
 
 /// Which SQL dialect a URL speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,84 +106,6 @@ impl DatabaseUrl {
     }
 }
 
-/// Reads the database settings through `get` (an environment lookup).
-///
-/// Order: `DATABASE_URL`; else `DB_ENGINE` (`sqlite` needs `SQLITE_PATH`; `postgres` needs
-/// `POSTGRES_DB` and takes `POSTGRES_USER`, `POSTGRES_PASSWORD`, `POSTGRES_HOST` (localhost),
-/// `POSTGRES_PORT` (5432)); else `<data_dir>/fractal.db`.
-pub fn database_url_from_env(
-    get: impl Fn(&str) -> Option<String>,
-    data_dir: &Path,
-) -> Result<DatabaseUrl, StoreError> {
-    let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
-    if let Some(url) = get("DATABASE_URL") {
-        return DatabaseUrl::parse(url.trim(), "DATABASE_URL");
-    }
-    match get("DB_ENGINE").as_deref().map(str::trim) {
-        None => Ok(DatabaseUrl::sqlite_file(&data_dir.join("fractal.db"))),
-        Some("sqlite") => {
-            let path = get("SQLITE_PATH").ok_or(StoreError::Config {
-                variable: "SQLITE_PATH",
-                message: "SQLITE_PATH cannot be None when DB_ENGINE=sqlite.".into(),
-            })?;
-            Ok(DatabaseUrl::sqlite_file(Path::new(path.trim())))
-        }
-        Some("postgres" | "postgres-psycopg") => {
-            let db = get("POSTGRES_DB").ok_or(StoreError::Config {
-                variable: "POSTGRES_DB",
-                message: "POSTGRES_DB cannot be None when DB_ENGINE=postgres.".into(),
-            })?;
-            let host = get("POSTGRES_HOST").unwrap_or_else(|| "localhost".into());
-            let port_text = get("POSTGRES_PORT").unwrap_or_else(|| "5432".into());
-            let port: u16 =
-                port_text
-                    .trim()
-                    .parse()
-                    .ok()
-                    .filter(|p| *p > 0)
-                    .ok_or(StoreError::Config {
-                        variable: "POSTGRES_PORT",
-                        message: format!("expected a port number, got {port_text:?}"),
-                    })?;
-            let creds = match (get("POSTGRES_USER"), get("POSTGRES_PASSWORD")) {
-                (Some(u), Some(p)) => format!("{}:{}@", encode(&u), encode(&p)),
-                (Some(u), None) => format!("{}@", encode(&u)),
-                (None, Some(_)) => {
-                    return Err(StoreError::Config {
-                        variable: "POSTGRES_USER",
-                        message: "POSTGRES_PASSWORD is set but POSTGRES_USER is not".into(),
-                    });
-                }
-                (None, None) => String::new(),
-            };
-            let url = format!(
-                "postgres://{creds}{}:{port}/{}",
-                host.trim(),
-                encode(db.trim())
-            );
-            DatabaseUrl::parse(&url, "DB_ENGINE")
-        }
-        Some(other) => Err(StoreError::Config {
-            variable: "DB_ENGINE",
-            message: format!(
-                "expected sqlite or postgres, got {other:?} (use DATABASE_URL for MySQL/MariaDB)"
-            ),
-        }),
-    }
-}
-
-/// Percent-encodes a URL component.
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// Pool settings.
 #[derive(Debug, Clone, Copy)]
 pub struct PoolConfig {
@@ -234,18 +161,39 @@ pub async fn connect(
     Database::connect(opts).await.map_err(StoreError::Connect)
 }
 
-/// Migrates the database at `url` on a connection of its own, then opens the pool: the way to
-/// start a server. On SQLite, connections that loaded the schema before a migration may keep
-/// the old one for the statements they prepare (a double-quoted column the old schema lacks
-/// is read as a string literal), so no pooled connection may see the schema change.
-pub async fn connect_migrated(
+/// Migrates the database at `url` with the auth migrations of user table `T` (auth tables
+/// only, see [`AuthMigrator`]) on a connection of its own, then opens the pool: the way to
+/// start a service. See [`connect_migrated_with`] for why the migration has its own connection.
+///
+/// # Errors
+/// The connection or the migration failed.
+pub async fn connect_migrated<T: UserTable>(
     url: &DatabaseUrl,
     pool: PoolConfig,
+) -> Result<DatabaseConnection, StoreError> {
+    connect_migrated_with(url, pool, async |db: &DatabaseConnection| {
+        AuthMigrator::<T>::up(db, None).await
+    })
+    .await
+}
+
+/// Runs `migrate` on a connection of its own, then opens the pool (for an application whose
+/// migrator adds its own migrations to the auth ones, like the Fractal server's). On SQLite,
+/// connections that loaded the schema before a migration may keep the old one for the
+/// statements they prepare (a double-quoted column the old schema lacks is read as a string
+/// literal), so no pooled connection may see the schema change.
+///
+/// # Errors
+/// The connection or the migration failed.
+pub async fn connect_migrated_with(
+    url: &DatabaseUrl,
+    pool: PoolConfig,
+    migrate: impl AsyncFnOnce(&DatabaseConnection) -> Result<(), DbErr>,
 ) -> Result<DatabaseConnection, StoreError> {
     if url.backend() == Backend::Sqlite && url.sqlite_path().is_none() {
         // :memory: is one connection: migrating it in place is the only way and is safe.
         let db = connect(url, pool).await?;
-        migrate(&db).await?;
+        migrate(&db).await.map_err(StoreError::Migrate)?;
         return Ok(db);
     }
     let single = PoolConfig {
@@ -253,22 +201,20 @@ pub async fn connect_migrated(
         ..pool
     };
     let migrator = connect(url, single).await?;
-    let migrated = migrate(&migrator).await;
+    let migrated = migrate(&migrator).await.map_err(StoreError::Migrate);
     let closed = migrator.close().await.map_err(StoreError::Connect);
     migrated?;
     closed?;
     connect(url, pool).await
 }
 
-/// Runs every pending migration on `db` (a no-op when the schema is current). On SQLite use
-/// [`connect_migrated`] unless `db` has one connection: see there why.
-pub async fn migrate(db: &DatabaseConnection) -> Result<(), StoreError> {
-    use migrations::MigratorTrait as _;
-    // A Fractal database with conflicting rows is refused before anything is written.
-    migrations::fractal::preflight(&migrations::SchemaManager::new(db))
-        .await
-        .map_err(StoreError::Migrate)?;
-    migrations::Migrator::up(db, None)
+/// Runs every pending auth migration of user table `T` on `db` (a no-op when the schema is
+/// current). On SQLite use [`connect_migrated`] unless `db` has one connection: see there why.
+///
+/// # Errors
+/// The failing migration's error.
+pub async fn migrate<T: UserTable>(db: &DatabaseConnection) -> Result<(), StoreError> {
+    AuthMigrator::<T>::up(db, None)
         .await
         .map_err(StoreError::Migrate)
 }
@@ -370,120 +316,4 @@ async fn lock_file(database: &Path) -> Result<std::fs::File, StoreError> {
         path: shown,
         source,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::HashMap;
-
-    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |k| map.get(k).cloned()
-    }
-
-    #[test]
-    fn default_is_sqlite_in_the_data_dir() {
-        let url = database_url_from_env(env(&[]), Path::new("/var/lib/fractal")).unwrap();
-        assert_eq!(
-            url.as_str(),
-            "sqlite:///var/lib/fractal/fractal.db?mode=rwc"
-        );
-        assert_eq!(
-            url.sqlite_path().unwrap(),
-            PathBuf::from("/var/lib/fractal/fractal.db")
-        );
-    }
-
-    #[test]
-    fn database_url_wins_and_is_checked() {
-        let url = database_url_from_env(
-            env(&[
-                ("DATABASE_URL", "postgres://u:p@h/db"),
-                ("DB_ENGINE", "sqlite"),
-            ]),
-            Path::new("d"),
-        )
-        .unwrap();
-        assert_eq!(url.backend(), Backend::Postgres);
-        assert_eq!(url.redacted(), "postgres://u:***@h/db");
-        let err = database_url_from_env(env(&[("DATABASE_URL", "oracle://x")]), Path::new("d"))
-            .unwrap_err();
-        assert!(err.to_string().starts_with("DATABASE_URL:"), "{err}");
-        let maria = database_url_from_env(
-            env(&[("DATABASE_URL", "mariadb://root@127.0.0.1/test")]),
-            Path::new("d"),
-        )
-        .unwrap();
-        assert_eq!(
-            (maria.backend(), maria.as_str()),
-            (Backend::MySql, "mysql://root@127.0.0.1/test")
-        );
-    }
-
-    #[test]
-    fn fractal_variables_map_onto_a_url() {
-        let url = database_url_from_env(
-            env(&[
-                ("DB_ENGINE", "postgres"),
-                ("POSTGRES_USER", "fractal"),
-                ("POSTGRES_PASSWORD", "p@ss:word"),
-                ("POSTGRES_HOST", "db.local"),
-                ("POSTGRES_PORT", "5433"),
-                ("POSTGRES_DB", "fractal_db"),
-            ]),
-            Path::new("d"),
-        )
-        .unwrap();
-        assert_eq!(
-            url.as_str(),
-            "postgres://fractal:p%40ss%3Aword@db.local:5433/fractal_db"
-        );
-        let url = database_url_from_env(
-            env(&[("DB_ENGINE", "postgres"), ("POSTGRES_DB", "x")]),
-            Path::new("d"),
-        )
-        .unwrap();
-        assert_eq!(url.as_str(), "postgres://localhost:5432/x");
-        let url = database_url_from_env(
-            env(&[("DB_ENGINE", "sqlite"), ("SQLITE_PATH", "/tmp/f.db")]),
-            Path::new("d"),
-        )
-        .unwrap();
-        assert_eq!(url.as_str(), "sqlite:///tmp/f.db?mode=rwc");
-    }
-
-    #[test]
-    fn errors_name_the_variable() {
-        let cases: [(&[(&str, &str)], &str); 5] = [
-            (&[("DB_ENGINE", "postgres")], "POSTGRES_DB"),
-            (&[("DB_ENGINE", "sqlite")], "SQLITE_PATH"),
-            (&[("DB_ENGINE", "oracle")], "DB_ENGINE"),
-            (
-                &[
-                    ("DB_ENGINE", "postgres"),
-                    ("POSTGRES_DB", "x"),
-                    ("POSTGRES_PORT", "http"),
-                ],
-                "POSTGRES_PORT",
-            ),
-            (
-                &[
-                    ("DB_ENGINE", "postgres"),
-                    ("POSTGRES_DB", "x"),
-                    ("POSTGRES_PASSWORD", "p"),
-                ],
-                "POSTGRES_USER",
-            ),
-        ];
-        for (pairs, var) in cases {
-            match database_url_from_env(env(pairs), Path::new("d")) {
-                Err(StoreError::Config { variable, .. }) => assert_eq!(variable, var),
-                other => panic!("{pairs:?}: {other:?}"),
-            }
-        }
-    }
 }

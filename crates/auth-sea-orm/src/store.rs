@@ -1,6 +1,8 @@
-//! [`SeaOrmStore`]: auth-core's storage traits over one SeaORM connection pool.
+//! [`SeaOrmStore`]: auth-core's storage traits over one SeaORM connection pool, for the
+//! application's own user table ([`UserTable`]).
 
 use async_trait::async_trait;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,48 +12,65 @@ use auth_core::{
     TtlCache, User, UserDatabase, UserPatch,
 };
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{
+    Alias, DeleteStatement, Expr, ExprTrait as _, InsertStatement, IntoIden, IntoValueTuple, Order,
+    Query, SelectStatement, UpdateStatement, ValueTuple, ValueType,
+};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection,
+    EntityTrait, IdenStatic, ModelTrait, PaginatorTrait, QueryFilter, QueryOrder, QueryResult,
+    QuerySelect, Set, Value,
 };
 
-use crate::entity::{access_token, link_user_group, oauth_account, user_group, user_oauth};
 use crate::error::{Conflict, map_db_err};
+use crate::tables::{Accesstoken, Linkusergroup, Oauthaccount, Usergroup};
+use crate::user_table::{ColumnOf, ModelOf, StoredId, UserColumn, UserTable};
 
-/// Fractal's application fields on a user.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FractalProfile {
-    /// Fractal user name (owner of tasks when set).
-    pub username: Option<String>,
-    /// SLURM user (owner of tasks when `username` is not set).
-    pub slurm_user: Option<String>,
-    /// Absolute cache directory.
-    pub cache_dir: Option<String>,
-}
+/// A user of table `T`.
+pub type UserOf<T> = User<<T as UserTable>::Id, <T as UserTable>::Profile>;
 
-/// A Fractal user as stored by this adapter.
-pub type FractalUser = User<i32, FractalProfile>;
-
-/// The adapter: users, OAuth accounts, groups and access tokens in one database.
-#[derive(Debug, Clone)]
-pub struct SeaOrmStore {
+/// The adapter: users (in the application's table `T`), OAuth accounts, groups, permissions,
+/// access tokens and revocations in one database.
+pub struct SeaOrmStore<T: UserTable> {
     db: DatabaseConnection,
-    cache: Arc<Caches>,
+    cache: Arc<Caches<T::Id, T::Profile>>,
     /// Names the database in errors (a redacted URL).
     label: Arc<str>,
+    table: PhantomData<fn() -> T>,
+}
+
+impl<T: UserTable> Clone for SeaOrmStore<T> {
+    fn clone(&self) -> Self {
+        Self {
+            db: self.db.clone(),
+            cache: self.cache.clone(),
+            label: self.label.clone(),
+            table: PhantomData,
+        }
+    }
+}
+
+impl<T: UserTable> std::fmt::Debug for SeaOrmStore<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SeaOrmStore")
+            .field("table", &std::any::type_name::<T>())
+            .field("database", &self.label)
+            .field("cache", &self.cache)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Read caches of the lookups every authenticated request makes. This store's own writes
 /// invalidate them at once; other processes' writes are seen within the time to live.
 #[derive(Debug)]
-struct Caches {
-    users: TtlCache<i32, FractalUser>,
-    accounts: TtlCache<i32, Vec<OAuthAccount<i32>>>,
-    tokens: TtlCache<String, AccessToken<i32>>,
+struct Caches<Id, P> {
+    users: TtlCache<Id, User<Id, P>>,
+    accounts: TtlCache<Id, Vec<OAuthAccount<Id>>>,
+    tokens: TtlCache<String, AccessToken<Id>>,
     revoked: TtlCache<String, bool>,
 }
 
-impl Caches {
+impl<Id: StoredId, P: Clone> Caches<Id, P> {
     fn new(ttl: Duration, capacity: usize) -> Self {
         Self {
             users: TtlCache::new(ttl, capacity),
@@ -61,7 +80,7 @@ impl Caches {
         }
     }
 
-    fn forget_user(&self, id: i32) {
+    fn forget_user(&self, id: Id) {
         self.users.remove(&id);
         self.accounts.remove(&id);
     }
@@ -70,7 +89,93 @@ impl Caches {
 /// Entries each read cache holds at most (about 100 bytes each).
 const CACHE_CAPACITY: usize = 100_000;
 
-impl SeaOrmStore {
+/// The user-table column holding `c`.
+fn ucol<T: UserTable>(c: UserColumn) -> ColumnOf<T> {
+    T::column(c)
+}
+
+/// A value of the type the row should hold, or a storage error naming the mismatch.
+fn take<V: ValueType>(v: Value) -> Result<V, AuthError> {
+    V::try_from(v).map_err(AuthError::storage)
+}
+
+fn to_user<T: UserTable>(m: &ModelOf<T>) -> Result<UserOf<T>, AuthError> {
+    let get = |c| ModelTrait::get(m, ucol::<T>(c));
+    Ok(User {
+        id: take(get(UserColumn::Id))?,
+        email: Email::from_trusted(take::<String>(get(UserColumn::Email))?),
+        hashed_password: take(get(UserColumn::HashedPassword))?,
+        is_active: take(get(UserColumn::IsActive))?,
+        is_superuser: take(get(UserColumn::IsSuperuser))?,
+        is_verified: take(get(UserColumn::IsVerified))?,
+        profile: T::profile(m),
+        session_generation: take(get(UserColumn::SessionGeneration))?,
+    })
+}
+
+fn to_account<Id: StoredId>(r: &QueryResult) -> Result<OAuthAccount<Id>, sea_orm::DbErr> {
+    Ok(OAuthAccount {
+        id: r.try_get("", "id")?,
+        user_id: r.try_get("", "user_id")?,
+        oauth_name: r.try_get("", "oauth_name")?,
+        access_token: r.try_get("", "access_token")?,
+        expires_at: r.try_get("", "expires_at")?,
+        refresh_token: r.try_get("", "refresh_token")?,
+        account_id: r.try_get("", "account_id")?,
+        account_email: r.try_get("", "account_email")?,
+    })
+}
+
+fn to_token<Id: StoredId>(r: &QueryResult) -> Result<AccessToken<Id>, sea_orm::DbErr> {
+    Ok(AccessToken {
+        token: r.try_get("", "token")?,
+        user_id: r.try_get("", "user_id")?,
+        created_at: r.try_get("", "created_at")?,
+        generation: r.try_get("", "generation")?,
+    })
+}
+
+fn to_group<Id: StoredId>(r: &QueryResult) -> Result<Group<Id>, sea_orm::DbErr> {
+    Ok(Group {
+        id: r.try_get("", "id")?,
+        name: r.try_get("", "name")?,
+        timestamp_created: r.try_get("", "timestamp_created")?,
+    })
+}
+
+const ACCOUNT_COLUMNS: [Oauthaccount; 8] = [
+    Oauthaccount::Id,
+    Oauthaccount::UserId,
+    Oauthaccount::OauthName,
+    Oauthaccount::AccessToken,
+    Oauthaccount::ExpiresAt,
+    Oauthaccount::RefreshToken,
+    Oauthaccount::AccountId,
+    Oauthaccount::AccountEmail,
+];
+
+fn accounts() -> SelectStatement {
+    Query::select()
+        .columns(ACCOUNT_COLUMNS)
+        .from(Oauthaccount::Table)
+        .order_by(Oauthaccount::Id, Order::Asc)
+        .to_owned()
+}
+
+fn groups() -> SelectStatement {
+    Query::select()
+        .columns([Usergroup::Id, Usergroup::Name, Usergroup::TimestampCreated])
+        .from(Usergroup::Table)
+        .order_by(Usergroup::Id, Order::Asc)
+        .to_owned()
+}
+
+/// Clamps a `u64` for SQL (PostgreSQL's LIMIT/OFFSET are signed 64-bit).
+fn clamp(v: u64) -> u64 {
+    Ord::min(v, i64::MAX as u64)
+}
+
+impl<T: UserTable> SeaOrmStore<T> {
     /// Wraps a connection pool (migrations must have run), with no read cache.
     pub fn new(db: DatabaseConnection) -> Self {
         Self::with_cache_ttl(db, Duration::ZERO)
@@ -84,6 +189,7 @@ impl SeaOrmStore {
             db,
             cache: Arc::new(Caches::new(ttl, CACHE_CAPACITY)),
             label: Arc::from("database"),
+            table: PhantomData,
         }
     }
 
@@ -118,12 +224,12 @@ impl SeaOrmStore {
 
     /// Forgets what the read caches hold about user `id` (the user and its OAuth accounts):
     /// for a write made by another process (see `fractal-server`'s cache invalidation).
-    pub fn forget_user(&self, id: i32) {
+    pub fn forget_user(&self, id: T::Id) {
         self.cache.forget_user(id);
     }
 
     /// Forgets the cached access tokens of user `user_id` (written elsewhere).
-    pub fn forget_tokens_of(&self, user_id: i32) {
+    pub fn forget_tokens_of(&self, user_id: T::Id) {
         self.cache.tokens.retain(|_, t| t.user_id != user_id);
     }
 
@@ -151,41 +257,136 @@ impl SeaOrmStore {
         ]
     }
 
+    async fn rows(&self, stmt: &SelectStatement) -> Result<Vec<QueryResult>, AuthError> {
+        self.db.query_all(stmt).await.map_err(|e| self.fail(e))
+    }
+
+    async fn row(&self, stmt: &SelectStatement) -> Result<Option<QueryResult>, AuthError> {
+        self.db.query_one(stmt).await.map_err(|e| self.fail(e))
+    }
+
+    /// Rows affected by an UPDATE.
+    async fn update_rows(&self, stmt: &UpdateStatement) -> Result<u64, AuthError> {
+        let res = self.db.execute(stmt).await.map_err(|e| self.fail(e))?;
+        Ok(res.rows_affected())
+    }
+
+    /// Rows affected by a DELETE.
+    async fn delete_rows(&self, stmt: &DeleteStatement) -> Result<u64, AuthError> {
+        let res = self.db.execute(stmt).await.map_err(|e| self.fail(e))?;
+        Ok(res.rows_affected())
+    }
+
+    /// Inserts a row whose `id` column has the user id type and returns its id: generated
+    /// here (UUIDs) or by the database (RETURNING; `LAST_INSERT_ID()` on MySQL).
+    async fn insert_with_id(
+        &self,
+        table: impl IntoIden,
+        values: Vec<(sea_orm::sea_query::DynIden, Value)>,
+        conflict: Conflict,
+    ) -> Result<T::Id, AuthError> {
+        let fail = |e| map_db_err(e, conflict, &self.label);
+        let mut stmt: InsertStatement = Query::insert().into_table(table).to_owned();
+        let generated = T::Id::generate();
+        let (mut cols, mut vals): (Vec<_>, Vec<Expr>) = (Vec::new(), Vec::new());
+        if let Some(id) = generated {
+            cols.push(Alias::new("id").into_iden());
+            vals.push(Expr::value(id.into()));
+        }
+        for (c, v) in values {
+            cols.push(c);
+            vals.push(Expr::value(v));
+        }
+        stmt.columns(cols);
+        stmt.values(vals).map_err(AuthError::storage)?;
+        if let Some(id) = generated {
+            self.db.execute(&stmt).await.map_err(fail)?;
+            return Ok(id);
+        }
+        if self.db.get_database_backend() == DatabaseBackend::MySql {
+            let res = self.db.execute(&stmt).await.map_err(fail)?;
+            return T::Id::from_insert_id(res.last_insert_id())
+                .ok_or_else(|| AuthError::storage(IdOutOfRange(res.last_insert_id())));
+        }
+        stmt.returning_col(Alias::new("id"));
+        let row = self
+            .db
+            .query_one(&stmt)
+            .await
+            .map_err(fail)?
+            .ok_or_else(|| AuthError::storage(IdOutOfRange(0)))?;
+        row.try_get("", "id").map_err(|e| self.fail(e))
+    }
+
+    async fn find_user(
+        &self,
+        by: UserColumn,
+        value: impl Into<Value>,
+    ) -> Result<Option<UserOf<T>>, AuthError> {
+        let row = T::Entity::find()
+            .filter(ucol::<T>(by).eq(value))
+            .one(&self.db)
+            .await
+            .map_err(|e| self.fail(e))?;
+        row.as_ref().map(to_user::<T>).transpose()
+    }
+
     /// The users with these ids, ordered by id (missing ids are skipped).
-    pub async fn get_many(&self, ids: &[i32]) -> Result<Vec<FractalUser>, AuthError> {
+    pub async fn get_many(&self, ids: &[T::Id]) -> Result<Vec<UserOf<T>>, AuthError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let rows = user_oauth::Entity::find()
-            .filter(user_oauth::Column::Id.is_in(ids.iter().copied()))
-            .order_by_asc(user_oauth::Column::Id)
+        let rows = T::Entity::find()
+            .filter(ucol::<T>(UserColumn::Id).is_in(ids.iter().copied()))
+            .order_by_asc(ucol::<T>(UserColumn::Id))
             .all(&self.db)
             .await
             .map_err(|e| self.fail(e))?;
-        Ok(rows.into_iter().map(to_user).collect())
+        rows.iter().map(to_user::<T>).collect()
+    }
+
+    /// A new row of the user table: the auth columns, then the profile's.
+    fn new_row(
+        user: &NewUser<T::Profile>,
+    ) -> Result<<T::Entity as EntityTrait>::ActiveModel, AuthError> {
+        let mut row = <<T::Entity as EntityTrait>::ActiveModel as ActiveModelTrait>::default();
+        let mut values: Vec<(ColumnOf<T>, Value)> = vec![
+            (ucol::<T>(UserColumn::Email), user.email.to_string().into()),
+            (
+                ucol::<T>(UserColumn::EmailLower),
+                user.email.normalized().into(),
+            ),
+            (
+                ucol::<T>(UserColumn::HashedPassword),
+                user.hashed_password.clone().into(),
+            ),
+            (ucol::<T>(UserColumn::IsActive), user.is_active.into()),
+            (ucol::<T>(UserColumn::IsSuperuser), user.is_superuser.into()),
+            (ucol::<T>(UserColumn::IsVerified), user.is_verified.into()),
+            (ucol::<T>(UserColumn::SessionGeneration), 0i64.into()),
+        ];
+        if let Some(id) = T::Id::generate() {
+            values.push((ucol::<T>(UserColumn::Id), id.into()));
+        }
+        values.extend(T::profile_values(&user.profile));
+        for (col, value) in values {
+            row.try_set(col, value).map_err(AuthError::storage)?;
+        }
+        Ok(row)
     }
 
     /// Inserts many users in one statement per 500 (for seeding; no hooks run).
     pub async fn insert_users_bulk(
         &self,
-        users: Vec<NewUser<FractalProfile>>,
+        users: Vec<NewUser<T::Profile>>,
     ) -> Result<u64, AuthError> {
         let mut inserted = 0;
         for chunk in users.chunks(500) {
-            let models = chunk.iter().map(|u| user_oauth::ActiveModel {
-                email_lower: Set(u.email.normalized()),
-                email: Set(u.email.to_string()),
-                hashed_password: Set(u.hashed_password.clone()),
-                is_active: Set(u.is_active),
-                is_superuser: Set(u.is_superuser),
-                is_verified: Set(u.is_verified),
-                username: Set(u.profile.username.clone()),
-                slurm_user: Set(u.profile.slurm_user.clone()),
-                cache_dir: Set(u.profile.cache_dir.clone()),
-                session_generation: Set(0),
-                ..Default::default()
-            });
-            user_oauth::Entity::insert_many(models)
+            let models = chunk
+                .iter()
+                .map(Self::new_row)
+                .collect::<Result<Vec<_>, _>>()?;
+            T::Entity::insert_many(models)
                 .exec(&self.db)
                 .await
                 .map_err(|e| self.fail(e))?;
@@ -194,227 +395,155 @@ impl SeaOrmStore {
         Ok(inserted)
     }
 
-    /// Marks an OAuth state as used; `false` if it was used before (a replay).
-    pub async fn consume_oauth_state(
-        &self,
-        jti: &str,
-        expires_at: DateTime<Utc>,
-    ) -> Result<bool, AuthError> {
-        use crate::entity::oauth_state;
-        // Expired states can no longer be replayed (their JWT is refused): forget them.
-        oauth_state::Entity::delete_many()
-            .filter(oauth_state::Column::ExpiresAt.lt(Utc::now()))
-            .exec(&self.db)
-            .await
-            .map_err(|e| self.fail(e))?;
-        let row = oauth_state::ActiveModel {
-            jti: Set(jti.to_owned()),
-            expires_at: Set(expires_at),
-        };
-        match row.insert(&self.db).await {
-            Ok(_) => Ok(true),
-            Err(e) => match self.fail(e) {
-                AuthError::UserAlreadyExists => Ok(false),
-                other => Err(other),
-            },
-        }
-    }
-
     /// The OAuth accounts of many users at once, ordered by id.
     pub async fn oauth_accounts_of(
         &self,
-        user_ids: &[i32],
-    ) -> Result<Vec<OAuthAccount<i32>>, AuthError> {
+        user_ids: &[T::Id],
+    ) -> Result<Vec<OAuthAccount<T::Id>>, AuthError> {
         if user_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let rows = oauth_account::Entity::find()
-            .filter(oauth_account::Column::UserId.is_in(user_ids.iter().copied()))
-            .order_by_asc(oauth_account::Column::Id)
-            .all(&self.db)
-            .await
-            .map_err(|e| self.fail(e))?;
-        Ok(rows.into_iter().map(to_account).collect())
+        let stmt = accounts()
+            .and_where(Expr::col(Oauthaccount::UserId).is_in(user_ids.iter().copied()))
+            .to_owned();
+        let rows = self.rows(&stmt).await?;
+        rows.iter()
+            .map(to_account)
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.fail(e))
     }
 
-    /// Whether any superuser exists.
-    pub async fn any_superuser(&self) -> Result<Option<FractalUser>, AuthError> {
-        let row = user_oauth::Entity::find()
-            .filter(user_oauth::Column::IsSuperuser.eq(true))
-            .order_by_asc(user_oauth::Column::Id)
+    /// The first superuser by id, if any.
+    pub async fn any_superuser(&self) -> Result<Option<UserOf<T>>, AuthError> {
+        let row = T::Entity::find()
+            .filter(ucol::<T>(UserColumn::IsSuperuser).eq(true))
+            .order_by_asc(ucol::<T>(UserColumn::Id))
             .one(&self.db)
             .await
             .map_err(|e| self.fail(e))?;
-        Ok(row.map(to_user))
+        row.as_ref().map(to_user::<T>).transpose()
     }
 }
 
-fn to_user(m: user_oauth::Model) -> FractalUser {
-    User {
-        id: m.id,
-        email: Email::from_trusted(m.email),
-        hashed_password: m.hashed_password,
-        is_active: m.is_active,
-        is_superuser: m.is_superuser,
-        is_verified: m.is_verified,
-        profile: FractalProfile {
-            username: m.username,
-            slurm_user: m.slurm_user,
-            cache_dir: m.cache_dir,
-        },
-        session_generation: m.session_generation,
-    }
-}
-
-fn to_account(m: oauth_account::Model) -> OAuthAccount<i32> {
-    OAuthAccount {
-        id: m.id,
-        user_id: m.user_id,
-        oauth_name: m.oauth_name,
-        access_token: m.access_token,
-        expires_at: m.expires_at,
-        refresh_token: m.refresh_token,
-        account_id: m.account_id,
-        account_email: m.account_email,
-    }
-}
-
-fn to_group(m: user_group::Model) -> Group<i32> {
-    Group {
-        id: m.id,
-        name: m.name,
-        timestamp_created: m.timestamp_created,
-    }
-}
-
-/// Clamps a `u64` for SQL (PostgreSQL's LIMIT/OFFSET are signed 64-bit).
-fn clamp(v: u64) -> u64 {
-    v.min(i64::MAX as u64)
-}
+/// A database-assigned id that does not fit the id type.
+#[derive(Debug, thiserror::Error)]
+#[error("the database assigned id {0}, which the id type cannot hold")]
+struct IdOutOfRange(u64);
 
 #[async_trait]
-impl UserDatabase for SeaOrmStore {
-    type Id = i32;
-    type Profile = FractalProfile;
+impl<T: UserTable> UserDatabase for SeaOrmStore<T> {
+    type Id = T::Id;
+    type Profile = T::Profile;
 
-    async fn get(&self, id: &i32) -> Result<Option<FractalUser>, AuthError> {
+    async fn get(&self, id: &T::Id) -> Result<Option<UserOf<T>>, AuthError> {
         if let Some(hit) = self.cache.users.get(id) {
             return Ok(Some(hit));
         }
         let ticket = self.cache.users.ticket();
-        let row = user_oauth::Entity::find_by_id(*id)
-            .one(&self.db)
-            .await
-            .map_err(|e| self.fail(e))?;
-        let user = row.map(to_user);
+        let user = self.find_user(UserColumn::Id, *id).await?;
         if let Some(u) = &user {
             self.cache.users.insert(ticket, *id, u.clone());
         }
         Ok(user)
     }
 
-    async fn get_by_email(&self, email: &str) -> Result<Option<FractalUser>, AuthError> {
-        let row = user_oauth::Entity::find()
-            .filter(user_oauth::Column::EmailLower.eq(auth_core::email::identity(email)))
-            .one(&self.db)
+    async fn get_by_email(&self, email: &str) -> Result<Option<UserOf<T>>, AuthError> {
+        self.find_user(UserColumn::EmailLower, auth_core::email::identity(email))
             .await
-            .map_err(|e| self.fail(e))?;
-        Ok(row.map(to_user))
     }
 
     async fn get_by_oauth_account(
         &self,
         oauth_name: &str,
         account_id: &str,
-    ) -> Result<Option<FractalUser>, AuthError> {
-        let link = oauth_account::Entity::find()
-            .filter(oauth_account::Column::OauthName.eq(oauth_name))
-            .filter(oauth_account::Column::AccountId.eq(account_id))
-            .one(&self.db)
-            .await
-            .map_err(|e| self.fail(e))?;
-        match link {
-            Some(link) => self.get(&link.user_id).await,
+    ) -> Result<Option<UserOf<T>>, AuthError> {
+        let stmt = Query::select()
+            .column(Oauthaccount::UserId)
+            .from(Oauthaccount::Table)
+            .and_where(Expr::col(Oauthaccount::OauthName).eq(oauth_name))
+            .and_where(Expr::col(Oauthaccount::AccountId).eq(account_id))
+            .to_owned();
+        match self.row(&stmt).await? {
+            Some(link) => {
+                let user_id: T::Id = link.try_get("", "user_id").map_err(|e| self.fail(e))?;
+                self.get(&user_id).await
+            }
             None => Ok(None),
         }
     }
 
-    async fn create(&self, user: NewUser<FractalProfile>) -> Result<FractalUser, AuthError> {
-        let model = user_oauth::ActiveModel {
-            email_lower: Set(user.email.normalized()),
-            email: Set(user.email.to_string()),
-            hashed_password: Set(user.hashed_password),
-            is_active: Set(user.is_active),
-            is_superuser: Set(user.is_superuser),
-            is_verified: Set(user.is_verified),
-            username: Set(user.profile.username),
-            slurm_user: Set(user.profile.slurm_user),
-            cache_dir: Set(user.profile.cache_dir),
-            ..Default::default()
+    async fn create(&self, user: NewUser<T::Profile>) -> Result<UserOf<T>, AuthError> {
+        let row = Self::new_row(&user)?;
+        let res = T::Entity::insert(row)
+            .exec(&self.db)
+            .await
+            .map_err(|e| self.fail(e))?;
+        let id = match res.last_insert_id.into_value_tuple() {
+            ValueTuple::One(v) => take::<T::Id>(v)?,
+            _ => return Err(AuthError::storage(IdOutOfRange(0))),
         };
-        let row = model.insert(&self.db).await.map_err(|e| self.fail(e))?;
-        Ok(to_user(row))
+        self.find_user(UserColumn::Id, id)
+            .await?
+            .ok_or(AuthError::UserNotExists)
     }
 
     async fn update(
         &self,
-        id: &i32,
-        patch: &UserPatch<FractalProfile>,
-    ) -> Result<FractalUser, AuthError> {
-        use sea_orm::sea_query::{Expr, ExprTrait as _};
-        use user_oauth::Column as C;
+        id: &T::Id,
+        patch: &UserPatch<T::Profile>,
+    ) -> Result<UserOf<T>, AuthError> {
+        let c = ucol::<T>;
         // One UPDATE of the changed columns only, guarded by the patch's condition: no column
         // is rewritten from a value read earlier, and a claim (reset token) is one write.
-        let mut sets: Vec<(C, sea_orm::Value)> = Vec::new();
-        let mut set = |col: C, value: sea_orm::Value| sets.push((col, value));
+        let mut sets: Vec<(ColumnOf<T>, Value)> = Vec::new();
         if let Some(e) = &patch.email {
-            set(C::Email, e.to_string().into());
-            set(C::EmailLower, e.normalized().into());
+            sets.push((c(UserColumn::Email), e.to_string().into()));
+            sets.push((c(UserColumn::EmailLower), e.normalized().into()));
         }
         if let Some(h) = &patch.hashed_password {
-            set(C::HashedPassword, h.clone().into());
+            sets.push((c(UserColumn::HashedPassword), h.clone().into()));
         }
         if let Some(v) = patch.is_active {
-            set(C::IsActive, v.into());
+            sets.push((c(UserColumn::IsActive), v.into()));
         }
         if let Some(v) = patch.is_superuser {
-            set(C::IsSuperuser, v.into());
+            sets.push((c(UserColumn::IsSuperuser), v.into()));
         }
         if let Some(v) = patch.is_verified {
-            set(C::IsVerified, v.into());
+            sets.push((c(UserColumn::IsVerified), v.into()));
         }
         if let Some(change) = &patch.profile {
-            let (before, after) = (&change.before, &change.after);
-            if before.username != after.username {
-                set(C::Username, after.username.clone().into());
-            }
-            if before.slurm_user != after.slurm_user {
-                set(C::SlurmUser, after.slurm_user.clone().into());
-            }
-            if before.cache_dir != after.cache_dir {
-                set(C::CacheDir, after.cache_dir.clone().into());
+            let before = T::profile_values(&change.before);
+            for (col, after) in T::profile_values(&change.after) {
+                let same = before.iter().any(|(c0, v0)| {
+                    IdenStatic::as_str(c0) == IdenStatic::as_str(&col) && *v0 == after
+                });
+                if !same {
+                    sets.push((col, after));
+                }
             }
         }
         let writes = !sets.is_empty() || patch.end_sessions;
-        let mut query = user_oauth::Entity::update_many().filter(C::Id.eq(*id));
+        let mut query = T::Entity::update_many().filter(c(UserColumn::Id).eq(*id));
         for (col, value) in sets {
             query = query.col_expr(col, Expr::value(value));
         }
         if patch.end_sessions {
-            query = query.col_expr(C::SessionGeneration, Expr::col(C::SessionGeneration).add(1));
+            let generation = c(UserColumn::SessionGeneration);
+            query = query.col_expr(generation, Expr::col(generation).add(1));
         }
         let cond = &patch.only_if;
         if let Some(h) = &cond.hashed_password {
-            query = query.filter(C::HashedPassword.eq(h.clone()));
+            query = query.filter(c(UserColumn::HashedPassword).eq(h.clone()));
         }
         if let Some(e) = &cond.email {
-            query = query.filter(C::EmailLower.eq(e.to_lowercase()));
+            query = query.filter(c(UserColumn::EmailLower).eq(e.to_lowercase()));
         }
         if let Some(v) = cond.is_active {
-            query = query.filter(C::IsActive.eq(v));
+            query = query.filter(c(UserColumn::IsActive).eq(v));
         }
         if let Some(v) = cond.is_verified {
-            query = query.filter(C::IsVerified.eq(v));
+            query = query.filter(c(UserColumn::IsVerified).eq(v));
         }
         let affected = if writes {
             let res = query.exec(&self.db).await;
@@ -423,12 +552,10 @@ impl UserDatabase for SeaOrmStore {
         } else {
             0
         };
-        let row = user_oauth::Entity::find_by_id(*id)
-            .one(&self.db)
-            .await
-            .map_err(|e| self.fail(e))?
+        let user = self
+            .find_user(UserColumn::Id, *id)
+            .await?
             .ok_or(AuthError::UserNotExists)?;
-        let user = to_user(row);
         // No row written: the condition failed, or (MySQL counts changed rows only) the
         // values were already those; the row as it is now tells which.
         if affected == 0 && !cond.holds(&user) {
@@ -437,9 +564,12 @@ impl UserDatabase for SeaOrmStore {
         Ok(user)
     }
 
-    async fn delete(&self, id: &i32) -> Result<(), AuthError> {
+    async fn delete(&self, id: &T::Id) -> Result<(), AuthError> {
         // OAuth accounts, tokens and group links go with it (ON DELETE CASCADE).
-        let res = user_oauth::Entity::delete_by_id(*id).exec(&self.db).await;
+        let res = T::Entity::delete_many()
+            .filter(ucol::<T>(UserColumn::Id).eq(*id))
+            .exec(&self.db)
+            .await;
         self.cache.forget_user(*id);
         let id = *id;
         self.cache.tokens.retain(|_, t| t.user_id != id);
@@ -451,59 +581,117 @@ impl UserDatabase for SeaOrmStore {
 
     async fn add_oauth_account(
         &self,
-        user_id: &i32,
+        user_id: &T::Id,
         account: OAuthAccountData,
-    ) -> Result<OAuthAccount<i32>, AuthError> {
-        let model = oauth_account::ActiveModel {
-            user_id: Set(*user_id),
-            oauth_name: Set(account.oauth_name),
-            access_token: Set(account.access_token),
-            expires_at: Set(account.expires_at),
-            refresh_token: Set(account.refresh_token),
-            account_id: Set(account.account_id),
-            account_email: Set(account.account_email),
-            ..Default::default()
-        };
-        let res = model.insert(&self.db).await;
+    ) -> Result<OAuthAccount<T::Id>, AuthError> {
+        let values = vec![
+            (Oauthaccount::UserId.into_iden(), (*user_id).into()),
+            (
+                Oauthaccount::OauthName.into_iden(),
+                account.oauth_name.clone().into(),
+            ),
+            (
+                Oauthaccount::AccessToken.into_iden(),
+                account.access_token.clone().into(),
+            ),
+            (
+                Oauthaccount::ExpiresAt.into_iden(),
+                account.expires_at.into(),
+            ),
+            (
+                Oauthaccount::RefreshToken.into_iden(),
+                account.refresh_token.clone().into(),
+            ),
+            (
+                Oauthaccount::AccountId.into_iden(),
+                account.account_id.clone().into(),
+            ),
+            (
+                Oauthaccount::AccountEmail.into_iden(),
+                account.account_email.clone().into(),
+            ),
+        ];
+        let res = self
+            .insert_with_id(Oauthaccount::Table, values, Conflict::User)
+            .await;
         self.cache.accounts.remove(user_id);
-        Ok(to_account(res.map_err(|e| self.fail(e))?))
+        Ok(OAuthAccount {
+            id: res?,
+            user_id: *user_id,
+            oauth_name: account.oauth_name,
+            access_token: account.access_token,
+            expires_at: account.expires_at,
+            refresh_token: account.refresh_token,
+            account_id: account.account_id,
+            account_email: account.account_email,
+        })
     }
 
     async fn update_oauth_account(
         &self,
-        account: &OAuthAccount<i32>,
-    ) -> Result<OAuthAccount<i32>, AuthError> {
-        let model = oauth_account::ActiveModel {
-            id: Set(account.id),
-            user_id: Set(account.user_id),
-            oauth_name: Set(account.oauth_name.clone()),
-            access_token: Set(account.access_token.clone()),
-            expires_at: Set(account.expires_at),
-            refresh_token: Set(account.refresh_token.clone()),
-            account_id: Set(account.account_id.clone()),
-            account_email: Set(account.account_email.clone()),
-        };
-        let res = model.update(&self.db).await;
+        account: &OAuthAccount<T::Id>,
+    ) -> Result<OAuthAccount<T::Id>, AuthError> {
+        let stmt = Query::update()
+            .table(Oauthaccount::Table)
+            .values([
+                (Oauthaccount::UserId, Expr::value(account.user_id)),
+                (
+                    Oauthaccount::OauthName,
+                    Expr::value(account.oauth_name.clone()),
+                ),
+                (
+                    Oauthaccount::AccessToken,
+                    Expr::value(account.access_token.clone()),
+                ),
+                (Oauthaccount::ExpiresAt, Expr::value(account.expires_at)),
+                (
+                    Oauthaccount::RefreshToken,
+                    Expr::value(account.refresh_token.clone()),
+                ),
+                (
+                    Oauthaccount::AccountId,
+                    Expr::value(account.account_id.clone()),
+                ),
+                (
+                    Oauthaccount::AccountEmail,
+                    Expr::value(account.account_email.clone()),
+                ),
+            ])
+            .and_where(Expr::col(Oauthaccount::Id).eq(account.id))
+            .to_owned();
+        let res = self.update_rows(&stmt).await;
         self.cache.accounts.remove(&account.user_id);
-        match res {
-            Ok(row) => Ok(to_account(row)),
-            Err(sea_orm::DbErr::RecordNotUpdated) => Err(AuthError::UserNotExists),
-            Err(e) => Err(self.fail(e)),
+        // MySQL counts changed rows only: a write of the same values is confirmed by a read.
+        if res? == 0 {
+            let found = self
+                .row(
+                    &accounts()
+                        .and_where(Expr::col(Oauthaccount::Id).eq(account.id))
+                        .to_owned(),
+                )
+                .await?;
+            if found.is_none() {
+                return Err(AuthError::UserNotExists);
+            }
         }
+        Ok(account.clone())
     }
 
-    async fn oauth_accounts(&self, user_id: &i32) -> Result<Vec<OAuthAccount<i32>>, AuthError> {
+    async fn oauth_accounts(&self, user_id: &T::Id) -> Result<Vec<OAuthAccount<T::Id>>, AuthError> {
         if let Some(hit) = self.cache.accounts.get(user_id) {
             return Ok(hit);
         }
         let ticket = self.cache.accounts.ticket();
-        let rows = oauth_account::Entity::find()
-            .filter(oauth_account::Column::UserId.eq(*user_id))
-            .order_by_asc(oauth_account::Column::Id)
-            .all(&self.db)
-            .await
+        let stmt = accounts()
+            .and_where(Expr::col(Oauthaccount::UserId).eq(*user_id))
+            .to_owned();
+        let accounts: Vec<_> = self
+            .rows(&stmt)
+            .await?
+            .iter()
+            .map(to_account)
+            .collect::<Result<_, _>>()
             .map_err(|e| self.fail(e))?;
-        let accounts: Vec<_> = rows.into_iter().map(to_account).collect();
         self.cache
             .accounts
             .insert(ticket, *user_id, accounts.clone());
@@ -512,31 +700,32 @@ impl UserDatabase for SeaOrmStore {
 
     async fn delete_oauth_account(
         &self,
-        user_id: &i32,
-        account_id: &i32,
+        user_id: &T::Id,
+        account_id: &T::Id,
     ) -> Result<bool, AuthError> {
-        let res = oauth_account::Entity::delete_many()
-            .filter(oauth_account::Column::Id.eq(*account_id))
-            .filter(oauth_account::Column::UserId.eq(*user_id))
-            .exec(&self.db)
-            .await;
+        let stmt = Query::delete()
+            .from_table(Oauthaccount::Table)
+            .and_where(Expr::col(Oauthaccount::Id).eq(*account_id))
+            .and_where(Expr::col(Oauthaccount::UserId).eq(*user_id))
+            .to_owned();
+        let res = self.delete_rows(&stmt).await;
         self.cache.accounts.remove(user_id);
-        Ok(res.map_err(|e| self.fail(e))?.rows_affected > 0)
+        Ok(res? > 0)
     }
 
-    async fn list(&self, page: Page) -> Result<Vec<FractalUser>, AuthError> {
-        let rows = user_oauth::Entity::find()
-            .order_by_asc(user_oauth::Column::Id)
+    async fn list(&self, page: Page) -> Result<Vec<UserOf<T>>, AuthError> {
+        let rows = T::Entity::find()
+            .order_by_asc(ucol::<T>(UserColumn::Id))
             .offset(clamp(page.offset))
             .limit(clamp(page.limit))
             .all(&self.db)
             .await
             .map_err(|e| self.fail(e))?;
-        Ok(rows.into_iter().map(to_user).collect())
+        rows.iter().map(to_user::<T>).collect()
     }
 
     async fn count(&self) -> Result<u64, AuthError> {
-        user_oauth::Entity::find()
+        T::Entity::find()
             .count(&self.db)
             .await
             .map_err(|e| self.fail(e))
@@ -544,134 +733,169 @@ impl UserDatabase for SeaOrmStore {
 }
 
 #[async_trait]
-impl AccessTokenDatabase<i32> for SeaOrmStore {
+impl<T: UserTable> AccessTokenDatabase<T::Id> for SeaOrmStore<T> {
     async fn get_by_token(
         &self,
         token: &str,
         max_age: Option<DateTime<Utc>>,
-    ) -> Result<Option<AccessToken<i32>>, AuthError> {
-        let young_enough = |t: &AccessToken<i32>| max_age.is_none_or(|min| t.created_at >= min);
+    ) -> Result<Option<AccessToken<T::Id>>, AuthError> {
+        let young_enough = |t: &AccessToken<T::Id>| max_age.is_none_or(|min| t.created_at >= min);
         if let Some(hit) = self.cache.tokens.get(token) {
             return Ok(Some(hit).filter(young_enough));
         }
         let ticket = self.cache.tokens.ticket();
-        let row = access_token::Entity::find_by_id(token.to_owned())
-            .one(&self.db)
-            .await
-            .map_err(|e| self.fail(e))?;
-        let found = row.map(|m| AccessToken {
-            token: m.token,
-            user_id: m.user_id,
-            created_at: m.created_at,
-            generation: m.generation,
-        });
+        let stmt = Query::select()
+            .columns([
+                Accesstoken::Token,
+                Accesstoken::UserId,
+                Accesstoken::CreatedAt,
+                Accesstoken::Generation,
+            ])
+            .from(Accesstoken::Table)
+            .and_where(Expr::col(Accesstoken::Token).eq(token))
+            .to_owned();
+        let found = match self.row(&stmt).await? {
+            Some(r) => Some(to_token(&r).map_err(|e| self.fail(e))?),
+            None => None,
+        };
         if let Some(t) = &found {
             self.cache.tokens.insert(ticket, t.token.clone(), t.clone());
         }
         Ok(found.filter(young_enough))
     }
 
-    async fn create_token(&self, token: AccessToken<i32>) -> Result<AccessToken<i32>, AuthError> {
-        let model = access_token::ActiveModel {
-            token: Set(token.token.clone()),
-            user_id: Set(token.user_id),
-            created_at: Set(token.created_at),
-            generation: Set(token.generation),
-        };
-        model.insert(&self.db).await.map_err(|e| self.fail(e))?;
+    async fn create_token(
+        &self,
+        token: AccessToken<T::Id>,
+    ) -> Result<AccessToken<T::Id>, AuthError> {
+        let stmt = Query::insert()
+            .into_table(Accesstoken::Table)
+            .columns([
+                Accesstoken::Token,
+                Accesstoken::UserId,
+                Accesstoken::CreatedAt,
+                Accesstoken::Generation,
+            ])
+            .values_panic([
+                Expr::value(token.token.clone()),
+                Expr::value(token.user_id),
+                Expr::value(token.created_at),
+                Expr::value(token.generation),
+            ])
+            .to_owned();
+        self.db.execute(&stmt).await.map_err(|e| self.fail(e))?;
         Ok(token)
     }
 
     async fn delete_token(&self, token: &str) -> Result<(), AuthError> {
-        let res = access_token::Entity::delete_by_id(token.to_owned())
-            .exec(&self.db)
-            .await;
+        let stmt = Query::delete()
+            .from_table(Accesstoken::Table)
+            .and_where(Expr::col(Accesstoken::Token).eq(token))
+            .to_owned();
+        let res = self.delete_rows(&stmt).await;
         self.cache.tokens.remove(token);
-        res.map_err(|e| self.fail(e))?;
+        res?;
         Ok(())
     }
 
-    async fn delete_tokens_of_user(&self, user_id: &i32) -> Result<u64, AuthError> {
-        let res = access_token::Entity::delete_many()
-            .filter(access_token::Column::UserId.eq(*user_id))
-            .exec(&self.db)
-            .await;
+    async fn delete_tokens_of_user(&self, user_id: &T::Id) -> Result<u64, AuthError> {
+        let stmt = Query::delete()
+            .from_table(Accesstoken::Table)
+            .and_where(Expr::col(Accesstoken::UserId).eq(*user_id))
+            .to_owned();
+        let res = self.delete_rows(&stmt).await;
         let user_id = *user_id;
         self.cache.tokens.retain(|_, t| t.user_id != user_id);
-        Ok(res.map_err(|e| self.fail(e))?.rows_affected)
+        res
     }
 
     async fn purge_tokens_created_before(
         &self,
         created_before: DateTime<Utc>,
     ) -> Result<u64, AuthError> {
-        let res = access_token::Entity::delete_many()
-            .filter(access_token::Column::CreatedAt.lt(created_before))
-            .exec(&self.db)
-            .await;
+        let stmt = Query::delete()
+            .from_table(Accesstoken::Table)
+            .and_where(Expr::col(Accesstoken::CreatedAt).lt(created_before))
+            .to_owned();
+        let res = self.delete_rows(&stmt).await;
         self.cache
             .tokens
             .retain(|_, t| t.created_at >= created_before);
-        Ok(res.map_err(|e| self.fail(e))?.rows_affected)
+        res
     }
 }
 
 #[async_trait]
-impl GroupDatabase<i32> for SeaOrmStore {
-    async fn create_group(&self, name: &str) -> Result<Group<i32>, AuthError> {
-        let model = user_group::ActiveModel {
-            name: Set(name.to_owned()),
-            timestamp_created: Set(Utc::now()),
-            ..Default::default()
-        };
-        let row = model
-            .insert(&self.db)
-            .await
-            .map_err(|e| map_db_err(e, Conflict::Group, &self.label))?;
-        Ok(to_group(row))
+impl<T: UserTable> GroupDatabase<T::Id> for SeaOrmStore<T> {
+    async fn create_group(&self, name: &str) -> Result<Group<T::Id>, AuthError> {
+        let now = Utc::now();
+        let values = vec![
+            (Usergroup::Name.into_iden(), name.to_owned().into()),
+            (Usergroup::TimestampCreated.into_iden(), now.into()),
+        ];
+        let id = self
+            .insert_with_id(Usergroup::Table, values, Conflict::Group)
+            .await?;
+        // Read back: the stored timestamp is what later reads return (precision of the column).
+        self.get_group(&id).await?.ok_or(AuthError::GroupNotExists)
     }
 
-    async fn get_group(&self, id: &i32) -> Result<Option<Group<i32>>, AuthError> {
-        let row = user_group::Entity::find_by_id(*id)
-            .one(&self.db)
-            .await
-            .map_err(|e| self.fail(e))?;
-        Ok(row.map(to_group))
+    async fn get_group(&self, id: &T::Id) -> Result<Option<Group<T::Id>>, AuthError> {
+        let stmt = groups()
+            .and_where(Expr::col(Usergroup::Id).eq(*id))
+            .to_owned();
+        match self.row(&stmt).await? {
+            Some(r) => Ok(Some(to_group(&r).map_err(|e| self.fail(e))?)),
+            None => Ok(None),
+        }
     }
 
-    async fn get_group_by_name(&self, name: &str) -> Result<Option<Group<i32>>, AuthError> {
-        let row = user_group::Entity::find()
-            .filter(user_group::Column::Name.eq(name))
-            .one(&self.db)
-            .await
-            .map_err(|e| self.fail(e))?;
-        Ok(row.map(to_group))
+    async fn get_group_by_name(&self, name: &str) -> Result<Option<Group<T::Id>>, AuthError> {
+        let stmt = groups()
+            .and_where(Expr::col(Usergroup::Name).eq(name))
+            .to_owned();
+        match self.row(&stmt).await? {
+            Some(r) => Ok(Some(to_group(&r).map_err(|e| self.fail(e))?)),
+            None => Ok(None),
+        }
     }
 
-    async fn list_groups(&self) -> Result<Vec<Group<i32>>, AuthError> {
-        let rows = user_group::Entity::find()
-            .order_by_asc(user_group::Column::Id)
-            .all(&self.db)
-            .await
-            .map_err(|e| self.fail(e))?;
-        Ok(rows.into_iter().map(to_group).collect())
+    async fn list_groups(&self) -> Result<Vec<Group<T::Id>>, AuthError> {
+        self.rows(&groups())
+            .await?
+            .iter()
+            .map(to_group)
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.fail(e))
     }
 
-    async fn delete_group(&self, id: &i32) -> Result<bool, AuthError> {
-        let res = user_group::Entity::delete_by_id(*id)
-            .exec(&self.db)
-            .await
-            .map_err(|e| self.fail(e))?;
-        Ok(res.rows_affected > 0)
+    async fn delete_group(&self, id: &T::Id) -> Result<bool, AuthError> {
+        let stmt = Query::delete()
+            .from_table(Usergroup::Table)
+            .and_where(Expr::col(Usergroup::Id).eq(*id))
+            .to_owned();
+        Ok(self.delete_rows(&stmt).await? > 0)
     }
 
-    async fn add_user_to_group(&self, group_id: &i32, user_id: &i32) -> Result<bool, AuthError> {
-        let model = link_user_group::ActiveModel {
-            group_id: Set(*group_id),
-            user_id: Set(*user_id),
-            timestamp_created: Set(Utc::now()),
-        };
-        match model.insert(&self.db).await {
+    async fn add_user_to_group(
+        &self,
+        group_id: &T::Id,
+        user_id: &T::Id,
+    ) -> Result<bool, AuthError> {
+        let stmt = Query::insert()
+            .into_table(Linkusergroup::Table)
+            .columns([
+                Linkusergroup::GroupId,
+                Linkusergroup::UserId,
+                Linkusergroup::TimestampCreated,
+            ])
+            .values_panic([
+                Expr::value(*group_id),
+                Expr::value(*user_id),
+                Expr::value(Utc::now()),
+            ])
+            .to_owned();
+        match self.db.execute(&stmt).await {
             Ok(_) => Ok(true),
             Err(e) => match self.fail(e) {
                 AuthError::UserAlreadyExists => Ok(false),
@@ -686,44 +910,47 @@ impl GroupDatabase<i32> for SeaOrmStore {
 
     async fn remove_user_from_group(
         &self,
-        group_id: &i32,
-        user_id: &i32,
+        group_id: &T::Id,
+        user_id: &T::Id,
     ) -> Result<bool, AuthError> {
-        let res = link_user_group::Entity::delete_many()
-            .filter(link_user_group::Column::GroupId.eq(*group_id))
-            .filter(link_user_group::Column::UserId.eq(*user_id))
-            .exec(&self.db)
-            .await
-            .map_err(|e| self.fail(e))?;
-        Ok(res.rows_affected > 0)
+        let stmt = Query::delete()
+            .from_table(Linkusergroup::Table)
+            .and_where(Expr::col(Linkusergroup::GroupId).eq(*group_id))
+            .and_where(Expr::col(Linkusergroup::UserId).eq(*user_id))
+            .to_owned();
+        Ok(self.delete_rows(&stmt).await? > 0)
     }
 
-    async fn groups_of_user(&self, user_id: &i32) -> Result<Vec<Group<i32>>, AuthError> {
-        let links = link_user_group::Entity::find()
-            .filter(link_user_group::Column::UserId.eq(*user_id))
-            .all(&self.db)
-            .await
-            .map_err(|e| self.fail(e))?;
-        if links.is_empty() {
-            return Ok(Vec::new());
-        }
-        let rows = user_group::Entity::find()
-            .filter(user_group::Column::Id.is_in(links.iter().map(|l| l.group_id)))
-            .order_by_asc(user_group::Column::Id)
-            .all(&self.db)
-            .await
-            .map_err(|e| self.fail(e))?;
-        Ok(rows.into_iter().map(to_group).collect())
+    async fn groups_of_user(&self, user_id: &T::Id) -> Result<Vec<Group<T::Id>>, AuthError> {
+        let members = Query::select()
+            .column(Linkusergroup::GroupId)
+            .from(Linkusergroup::Table)
+            .and_where(Expr::col(Linkusergroup::UserId).eq(*user_id))
+            .to_owned();
+        let stmt = groups()
+            .and_where(Expr::col(Usergroup::Id).in_subquery(members))
+            .to_owned();
+        self.rows(&stmt)
+            .await?
+            .iter()
+            .map(to_group)
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.fail(e))
     }
 
-    async fn users_of_group(&self, group_id: &i32) -> Result<Vec<i32>, AuthError> {
-        let links = link_user_group::Entity::find()
-            .filter(link_user_group::Column::GroupId.eq(*group_id))
-            .order_by_asc(link_user_group::Column::UserId)
-            .all(&self.db)
-            .await
-            .map_err(|e| self.fail(e))?;
-        Ok(links.into_iter().map(|l| l.user_id).collect())
+    async fn users_of_group(&self, group_id: &T::Id) -> Result<Vec<T::Id>, AuthError> {
+        let stmt = Query::select()
+            .column(Linkusergroup::UserId)
+            .from(Linkusergroup::Table)
+            .and_where(Expr::col(Linkusergroup::GroupId).eq(*group_id))
+            .order_by(Linkusergroup::UserId, Order::Asc)
+            .to_owned();
+        self.rows(&stmt)
+            .await?
+            .iter()
+            .map(|r| r.try_get("", "user_id"))
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.fail(e))
     }
 }
 
@@ -739,64 +966,72 @@ fn permissions_json(p: &Permissions) -> Result<String, AuthError> {
 }
 
 #[async_trait]
-impl PermissionDatabase<i32> for SeaOrmStore {
-    async fn user_permissions(&self, user_id: &i32) -> Result<Permissions, AuthError> {
-        let row = user_oauth::Entity::find_by_id(*user_id)
+impl<T: UserTable> PermissionDatabase<T::Id> for SeaOrmStore<T> {
+    async fn user_permissions(&self, user_id: &T::Id) -> Result<Permissions, AuthError> {
+        let row = T::Entity::find()
+            .filter(ucol::<T>(UserColumn::Id).eq(*user_id))
             .one(&self.db)
             .await
             .map_err(|e| self.fail(e))?;
-        parse_permissions(row.and_then(|r| r.permissions))
+        let raw = match row {
+            Some(m) => {
+                take::<Option<String>>(ModelTrait::get(&m, ucol::<T>(UserColumn::Permissions)))?
+            }
+            None => None,
+        };
+        parse_permissions(raw)
     }
 
     async fn set_user_permissions(
         &self,
-        user_id: &i32,
+        user_id: &T::Id,
         permissions: &Permissions,
     ) -> Result<(), AuthError> {
-        let res = user_oauth::Entity::update_many()
+        let res = T::Entity::update_many()
             .col_expr(
-                user_oauth::Column::Permissions,
-                sea_orm::sea_query::Expr::value(permissions_json(permissions)?),
+                ucol::<T>(UserColumn::Permissions),
+                Expr::value(permissions_json(permissions)?),
             )
-            .filter(user_oauth::Column::Id.eq(*user_id))
+            .filter(ucol::<T>(UserColumn::Id).eq(*user_id))
             .exec(&self.db)
             .await
             .map_err(|e| self.fail(e))?;
-        if res.rows_affected == 0 {
+        if res.rows_affected == 0 && self.find_user(UserColumn::Id, *user_id).await?.is_none() {
             return Err(AuthError::UserNotExists);
         }
         Ok(())
     }
 
-    async fn group_permissions(&self, group_id: &i32) -> Result<Permissions, AuthError> {
-        let row = user_group::Entity::find_by_id(*group_id)
-            .one(&self.db)
-            .await
-            .map_err(|e| self.fail(e))?;
-        parse_permissions(row.and_then(|r| r.permissions))
+    async fn group_permissions(&self, group_id: &T::Id) -> Result<Permissions, AuthError> {
+        let stmt = Query::select()
+            .column(Usergroup::Permissions)
+            .from(Usergroup::Table)
+            .and_where(Expr::col(Usergroup::Id).eq(*group_id))
+            .to_owned();
+        let raw: Option<String> = match self.row(&stmt).await? {
+            Some(r) => r.try_get("", "permissions").map_err(|e| self.fail(e))?,
+            None => None,
+        };
+        parse_permissions(raw)
     }
 
     async fn set_group_permissions(
         &self,
-        group_id: &i32,
+        group_id: &T::Id,
         permissions: &Permissions,
     ) -> Result<(), AuthError> {
-        let res = user_group::Entity::update_many()
-            .col_expr(
-                user_group::Column::Permissions,
-                sea_orm::sea_query::Expr::value(permissions_json(permissions)?),
-            )
-            .filter(user_group::Column::Id.eq(*group_id))
-            .exec(&self.db)
-            .await
-            .map_err(|e| self.fail(e))?;
-        if res.rows_affected == 0 {
+        let stmt = Query::update()
+            .table(Usergroup::Table)
+            .value(Usergroup::Permissions, permissions_json(permissions)?)
+            .and_where(Expr::col(Usergroup::Id).eq(*group_id))
+            .to_owned();
+        if self.update_rows(&stmt).await? == 0 && self.get_group(group_id).await?.is_none() {
             return Err(AuthError::GroupNotExists);
         }
         Ok(())
     }
 
-    async fn effective_permissions(&self, user_id: &i32) -> Result<Permissions, AuthError> {
+    async fn effective_permissions(&self, user_id: &T::Id) -> Result<Permissions, AuthError> {
         let mut all = self.user_permissions(user_id).await?;
         for group in self.groups_of_user(user_id).await? {
             all.merge(&self.group_permissions(&group.id).await?);
@@ -806,7 +1041,7 @@ impl PermissionDatabase<i32> for SeaOrmStore {
 }
 
 #[async_trait]
-impl RevocationList for SeaOrmStore {
+impl<T: UserTable> RevocationList for SeaOrmStore<T> {
     async fn revoke(&self, jti: &str, expires_at: i64) -> Result<(), AuthError> {
         use crate::entity::revoked_token;
         let row = revoked_token::ActiveModel {

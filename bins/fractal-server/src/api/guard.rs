@@ -6,10 +6,10 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use crate::user_table::{FractalUser, SeaOrmStore};
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
 use auth_actix::{Active, ApiError, CurrentUser};
-use auth_sea_orm::{FractalUser, SeaOrmStore};
 use fractal_authz::{self as authz, Caller};
 use sea_orm::{DatabaseConnection, EntityTrait};
 use serde::de::DeserializeOwned;

@@ -1,10 +1,10 @@
 //! Project members: `GET /project/{project_id}/user`, `POST/DELETE
 //! /project/{project_id}/user/{user_id}`.
 
+use crate::user_table::SeaOrmStore;
 use actix_web::{HttpRequest, web};
 use auth_actix::auth_state_of;
 use auth_core::UserDatabase;
-use auth_sea_orm::SeaOrmStore;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, SqlErr};
 use serde::Serialize;
 

@@ -4,8 +4,8 @@
 use std::io::{BufRead as _, IsTerminal as _};
 use std::sync::Arc;
 
+use crate::user_table::{FractalProfile, FractalUser};
 use auth_core::{AuthError, Email, LogMailer, Page, Safety, UserCreate, UserDatabase, UserUpdate};
-use auth_sea_orm::{FractalProfile, FractalUser};
 use secrecy::SecretString;
 
 use super::Failure;

@@ -1,13 +1,13 @@
 //! `/auth/...`: FastAPI Users' routers as Fractal 1.3 mounts them, plus Fractal's own routes
 //! (`/whoami`, `/userlist`) and the paths later Fractal clients use (`/current-user`, `/users`).
 
+use crate::user_table::SeaOrmStore;
 use actix_web::{HttpRequest, HttpResponse, web};
 use auth_actix::routes::UserSchema;
 use auth_actix::{
     Access, Active, ApiError, AuthStack, Context, CurrentUser, Router, Superuser, auth_state_of,
 };
 use auth_core::{Page, Safety, UserDatabase};
-use auth_sea_orm::SeaOrmStore;
 use serde::Deserialize;
 
 use crate::schemas::{FractalSchema, UserRead, UserUpdateStrictBody, strict_update};

@@ -1,9 +1,9 @@
 //! `GET /health` (liveness: the process answers) and `GET /health/ready` (readiness: the
 //! database and, when configured, Redis answer).
 
+use crate::user_table::SeaOrmStore;
 use actix_web::{HttpResponse, web};
 use auth_actix::ApiError;
-use auth_sea_orm::SeaOrmStore;
 use serde_json::json;
 
 /// What `/health/ready` probes.

@@ -1,6 +1,7 @@
 //! Jupyverse's `GET /api/me?permissions={...}` and a WebSocket event stream guarded by
 //! `websocket_auth`.
 
+use crate::user_table::{FractalUser, SeaOrmStore};
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{CloseCode, CloseReason, Message};
 use auth_actix::routes::UserSchema;
@@ -9,7 +10,6 @@ use auth_actix::{
     websocket_still_allowed,
 };
 use auth_core::{Permissions, WebSocketGrant};
-use auth_sea_orm::{FractalUser, SeaOrmStore};
 use serde::{Deserialize, Serialize};
 
 type Store = SeaOrmStore;

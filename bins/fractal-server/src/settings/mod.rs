@@ -216,7 +216,7 @@ impl Settings {
             .unwrap_or_else(|| PathBuf::from("data"));
         let database_url = match overrides.database_url {
             Some(url) => DatabaseUrl::parse(&url, "--database-url")?,
-            None => auth_sea_orm::database_url_from_env(get, &data_dir)?,
+            None => crate::database_url::from_env(get, &data_dir)?,
         };
         let port = match overrides.port {
             Some(p) => p,

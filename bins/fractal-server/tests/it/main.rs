@@ -1,5 +1,6 @@
 //! Integration tests of fractal-server: the real app on port 0, spoken to over HTTP.
 
+mod adapter_suite;
 mod adopt;
 mod api_matrix;
 mod auth_flows;
@@ -20,6 +21,7 @@ mod python_fractal;
 mod reset_verify;
 mod resilience;
 mod scale_out;
+mod schema_change;
 mod sessions;
 mod smtp;
 mod spec_curls;

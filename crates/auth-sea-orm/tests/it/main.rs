@@ -1,7 +1,7 @@
-//! The adapter suite: one set of cases, run on every backend (in-memory, SQLite, PostgreSQL,
-//! MariaDB). Test names read `suite::<backend>::<case>`.
+//! The SeaORM adapter over a user table that is not Fractal's (`member`, UUID ids): the
+//! exported adapter suite on every backend, single-use OAuth states, and what its migrations
+//! create (auth tables only).
 
-mod cases;
-mod concurrency;
-mod schema_change;
+mod member;
+mod schema;
 mod suite;

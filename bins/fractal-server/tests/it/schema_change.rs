@@ -1,12 +1,12 @@
-//! A schema change must reach every pooled connection: SQLite connections that loaded the
+//! A schema change must reach every pooled connection (Fractal's migrator: `user_oauth` gained
+//! `session_generation` after version 4): SQLite connections that loaded the
 //! old schema read a double-quoted column it lacks as a string literal.
 
 use std::sync::Arc;
 
 use auth_core::{Email, NewUser, UserDatabase};
-use auth_sea_orm::{
-    DatabaseUrl, FractalProfile, PoolConfig, SeaOrmStore, connect, connect_migrated,
-};
+use auth_sea_orm::{DatabaseUrl, PoolConfig, connect};
+use fractal_server::user_table::{FractalProfile, SeaOrmStore, connect_migrated};
 use fractal_testkit::{Service, TestDatabase};
 use migrations::MigratorTrait as _;
 use sea_orm::ConnectionTrait as _;

@@ -1,78 +1,69 @@
-//! Concurrent requests through the user manager, on every backend: no acknowledged change is
-//! undone by another request, and every single-use value is used once.
+//! Concurrent requests through the user manager: no acknowledged change is undone by another
+//! request, and every single-use value is used once.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use auth_core::{
-    Argon2Config, AuthError, Email, NewUser, OAuthAccount, OAuthAccountData, Page, PasswordHasher,
-    PasswordHasherConfig, Safety, User, UserDatabase, UserManager, UserManagerConfig, UserPatch,
-    UserUpdate,
-};
-use auth_sea_orm::{FractalProfile, FractalUser};
 use secrecy::SecretString;
 use tokio::sync::Barrier;
 
-use crate::cases::Store;
+use super::{Samples, SuiteStore};
+use crate::{
+    Argon2Config, AuthError, Email, NewUser, OAuthAccount, OAuthAccountData, Page, PasswordHasher,
+    PasswordHasherConfig, Profile, Safety, User, UserDatabase, UserId, UserManager,
+    UserManagerConfig, UserPatch, UserUpdate,
+};
 
 /// A sized handle on a store of the suite, for [`UserManager`].
-pub struct Shared(pub Arc<dyn Store>);
+pub struct Shared<Id: UserId, P: Profile>(pub Arc<dyn SuiteStore<Id, P>>);
 
 #[async_trait]
-impl UserDatabase for Shared {
-    type Id = i32;
-    type Profile = FractalProfile;
+impl<Id: UserId, P: Profile> UserDatabase for Shared<Id, P> {
+    type Id = Id;
+    type Profile = P;
 
-    async fn get(&self, id: &i32) -> Result<Option<FractalUser>, AuthError> {
+    async fn get(&self, id: &Id) -> Result<Option<User<Id, P>>, AuthError> {
         self.0.get(id).await
     }
-    async fn get_by_email(&self, email: &str) -> Result<Option<FractalUser>, AuthError> {
+    async fn get_by_email(&self, email: &str) -> Result<Option<User<Id, P>>, AuthError> {
         self.0.get_by_email(email).await
     }
     async fn get_by_oauth_account(
         &self,
         oauth_name: &str,
         account_id: &str,
-    ) -> Result<Option<FractalUser>, AuthError> {
+    ) -> Result<Option<User<Id, P>>, AuthError> {
         self.0.get_by_oauth_account(oauth_name, account_id).await
     }
-    async fn create(&self, user: NewUser<FractalProfile>) -> Result<FractalUser, AuthError> {
+    async fn create(&self, user: NewUser<P>) -> Result<User<Id, P>, AuthError> {
         self.0.create(user).await
     }
-    async fn update(
-        &self,
-        id: &i32,
-        patch: &UserPatch<FractalProfile>,
-    ) -> Result<FractalUser, AuthError> {
+    async fn update(&self, id: &Id, patch: &UserPatch<P>) -> Result<User<Id, P>, AuthError> {
         self.0.update(id, patch).await
     }
-    async fn delete(&self, id: &i32) -> Result<(), AuthError> {
+    async fn delete(&self, id: &Id) -> Result<(), AuthError> {
         self.0.delete(id).await
     }
     async fn add_oauth_account(
         &self,
-        user_id: &i32,
+        user_id: &Id,
         account: OAuthAccountData,
-    ) -> Result<OAuthAccount<i32>, AuthError> {
+    ) -> Result<OAuthAccount<Id>, AuthError> {
         self.0.add_oauth_account(user_id, account).await
     }
     async fn update_oauth_account(
         &self,
-        account: &OAuthAccount<i32>,
-    ) -> Result<OAuthAccount<i32>, AuthError> {
+        account: &OAuthAccount<Id>,
+    ) -> Result<OAuthAccount<Id>, AuthError> {
         self.0.update_oauth_account(account).await
     }
-    async fn oauth_accounts(&self, user_id: &i32) -> Result<Vec<OAuthAccount<i32>>, AuthError> {
+    async fn oauth_accounts(&self, user_id: &Id) -> Result<Vec<OAuthAccount<Id>>, AuthError> {
         self.0.oauth_accounts(user_id).await
     }
-    async fn delete_oauth_account(
-        &self,
-        user_id: &i32,
-        account_id: &i32,
-    ) -> Result<bool, AuthError> {
+    async fn delete_oauth_account(&self, user_id: &Id, account_id: &Id) -> Result<bool, AuthError> {
         self.0.delete_oauth_account(user_id, account_id).await
     }
-    async fn list(&self, page: Page) -> Result<Vec<FractalUser>, AuthError> {
+    async fn list(&self, page: Page) -> Result<Vec<User<Id, P>>, AuthError> {
         self.0.list(page).await
     }
     async fn count(&self) -> Result<u64, AuthError> {
@@ -84,10 +75,13 @@ fn secret(s: &str) -> SecretString {
     SecretString::from(s.to_owned())
 }
 
-async fn manager_and_user(
-    s: Arc<dyn Store>,
+async fn manager_and_user<S: Samples>(
+    s: Arc<dyn SuiteStore<S::Id, S::Profile>>,
     email: &str,
-) -> (Arc<UserManager<Shared>>, User<i32, FractalProfile>) {
+) -> (
+    Arc<UserManager<Shared<S::Id, S::Profile>>>,
+    User<S::Id, S::Profile>,
+) {
     let hasher = PasswordHasher::new(PasswordHasherConfig {
         argon2: Argon2Config {
             memory_kib: 64,
@@ -104,29 +98,26 @@ async fn manager_and_user(
         UserManagerConfig::with_secret(secret("concurrency-secret")),
     )
     .unwrap();
-    let mut create = auth_core::UserCreate::new(Email::parse(email).unwrap(), secret("old-pass"));
+    let mut create = crate::UserCreate::new(Email::parse(email).unwrap(), secret("old-pass"));
     create.is_verified = false;
     let user = manager.create(create, Safety::Unsafe).await.unwrap();
     (Arc::new(manager), user)
 }
 
-fn profile_update(n: usize) -> UserUpdate<FractalProfile> {
+fn profile_update<S: Samples>(n: usize) -> UserUpdate<S::Profile> {
     UserUpdate {
-        profile: Some(FractalProfile {
-            cache_dir: Some(format!("/x/{n}")),
-            ..Default::default()
-        }),
+        profile: Some(S::profile(n + 1)),
         ..Default::default()
     }
 }
 
 /// Runs `self_updates` profile PATCHes from 4 tasks (each from the same stale read) alongside
 /// `admin`, all released at once.
-async fn with_profile_updates<F>(
-    m: &Arc<UserManager<Shared>>,
-    stale: &FractalUser,
+async fn with_profile_updates<S: Samples, F>(
+    m: &Arc<UserManager<Shared<S::Id, S::Profile>>>,
+    stale: &User<S::Id, S::Profile>,
     admin: F,
-) -> FractalUser
+) -> User<S::Id, S::Profile>
 where
     F: std::future::Future<Output = ()> + Send + 'static,
 {
@@ -137,7 +128,7 @@ where
         tasks.push(tokio::spawn(async move {
             barrier.wait().await;
             for i in 0..10 {
-                m.update(profile_update(t * 10 + i), &stale, Safety::Safe)
+                m.update(profile_update::<S>(t * 10 + i), &stale, Safety::Safe)
                     .await
                     .unwrap();
             }
@@ -154,10 +145,12 @@ where
     m.get(&stale.id).await.unwrap()
 }
 
-pub async fn deactivation_survives_concurrent_self_updates(s: Arc<dyn Store>) {
-    let (m, user) = manager_and_user(s, "deact@example.org").await;
+pub async fn deactivation_survives_concurrent_self_updates<S: Samples>(
+    s: Arc<dyn SuiteStore<S::Id, S::Profile>>,
+) {
+    let (m, user) = manager_and_user::<S>(s, "deact@example.org").await;
     let (m2, stale) = (Arc::clone(&m), user.clone());
-    let after = with_profile_updates(&m, &user, async move {
+    let after = with_profile_updates::<S, _>(&m, &user, async move {
         let off = UserUpdate {
             is_active: Some(false),
             ..Default::default()
@@ -170,13 +163,15 @@ pub async fn deactivation_survives_concurrent_self_updates(s: Arc<dyn Store>) {
         after.session_generation, 1,
         "the deactivation ended sessions"
     );
-    assert!(after.profile.cache_dir.is_some());
+    assert!(after.profile != S::Profile::default());
 }
 
-pub async fn logout_all_survives_concurrent_self_updates(s: Arc<dyn Store>) {
-    let (m, user) = manager_and_user(s, "logout@example.org").await;
+pub async fn logout_all_survives_concurrent_self_updates<S: Samples>(
+    s: Arc<dyn SuiteStore<S::Id, S::Profile>>,
+) {
+    let (m, user) = manager_and_user::<S>(s, "logout@example.org").await;
     let (m2, stale) = (Arc::clone(&m), user.clone());
-    let after = with_profile_updates(&m, &user, async move {
+    let after = with_profile_updates::<S, _>(&m, &user, async move {
         m2.logout_all(&stale).await.unwrap();
     })
     .await;
@@ -198,8 +193,10 @@ pub async fn logout_all_survives_concurrent_self_updates(s: Arc<dyn Store>) {
     assert_eq!(m.get(&user.id).await.unwrap().session_generation, 9);
 }
 
-pub async fn email_and_password_changes_both_survive(s: Arc<dyn Store>) {
-    let (m, user) = manager_and_user(s, "both@example.org").await;
+pub async fn email_and_password_changes_both_survive<S: Samples>(
+    s: Arc<dyn SuiteStore<S::Id, S::Profile>>,
+) {
+    let (m, user) = manager_and_user::<S>(s, "both@example.org").await;
     let barrier = Arc::new(Barrier::new(2));
     let email = {
         let (m, u, b) = (Arc::clone(&m), user.clone(), Arc::clone(&barrier));
@@ -237,7 +234,8 @@ pub async fn email_and_password_changes_both_survive(s: Arc<dyn Store>) {
     assert_eq!(after.session_generation, 1);
 }
 
-async fn race<T, F, Fut>(n: usize, attempt: F) -> Vec<Result<T, AuthError>>
+/// Runs `n` attempts released at once (a barrier) and returns their results in order.
+pub async fn race<T, F, Fut>(n: usize, attempt: F) -> Vec<Result<T, AuthError>>
 where
     T: Send + 'static,
     F: Fn(usize) -> Fut,
@@ -261,9 +259,9 @@ where
     out
 }
 
-pub async fn reset_token_is_used_once(s: Arc<dyn Store>) {
+pub async fn reset_token_is_used_once<S: Samples>(s: Arc<dyn SuiteStore<S::Id, S::Profile>>) {
     use secrecy::ExposeSecret as _;
-    let (m, user) = manager_and_user(s, "reset@example.org").await;
+    let (m, user) = manager_and_user::<S>(s, "reset@example.org").await;
     let token = m.forgot_password(&user).await.unwrap();
     let token = token.expose_secret().to_owned();
     let results = race(8, |i| {
@@ -284,9 +282,9 @@ pub async fn reset_token_is_used_once(s: Arc<dyn Store>) {
     assert_eq!(m.get(&user.id).await.unwrap().session_generation, 1);
 }
 
-pub async fn verify_token_is_used_once(s: Arc<dyn Store>) {
+pub async fn verify_token_is_used_once<S: Samples>(s: Arc<dyn SuiteStore<S::Id, S::Profile>>) {
     use secrecy::ExposeSecret as _;
-    let (m, user) = manager_and_user(s, "verify@example.org").await;
+    let (m, user) = manager_and_user::<S>(s, "verify@example.org").await;
     let token = m.request_verify(&user).await.unwrap();
     let token = token.expose_secret().to_owned();
     let results = race(8, |_| {
@@ -320,7 +318,9 @@ pub async fn verify_token_is_used_once(s: Arc<dyn Store>) {
     ));
 }
 
-pub async fn conditional_patch_writes_nothing_when_the_condition_fails(s: Arc<dyn Store>) {
+pub async fn conditional_patch_writes_nothing_when_the_condition_fails<S: Samples>(
+    s: Arc<dyn SuiteStore<S::Id, S::Profile>>,
+) {
     let u = s
         .create(NewUser {
             email: Email::parse("cas@example.org").unwrap(),
@@ -328,14 +328,14 @@ pub async fn conditional_patch_writes_nothing_when_the_condition_fails(s: Arc<dy
             is_active: true,
             is_superuser: false,
             is_verified: false,
-            profile: FractalProfile::default(),
+            profile: S::Profile::default(),
         })
         .await
         .unwrap();
     let claim = |old: &str, new: &str| UserPatch {
         hashed_password: Some(new.to_owned()),
         end_sessions: true,
-        only_if: auth_core::UserCondition {
+        only_if: crate::UserCondition {
             hashed_password: Some(old.to_owned()),
             ..Default::default()
         },
@@ -360,7 +360,7 @@ pub async fn conditional_patch_writes_nothing_when_the_condition_fails(s: Arc<dy
     // A no-op write whose condition holds succeeds (MySQL reports 0 changed rows).
     let same = UserPatch {
         is_active: Some(true),
-        only_if: auth_core::UserCondition {
+        only_if: crate::UserCondition {
             is_active: Some(true),
             ..Default::default()
         },
@@ -368,21 +368,7 @@ pub async fn conditional_patch_writes_nothing_when_the_condition_fails(s: Arc<dy
     };
     assert!(s.update(&u.id, &same).await.unwrap().is_active);
     assert!(matches!(
-        s.update(&(u.id + 999), &same).await,
+        s.update(&S::absent_id(&u.id), &same).await,
         Err(AuthError::UserNotExists)
     ));
-}
-
-/// OAuth states (SQL backends: the server keeps them in the database).
-pub async fn oauth_state_is_used_once(s: auth_sea_orm::SeaOrmOAuthStates) {
-    use auth_core::OAuthStateStore as _;
-    let expires = chrono::Utc::now() + chrono::Duration::minutes(10);
-    let results = race(8, |_| {
-        let s = s.clone();
-        async move { s.consume("state-jti-1", expires).await }
-    })
-    .await;
-    let won = results.iter().filter(|r| matches!(r, Ok(true))).count();
-    assert_eq!(won, 1, "{results:?}");
-    assert!(results.iter().all(|r| r.is_ok()), "{results:?}");
 }
