@@ -10,7 +10,7 @@ the same session runs there too and the outputs are compared after normalising w
 Usage:
   scripts/fractal_client_session.py --server http://127.0.0.1:8000 [--reference URL]
       [--venv DIR] [--admin admin@fractal.xy:1234]
-The client is installed into --venv (default /root/venvs/fractal-client-1.3.7) when missing.
+The client is installed into --venv (default ~/.cache/fractal-venvs/fractal-client-1.3.7) when missing.
 Only loopback servers are meant; nothing here reaches elsewhere.
 """
 
@@ -168,7 +168,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--server", required=True)
     ap.add_argument("--reference")
-    ap.add_argument("--venv", default=os.environ.get("FRACTAL_CLIENT_VENV", "/root/venvs/fractal-client-1.3.7"))
+    ap.add_argument("--venv", default=os.environ.get("FRACTAL_CLIENT_VENV", os.path.expanduser("~/.cache/fractal-venvs/fractal-client-1.3.7")))
     ap.add_argument("--admin", default="admin@fractal.xy:1234")
     ap.add_argument("--fail-on-diff", action="store_true")
     ns = ap.parse_args()

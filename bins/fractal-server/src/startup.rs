@@ -155,6 +155,7 @@ pub async fn assemble(settings: &Settings, mailer: Arc<dyn Mailer>) -> Result<St
             .with_label(settings.database_url.redacted());
         let hasher = PasswordHasher::new(PasswordHasherConfig {
             upgrade_bcrypt: settings.upgrade_bcrypt_hashes,
+            new_hashes: settings.password_hash,
             ..PasswordHasherConfig::default()
         })?;
         let manager = Arc::new(

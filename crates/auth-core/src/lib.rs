@@ -63,7 +63,8 @@ pub use manager::{
     OAuthCallbackOptions, Safety, UserCreate, UserManager, UserManagerConfig, UserOf, UserUpdate,
 };
 pub use password::{
-    Argon2Config, HasherStats, PasswordHasher, PasswordHasherConfig, PasswordPolicy, Verification,
+    Argon2Config, HasherStats, NewHashes, PasswordHasher, PasswordHasherConfig, PasswordPolicy,
+    Verification,
 };
 pub use permissions::{Grant, InvalidPermissions, Permissions, WebSocketGrant};
 pub use plugin::{AuthPlugin, EmbeddedAuth, NoAuth};
