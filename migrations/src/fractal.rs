@@ -275,6 +275,16 @@ async fn required_column_plan(
     Ok((defaults, conflicts))
 }
 
+/// Whether `resource` is Fractal 2.x's table of computing resources rather than 1.x's dataset
+/// resources (which `/api/v1` reads): then our `/api/v1` cannot have its table, and the server
+/// does not serve `/api/v1` on this database (Fractal 2.x serves `/api/v2` instead).
+///
+/// # Errors
+/// Database errors while reading the schema.
+pub async fn resource_table_is_fractal2(manager: &SchemaManager<'_>) -> Result<bool, DbErr> {
+    Ok(manager.has_table("resource").await? && !manager.has_column("resource", "dataset_id").await?)
+}
+
 /// The dry run: `None` when the database is not Fractal's (no `alembic_version`) or the
 /// backend cannot hold one; otherwise what [`adopt`] would change and what stops it.
 ///
@@ -423,6 +433,13 @@ pub async fn inspect(manager: &SchemaManager<'_>) -> Result<Option<Adoption>, Db
             plan.changes
                 .push(format!("add nullable column {table}.{col}"));
         }
+    }
+    if resource_table_is_fractal2(manager).await? && !manager.has_table("accesstoken").await? {
+        plan.changes.push(
+            "leave Fractal 2.x's table resource (computing resources) as it is: /api/v1 (Fractal \
+             1.x), whose dataset resources would need that name, is not served on this database"
+                .into(),
+        );
     }
     if !manager.has_table("accesstoken").await? {
         plan.changes.push(

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use actix_web::dev::Server;
 use actix_web::dev::{Service as _, ServiceRequest};
 use actix_web::http::Uri;
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, HttpResponse, HttpServer, web};
 use auth_actix::{AuthState, WebConfig, configure_input_errors, not_found};
 use auth_core::{
     AuthError, AuthPlugin, AuthenticationBackend, Authenticator, BearerTransport, CookieTransport,
@@ -442,6 +442,17 @@ fn metrics_of(
         .map_err(|e| AuthError::Config(format!("metrics: {e}")).into())
 }
 
+/// `/api/v1` on a Fractal 2.x database (see `migrations::fractal::resource_table_is_fractal2`):
+/// 501 saying why, for any method and path (after authentication, like the other 501 routes).
+async fn api_v1_not_served(
+    _user: auth_actix::CurrentUser<SeaOrmStore, auth_actix::Active>,
+) -> HttpResponse {
+    HttpResponse::NotImplemented().json(serde_json::json!({
+        "detail": "This database was made by fractal-server 2.x: /api/v1 (Fractal 1.x) is not \
+                   served on it. Use fractal-server 2.x's /api/v2; this server serves /auth."
+    }))
+}
+
 /// A bound, not yet running server.
 pub struct Application {
     server: Server,
@@ -477,6 +488,16 @@ impl Application {
         )
         .await;
         let metrics = metrics_of(&settings, &stack)?;
+        let api_v1 = !migrations::fractal::resource_table_is_fractal2(
+            &migrations::SchemaManager::new(stack.store.connection()),
+        )
+        .await
+        .map_err(auth_sea_orm::StoreError::Connect)?;
+        if !api_v1 {
+            tracing::warn!(
+                "this is a Fractal 2.x database: /api/v1 (Fractal 1.x) answers 501; /auth is served"
+            );
+        }
         let state = stack.state;
         let default_group = settings.default_group_name.clone();
         let oauth = stack.oauth;
@@ -500,6 +521,14 @@ impl Application {
                     srv.call(req)
                 })
                 .app_data(readiness.clone())
+                .configure(|cfg| {
+                    // Registered first, so that it takes every /api/v1 path.
+                    if !api_v1 {
+                        cfg.service(
+                            web::scope("/api/v1").default_service(web::to(api_v1_not_served)),
+                        );
+                    }
+                })
                 .configure(configure_app(
                     state.clone(),
                     oauth.clone(),
