@@ -1764,6 +1764,28 @@ fn py_str(v: &Option<String>) -> &str {
 
 /// Records a job with 1.3.14's checks, in its order. This server has no runner: the job stays
 /// `submitted` (see docs/api.md).
+/// 1.3.14's `workflow_dump` of a job: the workflow without its task list, plus `task_list`
+/// with, for each workflow task, its task's fields and under `task` the workflow task's own
+/// fields (`dict(wf_task.task.dict(), task=wf_task.dict())` in fractal-server's apply route).
+fn job_workflow_dump(workflow: &impl serde::Serialize) -> Result<Value, ApiError> {
+    let mut dump =
+        serde_json::to_value(workflow).map_err(|e| db_failure(DbErr::Json(e.to_string())))?;
+    if let Some(Value::Array(list)) = dump.get_mut("task_list") {
+        for entry in list.iter_mut() {
+            if let Value::Object(wftask) = entry {
+                let task = wftask.remove("task").unwrap_or(Value::Null);
+                let mut flipped = match task {
+                    Value::Object(t) => t,
+                    _ => serde_json::Map::new(),
+                };
+                flipped.insert("task".into(), Value::Object(std::mem::take(wftask)));
+                *entry = Value::Object(flipped);
+            }
+        }
+    }
+    Ok(dump)
+}
+
 async fn apply_workflow_route(
     req: HttpRequest,
     user: User,
@@ -1845,8 +1867,7 @@ async fn apply_workflow_route(
             "Output dataset {out_id} is already in use in pending/running job(s)."
         )));
     }
-    let dump =
-        serde_json::to_value(&workflow).map_err(|e| db_failure(DbErr::Json(e.to_string())))?;
+    let dump = job_workflow_dump(&workflow)?;
     let job = apply_workflow::ActiveModel {
         project_id: Set(Some(pid)),
         workflow_id: Set(Some(wid)),
