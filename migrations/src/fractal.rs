@@ -167,8 +167,14 @@ pub const WRITTEN_COLUMNS: [(&str, &[&str]); 4] = [
             "session_generation",
         ],
     ),
-    ("usergroup", &["id", "name", "timestamp_created", "permissions"]),
-    ("linkusergroup", &["group_id", "user_id", "timestamp_created"]),
+    (
+        "usergroup",
+        &["id", "name", "timestamp_created", "permissions"],
+    ),
+    (
+        "linkusergroup",
+        &["group_id", "user_id", "timestamp_created"],
+    ),
     (
         "oauthaccount",
         &[
@@ -197,10 +203,7 @@ pub const REQUIRED_DEFAULTS: [(&str, &str, &str, &str); 1] = [(
 )];
 
 /// The required columns (NOT NULL, no default, not an identity or key column) of `table`.
-async fn required_columns(
-    conn: &impl ConnectionTrait,
-    table: &str,
-) -> Result<Vec<String>, DbErr> {
+async fn required_columns(conn: &impl ConnectionTrait, table: &str) -> Result<Vec<String>, DbErr> {
     let sql = match conn.get_database_backend() {
         DatabaseBackend::Sqlite => format!(
             "SELECT name FROM pragma_table_info('{table}') \
@@ -282,7 +285,8 @@ async fn required_column_plan(
 /// # Errors
 /// Database errors while reading the schema.
 pub async fn resource_table_is_fractal2(manager: &SchemaManager<'_>) -> Result<bool, DbErr> {
-    Ok(manager.has_table("resource").await? && !manager.has_column("resource", "dataset_id").await?)
+    Ok(manager.has_table("resource").await?
+        && !manager.has_column("resource", "dataset_id").await?)
 }
 
 /// The dry run: `None` when the database is not Fractal's (no `alembic_version`) or the
@@ -395,7 +399,11 @@ pub async fn inspect(manager: &SchemaManager<'_>) -> Result<Option<Adoption>, Db
              fractal-auth does not write ({why})"
         ));
     }
-    if postgres_type(conn, "oauthaccount", "expires_at").await?.as_deref() == Some("integer") {
+    if postgres_type(conn, "oauthaccount", "expires_at")
+        .await?
+        .as_deref()
+        == Some("integer")
+    {
         plan.changes.push(
             "widen oauthaccount.expires_at from integer to bigint (fractal-auth reads it as a \
              64-bit count of seconds; Fractal's Python reads either)"
@@ -515,7 +523,11 @@ pub async fn adopt(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
         ))
         .await?;
     }
-    if postgres_type(conn, "oauthaccount", "expires_at").await?.as_deref() == Some("integer") {
+    if postgres_type(conn, "oauthaccount", "expires_at")
+        .await?
+        .as_deref()
+        == Some("integer")
+    {
         conn.execute_unprepared("ALTER TABLE oauthaccount ALTER COLUMN expires_at TYPE BIGINT")
             .await?;
     }
@@ -572,9 +584,7 @@ pub async fn adopt(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
 pub async fn preflight(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
     match inspect(manager).await? {
         Some(plan) if !plan.conflicts.is_empty() => Err(DbErr::Custom(plan.report())),
-        Some(plan)
-            if !plan.changes.is_empty() && manager.has_table("seaql_migrations").await? =>
-        {
+        Some(plan) if !plan.changes.is_empty() && manager.has_table("seaql_migrations").await? => {
             adopt(manager).await
         }
         _ => Ok(()),

@@ -404,7 +404,12 @@ async fn a_fractal_2x_postgres_database_is_adopted_in_place() {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), StatusCode::CREATED, "{}", res.text().await.unwrap());
+    assert_eq!(
+        res.status(),
+        StatusCode::CREATED,
+        "{}",
+        res.text().await.unwrap()
+    );
     assert_eq!(
         strings(
             &conn,
