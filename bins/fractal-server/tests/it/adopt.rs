@@ -128,6 +128,17 @@ async fn adopts_in_place(service: Service) {
         ]
     );
 
+    // An OAuth account Fractal linked is served (PostgreSQL: its 32-bit expires_at was widened).
+    conn.execute_unprepared(
+        "INSERT INTO oauthaccount (user_id, oauth_name, access_token, expires_at, account_id, \
+         account_email) SELECT id, 'github', 'gho_x', 1900000000, '4242', email FROM user_oauth \
+         WHERE email = 'alice@example.org'",
+    )
+    .await
+    .unwrap();
+    let me = get(&app, &alice, "/auth/current-user").await;
+    assert_eq!(me["oauth_accounts"][0]["oauth_name"], "github", "{me}");
+
     // Fractal's data is served.
     let projects = get(&app, &alice, "/api/v1/project").await;
     assert_eq!(projects[0]["name"], "proj", "{projects}");
