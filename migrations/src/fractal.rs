@@ -2,8 +2,10 @@
 //!
 //! A Fractal database is recognised by its `alembic_version` table. Fractal's own code must
 //! keep working on the same tables afterwards (rollback, or both servers side by side), so
-//! adoption only *adds*: nullable columns Fractal's code never names, and triggers that fill
-//! `user_oauth.email_lower` for rows Fractal inserts or whose e-mail it changes. Data that breaks
+//! adoption only *adds*: nullable columns Fractal's code never names, triggers that fill
+//! `user_oauth.email_lower` for rows Fractal inserts or whose e-mail it changes, server defaults
+//! for columns Fractal always names, and on PostgreSQL a wider `oauthaccount.expires_at`
+//! (`bigint`, which Fractal's Python reads as it read `integer`). Data that breaks
 //! our stricter rules (two e-mails differing only in case, which Fractal's case-sensitive index
 //! allows; one provider account linked twice) stops the adoption before anything changes, with
 //! a report naming the rows. [`inspect`] is the dry run: what [`adopt`] would change.
@@ -406,7 +408,8 @@ pub async fn inspect(manager: &SchemaManager<'_>) -> Result<Option<Adoption>, Db
     {
         plan.changes.push(
             "widen oauthaccount.expires_at from integer to bigint (fractal-auth reads it as a \
-             64-bit count of seconds; Fractal's Python reads either)"
+             64-bit count of seconds; Fractal's Python reads either; restart a running Python \
+             server afterwards, as its cached statement plans expect integer)"
                 .into(),
         );
     }
