@@ -21,30 +21,41 @@ fractal_unavailable() {
   exit 77
 }
 
+# venv_lock DIR (in a subshell): the rest of that subshell holds an exclusive lock on DIR.lock,
+# so that tests running at once do not build one virtualenv twice.
+venv_lock() {
+  mkdir -p "$(dirname "$1")"
+  exec 9>"$1.lock"
+  flock 9
+}
+
 fractal_server_venv() {
+  ( venv_lock "$FRACTAL_SERVER_VENV"
   if [ ! -x "$FRACTAL_SERVER_VENV/bin/fractalctl" ]; then
     python3 -m venv "$FRACTAL_SERVER_VENV" >/dev/null 2>&1 || fractal_unavailable "cannot make a Python venv"
     # bcrypt 4.0.1 is what 1.3.14 locked: passlib 1.7.4 breaks on bcrypt >= 4.1.
     "$FRACTAL_SERVER_VENV/bin/pip" install -q "fractal-server[postgres]==1.3.14" "bcrypt==4.0.1" >/dev/null 2>&1 \
       || { rm -rf "$FRACTAL_SERVER_VENV"; fractal_unavailable "cannot install fractal-server 1.3.14 from PyPI"; }
-  fi
+  fi ) || exit $?
 }
 
 fractal_server2_venv() {
+  ( venv_lock "$FRACTAL_SERVER2_VENV"
   if [ ! -x "$FRACTAL_SERVER2_VENV/bin/fractalctl" ]; then
     python3 -m venv "$FRACTAL_SERVER2_VENV" >/dev/null 2>&1 || fractal_unavailable "cannot make a Python venv"
     # psycopg-binary: no libpq needed on the machine (2.x talks to PostgreSQL only).
     "$FRACTAL_SERVER2_VENV/bin/pip" install -q "fractal-server==2.18.5" "psycopg[binary]==3.3.9" >/dev/null 2>&1 \
       || { rm -rf "$FRACTAL_SERVER2_VENV"; fractal_unavailable "cannot install fractal-server 2.18.5 from PyPI"; }
-  fi
+  fi ) || exit $?
 }
 
 fractal_client_venv() {
+  ( venv_lock "$FRACTAL_CLIENT_VENV"
   if [ ! -x "$FRACTAL_CLIENT_VENV/bin/fractal" ]; then
     python3 -m venv "$FRACTAL_CLIENT_VENV" >/dev/null 2>&1 || fractal_unavailable "cannot make a Python venv"
     "$FRACTAL_CLIENT_VENV/bin/pip" install -q "fractal-client==1.3.7" >/dev/null 2>&1 \
       || { rm -rf "$FRACTAL_CLIENT_VENV"; fractal_unavailable "cannot install fractal-client 1.3.7 from PyPI"; }
-  fi
+  fi ) || exit $?
 }
 
 free_port() {
