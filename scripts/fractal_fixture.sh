@@ -8,11 +8,11 @@
 #
 # Needs python3 (venv), PyPI, and for the PostgreSQL dump a server at $PGHOST (default
 # 127.0.0.1, user postgres, trust) plus pg_dump. Everything runs on loopback.
-# Usage: scripts/fractal_fixture.sh [VENV_DIR]   (default /root/venvs/fractal-server-1.3.14)
+# Usage: scripts/fractal_fixture.sh [VENV_DIR]   (default ~/.cache/fractal-venvs/fractal-server-1.3.14)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 out="$here/bins/fractal-server/tests/it/fixtures"
-venv=${1:-${FRACTAL_PY_VENV:-/root/venvs/fractal-server-1.3.14}}
+venv=${1:-${FRACTAL_PY_VENV:-$HOME/.cache/fractal-venvs/fractal-server-1.3.14}}
 pghost=${PGHOST:-127.0.0.1}
 port=${FRACTAL_FIXTURE_PORT:-18731}
 mkdir -p "$out"

@@ -1,11 +1,16 @@
 # Sourced by the scripts that run the real Python Fractal next to ours: makes (once) the
-# virtualenvs of fractal-server 1.3.14 and fractal-client 1.3.7 from PyPI, outside the repository.
-#   FRACTAL_SERVER_VENV (default /root/venvs/fractal-server-1.3.14)
-#   FRACTAL_CLIENT_VENV (default /root/venvs/fractal-client-1.3.7)
+# virtualenvs of fractal-server 1.3.14, fractal-server 2.18.5 and fractal-client 1.3.7 from PyPI,
+# outside the repository, in a cache that later runs (and CI) reuse:
+#   FRACTAL_SERVER_VENV  (default $HOME/.cache/fractal-venvs/fractal-server-1.3.14)
+#   FRACTAL_SERVER2_VENV (default $HOME/.cache/fractal-venvs/fractal-server-2.18.5)
+#   FRACTAL_CLIENT_VENV  (default $HOME/.cache/fractal-venvs/fractal-client-1.3.7)
+# 2.18.5 is the newest 2.x that installs on Python 3.11 (2.19 and later need 3.12 or 3.13).
 # When PyPI or venv is unavailable: a NOTICE and exit 77 (skipped), or exit 1 when
 # FRACTAL_TEST_REQUIRE_SERVICES=1.
-FRACTAL_SERVER_VENV=${FRACTAL_SERVER_VENV:-/root/venvs/fractal-server-1.3.14}
-FRACTAL_CLIENT_VENV=${FRACTAL_CLIENT_VENV:-/root/venvs/fractal-client-1.3.7}
+fractal_venvs=${HOME:-/root}/.cache/fractal-venvs
+FRACTAL_SERVER_VENV=${FRACTAL_SERVER_VENV:-$fractal_venvs/fractal-server-1.3.14}
+FRACTAL_SERVER2_VENV=${FRACTAL_SERVER2_VENV:-$fractal_venvs/fractal-server-2.18.5}
+FRACTAL_CLIENT_VENV=${FRACTAL_CLIENT_VENV:-$fractal_venvs/fractal-client-1.3.7}
 
 fractal_unavailable() {
   if [ "${FRACTAL_TEST_REQUIRE_SERVICES:-}" = 1 ]; then
@@ -16,21 +21,41 @@ fractal_unavailable() {
   exit 77
 }
 
+# venv_lock DIR (in a subshell): the rest of that subshell holds an exclusive lock on DIR.lock,
+# so that tests running at once do not build one virtualenv twice.
+venv_lock() {
+  mkdir -p "$(dirname "$1")"
+  exec 9>"$1.lock"
+  flock 9
+}
+
 fractal_server_venv() {
+  ( venv_lock "$FRACTAL_SERVER_VENV"
   if [ ! -x "$FRACTAL_SERVER_VENV/bin/fractalctl" ]; then
     python3 -m venv "$FRACTAL_SERVER_VENV" >/dev/null 2>&1 || fractal_unavailable "cannot make a Python venv"
     # bcrypt 4.0.1 is what 1.3.14 locked: passlib 1.7.4 breaks on bcrypt >= 4.1.
     "$FRACTAL_SERVER_VENV/bin/pip" install -q "fractal-server[postgres]==1.3.14" "bcrypt==4.0.1" >/dev/null 2>&1 \
       || { rm -rf "$FRACTAL_SERVER_VENV"; fractal_unavailable "cannot install fractal-server 1.3.14 from PyPI"; }
-  fi
+  fi ) || exit $?
+}
+
+fractal_server2_venv() {
+  ( venv_lock "$FRACTAL_SERVER2_VENV"
+  if [ ! -x "$FRACTAL_SERVER2_VENV/bin/fractalctl" ]; then
+    python3 -m venv "$FRACTAL_SERVER2_VENV" >/dev/null 2>&1 || fractal_unavailable "cannot make a Python venv"
+    # psycopg-binary: no libpq needed on the machine (2.x talks to PostgreSQL only).
+    "$FRACTAL_SERVER2_VENV/bin/pip" install -q "fractal-server==2.18.5" "psycopg[binary]==3.3.9" >/dev/null 2>&1 \
+      || { rm -rf "$FRACTAL_SERVER2_VENV"; fractal_unavailable "cannot install fractal-server 2.18.5 from PyPI"; }
+  fi ) || exit $?
 }
 
 fractal_client_venv() {
+  ( venv_lock "$FRACTAL_CLIENT_VENV"
   if [ ! -x "$FRACTAL_CLIENT_VENV/bin/fractal" ]; then
     python3 -m venv "$FRACTAL_CLIENT_VENV" >/dev/null 2>&1 || fractal_unavailable "cannot make a Python venv"
     "$FRACTAL_CLIENT_VENV/bin/pip" install -q "fractal-client==1.3.7" >/dev/null 2>&1 \
       || { rm -rf "$FRACTAL_CLIENT_VENV"; fractal_unavailable "cannot install fractal-client 1.3.7 from PyPI"; }
-  fi
+  fi ) || exit $?
 }
 
 free_port() {

@@ -38,10 +38,17 @@ pyport=$(free_port)
 printf 'DB_ENGINE=postgres\nPOSTGRES_USER=postgres\nPOSTGRES_HOST=%s\nPOSTGRES_DB=%s\nJWT_SECRET_KEY=%s\nFRACTAL_TASKS_DIR=%s\nFRACTAL_RUNNER_WORKING_BASE_DIR=%s\nFRACTAL_RUNNER_BACKEND=local\n' \
   "$pghost" "$db" "$secret" "$work/tasks" "$work/artifacts" >"$work/.fractal_server.env"
 (cd "$work" && "$FRACTAL_SERVER_VENV/bin/fractalctl" set-db >"$work/set-db.log" 2>&1) || { cat "$work/set-db.log"; exit 1; }
-(cd "$work" && exec "$FRACTAL_SERVER_VENV/bin/uvicorn" fractal_server.main:app --host 127.0.0.1 \
-  --port "$pyport" >"$work/py.log" 2>&1) &
-pids+=($!)
-wait_http "http://127.0.0.1:$pyport/api/alive/" || { cat "$work/py.log"; exit 1; }
+start_fractal() {
+  (cd "$work" && exec "$FRACTAL_SERVER_VENV/bin/uvicorn" fractal_server.main:app --host 127.0.0.1 \
+    --port "$pyport" >>"$work/py.log" 2>&1) &
+  pids+=($!)
+  wait_http "http://127.0.0.1:$pyport/api/alive/" || { cat "$work/py.log"; exit 1; }
+}
+# Fractal's first start makes its admin (bcrypt). It is stopped while ours adopts, as
+# docs/configuration.md asks: the adoption widens oauthaccount.expires_at, and 1.3's asyncpg
+# driver would fail one query per connection on its cached statement plans.
+start_fractal
+kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true; unset 'pids[-1]'
 
 port=$(free_port)
 mkdir -p "$work/ours"
@@ -50,6 +57,7 @@ mkdir -p "$work/ours"
   FRACTAL_CACHE_TTL_MS=0 "$bin" --host 127.0.0.1 --port "$port" >"$work/ours.log" 2>&1) &
 pids+=($!)
 wait_http "http://127.0.0.1:$port/auth/whoami" || { cat "$work/ours.log"; exit 1; }
+start_fractal
 
 "$FRACTAL_SERVER_VENV/bin/python" "$here/scripts/side_by_side.py" \
   "http://127.0.0.1:$port" "http://127.0.0.1:$pyport" || { echo "--- ours"; tail -20 "$work/ours.log"; echo "--- fractal-server"; tail -20 "$work/py.log"; exit 1; }

@@ -48,6 +48,11 @@ impl MigrationTrait for Migration {
                 )
                 .await?;
         }
+        // A Fractal 2.x database has a `resource` table of its own (computing resources); the
+        // server then does not serve /api/v1 there, and the table is left alone.
+        if crate::fractal::resource_table_is_fractal2(manager).await? {
+            return Ok(());
+        }
         manager
             .create_table(
                 Table::create()
@@ -86,6 +91,9 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         // Only our own table goes: the columns may be Fractal's, which we never drop.
+        if crate::fractal::resource_table_is_fractal2(manager).await? {
+            return Ok(());
+        }
         manager
             .drop_table(Table::drop().table(Resource::Table).if_exists().to_owned())
             .await

@@ -67,6 +67,8 @@ make_error_codes! {
         TaskInUse => UNPROCESSABLE_ENTITY, "TASK_IN_USE";
         /// Needs 1.3.14's job runner, which this server does not include.
         NeedsJobRunner => NOT_IMPLEMENTED, "NEEDS_JOB_RUNNER";
+        /// `/api/v1` on a database made by fractal-server 2.x, which has no 1.x tables.
+        Fractal2Database => NOT_IMPLEMENTED, "FRACTAL_2_DATABASE";
         /// Needs 1.3.14's task collection, which this server does not include.
         NeedsTaskCollection => NOT_IMPLEMENTED, "NEEDS_TASK_COLLECTION";
         /// `GET /api/events` without a WebSocket handshake.
@@ -218,6 +220,12 @@ pub enum V1Error {
          and stopping are not available."
     )]
     NeedsJobRunner,
+    /// `/api/v1` on a Fractal 2.x database (`migrations::fractal::resource_table_is_fractal2`).
+    #[error(
+        "This database was made by fractal-server 2.x: /api/v1 (Fractal 1.x) is not served on \
+         it. Use fractal-server 2.x's /api/v2; this server serves /auth."
+    )]
+    Fractal2Database,
     /// Task collection.
     #[error(
         "Task collection is not available on this server (it has no task-collection runner); \
@@ -297,6 +305,7 @@ impl HttpError for V1Error {
             E::TaskSourceImmutable => F::TaskSourceImmutable,
             E::TaskImported { .. } | E::TaskUsedByWorkflow(_) => F::TaskInUse,
             E::NeedsJobRunner => F::NeedsJobRunner,
+            E::Fractal2Database => F::Fractal2Database,
             E::NeedsTaskCollection => F::NeedsTaskCollection,
         }
         .code()

@@ -163,6 +163,7 @@ fn auth_config(
     };
     config.hasher = PasswordHasherConfig {
         upgrade_bcrypt: settings.upgrade_bcrypt_hashes,
+        new_hashes: settings.password_hash,
         ..PasswordHasherConfig::default()
     };
     Ok(config)
@@ -413,6 +414,14 @@ fn metrics_of(
         .map_err(|e| AuthError::Config(format!("metrics: {e}")).into())
 }
 
+/// `/api/v1` on a Fractal 2.x database (see `migrations::fractal::resource_table_is_fractal2`):
+/// 501 saying why, for any method and path (after authentication, like the other 501 routes).
+async fn api_v1_not_served(
+    _user: auth_actix::CurrentUser<SeaOrmStore, auth_actix::Active>,
+) -> Result<actix_web::HttpResponse, crate::error::V1Error> {
+    Err(crate::error::V1Error::Fractal2Database)
+}
+
 /// A bound, not yet running server.
 pub struct Application {
     server: Server,
@@ -449,6 +458,16 @@ impl Application {
         .await;
         let metrics = metrics_of(&settings, &stack)?;
         let auth = stack.auth;
+        let api_v1 = !migrations::fractal::resource_table_is_fractal2(
+            &migrations::SchemaManager::new(stack.store.connection()),
+        )
+        .await
+        .map_err(auth_sea_orm::StoreError::Connect)?;
+        if !api_v1 {
+            tracing::warn!(
+                "this is a Fractal 2.x database: /api/v1 (Fractal 1.x) answers 501; /auth is served"
+            );
+        }
         let readiness = stack.readiness;
         let (csrf, trusted) = (settings.csrf_protection, settings.trusted_origins.clone());
         if !csrf {
@@ -469,6 +488,14 @@ impl Application {
                     srv.call(req)
                 })
                 .app_data(readiness.clone())
+                .configure(|cfg| {
+                    // Registered first, so that it takes every /api/v1 path.
+                    if !api_v1 {
+                        cfg.service(
+                            web::scope("/api/v1").default_service(web::to(api_v1_not_served)),
+                        );
+                    }
+                })
                 .configure(configure_app(auth.clone()))
                 .configure(move |cfg| {
                     if let Some(m) = route {

@@ -67,7 +67,8 @@ pub use manager::{
 };
 pub use oauth_state::{MemoryOAuthStates, OAuthStateStore};
 pub use password::{
-    Argon2Config, HasherStats, PasswordHasher, PasswordHasherConfig, PasswordPolicy, Verification,
+    Argon2Config, HasherStats, NewHashes, PasswordHasher, PasswordHasherConfig, PasswordPolicy,
+    Verification,
 };
 pub use permissions::{Grant, InvalidPermissions, Permissions, WebSocketGrant};
 pub use plugin::{AuthPlugin, EmbeddedAuth, NoAuth};

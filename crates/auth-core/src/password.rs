@@ -56,6 +56,25 @@ pub struct PasswordHasherConfig {
     /// bcrypt hash stays, readable by the Python Fractal server sharing or returning to the
     /// database. Default true.
     pub upgrade_bcrypt: bool,
+    /// The scheme of new hashes (register, password change and reset, re-hashes). Default
+    /// [`NewHashes::Argon2id`].
+    pub new_hashes: NewHashes,
+}
+
+/// The scheme a [`PasswordHasher`] writes new hashes in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum NewHashes {
+    /// argon2id with [`Argon2Config`]: the stronger hash.
+    #[default]
+    Argon2id,
+    /// bcrypt `$2b$` with this cost (Fractal's passlib and pwdlib write cost 12): the one
+    /// hash the Python Fractal server verifies, for a database it shares or may return to.
+    /// Right passwords against argon2 hashes stay valid and are not re-hashed, and bcrypt
+    /// hashes are never upgraded, whatever `upgrade_bcrypt` says.
+    Bcrypt {
+        /// log2 of the rounds, 4 to 31.
+        cost: u32,
+    },
 }
 
 impl Default for PasswordHasherConfig {
@@ -68,6 +87,7 @@ impl Default for PasswordHasherConfig {
             max_concurrency: cpus,
             keep_memory_for: Duration::from_secs(2),
             upgrade_bcrypt: true,
+            new_hashes: NewHashes::Argon2id,
         }
     }
 }
@@ -101,6 +121,7 @@ struct Inner {
     params: Params,
     config: Argon2Config,
     upgrade_bcrypt: bool,
+    new_hashes: NewHashes,
     dummy_hash: OnceLock<String>,
 }
 
@@ -119,12 +140,20 @@ impl PasswordHasher {
         let a = config.argon2;
         let params = Params::new(a.memory_kib, a.iterations, a.parallelism, None)
             .map_err(|e| AuthError::Config(format!("argon2 parameters: {e}")))?;
+        if let NewHashes::Bcrypt { cost } = config.new_hashes
+            && !(4..=31).contains(&cost)
+        {
+            return Err(AuthError::Config(format!(
+                "bcrypt cost {cost} is out of range (4 to 31)"
+            )));
+        }
         let pool = HashPool::start(config.max_concurrency.max(1), config.keep_memory_for)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 params,
                 config: a,
                 upgrade_bcrypt: config.upgrade_bcrypt,
+                new_hashes: config.new_hashes,
                 dummy_hash: OnceLock::new(),
             }),
             pool: Arc::new(pool),
@@ -136,7 +165,13 @@ impl PasswordHasher {
         self.inner.config
     }
 
-    /// Hashes a password with argon2id and a fresh random salt (on a hashing thread).
+    /// The scheme new hashes are written in.
+    pub fn new_hashes(&self) -> NewHashes {
+        self.inner.new_hashes
+    }
+
+    /// Hashes a password in the configured scheme ([`NewHashes`], argon2id by default) with a
+    /// fresh random salt (on a hashing thread).
     pub async fn hash(&self, password: &SecretString) -> Result<String, AuthError> {
         let password = password.clone();
         self.run(move |inner, memory| inner.hash_now(password.expose_secret().as_bytes(), memory))
@@ -360,6 +395,12 @@ impl Inner {
     }
 
     fn hash_now(&self, password: &[u8], memory: &mut Vec<Block>) -> Result<String, AuthError> {
+        if let NewHashes::Bcrypt { cost } = self.new_hashes {
+            // The policy keeps passwords within bcrypt's 72 bytes; longer ones are refused
+            // rather than cut (Python's bcrypt 5 refuses them too).
+            return bcrypt::non_truncating_hash(password, cost)
+                .map_err(|e| AuthError::Crypto(format!("bcrypt hash: {e}")));
+        }
         let crypto = |e: &dyn std::fmt::Display| AuthError::Crypto(format!("argon2 hash: {e}"));
         let salt = argon2::password_hash::try_generate_salt().map_err(|e| crypto(&e))?;
         let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
@@ -410,7 +451,7 @@ impl Inner {
                 }
                 let current = algorithm == Algorithm::Argon2id
                     && parsed.params.to_string() == self.params_string();
-                if current {
+                if current || self.new_hashes != NewHashes::Argon2id {
                     Ok(Verification::Valid)
                 } else {
                     Ok(Verification::ValidNeedsRehash(
@@ -419,7 +460,9 @@ impl Inner {
                 }
             }
             HashKind::Bcrypt => match bcrypt::verify(password, stored) {
-                Ok(true) if !self.upgrade_bcrypt => Ok(Verification::Valid),
+                Ok(true) if !self.upgrade_bcrypt || self.new_hashes != NewHashes::Argon2id => {
+                    Ok(Verification::Valid)
+                }
                 Ok(true) => Ok(Verification::ValidNeedsRehash(
                     self.hash_now(password, memory)?,
                 )),
@@ -578,6 +621,41 @@ mod tests {
             Verification::ValidNeedsRehash(new) => assert!(new.contains("m=64,t=1,p=1")),
             other => panic!("expected rehash, got {other:?}"),
         }
+    }
+
+    #[tokio::test]
+    async fn bcrypt_new_hashes_are_what_the_python_server_reads() {
+        let h = PasswordHasher::new(PasswordHasherConfig {
+            new_hashes: NewHashes::Bcrypt { cost: 4 },
+            max_concurrency: 1,
+            ..PasswordHasherConfig::default()
+        })
+        .unwrap();
+        let hash = h.hash(&secret("guinevere")).await.unwrap();
+        assert!(hash.starts_with("$2b$04$") && hash.len() == 60, "{hash}");
+        assert_eq!(
+            h.verify(&secret("guinevere"), &hash).await.unwrap(),
+            Verification::Valid
+        );
+        assert_eq!(
+            h.verify(&secret("excalibur"), &hash).await.unwrap(),
+            Verification::Mismatch
+        );
+        // argon2 hashes made before the switch stay valid and are not re-hashed.
+        let argon = cheap().hash(&secret("pw12")).await.unwrap();
+        assert_eq!(
+            h.verify(&secret("pw12"), &argon).await.unwrap(),
+            Verification::Valid
+        );
+        // Longer than bcrypt's 72 bytes is an error, not a silently cut password.
+        assert!(h.hash(&secret(&"x".repeat(73))).await.is_err());
+        assert!(
+            PasswordHasher::new(PasswordHasherConfig {
+                new_hashes: NewHashes::Bcrypt { cost: 3 },
+                ..PasswordHasherConfig::default()
+            })
+            .is_err()
+        );
     }
 
     #[tokio::test]

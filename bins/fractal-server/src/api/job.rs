@@ -106,6 +106,29 @@ fn py_str(v: &Option<String>) -> &str {
     v.as_deref().unwrap_or("None")
 }
 
+/// 1.3.14's `workflow_dump` of a job: the workflow without its task list, plus `task_list`
+/// with, for each workflow task, its task's fields and under `task` the workflow task's own
+/// fields (`dict(wf_task.task.dict(), task=wf_task.dict())` in fractal-server's apply route).
+fn job_workflow_dump(workflow: &impl serde::Serialize) -> Result<serde_json::Value, V1Error> {
+    use serde_json::Value;
+    let mut dump =
+        serde_json::to_value(workflow).map_err(|e| V1Error::from(DbErr::Json(e.to_string())))?;
+    if let Some(Value::Array(list)) = dump.get_mut("task_list") {
+        for entry in list.iter_mut() {
+            if let Value::Object(wftask) = entry {
+                let task = wftask.remove("task").unwrap_or(Value::Null);
+                let mut flipped = match task {
+                    Value::Object(t) => t,
+                    _ => serde_json::Map::new(),
+                };
+                flipped.insert("task".into(), Value::Object(std::mem::take(wftask)));
+                *entry = Value::Object(flipped);
+            }
+        }
+    }
+    Ok(dump)
+}
+
 /// Records a job with 1.3.14's checks, in its order (so not a [`ProjectMember`] guard: the
 /// datasets of the query are checked before the workflow of the path). This server has no
 /// runner: the job stays `submitted` (see docs/api.md).
@@ -186,8 +209,7 @@ pub(super) async fn apply_workflow_route(
             "Output dataset {out_id} is already in use in pending/running job(s)."
         ));
     }
-    let dump =
-        serde_json::to_value(&workflow).map_err(|e| V1Error::from(DbErr::Json(e.to_string())))?;
+    let dump = job_workflow_dump(&workflow)?;
     let job = apply_workflow::ActiveModel {
         project_id: Set(Some(pid)),
         workflow_id: Set(Some(wid)),

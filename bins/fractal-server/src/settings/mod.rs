@@ -143,8 +143,14 @@ pub struct Settings {
     /// `FRACTAL_UPGRADE_BCRYPT_HASHES` (false): re-hash a bcrypt password (Fractal's Python
     /// servers) with argon2id at the user's next login. Off by default, so that a database
     /// adopted from Fractal can still be served by the Python server (which reads bcrypt only);
-    /// on, once there is no going back. Passwords set through this server are argon2id either way.
+    /// on, once there is no going back. Passwords set through this server are hashed as
+    /// `FRACTAL_PASSWORD_HASH` says.
     pub upgrade_bcrypt_hashes: bool,
+    /// `FRACTAL_PASSWORD_HASH` (`argon2id`): the scheme of passwords set through this server
+    /// (register, password change and reset). `bcrypt` (cost 12, as Fractal writes them) keeps
+    /// every user able to log in to the Python server sharing or returning to the database,
+    /// which verifies bcrypt only; it also stops re-hashing at login.
+    pub password_hash: auth_core::NewHashes,
     /// `GET /metrics` (`FRACTAL_METRICS`, `FRACTAL_METRICS_TOKEN`).
     pub metrics: MetricsSettings,
 }
@@ -307,6 +313,19 @@ impl Settings {
                 std::time::Duration::from_millis(ms)
             },
             upgrade_bcrypt_hashes: parse_bool(get, "FRACTAL_UPGRADE_BCRYPT_HASHES", false)?,
+            password_hash: match get("FRACTAL_PASSWORD_HASH")
+                .map(|v| v.trim().to_ascii_lowercase())
+                .as_deref()
+            {
+                None | Some("argon2id") => auth_core::NewHashes::Argon2id,
+                Some("bcrypt") => auth_core::NewHashes::Bcrypt { cost: 12 },
+                Some(_) => {
+                    return Err(SettingsError::new(
+                        "FRACTAL_PASSWORD_HASH",
+                        "expected argon2id or bcrypt",
+                    ));
+                }
+            },
             metrics: MetricsSettings {
                 enabled: parse_bool(get, "FRACTAL_METRICS", true)?,
                 token: get("FRACTAL_METRICS_TOKEN").map(SecretString::from),

@@ -1,6 +1,8 @@
 //! Adopting a database written by the real fractal-server 1.3.14 (`fractalctl set-db`, then its
 //! own API: see scripts/fractal_fixture.sh), on SQLite and PostgreSQL: it opens, its bcrypt users
-//! log in, Fractal's data is served, and Fractal's own way of writing users keeps working.
+//! log in, Fractal's data is served, and Fractal's own way of writing users keeps working. And
+//! the auth tables of a fractal-server 2.18.5 PostgreSQL database (scripts/fractal2_fixture.sh;
+//! the live side-by-side run is `python_fractal::side_by_side_with_fractal_server_2x`).
 
 use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
@@ -17,6 +19,21 @@ const PG_FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/it/fixtures/fractal-1.3.14.pg.sql"
 );
+
+const PG2_FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/it/fixtures/fractal-2.18.5.pg.sql"
+);
+
+/// A fresh PostgreSQL database holding what Fractal 2.18.5 wrote, or `None` without PostgreSQL.
+async fn fractal2_db() -> Option<TestDatabase> {
+    let db = TestDatabase::new(Service::Postgres).await?;
+    let conn = Database::connect(&db.url).await.unwrap();
+    let dump = std::fs::read_to_string(PG2_FIXTURE).unwrap();
+    conn.execute_unprepared(&dump).await.unwrap();
+    let _ = conn.close().await;
+    Some(db)
+}
 
 /// A fresh database holding what Fractal 1.3.14 wrote, or `None` when the service is absent.
 async fn fractal_db(service: Service) -> Option<TestDatabase> {
@@ -110,6 +127,17 @@ async fn adopts_in_place(service: Service) {
             Some("alice@example.org".into())
         ]
     );
+
+    // An OAuth account Fractal linked is served (PostgreSQL: its 32-bit expires_at was widened).
+    conn.execute_unprepared(
+        "INSERT INTO oauthaccount (user_id, oauth_name, access_token, expires_at, account_id, \
+         account_email) SELECT id, 'github', 'gho_x', 1900000000, '4242', email FROM user_oauth \
+         WHERE email = 'alice@example.org'",
+    )
+    .await
+    .unwrap();
+    let me = get(&app, &alice, "/auth/current-user").await;
+    assert_eq!(me["oauth_accounts"][0]["oauth_name"], "github", "{me}");
 
     // Fractal's data is served.
     let projects = get(&app, &alice, "/api/v1/project").await;
@@ -296,4 +324,197 @@ async fn the_upgrade_setting_rehashes_bcrypt_at_login() {
     assert!(h[0].as_deref().unwrap().starts_with("$argon2id$"), "{h:?}");
     app.login("alice@example.org", "alice-pw").await;
     let _ = conn.close().await;
+}
+
+/// The column default of `user_oauth.project_dirs` (PostgreSQL), `None` when it has none.
+async fn project_dirs_default(conn: &DatabaseConnection) -> Option<String> {
+    strings(
+        conn,
+        "SELECT column_default::text FROM information_schema.columns WHERE table_schema = \
+         current_schema() AND table_name = 'user_oauth' AND column_name = 'project_dirs'",
+    )
+    .await
+    .into_iter()
+    .next()
+    .flatten()
+}
+
+/// What Fractal 2.x's SQLAlchemy code sends to create a user: `project_dirs`, none of ours.
+fn fractal2_insert(email: &str, hash: &str) -> String {
+    format!(
+        "INSERT INTO user_oauth (email, hashed_password, is_active, is_superuser, is_verified, \
+         profile_id, slurm_accounts, project_dirs) VALUES ('{email}', '{hash}', true, false, \
+         true, 1, '{{}}', '{{/data/x}}')"
+    )
+}
+
+#[tokio::test]
+async fn a_fractal_2x_postgres_database_is_adopted_in_place() {
+    let Some(db) = fractal2_db().await else {
+        return;
+    };
+    // The dry run names the 2.x changes and makes none.
+    let settings = crate::helpers::test_settings(&db, &[]);
+    fractal_server::adopt::run(&settings, true).await.unwrap();
+    let conn = connect(&db.url).await;
+    let schema = migrations::SchemaManager::new(&conn);
+    let plan = migrations::fractal::inspect(&schema)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(plan.fractal_revision, "068496367952");
+    assert!(plan.conflicts.is_empty(), "{:?}", plan.conflicts);
+    let report = plan.report();
+    for expected in [
+        "add nullable column user_oauth.email_lower",
+        "set server default '{}' on required column user_oauth.project_dirs",
+        "widen oauthaccount.expires_at from integer to bigint",
+        "add nullable column user_oauth.username",
+        "create our own tables",
+    ] {
+        assert!(
+            report.contains(expected),
+            "{expected:?} missing from:\n{report}"
+        );
+    }
+    assert!(
+        !schema
+            .has_column("user_oauth", "email_lower")
+            .await
+            .unwrap()
+    );
+    assert_eq!(project_dirs_default(&conn).await, None);
+
+    let app = match spawn_app_on_db(db, &[]).await {
+        Ok(app) => app,
+        Err((_, e)) => panic!("a Fractal 2.18.5 database must open: {e}"),
+    };
+    // Fractal's bcrypt users log in; their hashes stay bcrypt.
+    let admin = app.admin_token().await;
+    app.login("alice@example.org", "alice-pw").await;
+    assert_eq!(
+        project_dirs_default(&conn).await.as_deref(),
+        Some("'{}'::character varying[]")
+    );
+    assert_eq!(
+        strings(
+            &conn,
+            "SELECT data_type::text FROM information_schema.columns WHERE table_name = \
+             'oauthaccount' AND column_name = 'expires_at'"
+        )
+        .await,
+        [Some("bigint".into())]
+    );
+
+    // Ours registers a user although 2.x's project_dirs is NOT NULL: it gets none.
+    let res = app
+        .client
+        .post(app.url("/auth/register"))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({"email": "erin@example.org", "password": "erin-pw"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::CREATED,
+        "{}",
+        res.text().await.unwrap()
+    );
+    assert_eq!(
+        strings(
+            &conn,
+            "SELECT array_to_string(project_dirs, ',') FROM user_oauth \
+             WHERE email = 'erin@example.org'"
+        )
+        .await,
+        [Some(String::new())]
+    );
+    app.login("erin@example.org", "erin-pw").await;
+
+    // Fractal 2.x keeps inserting users; the trigger keys them.
+    let hash = strings(
+        &conn,
+        "SELECT hashed_password FROM user_oauth WHERE email = 'alice@example.org'",
+    )
+    .await[0]
+        .clone()
+        .unwrap();
+    assert!(hash.starts_with("$2b$"), "{hash}");
+    conn.execute_unprepared(&fractal2_insert("Frank@Example.org", &hash))
+        .await
+        .expect("Fractal-style insert");
+    app.login("frank@example.org", "alice-pw").await;
+    assert!(
+        conn.execute_unprepared(&fractal2_insert("FRANK@example.org", &hash))
+            .await
+            .is_err(),
+        "case-variant duplicate must be refused"
+    );
+
+    // An adoption that Fractal partly undid (its alembic dropping our trigger, a row written
+    // meanwhile) or that an older fractal-auth made is completed at the next start.
+    conn.execute_unprepared(
+        "DROP TRIGGER trg_user_oauth_email_lower ON user_oauth; \
+         ALTER TABLE user_oauth ALTER COLUMN project_dirs DROP DEFAULT",
+    )
+    .await
+    .unwrap();
+    conn.execute_unprepared(&fractal2_insert("Grace@Example.org", &hash))
+        .await
+        .unwrap();
+    assert_eq!(
+        strings(
+            &conn,
+            "SELECT email_lower FROM user_oauth WHERE email = 'Grace@Example.org'"
+        )
+        .await,
+        [None]
+    );
+    let peer = crate::helpers::spawn_peer(&app, &[]).await;
+    let res = app
+        .client
+        .post(format!("{peer}/auth/token/login"))
+        .form(&[("username", "grace@example.org"), ("password", "alice-pw")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(project_dirs_default(&conn).await.is_some());
+    let _ = conn.close().await;
+}
+
+#[tokio::test]
+async fn an_unknown_required_column_stops_adoption_with_no_change() {
+    let Some(db) = fractal2_db().await else {
+        return;
+    };
+    let conn = connect(&db.url).await;
+    // A newer Fractal's required column, which our inserts would leave empty.
+    conn.execute_unprepared(
+        "ALTER TABLE user_oauth ADD COLUMN home_quota INTEGER NOT NULL DEFAULT 1; \
+         ALTER TABLE user_oauth ALTER COLUMN home_quota DROP DEFAULT",
+    )
+    .await
+    .unwrap();
+    let (db, err) = match spawn_app_on_db(db, &[]).await {
+        Ok(_) => panic!("an unknown required column must stop the adoption"),
+        Err(e) => e,
+    };
+    assert!(
+        err.contains("user_oauth.home_quota is required (NOT NULL, no default)"),
+        "{err}"
+    );
+    assert!(err.contains("Nothing was changed"), "{err}");
+    let schema = migrations::SchemaManager::new(&conn);
+    assert!(
+        !schema
+            .has_column("user_oauth", "email_lower")
+            .await
+            .unwrap()
+    );
+    assert!(!schema.has_table("seaql_migrations").await.unwrap());
+    assert_eq!(project_dirs_default(&conn).await, None);
+    let _ = conn.close().await;
+    drop(db);
 }
