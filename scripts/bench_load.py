@@ -9,7 +9,7 @@ the resident set), start-to-ready on a migrated SQLite file, and login/whoami at
 1,000 and 1,000,000 users. Prints every figure, checks the targets, writes
 docs/bench/results.json and docs/bench/chart.svg.
 
-Run: just bench-load   (env: BENCH_SECONDS=8, BENCH_SCALE_USERS=1000000, BENCH_POSTGRES=1)
+Run: just bench-load   (env: BENCH_SECONDS=8, BENCH_ROUNDS=3, BENCH_SCALE_USERS=1000000, BENCH_POSTGRES=1)
 Needs: wrk (`apt-get install -y wrk` on Debian/Ubuntu, `brew install wrk` on macOS); psql and a
 PostgreSQL server for the PostgreSQL scenarios (skipped, with a line saying so, when absent).
 Only loopback addresses are used.
@@ -37,6 +37,7 @@ POSTGRES = os.environ.get("BENCH_POSTGRES", "1") == "1"
 PG_ADMIN = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
 CORES = os.cpu_count() or 1
 IDLE_SECONDS = 3
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 
 
 def log(msg):
@@ -106,6 +107,12 @@ class Server:
                     return int(line.split()[1])
         return 0
 
+    def cpu_seconds(self):
+        """CPU time (user + system) the server has used so far."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def private_kb(self):
         """Private (anonymous) memory: heap, stacks, written data. Clean file-backed pages (the
         executable's code) are shared and reclaimable, so they are not the program's cost."""
@@ -155,8 +162,10 @@ end
 """
 
 
-def wrk(url, conc=32, seconds=SECONDS, method="GET", headers=(), body=None, ctype=None):
-    """Runs wrk for `seconds` with `conc` keep-alive connections on min(cores, conc) threads."""
+def wrk(url, conc=32, seconds=SECONDS, method="GET", headers=(), body=None, ctype=None, server=None):
+    """Runs wrk for `seconds` with `conc` keep-alive connections on min(cores, conc) threads.
+    With `server`, also the server's CPU time per request (less sensitive than the rate to other
+    processes on a shared machine)."""
     script = WRK_REPORT
     if method != "GET":
         script += f"wrk.method = {json.dumps(method)}\n"
@@ -171,13 +180,16 @@ def wrk(url, conc=32, seconds=SECONDS, method="GET", headers=(), body=None, ctyp
                "-s", f.name]
         for h in headers:
             cmd += ["-H", h]
+        cpu_before = server.cpu_seconds() if server else 0.0
         out = run(cmd + [url]).stdout
+        cpu_used = server.cpu_seconds() - cpu_before if server else 0.0
     finally:
         os.unlink(f.name)
     line = next(line for line in out.splitlines() if line.startswith("WRKJSON "))
     data = json.loads(line[len("WRKJSON "):])
     requests = max(data["requests"], 1)
-    return {
+    extra = {"server_cpu_us_per_request": cpu_used * 1e6 / requests} if server else {}
+    return extra | {
         "rps": data["requests"] / (data["duration_us"] / 1e6),
         "p50_ms": data["p50_us"] / 1000,
         "p99_ms": data["p99_us"] / 1000,
@@ -208,8 +220,16 @@ def scenario_set(label, extra_env, results, storm=True):
         stop_sampling, private = srv.sample_private_peak()
         token = srv.login("admin@fractal.xy", "1234")
         auth = [f"Authorization: Bearer {token}"]
-        r["bare"] = wrk(srv.base + "/health")
-        r["whoami_jwt"] = wrk(srv.base + "/auth/whoami", headers=auth)
+        # The bare endpoint and whoami alternate for ROUNDS rounds and each keeps its median
+        # round, so that a drift of a shared machine's load hits both alike.
+        rounds = {"bare": [], "whoami_jwt": []}
+        for _ in range(ROUNDS):
+            rounds["bare"].append(wrk(srv.base + "/health", server=srv))
+            rounds["whoami_jwt"].append(wrk(srv.base + "/auth/whoami", headers=auth, server=srv))
+        for key, runs in rounds.items():
+            median = sorted(runs, key=lambda x: x["rps"])[len(runs) // 2]
+            r[key] = median | {"rounds_rps": [x["rps"] for x in runs],
+                               "rounds_cpu_us": [x["server_cpu_us_per_request"] for x in runs]}
         login_body = urllib.parse.urlencode({"username": "admin@fractal.xy", "password": "1234"})
         r["login"] = wrk(srv.base + "/auth/token/login", conc=2 * CORES + 2, method="POST", body=login_body,
                          ctype="application/x-www-form-urlencoded")
@@ -339,12 +359,17 @@ def main():
 
     s = results["sqlite"]
     ceiling = CORES / (hash_ms / 1000)
+    # The machine's hashing capacity: hashes per second with every core hashing at once (they
+    # share memory bandwidth, and on a shared machine other processes' CPU), timed around the run.
+    capacity = CORES / (hash_parallel_ms / 1000)
     checks = [
         ("whoami (JWT) >= 80% of the bare endpoint", s["whoami_jwt"]["rps"] / s["bare"]["rps"], 0.8, ">="),
-        ("login rate >= 90% of cores / t(argon2id)", s["login"]["rps"] / ceiling, 0.9, ">="),
+        ("login rate >= 90% of the hashing capacity (every core hashing)", s["login"]["rps"] / capacity, 0.9, ">="),
+        ("login rate >= 90% of cores / t(one hash alone) (assumes idle cores)", s["login"]["rps"] / ceiling, 0.9, ">="),
         ("whoami p99 during a login storm <= 3x idle p99", s["whoami_during_login_storm"]["p99_ms"] / max(s["whoami_jwt"]["p99_ms"], 1e-9), 3.0, "<="),
-        ("private memory idle <= 16 MB", s["private_idle_kb"] / 1024, 16.0, "<="),
-        ("private memory under load <= 48 MB", s["private_peak_kb"] / 1024, 48.0, "<="),
+        # Memory is in MiB (1,048,576 bytes), as the issue's own arithmetic (19 MiB argon2 buffers).
+        ("private memory idle <= 16 MiB", s["private_idle_kb"] / 1024, 16.0, "<="),
+        ("private memory under load <= 48 MiB", s["private_peak_kb"] / 1024, 48.0, "<="),
         ("start to ready on a migrated SQLite file <= 200 ms", s["ready_ms"], 200.0, "<="),
     ]
     if "scale" in results:
@@ -369,16 +394,26 @@ def main():
         for key, v in val.items():
             log(f"{'scale ' + users + ' users: ' + key:<42}{v['rps']:>12,.0f}{v['p50_ms']:>10.3f}{v['p99_ms']:>10.3f}")
     log("")
-    capacity = CORES / (hash_parallel_ms / 1000)
     log(f"login ceiling cores / t(argon2id) = {ceiling:.1f}/s (t = {hash_ms:.1f} ms, one hash alone)")
     log(f"hashing capacity with every core hashing = {capacity:.1f}/s (login reaches {s['login']['rps'] / capacity:.2f} of it)")
-    log(f"private memory (Anonymous): idle {s['private_idle_kb'] / 1024:.1f} MB, peak under load "
-        f"{s['private_peak_kb'] / 1024:.1f} MB, idle after the load {s['private_after_load_kb'] / 1024:.1f} MB")
-    log(f"resident set (RSS, includes shared code pages): idle {s['rss_idle_kb'] / 1024:.1f} MB, peak under load "
-        f"{s['rss_peak_kb'] / 1024:.1f} MB, idle after the load {s['rss_after_load_kb'] / 1024:.1f} MB")
+    for backend in ("sqlite", "postgres"):
+        if backend in results:
+            b = results[backend]
+            log(f"{backend}: rounds (req/s) bare {', '.join(f'{x:,.0f}' for x in b['bare']['rounds_rps'])}; "
+                f"whoami (JWT) {', '.join(f'{x:,.0f}' for x in b['whoami_jwt']['rounds_rps'])}")
+            bare_cpu = sorted(b["bare"]["rounds_cpu_us"])[ROUNDS // 2]
+            who_cpu = sorted(b["whoami_jwt"]["rounds_cpu_us"])[ROUNDS // 2]
+            log(f"{backend}: server CPU per request (median): bare {bare_cpu:.1f} us, whoami (JWT) {who_cpu:.1f} us "
+                f"-> bare/whoami {bare_cpu / who_cpu:.2f}")
+    def mib(kb):
+        return f"{kb / 1024:.1f} MiB ({kb * 1024 / 1e6:.1f} MB)"
+    log(f"private memory (Anonymous): idle {mib(s['private_idle_kb'])}, peak under load "
+        f"{mib(s['private_peak_kb'])}, idle after the load {mib(s['private_after_load_kb'])}")
+    log(f"resident set (RSS, includes shared code pages): idle {mib(s['rss_idle_kb'])}, peak under load "
+        f"{mib(s['rss_peak_kb'])}, idle after the load {mib(s['rss_after_load_kb'])}")
     if "postgres" in results:
         pg = results["postgres"]
-        log(f"PostgreSQL: private memory idle {pg['private_idle_kb'] / 1024:.1f} MB, peak {pg['private_peak_kb'] / 1024:.1f} MB; "
+        log(f"PostgreSQL: private memory idle {mib(pg['private_idle_kb'])}, peak {mib(pg['private_peak_kb'])}; "
             f"whoami (JWT) / bare = {pg['whoami_jwt']['rps'] / pg['bare']['rps']:.2f}")
     load = os.getloadavg()
     results["machine"]["loadavg_at_end"] = load
