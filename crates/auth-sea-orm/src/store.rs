@@ -298,19 +298,16 @@ impl UserDatabase for SeaOrmStore {
     type Profile = FractalProfile;
 
     async fn get(&self, id: &i32) -> Result<Option<FractalUser>, AuthError> {
-        if let Some(hit) = self.cache.users.get(id) {
-            return Ok(Some(hit));
-        }
-        let ticket = self.cache.users.ticket();
-        let row = user_oauth::Entity::find_by_id(*id)
-            .one(&self.db)
+        self.cache
+            .users
+            .get_or_load(id, || async {
+                let row = user_oauth::Entity::find_by_id(*id)
+                    .one(&self.db)
+                    .await
+                    .map_err(|e| self.fail(e))?;
+                Ok(row.map(to_user))
+            })
             .await
-            .map_err(|e| self.fail(e))?;
-        let user = row.map(to_user);
-        if let Some(u) = &user {
-            self.cache.users.insert(ticket, *id, u.clone());
-        }
-        Ok(user)
     }
 
     async fn get_by_email(&self, email: &str) -> Result<Option<FractalUser>, AuthError> {
@@ -493,21 +490,20 @@ impl UserDatabase for SeaOrmStore {
     }
 
     async fn oauth_accounts(&self, user_id: &i32) -> Result<Vec<OAuthAccount<i32>>, AuthError> {
-        if let Some(hit) = self.cache.accounts.get(user_id) {
-            return Ok(hit);
-        }
-        let ticket = self.cache.accounts.ticket();
-        let rows = oauth_account::Entity::find()
-            .filter(oauth_account::Column::UserId.eq(*user_id))
-            .order_by_asc(oauth_account::Column::Id)
-            .all(&self.db)
-            .await
-            .map_err(|e| self.fail(e))?;
-        let accounts: Vec<_> = rows.into_iter().map(to_account).collect();
-        self.cache
+        let accounts = self
+            .cache
             .accounts
-            .insert(ticket, *user_id, accounts.clone());
-        Ok(accounts)
+            .get_or_load(user_id, || async {
+                let rows = oauth_account::Entity::find()
+                    .filter(oauth_account::Column::UserId.eq(*user_id))
+                    .order_by_asc(oauth_account::Column::Id)
+                    .all(&self.db)
+                    .await
+                    .map_err(|e| self.fail(e))?;
+                Ok(Some(rows.into_iter().map(to_account).collect()))
+            })
+            .await?;
+        Ok(accounts.unwrap_or_default())
     }
 
     async fn delete_oauth_account(
@@ -551,23 +547,22 @@ impl AccessTokenDatabase<i32> for SeaOrmStore {
         max_age: Option<DateTime<Utc>>,
     ) -> Result<Option<AccessToken<i32>>, AuthError> {
         let young_enough = |t: &AccessToken<i32>| max_age.is_none_or(|min| t.created_at >= min);
-        if let Some(hit) = self.cache.tokens.get(token) {
-            return Ok(Some(hit).filter(young_enough));
-        }
-        let ticket = self.cache.tokens.ticket();
-        let row = access_token::Entity::find_by_id(token.to_owned())
-            .one(&self.db)
-            .await
-            .map_err(|e| self.fail(e))?;
-        let found = row.map(|m| AccessToken {
-            token: m.token,
-            user_id: m.user_id,
-            created_at: m.created_at,
-            generation: m.generation,
-        });
-        if let Some(t) = &found {
-            self.cache.tokens.insert(ticket, t.token.clone(), t.clone());
-        }
+        let found = self
+            .cache
+            .tokens
+            .get_or_load(token, || async {
+                let row = access_token::Entity::find_by_id(token.to_owned())
+                    .one(&self.db)
+                    .await
+                    .map_err(|e| self.fail(e))?;
+                Ok(row.map(|m| AccessToken {
+                    token: m.token,
+                    user_id: m.user_id,
+                    created_at: m.created_at,
+                    generation: m.generation,
+                }))
+            })
+            .await?;
         Ok(found.filter(young_enough))
     }
 
@@ -827,18 +822,18 @@ impl RevocationList for SeaOrmStore {
 
     async fn is_revoked(&self, jti: &str) -> Result<bool, AuthError> {
         use crate::entity::revoked_token;
-        if let Some(hit) = self.cache.revoked.get(jti) {
-            return Ok(hit);
-        }
-        let ticket = self.cache.revoked.ticket();
-        let row = revoked_token::Entity::find_by_id(jti.to_owned())
-            .one(&self.db)
-            .await
-            .map_err(|e| self.fail(e))?;
-        self.cache
+        let revoked = self
+            .cache
             .revoked
-            .insert(ticket, jti.to_owned(), row.is_some());
-        Ok(row.is_some())
+            .get_or_load(jti, || async {
+                let row = revoked_token::Entity::find_by_id(jti.to_owned())
+                    .one(&self.db)
+                    .await
+                    .map_err(|e| self.fail(e))?;
+                Ok(Some(row.is_some()))
+            })
+            .await?;
+        Ok(revoked == Some(true))
     }
 
     async fn purge_expired(&self) -> Result<u64, AuthError> {
