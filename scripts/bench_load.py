@@ -9,7 +9,7 @@ the resident set), start-to-ready on a migrated SQLite file, and login/whoami at
 1,000 and 1,000,000 users. Prints every figure, checks the targets, writes
 docs/bench/results.json and docs/bench/chart.svg.
 
-Run: just bench-load   (env: BENCH_SECONDS=8, BENCH_ROUNDS=3, BENCH_SCALE_USERS=1000000, BENCH_POSTGRES=1)
+Run: just bench-load   (env: BENCH_SECONDS=8, BENCH_ROUNDS=5, BENCH_SCALE_USERS=1000000, BENCH_POSTGRES=1)
 Needs: wrk (`apt-get install -y wrk` on Debian/Ubuntu, `brew install wrk` on macOS); psql and a
 PostgreSQL server for the PostgreSQL scenarios (skipped, with a line saying so, when absent).
 Only loopback addresses are used.
@@ -37,7 +37,7 @@ POSTGRES = os.environ.get("BENCH_POSTGRES", "1") == "1"
 PG_ADMIN = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
 CORES = os.cpu_count() or 1
 IDLE_SECONDS = 3
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 
 
 def log(msg):
@@ -45,7 +45,10 @@ def log(msg):
 
 
 def run(cmd, env=None, cwd=None, check=True):
-    return subprocess.run(cmd, env=env, cwd=cwd, check=check, capture_output=True, text=True)
+    done = subprocess.run(cmd, env=env, cwd=cwd, check=False, capture_output=True, text=True)
+    if check and done.returncode != 0:
+        sys.exit(f"failed ({done.returncode}): {' '.join(cmd)}\n{done.stderr.strip()}")
+    return done
 
 
 WRK_INSTALL = (
