@@ -31,6 +31,7 @@ ci:
 bench:
     cargo bench -p auth-core --bench core
 
-# Load benchmark: release server, oha, SQLite and PostgreSQL, 1M-user scale (see docs/benchmarks.md)
+# Load benchmark: release server, wrk, SQLite and PostgreSQL, 1M-user scale (see docs/benchmarks.md).
+# Needs wrk: `apt-get install -y wrk` (Debian/Ubuntu) or `brew install wrk` (macOS).
 bench-load:
     python3 scripts/bench_load.py

@@ -1,14 +1,16 @@
 //! A small time-bounded read cache for storage adapters, safe against the read/invalidate race.
 //!
-//! An adapter reads through it (`ticket`, read the database, `insert`) and invalidates on every
-//! write of its own (`remove`), so its own writes are seen at once; writes by other processes
-//! sharing the database are seen within the time to live. A zero time to live disables it.
+//! An adapter reads through it (`ticket`, read the database, `insert`, or all three at once with
+//! `get_or_load`) and invalidates on every write of its own (`remove`), so its own writes are seen
+//! at once; writes by other processes sharing the database are seen within the time to live. A
+//! zero time to live disables it.
 
 use std::borrow::Borrow;
 use std::collections::HashMap;
+use std::future::Future;
 use std::hash::Hash;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Proof of when a read began: [`TtlCache::insert`] drops the value when an invalidation
@@ -19,6 +21,8 @@ pub struct Ticket(u64);
 struct Inner<K, V> {
     map: HashMap<K, (V, Instant)>,
     epoch: u64,
+    /// One gate per key being loaded by [`TtlCache::get_or_load`]; gone once nobody holds it.
+    loading: HashMap<K, Arc<tokio::sync::Mutex<()>>>,
 }
 
 /// Values by key for at most `ttl`, at most `capacity` of them.
@@ -60,6 +64,7 @@ impl<K: Hash + Eq, V: Clone> TtlCache<K, V> {
             inner: Mutex::new(Inner {
                 map: HashMap::new(),
                 epoch: 0,
+                loading: HashMap::new(),
             }),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
@@ -93,23 +98,75 @@ impl<K: Hash + Eq, V: Clone> TtlCache<K, V> {
         if !self.is_enabled() {
             return None;
         }
+        let found = self.fresh(key);
+        self.count(found.is_some());
+        found
+    }
+
+    /// The value under `key` if it is younger than the time to live, without counting.
+    fn fresh<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let mut inner = self.lock();
-        let found = match inner.map.get(key) {
+        match inner.map.get(key) {
             Some((v, at)) if at.elapsed() < self.ttl => Some(v.clone()),
             Some(_) => {
                 inner.map.remove(key);
                 None
             }
             None => None,
-        };
-        drop(inner);
-        let counter = if found.is_some() {
-            &self.hits
-        } else {
-            &self.misses
-        };
+        }
+    }
+
+    fn count(&self, hit: bool) {
+        let counter = if hit { &self.hits } else { &self.misses };
         counter.fetch_add(1, Ordering::Relaxed);
-        found
+    }
+
+    /// The value under `key`: from the cache when fresh, else from `load`, which runs for one
+    /// caller at a time per key. Callers asking for the same key meanwhile wait for that load
+    /// and then take its value from the cache, so a burst of concurrent requests when an entry
+    /// expires costs one database read, not one per request (and does not grow a connection
+    /// pool to its maximum). What `load` returns is kept as [`TtlCache::insert`] keeps it: not if
+    /// an invalidation happened since the load began; `None` is never kept (each waiter then
+    /// loads in turn).
+    ///
+    /// # Errors
+    ///
+    /// Those of `load`.
+    pub async fn get_or_load<Q, E, Fut>(
+        &self,
+        key: &Q,
+        load: impl FnOnce() -> Fut,
+    ) -> Result<Option<V>, E>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+        Fut: Future<Output = Result<Option<V>, E>>,
+    {
+        if !self.is_enabled() {
+            return load().await;
+        }
+        if let Some(hit) = self.fresh(key) {
+            self.count(true);
+            return Ok(Some(hit));
+        }
+        let gate = LoadGate::enter(self, key);
+        let _turn = gate.gate.lock().await;
+        // A load that ran while this caller waited has left its value here.
+        if let Some(hit) = self.fresh(key) {
+            self.count(true);
+            return Ok(Some(hit));
+        }
+        self.count(false);
+        let ticket = self.ticket();
+        let loaded = load().await;
+        if let Ok(Some(value)) = &loaded {
+            self.insert(ticket, key.to_owned(), value.clone());
+        }
+        loaded
     }
 
     /// Taken before reading the database for a later [`TtlCache::insert`].
@@ -162,6 +219,50 @@ impl<K: Hash + Eq, V: Clone> TtlCache<K, V> {
     /// Whether no entry is held.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// A caller's hold on the load gate of one key; leaving (even by cancellation) drops the gate
+/// from the map once no other caller holds it.
+struct LoadGate<'a, K, V, Q>
+where
+    K: Hash + Eq + Borrow<Q>,
+    Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+{
+    cache: &'a TtlCache<K, V>,
+    key: &'a Q,
+    gate: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl<'a, K, V, Q> LoadGate<'a, K, V, Q>
+where
+    K: Hash + Eq + Borrow<Q>,
+    V: Clone,
+    Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+{
+    fn enter(cache: &'a TtlCache<K, V>, key: &'a Q) -> Self {
+        let gate = Arc::clone(
+            cache
+                .lock()
+                .loading
+                .entry(key.to_owned())
+                .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(()))),
+        );
+        Self { cache, key, gate }
+    }
+}
+
+impl<K, V, Q> Drop for LoadGate<'_, K, V, Q>
+where
+    K: Hash + Eq + Borrow<Q>,
+    Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+{
+    fn drop(&mut self) {
+        let mut inner = self.cache.inner.lock().unwrap_or_else(|p| p.into_inner());
+        // The map's reference and this one: nobody else waits for this key.
+        if Arc::strong_count(&self.gate) <= 2 {
+            inner.loading.remove(self.key);
+        }
     }
 }
 
@@ -219,6 +320,63 @@ mod tests {
                 entries: 1
             }
         );
+    }
+
+    #[tokio::test]
+    async fn concurrent_misses_of_one_key_load_once() {
+        let c = Arc::new(TtlCache::new(Duration::from_secs(60), 10));
+        let loads = Arc::new(AtomicU64::new(0));
+        let mut callers = tokio::task::JoinSet::new();
+        for _ in 0..32 {
+            let (c, loads) = (Arc::clone(&c), Arc::clone(&loads));
+            callers.spawn(async move {
+                c.get_or_load(&1, || async {
+                    loads.fetch_add(1, Ordering::Relaxed);
+                    // The load is in flight while the other callers ask.
+                    tokio::task::yield_now().await;
+                    Ok::<_, ()>(Some(7))
+                })
+                .await
+            });
+        }
+        while let Some(answer) = callers.join_next().await {
+            assert_eq!(answer.unwrap(), Ok(Some(7)));
+        }
+        assert_eq!(loads.load(Ordering::Relaxed), 1);
+        assert_eq!(c.stats().misses, 1);
+        assert_eq!(c.stats().hits, 31);
+        assert!(c.lock().loading.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_load_older_than_an_invalidation_is_not_shared() {
+        let c = TtlCache::new(Duration::from_secs(60), 10);
+        let stale = c.get_or_load(&1, || async {
+            c.remove(&1); // a write happened while the read was in flight
+            Ok::<_, ()>(Some("stale"))
+        });
+        assert_eq!(stale.await, Ok(Some("stale")));
+        // Not kept: the next caller loads again and gets the fresh value.
+        let fresh = c.get_or_load(&1, || async { Ok::<_, ()>(Some("fresh")) });
+        assert_eq!(fresh.await, Ok(Some("fresh")));
+        assert_eq!(c.get(&1), Some("fresh"));
+        // Nothing is kept of an absent value or an error, and a disabled cache always loads.
+        assert_eq!(
+            c.get_or_load(&2, || async { Ok::<_, ()>(None) }).await,
+            Ok(None)
+        );
+        assert_eq!(
+            c.get_or_load(&3, || async { Err::<Option<&str>, _>(()) })
+                .await,
+            Err(())
+        );
+        assert_eq!(c.len(), 1);
+        let off = TtlCache::new(Duration::ZERO, 10);
+        assert_eq!(
+            off.get_or_load(&1, || async { Ok::<_, ()>(Some(1)) }).await,
+            Ok(Some(1))
+        );
+        assert!(off.is_empty());
     }
 
     #[test]

@@ -436,15 +436,10 @@ impl<T: UserTable> UserDatabase for SeaOrmStore<T> {
     type Profile = T::Profile;
 
     async fn get(&self, id: &T::Id) -> Result<Option<UserOf<T>>, AuthError> {
-        if let Some(hit) = self.cache.users.get(id) {
-            return Ok(Some(hit));
-        }
-        let ticket = self.cache.users.ticket();
-        let user = self.find_user(UserColumn::Id, *id).await?;
-        if let Some(u) = &user {
-            self.cache.users.insert(ticket, *id, u.clone());
-        }
-        Ok(user)
+        self.cache
+            .users
+            .get_or_load(id, || self.find_user(UserColumn::Id, *id))
+            .await
     }
 
     async fn get_by_email(&self, email: &str) -> Result<Option<UserOf<T>>, AuthError> {
@@ -678,24 +673,24 @@ impl<T: UserTable> UserDatabase for SeaOrmStore<T> {
     }
 
     async fn oauth_accounts(&self, user_id: &T::Id) -> Result<Vec<OAuthAccount<T::Id>>, AuthError> {
-        if let Some(hit) = self.cache.accounts.get(user_id) {
-            return Ok(hit);
-        }
-        let ticket = self.cache.accounts.ticket();
-        let stmt = accounts()
-            .and_where(Expr::col(Oauthaccount::UserId).eq(*user_id))
-            .to_owned();
-        let accounts: Vec<_> = self
-            .rows(&stmt)
-            .await?
-            .iter()
-            .map(to_account)
-            .collect::<Result<_, _>>()
-            .map_err(|e| self.fail(e))?;
-        self.cache
+        let accounts = self
+            .cache
             .accounts
-            .insert(ticket, *user_id, accounts.clone());
-        Ok(accounts)
+            .get_or_load(user_id, || async {
+                let stmt = accounts()
+                    .and_where(Expr::col(Oauthaccount::UserId).eq(*user_id))
+                    .to_owned();
+                let found: Vec<_> = self
+                    .rows(&stmt)
+                    .await?
+                    .iter()
+                    .map(to_account)
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| self.fail(e))?;
+                Ok(Some(found))
+            })
+            .await?;
+        Ok(accounts.unwrap_or_default())
     }
 
     async fn delete_oauth_account(
@@ -740,27 +735,26 @@ impl<T: UserTable> AccessTokenDatabase<T::Id> for SeaOrmStore<T> {
         max_age: Option<DateTime<Utc>>,
     ) -> Result<Option<AccessToken<T::Id>>, AuthError> {
         let young_enough = |t: &AccessToken<T::Id>| max_age.is_none_or(|min| t.created_at >= min);
-        if let Some(hit) = self.cache.tokens.get(token) {
-            return Ok(Some(hit).filter(young_enough));
-        }
-        let ticket = self.cache.tokens.ticket();
-        let stmt = Query::select()
-            .columns([
-                Accesstoken::Token,
-                Accesstoken::UserId,
-                Accesstoken::CreatedAt,
-                Accesstoken::Generation,
-            ])
-            .from(Accesstoken::Table)
-            .and_where(Expr::col(Accesstoken::Token).eq(token))
-            .to_owned();
-        let found = match self.row(&stmt).await? {
-            Some(r) => Some(to_token(&r).map_err(|e| self.fail(e))?),
-            None => None,
-        };
-        if let Some(t) = &found {
-            self.cache.tokens.insert(ticket, t.token.clone(), t.clone());
-        }
+        let found = self
+            .cache
+            .tokens
+            .get_or_load(token, || async {
+                let stmt = Query::select()
+                    .columns([
+                        Accesstoken::Token,
+                        Accesstoken::UserId,
+                        Accesstoken::CreatedAt,
+                        Accesstoken::Generation,
+                    ])
+                    .from(Accesstoken::Table)
+                    .and_where(Expr::col(Accesstoken::Token).eq(token))
+                    .to_owned();
+                match self.row(&stmt).await? {
+                    Some(r) => Ok(Some(to_token(&r).map_err(|e| self.fail(e))?)),
+                    None => Ok(None),
+                }
+            })
+            .await?;
         Ok(found.filter(young_enough))
     }
 
@@ -1062,18 +1056,18 @@ impl<T: UserTable> RevocationList for SeaOrmStore<T> {
 
     async fn is_revoked(&self, jti: &str) -> Result<bool, AuthError> {
         use crate::entity::revoked_token;
-        if let Some(hit) = self.cache.revoked.get(jti) {
-            return Ok(hit);
-        }
-        let ticket = self.cache.revoked.ticket();
-        let row = revoked_token::Entity::find_by_id(jti.to_owned())
-            .one(&self.db)
-            .await
-            .map_err(|e| self.fail(e))?;
-        self.cache
+        let revoked = self
+            .cache
             .revoked
-            .insert(ticket, jti.to_owned(), row.is_some());
-        Ok(row.is_some())
+            .get_or_load(jti, || async {
+                let row = revoked_token::Entity::find_by_id(jti.to_owned())
+                    .one(&self.db)
+                    .await
+                    .map_err(|e| self.fail(e))?;
+                Ok(Some(row.is_some()))
+            })
+            .await?;
+        Ok(revoked == Some(true))
     }
 
     async fn purge_expired(&self) -> Result<u64, AuthError> {
