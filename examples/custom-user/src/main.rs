@@ -5,7 +5,7 @@ mod member;
 
 use std::sync::Arc;
 
-use actix_web::{App, HttpServer, get};
+use actix_web::{HttpServer, get};
 use auth_actix::{AuthStack, AuthStackConfig, CurrentUser, Router};
 use auth_sea_orm::{DatabaseUrl, PoolConfig, connect_migrated};
 use member::{MemberSchema, Members, Store};
@@ -46,11 +46,11 @@ async fn main() -> std::io::Result<()> {
     let port: u16 = env("PORT", "8080").parse().map_err(std::io::Error::other)?;
     let server = HttpServer::new(move || {
         let auth = [Router::Register, Router::ResetPassword, Router::Verify];
-        App::new()
+        stack
+            .app() // the state the `hello` extractor needs is registered
             .service(stack.scope::<MemberSchema>("/auth/jwt", &[Router::auth("bearer")]))
             .service(stack.scope::<MemberSchema>("/auth", &auth))
             .service(stack.scope::<MemberSchema>("/users", &[Router::Users]))
-            .app_data(stack.data())
             .service(hello)
     })
     .bind(("127.0.0.1", port))?;
