@@ -356,28 +356,31 @@ pub fn default_mailer(settings: &Settings) -> Result<Arc<dyn Mailer>, StartupErr
     }
 }
 
-/// Mounts every route of the server on an app (used by the server and by tests).
+/// Mounts every route of the server on an app (used by the server and by tests): the table
+/// of [`routes::table`], and `/metrics` when `metrics` (mounted by the caller).
 pub fn configure_app(
     state: web::Data<AuthState<SeaOrmStore>>,
     oauth: web::Data<routes::oauth::OAuthRuntime>,
     default_group: String,
+    metrics: bool,
 ) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
-        let password_login = state.plugin.password_login();
-        let oauth_names: Vec<String> = oauth
-            .clients
-            .iter()
-            .map(|c| c.config().name.clone())
-            .collect();
+        let site = routes::Site {
+            password_login: state.plugin.password_login(),
+            oauth_clients: oauth
+                .clients
+                .iter()
+                .map(|c| c.config().name.clone())
+                .collect(),
+            metrics,
+        };
+        let table = routes::table(&site);
         cfg.app_data(state)
             .app_data(oauth)
             .app_data(web::Data::new(routes::groups::DefaultGroup(default_group)))
             .configure(configure_input_errors)
-            .configure(routes::health::configure)
-            .configure(routes::auth::configure(password_login, oauth_names))
-            .configure(routes::me::configure)
-            .configure(crate::api::configure)
-            .configure(routes::docs::configure);
+            .configure(|cfg| table.mount(cfg))
+            .configure(routes::docs::configure(site));
     }
 }
 
@@ -481,6 +484,7 @@ impl Application {
         let oauth = stack.oauth;
         let readiness = stack.readiness;
         let (csrf, trusted) = (settings.csrf_protection, settings.trusted_origins.clone());
+        let metrics_on = metrics.is_some();
         if !csrf {
             tracing::warn!(
                 "FRACTAL_CSRF_PROTECTION=false: cross-site requests carrying the auth cookie are not refused"
@@ -503,6 +507,7 @@ impl Application {
                     state.clone(),
                     oauth.clone(),
                     default_group.clone(),
+                    metrics_on,
                 ))
                 .configure(move |cfg| {
                     if let Some(m) = route {

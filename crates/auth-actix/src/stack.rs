@@ -7,6 +7,7 @@
 //! use auth_actix::{AuthStack, AuthStackConfig, PlainSchema, Router};
 //! use auth_core::memory::MemoryStore;
 //! use secrecy::SecretString;
+use utoipa::openapi::OpenApi;
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let store = Arc::new(MemoryStore::<i32>::new());
@@ -41,7 +42,8 @@ use secrecy::SecretString;
 
 use crate::extract::{Active, Anyone};
 use crate::input::configure_input_errors;
-use crate::routes::{self, UserSchema};
+use crate::openapi::RouteTable;
+use crate::routes::{self, LoginKind, UserSchema};
 use crate::state::{AuthState, WebConfig};
 
 /// How tokens are made and checked.
@@ -282,25 +284,41 @@ impl<D: UserDatabase> AuthStack<D> {
     /// Unknown backend names in [`Router::Auth`] are skipped with an error log (the backend
     /// list is fixed when the stack is built).
     pub fn scope<S: UserSchema<D>>(&self, path: &str, routers: &[Router]) -> Scope {
-        let mut scope = web::scope(path)
+        let table = self.table::<S>(routers, true);
+        web::scope(path)
             .app_data(self.state.clone())
-            .configure(configure_input_errors);
+            .configure(configure_input_errors)
+            .configure(|cfg| table.mount(cfg))
+    }
+
+    /// Adds to `doc` the operations that [`AuthStack::scope`] mounts for the same `path` and
+    /// `routers` (built from the same table, so the two cannot differ).
+    pub fn describe<S: UserSchema<D>>(&self, path: &str, routers: &[Router], doc: &mut OpenApi) {
+        self.table::<S>(routers, false).describe(path, doc);
+    }
+
+    /// The operations of `routers`, in mounting order.
+    fn table<S: UserSchema<D>>(&self, routers: &[Router], log: bool) -> RouteTable {
+        let mut table = RouteTable::new();
         for router in routers {
-            scope = match router {
+            let next = match router {
                 Router::Auth(name) => {
-                    if self.state.backend(name).is_none() {
-                        tracing::error!(backend = %name, "no such auth backend; router not mounted");
+                    let Some(backend) = self.state.backend(name) else {
+                        if log {
+                            tracing::error!(backend = %name, "no such auth backend; router not mounted");
+                        }
                         continue;
-                    }
-                    scope.configure(routes::auth_routes::<D>(name))
+                    };
+                    routes::auth_table::<D>(name, LoginKind::of(backend.transport.as_ref()))
                 }
-                Router::Register => scope.configure(routes::register_routes::<D, S, Anyone>),
-                Router::ResetPassword => scope.configure(routes::reset_password_routes::<D>),
-                Router::Verify => scope.configure(routes::verify_routes::<D, S>),
-                Router::Users => scope.configure(routes::users_routes::<D, S, Active>),
-                Router::LogoutAll => scope.configure(routes::logout_all_routes::<D>),
+                Router::Register => routes::register_table::<D, S, Anyone>(),
+                Router::ResetPassword => routes::reset_password_table::<D>(),
+                Router::Verify => routes::verify_table::<D, S>(),
+                Router::Users => routes::users_table::<D, S, Active>(),
+                Router::LogoutAll => routes::logout_all_table::<D>(),
             };
+            table = table.merge(next);
         }
-        scope
+        table
     }
 }

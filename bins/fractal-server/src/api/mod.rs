@@ -6,7 +6,7 @@ pub mod entities;
 pub mod lookup;
 mod routes;
 
-pub use routes::configure;
+pub use routes::table;
 
 use actix_web::http::StatusCode;
 use auth_actix::ApiError;

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+use auth_actix::openapi::RouteTable;
 use auth_actix::{Active, ApiError, CurrentUser, JsonObject, auth_state_of};
 use auth_sea_orm::SeaOrmStore;
 use chrono::{DateTime, Utc};
@@ -31,143 +32,57 @@ type ApiResult = Result<HttpResponse, ApiError>;
 /// The Fractal Server version whose `/api/v1` this imitates (`GET /api/alive/`).
 pub const FRACTAL_API_VERSION: &str = "1.3.14";
 
-/// Mounts `/api/alive` and `/api/v1`.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/alive", web::get().to(alive));
-    cfg.service(
-        web::scope("/api/v1")
-            .route("/project", web::post().to(create_project))
-            .route("/project", web::get().to(list_projects))
-            .route("/project/{project_id}", web::get().to(get_project))
-            .route("/project/{project_id}", web::patch().to(patch_project))
-            .route("/project/{project_id}", web::delete().to(delete_project))
-            .route("/project/{project_id}/user", web::get().to(list_members))
-            .route(
-                "/project/{project_id}/user/{user_id}",
-                web::post().to(add_member),
-            )
-            .route(
-                "/project/{project_id}/user/{user_id}",
-                web::delete().to(remove_member),
-            )
-            .route(
-                "/project/{project_id}/dataset",
-                web::post().to(create_dataset),
-            )
-            .route(
-                "/project/{project_id}/dataset",
-                web::get().to(list_datasets),
-            )
-            .route(
-                "/project/{project_id}/dataset/{dataset_id}",
-                web::get().to(get_dataset),
-            )
-            .route(
-                "/project/{project_id}/dataset/{dataset_id}",
-                web::patch().to(patch_dataset),
-            )
-            .route(
-                "/project/{project_id}/dataset/{dataset_id}",
-                web::delete().to(delete_dataset),
-            )
-            .route(
-                "/project/{project_id}/dataset/{dataset_id}/resource",
-                web::get().to(list_resources),
-            )
-            .route(
-                "/project/{project_id}/dataset/{dataset_id}/resource",
-                web::post().to(create_resource),
-            )
-            .route(
-                "/project/{project_id}/dataset/{dataset_id}/resource/{resource_id}",
-                web::patch().to(patch_resource),
-            )
-            .route(
-                "/project/{project_id}/dataset/{dataset_id}/resource/{resource_id}",
-                web::delete().to(delete_resource),
-            )
-            .route(
-                "/project/{project_id}/dataset/{dataset_id}/status",
-                web::get().to(dataset_status),
-            )
-            .route(
-                "/project/{project_id}/dataset/{dataset_id}/export_history",
-                web::get().to(export_history),
-            )
-            .route(
-                "/project/{project_id}/workflow",
-                web::post().to(create_workflow),
-            )
-            .route(
-                "/project/{project_id}/workflow",
-                web::get().to(list_workflows),
-            )
-            .route(
-                "/project/{project_id}/workflow/import",
-                web::post().to(import_workflow),
-            )
-            .route(
-                "/project/{project_id}/workflow/{workflow_id}",
-                web::get().to(get_workflow),
-            )
-            .route(
-                "/project/{project_id}/workflow/{workflow_id}",
-                web::patch().to(patch_workflow),
-            )
-            .route(
-                "/project/{project_id}/workflow/{workflow_id}",
-                web::delete().to(delete_workflow),
-            )
-            .route(
-                "/project/{project_id}/workflow/{workflow_id}/export",
-                web::get().to(export_workflow),
-            )
-            .route(
-                "/project/{project_id}/workflow/{workflow_id}/apply",
-                web::post().to(apply_workflow_route),
-            )
-            .route(
-                "/project/{project_id}/workflow/{workflow_id}/wftask",
-                web::post().to(create_wftask),
-            )
-            .route(
-                "/project/{project_id}/workflow/{workflow_id}/wftask",
-                web::get().to(list_wftasks),
-            )
-            .route(
-                "/project/{project_id}/workflow/{workflow_id}/wftask/{wftask_id}",
-                web::get().to(get_wftask),
-            )
-            .route(
-                "/project/{project_id}/workflow/{workflow_id}/wftask/{wftask_id}",
-                web::patch().to(patch_wftask),
-            )
-            .route(
-                "/project/{project_id}/workflow/{workflow_id}/wftask/{wftask_id}",
-                web::delete().to(delete_wftask),
-            )
-            .route("/project/{project_id}/job", web::get().to(list_jobs))
-            .route("/project/{project_id}/job/{job_id}", web::get().to(get_job))
-            .route(
-                "/project/{project_id}/job/{job_id}",
-                web::delete().to(delete_job),
-            )
-            .route(
-                "/project/{project_id}/job/{job_id}/download",
-                web::get().to(needs_runner),
-            )
-            .route(
-                "/project/{project_id}/job/{job_id}/stop",
-                web::get().to(needs_runner),
-            )
-            .route("/task", web::post().to(create_task))
-            .route("/task", web::get().to(list_tasks))
-            .route("/task/collect/pip", web::post().to(needs_collection))
-            .route("/task/collect/{state_id}", web::get().to(needs_collection))
-            .route("/task/{task_id}", web::get().to(get_task))
-            .route("/task/{task_id}", web::patch().to(patch_task))
-            .route("/task/{task_id}", web::delete().to(delete_task)),
-    );
+/// `/api/alive` and `/api/v1`, in mounting order (static paths before the patterns that
+/// would take them, e.g. `/workflow/import` before `/workflow/{workflow_id}`).
+pub fn table() -> RouteTable {
+    let v1 = RouteTable::new()
+        .at(__path_create_project, create_project)
+        .at(__path_list_projects, list_projects)
+        .at(__path_get_project, get_project)
+        .at(__path_patch_project, patch_project)
+        .at(__path_delete_project, delete_project)
+        .at(__path_list_members, list_members)
+        .at(__path_add_member, add_member)
+        .at(__path_remove_member, remove_member)
+        .at(__path_create_dataset, create_dataset)
+        .at(__path_list_datasets, list_datasets)
+        .at(__path_get_dataset, get_dataset)
+        .at(__path_patch_dataset, patch_dataset)
+        .at(__path_delete_dataset, delete_dataset)
+        .at(__path_list_resources, list_resources)
+        .at(__path_create_resource, create_resource)
+        .at(__path_patch_resource, patch_resource)
+        .at(__path_delete_resource, delete_resource)
+        .at(__path_dataset_status, dataset_status)
+        .at(__path_export_history, export_history)
+        .at(__path_create_workflow, create_workflow)
+        .at(__path_list_workflows, list_workflows)
+        .at(__path_import_workflow, import_workflow)
+        .at(__path_get_workflow, get_workflow)
+        .at(__path_patch_workflow, patch_workflow)
+        .at(__path_delete_workflow, delete_workflow)
+        .at(__path_export_workflow, export_workflow)
+        .at(__path_apply_workflow_route, apply_workflow_route)
+        .at(__path_create_wftask, create_wftask)
+        .at(__path_list_wftasks, list_wftasks)
+        .at(__path_get_wftask, get_wftask)
+        .at(__path_patch_wftask, patch_wftask)
+        .at(__path_delete_wftask, delete_wftask)
+        .at(__path_list_jobs, list_jobs)
+        .at(__path_get_job, get_job)
+        .at(__path_delete_job, delete_job)
+        .at(__path_needs_runner, needs_runner)
+        .at(__path_stop_job, stop_job)
+        .at(__path_create_task, create_task)
+        .at(__path_list_tasks, list_tasks)
+        .at(__path_needs_collection, needs_collection)
+        .at(__path_collection_state, collection_state)
+        .at(__path_get_task, get_task)
+        .at(__path_patch_task, patch_task)
+        .at(__path_delete_task, delete_task);
+    RouteTable::without_storage()
+        .at(__path_alive, alive)
+        .nest("/api/v1", v1)
 }
 
 fn db(req: &HttpRequest) -> Result<DatabaseConnection, ApiError> {
@@ -288,12 +203,40 @@ fn json_or_null(v: Option<Value>) -> Value {
 
 // ---- alive and runner-only routes -------------------------------------------------------------
 
+/// `GET /api/alive`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documentation only: the handler answers with `json!`
+struct Alive {
+    alive: bool,
+    version: String,
+}
+
+/// `{"status": {"<workflow task id>": "<status>"}}`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documentation only: the handler answers with `json!`
+struct DatasetStatusRead {
+    status: HashMap<String, String>,
+}
+
+#[utoipa::path(get, path = "/api/alive", tag = "api/v1",
+    responses((status = 200, body = Alive, description = "Alive, and the Fractal version imitated.")))]
 async fn alive() -> ApiResult {
     ok(json!({"alive": true, "version": FRACTAL_API_VERSION}))
 }
 
 /// Job logs and stopping need 1.3.14's job runner, which this server does not include.
+#[utoipa::path(get, path = "/project/{project_id}/job/{job_id}/download", tag = "api/v1", security(("bearer" = []), ("cookie" = [])),
+    params(("project_id" = i32, Path), ("job_id" = i32, Path)),
+    responses((status = 501, description = "Needs 1.3.14's job runner, which this server lacks.")))]
 async fn needs_runner(_user: User) -> ApiResult {
+    stop_job(_user).await
+}
+
+/// Stopping a job needs 1.3.14's job runner, which this server does not include.
+#[utoipa::path(get, path = "/project/{project_id}/job/{job_id}/stop", tag = "api/v1", security(("bearer" = []), ("cookie" = [])),
+    params(("project_id" = i32, Path), ("job_id" = i32, Path)),
+    responses((status = 501, description = "Needs 1.3.14's job runner, which this server lacks.")))]
+async fn stop_job(_user: User) -> ApiResult {
     Err(ApiError::detail(
         StatusCode::NOT_IMPLEMENTED,
         "This server records jobs but does not run them (it has no job runner), so job logs \
@@ -302,7 +245,17 @@ async fn needs_runner(_user: User) -> ApiResult {
 }
 
 /// Task collection installs Python packages with 1.3.14's runner: not part of this server.
+#[utoipa::path(post, path = "/task/collect/pip", tag = "api/v1", security(("bearer" = []), ("cookie" = [])),
+    responses((status = 501, description = "Task collection is not available on this server.")))]
 async fn needs_collection(_user: User) -> ApiResult {
+    collection_state(_user).await
+}
+
+/// The state of a task collection: not part of this server either.
+#[utoipa::path(get, path = "/task/collect/{state_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])),
+    params(("state_id" = String, Path)),
+    responses((status = 501, description = "Task collection is not available on this server.")))]
+async fn collection_state(_user: User) -> ApiResult {
     Err(ApiError::detail(
         StatusCode::NOT_IMPLEMENTED,
         "Task collection is not available on this server (it has no task-collection runner); \
@@ -312,7 +265,7 @@ async fn needs_collection(_user: User) -> ApiResult {
 
 // ---- read shapes ------------------------------------------------------------------------------
 
-#[derive(Serialize, Clone)]
+#[derive(Serialize, Clone, utoipa::ToSchema)]
 struct ResourceRead {
     path: String,
     id: i32,
@@ -329,7 +282,7 @@ impl From<resource::Model> for ResourceRead {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct DatasetRead {
     name: String,
     #[serde(rename = "type")]
@@ -342,7 +295,7 @@ struct DatasetRead {
     project_id: i32,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ProjectRead {
     name: String,
     read_only: bool,
@@ -350,7 +303,7 @@ struct ProjectRead {
     dataset_list: Vec<DatasetRead>,
 }
 
-#[derive(Serialize, Clone)]
+#[derive(Serialize, Clone, utoipa::ToSchema)]
 struct TaskRead {
     source: String,
     id: i32,
@@ -387,7 +340,7 @@ impl From<task::Model> for TaskRead {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct WorkflowTaskRead {
     meta: Value,
     args: Value,
@@ -398,7 +351,7 @@ struct WorkflowTaskRead {
     task: TaskRead,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct WorkflowRead {
     name: String,
     id: i32,
@@ -406,7 +359,7 @@ struct WorkflowRead {
     task_list: Vec<WorkflowTaskRead>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct JobRead {
     worker_init: Option<String>,
     id: i32,
@@ -573,14 +526,14 @@ async fn workflow_read(
 
 // ---- projects ---------------------------------------------------------------------------------
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct ProjectCreate {
     name: String,
     #[serde(default)]
     read_only: bool,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct ProjectUpdate {
     name: Option<String>,
     read_only: Option<bool>,
@@ -613,6 +566,8 @@ async fn my_project_named(
     Ok(n > 0)
 }
 
+#[utoipa::path(post, path = "/project", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), request_body = ProjectCreate,
+    responses((status = 201, body = ProjectRead, description = "Done.")))]
 async fn create_project(
     req: HttpRequest,
     user: User,
@@ -650,6 +605,8 @@ async fn create_project(
     created(project_read(&db, p).await?)
 }
 
+#[utoipa::path(get, path = "/project", tag = "api/v1", security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = Vec<ProjectRead>, description = "Done.")))]
 async fn list_projects(req: HttpRequest, user: User) -> ApiResult {
     let db = db(&req)?;
     let ids: Vec<i32> = link_user_project::Entity::find()
@@ -673,6 +630,8 @@ async fn list_projects(req: HttpRequest, user: User) -> ApiResult {
     ok(out)
 }
 
+#[utoipa::path(get, path = "/project/{project_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path)),
+    responses((status = 200, body = ProjectRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project not found.")))]
 async fn get_project(req: HttpRequest, user: User, path: web::Path<i32>) -> ApiResult {
     let (db, pid) = (db(&req)?, path.into_inner());
     authz::check_project(&DbLookup(&db), pid, &caller(user.user()))
@@ -682,6 +641,8 @@ async fn get_project(req: HttpRequest, user: User, path: web::Path<i32>) -> ApiR
     ok(project_read(&db, p).await?)
 }
 
+#[utoipa::path(patch, path = "/project/{project_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path)), request_body = ProjectUpdate,
+    responses((status = 200, body = ProjectRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project not found.")))]
 async fn patch_project(
     req: HttpRequest,
     user: User,
@@ -711,6 +672,8 @@ async fn patch_project(
     ok(project_read(&db, p).await?)
 }
 
+#[utoipa::path(delete, path = "/project/{project_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path)),
+    responses((status = 204, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project not found.")))]
 async fn delete_project(req: HttpRequest, user: User, path: web::Path<i32>) -> ApiResult {
     let (db, pid) = (db(&req)?, path.into_inner());
     authz::check_project(&DbLookup(&db), pid, &caller(user.user()))
@@ -814,7 +777,7 @@ fn id_list(jobs: &[apply_workflow::Model]) -> String {
 
 // ---- members ----------------------------------------------------------------------------------
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct MemberRead {
     id: i32,
     email: String,
@@ -841,6 +804,8 @@ async fn members(req: &HttpRequest, pid: i32) -> Result<Vec<MemberRead>, ApiErro
         .collect())
 }
 
+#[utoipa::path(get, path = "/project/{project_id}/user", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path)),
+    responses((status = 200, body = Vec<MemberRead>, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project not found.")))]
 async fn list_members(req: HttpRequest, user: User, path: web::Path<i32>) -> ApiResult {
     let (db, pid) = (db(&req)?, path.into_inner());
     authz::check_project(&DbLookup(&db), pid, &caller(user.user()))
@@ -849,6 +814,8 @@ async fn list_members(req: HttpRequest, user: User, path: web::Path<i32>) -> Api
     ok(members(&req, pid).await?)
 }
 
+#[utoipa::path(post, path = "/project/{project_id}/user/{user_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("user_id" = i32, Path)),
+    responses((status = 201, body = Vec<MemberRead>, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or user not found.")))]
 async fn add_member(req: HttpRequest, user: User, path: web::Path<(i32, i32)>) -> ApiResult {
     let db = db(&req)?;
     let (pid, uid) = path.into_inner();
@@ -878,6 +845,8 @@ async fn add_member(req: HttpRequest, user: User, path: web::Path<(i32, i32)>) -
     created(members(&req, pid).await?)
 }
 
+#[utoipa::path(delete, path = "/project/{project_id}/user/{user_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("user_id" = i32, Path)),
+    responses((status = 204, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or member not found.")))]
 async fn remove_member(req: HttpRequest, user: User, path: web::Path<(i32, i32)>) -> ApiResult {
     let db = db(&req)?;
     let (pid, uid) = path.into_inner();
@@ -904,12 +873,13 @@ async fn remove_member(req: HttpRequest, user: User, path: web::Path<(i32, i32)>
 
 // ---- datasets ---------------------------------------------------------------------------------
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct DatasetCreate {
     name: String,
     #[serde(rename = "type")]
     kind: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     meta: Option<serde_json::Map<String, Value>>,
     #[serde(default)]
     history: Option<Vec<Value>>,
@@ -917,16 +887,19 @@ struct DatasetCreate {
     read_only: bool,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct DatasetUpdate {
     name: Option<String>,
     #[serde(rename = "type")]
     kind: Option<String>,
+    #[schema(value_type = Option<Object>)]
     meta: Option<serde_json::Map<String, Value>>,
     history: Option<Value>,
     read_only: Option<bool>,
 }
 
+#[utoipa::path(post, path = "/project/{project_id}/dataset", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path)), request_body = DatasetCreate,
+    responses((status = 201, body = DatasetRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project not found.")))]
 async fn create_dataset(
     req: HttpRequest,
     user: User,
@@ -957,6 +930,8 @@ async fn create_dataset(
     created(dataset_read(&db, d).await?)
 }
 
+#[utoipa::path(get, path = "/project/{project_id}/dataset", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path)),
+    responses((status = 200, body = Vec<DatasetRead>, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project not found.")))]
 async fn list_datasets(req: HttpRequest, user: User, path: web::Path<i32>) -> ApiResult {
     let (db, pid) = (db(&req)?, path.into_inner());
     authz::check_project(&DbLookup(&db), pid, &caller(user.user()))
@@ -966,6 +941,8 @@ async fn list_datasets(req: HttpRequest, user: User, path: web::Path<i32>) -> Ap
     ok(datasets_read(&db, rows).await?)
 }
 
+#[utoipa::path(get, path = "/project/{project_id}/dataset/{dataset_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("dataset_id" = i32, Path)),
+    responses((status = 200, body = DatasetRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
 async fn get_dataset(req: HttpRequest, user: User, path: web::Path<(i32, i32)>) -> ApiResult {
     let db = db(&req)?;
     let (pid, did) = path.into_inner();
@@ -976,6 +953,8 @@ async fn get_dataset(req: HttpRequest, user: User, path: web::Path<(i32, i32)>) 
     ok(dataset_read(&db, d).await?)
 }
 
+#[utoipa::path(patch, path = "/project/{project_id}/dataset/{dataset_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("dataset_id" = i32, Path)), request_body = DatasetUpdate,
+    responses((status = 200, body = DatasetRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
 async fn patch_dataset(
     req: HttpRequest,
     user: User,
@@ -1010,6 +989,8 @@ async fn patch_dataset(
     ok(dataset_read(&db, d).await?)
 }
 
+#[utoipa::path(delete, path = "/project/{project_id}/dataset/{dataset_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("dataset_id" = i32, Path)),
+    responses((status = 204, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
 async fn delete_dataset(req: HttpRequest, user: User, path: web::Path<(i32, i32)>) -> ApiResult {
     let db = db(&req)?;
     let (pid, did) = path.into_inner();
@@ -1038,7 +1019,7 @@ async fn delete_dataset(req: HttpRequest, user: User, path: web::Path<(i32, i32)
 
 // ---- resources --------------------------------------------------------------------------------
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct ResourceBody {
     path: String,
 }
@@ -1056,6 +1037,8 @@ fn absolute_path(value: &str) -> Result<String, ApiError> {
     Ok(s)
 }
 
+#[utoipa::path(get, path = "/project/{project_id}/dataset/{dataset_id}/resource", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("dataset_id" = i32, Path)),
+    responses((status = 200, body = Vec<ResourceRead>, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
 async fn list_resources(req: HttpRequest, user: User, path: web::Path<(i32, i32)>) -> ApiResult {
     let db = db(&req)?;
     let (pid, did) = path.into_inner();
@@ -1071,6 +1054,8 @@ async fn list_resources(req: HttpRequest, user: User, path: web::Path<(i32, i32)
     ok(rows.into_iter().map(ResourceRead::from).collect::<Vec<_>>())
 }
 
+#[utoipa::path(post, path = "/project/{project_id}/dataset/{dataset_id}/resource", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("dataset_id" = i32, Path)), request_body = ResourceBody,
+    responses((status = 201, body = ResourceRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
 async fn create_resource(
     req: HttpRequest,
     user: User,
@@ -1103,6 +1088,8 @@ async fn resource_of(
         .filter(|r| r.dataset_id == did))
 }
 
+#[utoipa::path(patch, path = "/project/{project_id}/dataset/{dataset_id}/resource/{resource_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("dataset_id" = i32, Path), ("resource_id" = i32, Path)), request_body = ResourceBody,
+    responses((status = 200, body = ResourceRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
 async fn patch_resource(
     req: HttpRequest,
     user: User,
@@ -1125,6 +1112,8 @@ async fn patch_resource(
     ok(ResourceRead::from(r.update(&db).await.map_err(db_failure)?))
 }
 
+#[utoipa::path(delete, path = "/project/{project_id}/dataset/{dataset_id}/resource/{resource_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("dataset_id" = i32, Path), ("resource_id" = i32, Path)),
+    responses((status = 204, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
 async fn delete_resource(
     req: HttpRequest,
     user: User,
@@ -1151,6 +1140,8 @@ async fn delete_resource(
 
 /// `{"status": {wftask_id: status}}` from the dataset's history. A job still submitted marks
 /// its tasks `submitted`, as 1.3.14 does; finer progress needs 1.3.14's runner files.
+#[utoipa::path(get, path = "/project/{project_id}/dataset/{dataset_id}/status", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("dataset_id" = i32, Path)),
+    responses((status = 200, body = DatasetStatusRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
 async fn dataset_status(req: HttpRequest, user: User, path: web::Path<(i32, i32)>) -> ApiResult {
     let db = db(&req)?;
     let (pid, did) = path.into_inner();
@@ -1195,6 +1186,8 @@ async fn dataset_status(req: HttpRequest, user: User, path: web::Path<(i32, i32)
 }
 
 /// A workflow made of the dataset history's `done` tasks (1.3.14's `WorkflowExport`).
+#[utoipa::path(get, path = "/project/{project_id}/dataset/{dataset_id}/export_history", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("dataset_id" = i32, Path)),
+    responses((status = 200, body = WorkflowImport, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
 async fn export_history(req: HttpRequest, user: User, path: web::Path<(i32, i32)>) -> ApiResult {
     let db = db(&req)?;
     let (pid, did) = path.into_inner();
@@ -1233,30 +1226,33 @@ async fn export_history(req: HttpRequest, user: User, path: web::Path<(i32, i32)
 
 // ---- workflows --------------------------------------------------------------------------------
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct WorkflowCreate {
     name: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct WorkflowUpdate {
     name: Option<String>,
     reordered_workflowtask_ids: Option<Vec<i32>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct TaskSource {
     source: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct WorkflowTaskImport {
+    #[schema(value_type = Option<Object>)]
     meta: Option<serde_json::Map<String, Value>>,
+    #[schema(value_type = Option<Object>)]
     args: Option<serde_json::Map<String, Value>>,
     task: TaskSource,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = WorkflowExport)]
 struct WorkflowImport {
     name: String,
     task_list: Vec<WorkflowTaskImport>,
@@ -1282,6 +1278,8 @@ async fn check_workflow_name(
     Ok(())
 }
 
+#[utoipa::path(post, path = "/project/{project_id}/workflow", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path)), request_body = WorkflowCreate,
+    responses((status = 201, body = WorkflowRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project not found.")))]
 async fn create_workflow(
     req: HttpRequest,
     user: User,
@@ -1304,6 +1302,8 @@ async fn create_workflow(
     created(workflow_read(&db, w).await?)
 }
 
+#[utoipa::path(get, path = "/project/{project_id}/workflow", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path)),
+    responses((status = 200, body = Vec<WorkflowRead>, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project not found.")))]
 async fn list_workflows(req: HttpRequest, user: User, path: web::Path<i32>) -> ApiResult {
     let (db, pid) = (db(&req)?, path.into_inner());
     authz::check_project(&DbLookup(&db), pid, &caller(user.user()))
@@ -1322,6 +1322,8 @@ async fn list_workflows(req: HttpRequest, user: User, path: web::Path<i32>) -> A
     ok(out)
 }
 
+#[utoipa::path(get, path = "/project/{project_id}/workflow/{workflow_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("workflow_id" = i32, Path)),
+    responses((status = 200, body = WorkflowRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
 async fn get_workflow(req: HttpRequest, user: User, path: web::Path<(i32, i32)>) -> ApiResult {
     let db = db(&req)?;
     let (pid, wid) = path.into_inner();
@@ -1332,6 +1334,8 @@ async fn get_workflow(req: HttpRequest, user: User, path: web::Path<(i32, i32)>)
     ok(workflow_read(&db, w).await?)
 }
 
+#[utoipa::path(patch, path = "/project/{project_id}/workflow/{workflow_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("workflow_id" = i32, Path)), request_body = WorkflowUpdate,
+    responses((status = 200, body = WorkflowRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
 async fn patch_workflow(
     req: HttpRequest,
     user: User,
@@ -1392,6 +1396,8 @@ async fn patch_workflow(
     ok(workflow_read(&db, w).await?)
 }
 
+#[utoipa::path(delete, path = "/project/{project_id}/workflow/{workflow_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("workflow_id" = i32, Path)),
+    responses((status = 204, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
 async fn delete_workflow(req: HttpRequest, user: User, path: web::Path<(i32, i32)>) -> ApiResult {
     let db = db(&req)?;
     let (pid, wid) = path.into_inner();
@@ -1418,6 +1424,8 @@ async fn delete_workflow(req: HttpRequest, user: User, path: web::Path<(i32, i32
     no_content()
 }
 
+#[utoipa::path(get, path = "/project/{project_id}/workflow/{workflow_id}/export", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("workflow_id" = i32, Path)),
+    responses((status = 200, body = WorkflowImport, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
 async fn export_workflow(req: HttpRequest, user: User, path: web::Path<(i32, i32)>) -> ApiResult {
     let db = db(&req)?;
     let (pid, wid) = path.into_inner();
@@ -1434,6 +1442,8 @@ async fn export_workflow(req: HttpRequest, user: User, path: web::Path<(i32, i32
     ok(json!({"name": read.name, "task_list": task_list}))
 }
 
+#[utoipa::path(post, path = "/project/{project_id}/workflow/import", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path)), request_body = WorkflowImport,
+    responses((status = 201, body = WorkflowRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project not found.")))]
 async fn import_workflow(
     req: HttpRequest,
     user: User,
@@ -1509,21 +1519,25 @@ async fn import_workflow(
 
 // ---- workflow tasks ---------------------------------------------------------------------------
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct TaskIdQuery {
     task_id: i32,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 struct WorkflowTaskCreate {
+    #[schema(value_type = Option<Object>)]
     meta: Option<serde_json::Map<String, Value>>,
+    #[schema(value_type = Option<Object>)]
     args: Option<serde_json::Map<String, Value>>,
     #[serde(default, deserialize_with = "lax_int")]
     order: Option<i32>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct WorkflowTaskUpdate {
+    #[schema(value_type = Option<Object>)]
     meta: Option<serde_json::Map<String, Value>>,
     args: Option<Value>,
 }
@@ -1580,6 +1594,8 @@ async fn renumber(txn: &DatabaseTransaction, ids: &[i32]) -> Result<(), DbErr> {
     Ok(())
 }
 
+#[utoipa::path(post, path = "/project/{project_id}/workflow/{workflow_id}/wftask", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("workflow_id" = i32, Path), TaskIdQuery), request_body(content = Option<WorkflowTaskCreate>, content_type = "application/json", description = "Optional."),
+    responses((status = 201, body = WorkflowTaskRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project, workflow or task not found.")))]
 async fn create_wftask(
     req: HttpRequest,
     user: User,
@@ -1639,6 +1655,8 @@ async fn create_wftask(
     created(wftasks_read(&db, vec![wt]).await?.remove(0))
 }
 
+#[utoipa::path(get, path = "/project/{project_id}/workflow/{workflow_id}/wftask", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("workflow_id" = i32, Path)),
+    responses((status = 200, body = Vec<WorkflowTaskRead>, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
 async fn list_wftasks(req: HttpRequest, user: User, path: web::Path<(i32, i32)>) -> ApiResult {
     let db = db(&req)?;
     let (pid, wid) = path.into_inner();
@@ -1649,6 +1667,8 @@ async fn list_wftasks(req: HttpRequest, user: User, path: web::Path<(i32, i32)>)
     ok(wftasks_read(&db, rows).await?)
 }
 
+#[utoipa::path(get, path = "/project/{project_id}/workflow/{workflow_id}/wftask/{wftask_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("workflow_id" = i32, Path), ("wftask_id" = i32, Path)),
+    responses((status = 200, body = WorkflowTaskRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
 async fn get_wftask(req: HttpRequest, user: User, path: web::Path<(i32, i32, i32)>) -> ApiResult {
     let db = db(&req)?;
     let (pid, wid, tid) = path.into_inner();
@@ -1659,6 +1679,8 @@ async fn get_wftask(req: HttpRequest, user: User, path: web::Path<(i32, i32, i32
     ok(wftasks_read(&db, vec![wt]).await?.remove(0))
 }
 
+#[utoipa::path(patch, path = "/project/{project_id}/workflow/{workflow_id}/wftask/{wftask_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("workflow_id" = i32, Path), ("wftask_id" = i32, Path)), request_body = WorkflowTaskUpdate,
+    responses((status = 200, body = WorkflowTaskRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
 async fn patch_wftask(
     req: HttpRequest,
     user: User,
@@ -1695,6 +1717,8 @@ async fn patch_wftask(
     ok(wftasks_read(&db, vec![wt]).await?.remove(0))
 }
 
+#[utoipa::path(delete, path = "/project/{project_id}/workflow/{workflow_id}/wftask/{wftask_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("workflow_id" = i32, Path), ("wftask_id" = i32, Path)),
+    responses((status = 204, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
 async fn delete_wftask(
     req: HttpRequest,
     user: User,
@@ -1718,13 +1742,14 @@ async fn delete_wftask(
 
 // ---- jobs -------------------------------------------------------------------------------------
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ApplyQuery {
     input_dataset_id: i32,
     output_dataset_id: i32,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 struct ApplyWorkflowCreate {
     worker_init: Option<String>,
     #[serde(default, deserialize_with = "lax_int")]
@@ -1764,6 +1789,8 @@ fn py_str(v: &Option<String>) -> &str {
 
 /// Records a job with 1.3.14's checks, in its order. This server has no runner: the job stays
 /// `submitted` (see docs/api.md).
+#[utoipa::path(post, path = "/project/{project_id}/workflow/{workflow_id}/apply", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("workflow_id" = i32, Path), ApplyQuery), request_body(content = Option<ApplyWorkflowCreate>, content_type = "application/json", description = "Optional."),
+    responses((status = 202, body = JobRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
 async fn apply_workflow_route(
     req: HttpRequest,
     user: User,
@@ -1865,6 +1892,8 @@ async fn apply_workflow_route(
     Ok(HttpResponse::Accepted().json(JobRead::from(job.insert(&db).await.map_err(db_failure)?)))
 }
 
+#[utoipa::path(get, path = "/project/{project_id}/job", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path)),
+    responses((status = 200, body = Vec<JobRead>, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project not found.")))]
 async fn list_jobs(req: HttpRequest, user: User, path: web::Path<i32>) -> ApiResult {
     let (db, pid) = (db(&req)?, path.into_inner());
     authz::check_project(&DbLookup(&db), pid, &caller(user.user()))
@@ -1879,6 +1908,8 @@ async fn list_jobs(req: HttpRequest, user: User, path: web::Path<i32>) -> ApiRes
     ok(rows.into_iter().map(JobRead::from).collect::<Vec<_>>())
 }
 
+#[utoipa::path(get, path = "/project/{project_id}/job/{job_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("job_id" = i32, Path)),
+    responses((status = 200, body = JobRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
 async fn get_job(req: HttpRequest, user: User, path: web::Path<(i32, i32)>) -> ApiResult {
     let db = db(&req)?;
     let (pid, jid) = path.into_inner();
@@ -1889,6 +1920,8 @@ async fn get_job(req: HttpRequest, user: User, path: web::Path<(i32, i32)>) -> A
     ok(JobRead::from(job))
 }
 
+#[utoipa::path(delete, path = "/project/{project_id}/job/{job_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("job_id" = i32, Path)),
+    responses((status = 204, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
 async fn delete_job(req: HttpRequest, user: User, path: web::Path<(i32, i32)>) -> ApiResult {
     let db = db(&req)?;
     let (pid, jid) = path.into_inner();
@@ -1904,30 +1937,34 @@ async fn delete_job(req: HttpRequest, user: User, path: web::Path<(i32, i32)>) -
 
 // ---- tasks ------------------------------------------------------------------------------------
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct TaskCreate {
     name: String,
     command: String,
     source: String,
     input_type: String,
     output_type: String,
+    #[schema(value_type = Option<Object>)]
     meta: Option<serde_json::Map<String, Value>>,
     version: Option<String>,
+    #[schema(value_type = Option<Object>)]
     args_schema: Option<serde_json::Map<String, Value>>,
     args_schema_version: Option<String>,
     docs_info: Option<String>,
     docs_link: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct TaskUpdate {
     source: Option<Value>,
     name: Option<String>,
     command: Option<String>,
     input_type: Option<String>,
     output_type: Option<String>,
+    #[schema(value_type = Option<Object>)]
     meta: Option<serde_json::Map<String, Value>>,
     version: Option<String>,
+    #[schema(value_type = Option<Object>)]
     args_schema: Option<serde_json::Map<String, Value>>,
     args_schema_version: Option<String>,
     docs_info: Option<String>,
@@ -1943,6 +1980,8 @@ fn optional_valstr(
     v.map(|s| required_text(field, column, &s)).transpose()
 }
 
+#[utoipa::path(post, path = "/task", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), request_body = TaskCreate,
+    responses((status = 201, body = TaskRead, description = "Done.")))]
 async fn create_task(req: HttpRequest, user: User, body: JsonObject<TaskCreate>) -> ApiResult {
     let db = db(&req)?;
     // No `is_verified` requirement (the spec; 1.3.14).
@@ -2007,6 +2046,8 @@ async fn create_task(req: HttpRequest, user: User, body: JsonObject<TaskCreate>)
     }
 }
 
+#[utoipa::path(get, path = "/task", tag = "api/v1", security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = Vec<TaskRead>, description = "Done.")))]
 async fn list_tasks(req: HttpRequest, _user: User) -> ApiResult {
     let db = db(&req)?;
     let rows = task::Entity::find()
@@ -2017,6 +2058,8 @@ async fn list_tasks(req: HttpRequest, _user: User) -> ApiResult {
     ok(rows.into_iter().map(TaskRead::from).collect::<Vec<_>>())
 }
 
+#[utoipa::path(get, path = "/task/{task_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("task_id" = i32, Path)),
+    responses((status = 200, body = TaskRead, description = "Done."), (status = 404, description = "Task not found.")))]
 async fn get_task(req: HttpRequest, _user: User, path: web::Path<i32>) -> ApiResult {
     let db = db(&req)?;
     let t = find_or_404::<task::Entity>(&db, path.into_inner(), "Task not found").await?;
@@ -2038,6 +2081,8 @@ async fn task_for_change(
     Ok(t)
 }
 
+#[utoipa::path(patch, path = "/task/{task_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("task_id" = i32, Path)), request_body = TaskUpdate,
+    responses((status = 200, body = TaskRead, description = "Done."), (status = 403, description = "Not the owner."), (status = 404, description = "Task not found.")))]
 async fn patch_task(
     req: HttpRequest,
     user: User,
@@ -2087,6 +2132,8 @@ async fn patch_task(
     ok(TaskRead::from(t.update(&db).await.map_err(db_failure)?))
 }
 
+#[utoipa::path(delete, path = "/task/{task_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("task_id" = i32, Path)),
+    responses((status = 204, description = "Done."), (status = 403, description = "Not the owner."), (status = 404, description = "Task not found.")))]
 async fn delete_task(req: HttpRequest, user: User, path: web::Path<i32>) -> ApiResult {
     let db = db(&req)?;
     let t = task_for_change(&db, &user, path.into_inner()).await?;

@@ -2,7 +2,8 @@
 //! (`/whoami`, `/userlist`) and the paths later Fractal clients use (`/current-user`, `/users`).
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use auth_actix::routes::{self, UserSchema};
+use auth_actix::openapi::RouteTable;
+use auth_actix::routes::{self, LoginKind, UserSchema};
 use auth_actix::{Active, ApiError, Context, CurrentUser, Superuser, auth_state_of};
 use auth_core::{Page, Safety, UserDatabase};
 use auth_sea_orm::SeaOrmStore;
@@ -12,53 +13,47 @@ use crate::schemas::{FractalSchema, UserRead, UserUpdateStrictBody, strict_updat
 
 type Store = SeaOrmStore;
 
-/// Mounts everything under `/auth` (the password routes only when `password_login`).
-pub fn configure(
-    password_login: bool,
-    oauth_clients: Vec<String>,
-) -> impl FnOnce(&mut web::ServiceConfig) {
-    move |cfg| {
-        // The paths every authenticated client calls come first: actix tries resources in
-        // order, and the later ones include patterns (`/{name}/authorize`) that cost a regex.
-        let mut scope = web::scope("/auth")
-            .route("/whoami", web::get().to(whoami))
-            .route("/current-user", web::get().to(whoami))
-            .route("/current-user", web::patch().to(patch_current_user))
-            .route("/user/me", web::get().to(super::me::user_me))
-            .route("/userlist", web::get().to(userlist));
-        if password_login {
-            // Token and cookie login, and the mailed-token flows, exist only where users have
-            // passwords here (FRACTAL_AUTH=embedded).
-            scope = scope
-                .service(web::scope("/token").configure(routes::auth_routes::<Store>("bearer")))
-                .configure(routes::auth_routes::<Store>("cookie"))
-                .configure(routes::reset_password_routes::<Store>)
-                .configure(routes::verify_routes::<Store, FractalSchema>)
-                .configure(routes::logout_all_routes::<Store>)
-                .configure(super::oauth::configure(oauth_clients));
-        }
-        cfg.service(
-            scope
-                .configure(routes::register_routes::<Store, FractalSchema, Superuser>)
-                .configure(super::groups::configure_groups)
-                .route(
-                    "/current-user/oauth-accounts",
-                    web::get().to(list_oauth_accounts),
-                )
-                .route(
-                    "/current-user/oauth-accounts/{account_id}",
-                    web::delete().to(unlink_oauth_account),
-                )
-                .service(
-                    web::scope("/users")
-                        .route("", web::get().to(userlist))
-                        .configure(super::groups::configure_user_permissions)
-                        .configure(routes::users_routes::<Store, FractalSchema, Superuser>),
-                ),
-        );
+/// Everything under `/auth` (relative to it; the password routes only when `password_login`).
+pub fn table(password_login: bool, oauth_clients: &[String]) -> RouteTable {
+    // The paths every authenticated client calls come first: actix tries resources in
+    // order, and the later ones include patterns (`/users/{id}`) that cost a regex.
+    let mut table = RouteTable::new()
+        .at(__path_whoami, whoami)
+        .at(__path_current_user, current_user)
+        .at(__path_patch_current_user, patch_current_user)
+        .at(super::me::__path_user_me, super::me::user_me)
+        .at(__path_userlist, userlist);
+    if password_login {
+        // Token and cookie login, and the mailed-token flows, exist only where users have
+        // passwords here (FRACTAL_AUTH=embedded).
+        table = table
+            .nest(
+                "/token",
+                routes::auth_table::<Store>("bearer", LoginKind::Bearer),
+            )
+            .merge(routes::auth_table::<Store>("cookie", LoginKind::Cookie))
+            .merge(routes::reset_password_table::<Store>())
+            .merge(routes::verify_table::<Store, FractalSchema>())
+            .merge(routes::logout_all_table::<Store>())
+            .merge(super::oauth::table(oauth_clients));
     }
+    table
+        .merge(routes::register_table::<Store, FractalSchema, Superuser>())
+        .merge(super::groups::groups_table())
+        .at(__path_list_oauth_accounts, list_oauth_accounts)
+        .at(__path_unlink_oauth_account, unlink_oauth_account)
+        .nest(
+            "/users",
+            RouteTable::new()
+                .at(__path_list_users, list_users)
+                .merge(super::groups::user_permissions_table())
+                .merge(routes::users_table::<Store, FractalSchema, Superuser>()),
+        )
 }
 
+/// `GET /auth/whoami` (Fractal 1.3): the current active user.
+#[utoipa::path(get, path = "/whoami", tag = "users", security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = UserRead)))]
 async fn whoami(
     req: HttpRequest,
     current: CurrentUser<Store, Active>,
@@ -67,8 +62,19 @@ async fn whoami(
     Ok(HttpResponse::Ok().json(FractalSchema::read(&state, current.user()).await?))
 }
 
+/// `GET /auth/current-user` (Fractal 2.x): the current active user.
+#[utoipa::path(get, path = "/current-user", tag = "users", security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = UserRead)))]
+async fn current_user(
+    req: HttpRequest,
+    current: CurrentUser<Store, Active>,
+) -> Result<HttpResponse, ApiError> {
+    whoami(req, current).await
+}
+
 /// Paging of `GET /auth/userlist` and `GET /auth/users`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Users to skip (default 0).
     pub offset: Option<u64>,
@@ -79,6 +85,9 @@ pub struct ListQuery {
 /// Users per database round trip when streaming the whole list.
 const USERLIST_CHUNK: u64 = 1000;
 
+/// `GET /auth/userlist` (Fractal 1.3): every user, ordered by id (superuser).
+#[utoipa::path(get, path = "/userlist", tag = "users", params(ListQuery), security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = Vec<UserRead>), (status = 403, description = "Not a superuser.")))]
 async fn userlist(
     req: HttpRequest,
     _admin: CurrentUser<Store, Superuser>,
@@ -130,6 +139,20 @@ async fn userlist(
         .streaming(chunks))
 }
 
+/// `GET /auth/users` (Fractal 2.x): every user, ordered by id (superuser).
+#[utoipa::path(get, path = "", tag = "users", params(ListQuery), security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = Vec<UserRead>), (status = 403, description = "Not a superuser.")))]
+async fn list_users(
+    req: HttpRequest,
+    admin: CurrentUser<Store, Superuser>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    userlist(req, admin, query).await
+}
+
+/// `PATCH /auth/current-user`: one's own `cache_dir` (other fields are 422).
+#[utoipa::path(patch, path = "/current-user", tag = "users", request_body = UserUpdateStrictBody, security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = UserRead), (status = 409, description = "Changed by another request; retry.")))]
 async fn patch_current_user(
     req: HttpRequest,
     current: CurrentUser<Store, Active>,
@@ -145,6 +168,9 @@ async fn patch_current_user(
     Ok(HttpResponse::Ok().json(FractalSchema::read(&state, &user).await?))
 }
 
+/// `GET /auth/current-user/oauth-accounts`: one's linked OAuth accounts.
+#[utoipa::path(get, path = "/current-user/oauth-accounts", tag = "users", security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = Vec<crate::schemas::OAuthAccountRead>)))]
 async fn list_oauth_accounts(
     req: HttpRequest,
     current: CurrentUser<Store, Active>,
@@ -165,6 +191,8 @@ async fn list_oauth_accounts(
 
 /// Unlinks one of the caller's OAuth accounts, unless it is their last way to log in (no
 /// password and no other link): then 422.
+#[utoipa::path(delete, path = "/current-user/oauth-accounts/{account_id}", tag = "users", params(("account_id" = i32, Path)), security(("bearer" = []), ("cookie" = [])),
+    responses((status = 204, description = "Unlinked."), (status = 404, description = "No such account of the caller."), (status = 422, description = "The last way to log in, or a bad id.")))]
 async fn unlink_oauth_account(
     req: HttpRequest,
     current: CurrentUser<Store, Active>,

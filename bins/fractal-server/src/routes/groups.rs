@@ -1,8 +1,11 @@
 //! Fractal 2.x group routes (`/auth/group/...`) and superuser routes to read and set the
 //! permissions of users and groups.
 
+use std::collections::BTreeMap;
+
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+use auth_actix::openapi::RouteTable;
 use auth_actix::{ApiError, CurrentUser, Superuser, auth_state_of};
 use auth_core::{AuthError, Group, GroupDatabase, PermissionDatabase, Permissions, UserDatabase};
 use auth_sea_orm::SeaOrmStore;
@@ -17,44 +20,39 @@ type ApiResult = Result<HttpResponse, ApiError>;
 #[derive(Debug, Clone)]
 pub struct DefaultGroup(pub String);
 
-/// Mounts the group routes (inside the `/auth` scope).
-pub fn configure_groups(cfg: &mut web::ServiceConfig) {
-    cfg.route("/group", web::get().to(list_groups))
-        .route("/group", web::post().to(create_group))
-        .route("/group/{group_id}", web::get().to(get_group))
-        .route("/group/{group_id}", web::delete().to(delete_group))
-        .route(
-            "/group/{group_id}/add-user/{user_id}",
-            web::post().to(add_user),
-        )
-        .route(
-            "/group/{group_id}/remove-user/{user_id}",
-            web::post().to(remove_user),
-        )
-        .route(
-            "/group/{group_id}/permissions",
-            web::get().to(get_group_permissions),
-        )
-        .route(
-            "/group/{group_id}/permissions",
-            web::put().to(set_group_permissions),
-        );
+/// The group routes (relative to `/auth`).
+pub fn groups_table() -> RouteTable {
+    RouteTable::new()
+        .at(__path_list_groups, list_groups)
+        .at(__path_create_group, create_group)
+        .at(__path_get_group, get_group)
+        .at(__path_delete_group, delete_group)
+        .at(__path_add_user, add_user)
+        .at(__path_remove_user, remove_user)
+        .at(__path_get_group_permissions, get_group_permissions)
+        .at(__path_set_group_permissions, set_group_permissions)
 }
 
-/// Mounts `/{user_id}/permissions` (inside the `/auth/users` scope).
-pub fn configure_user_permissions(cfg: &mut web::ServiceConfig) {
-    cfg.route(
-        "/{user_id}/permissions",
-        web::get().to(get_user_permissions),
-    )
-    .route(
-        "/{user_id}/permissions",
-        web::put().to(set_user_permissions),
-    );
+/// `/{user_id}/permissions` (relative to `/auth/users`).
+pub fn user_permissions_table() -> RouteTable {
+    RouteTable::new()
+        .at(__path_get_user_permissions, get_user_permissions)
+        .at(__path_set_user_permissions, set_user_permissions)
+}
+
+/// `GET /auth/users/{user_id}/permissions`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct UserPermissionsRead {
+    /// The user's own permissions.
+    #[schema(value_type = BTreeMap<String, Vec<String>>)]
+    pub own: serde_json::Value,
+    /// `"all"` for a superuser, else own and groups' permissions merged.
+    pub effective: serde_json::Value,
 }
 
 /// `UserGroupRead`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = UserGroupRead)]
 pub struct GroupRead {
     /// Id.
     pub id: i32,
@@ -67,7 +65,8 @@ pub struct GroupRead {
 }
 
 /// `?user_ids=true` on the listing.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Include member ids.
     #[serde(default)]
@@ -75,7 +74,8 @@ pub struct ListQuery {
 }
 
 /// `UserGroupCreate`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = UserGroupCreate)]
 #[serde(deny_unknown_fields)]
 pub struct GroupCreate {
     /// Non-empty name.
@@ -118,6 +118,8 @@ async fn user_or_404(s: &Store, id: i32) -> Result<auth_sea_orm::FractalUser, Ap
         .ok_or_else(|| ApiError::detail(StatusCode::NOT_FOUND, format!("User {id} not found.")))
 }
 
+#[utoipa::path(get, path = "/group", tag = "groups", params(ListQuery), security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = Vec<GroupRead>), (status = 403, description = "Not a superuser.")))]
 async fn list_groups(req: HttpRequest, _a: Admin, q: web::Query<ListQuery>) -> ApiResult {
     let s = store(&req)?;
     let mut out = Vec::new();
@@ -127,6 +129,8 @@ async fn list_groups(req: HttpRequest, _a: Admin, q: web::Query<ListQuery>) -> A
     Ok(HttpResponse::Ok().json(out))
 }
 
+#[utoipa::path(post, path = "/group", tag = "groups", request_body = GroupCreate, security(("bearer" = []), ("cookie" = [])),
+    responses((status = 201, body = GroupRead), (status = 403, description = "Not a superuser."), (status = 422, description = "Bad body, or the name is taken.")))]
 async fn create_group(
     req: HttpRequest,
     _a: Admin,
@@ -144,12 +148,16 @@ async fn create_group(
     Ok(HttpResponse::Created().json(read(&s, g, true).await?))
 }
 
+#[utoipa::path(get, path = "/group/{group_id}", tag = "groups", params(("group_id" = i32, Path)), security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = GroupRead), (status = 403, description = "Not a superuser."), (status = 404, description = "No such group.")))]
 async fn get_group(req: HttpRequest, _a: Admin, path: web::Path<i32>) -> ApiResult {
     let s = store(&req)?;
     let g = group_or_404(&s, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(read(&s, g, true).await?))
 }
 
+#[utoipa::path(delete, path = "/group/{group_id}", tag = "groups", params(("group_id" = i32, Path)), security(("bearer" = []), ("cookie" = [])),
+    responses((status = 204, description = "Deleted."), (status = 403, description = "Not a superuser."), (status = 404, description = "No such group."), (status = 422, description = "The default group cannot be deleted.")))]
 async fn delete_group(req: HttpRequest, _a: Admin, path: web::Path<i32>) -> ApiResult {
     let s = store(&req)?;
     let g = group_or_404(&s, path.into_inner()).await?;
@@ -164,6 +172,8 @@ async fn delete_group(req: HttpRequest, _a: Admin, path: web::Path<i32>) -> ApiR
     Ok(HttpResponse::NoContent().finish())
 }
 
+#[utoipa::path(post, path = "/group/{group_id}/add-user/{user_id}", tag = "groups", params(("group_id" = i32, Path), ("user_id" = i32, Path)), security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = GroupRead), (status = 403, description = "Not a superuser."), (status = 404, description = "No such group or user."), (status = 422, description = "Already a member.")))]
 async fn add_user(req: HttpRequest, _a: Admin, path: web::Path<(i32, i32)>) -> ApiResult {
     let s = store(&req)?;
     let (gid, uid) = path.into_inner();
@@ -178,6 +188,8 @@ async fn add_user(req: HttpRequest, _a: Admin, path: web::Path<(i32, i32)>) -> A
     Ok(HttpResponse::Ok().json(read(&s, g, true).await?))
 }
 
+#[utoipa::path(post, path = "/group/{group_id}/remove-user/{user_id}", tag = "groups", params(("group_id" = i32, Path), ("user_id" = i32, Path)), security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = GroupRead), (status = 403, description = "Not a superuser."), (status = 404, description = "No such group or user."), (status = 422, description = "Not a member, or the default group.")))]
 async fn remove_user(req: HttpRequest, _a: Admin, path: web::Path<(i32, i32)>) -> ApiResult {
     let s = store(&req)?;
     let (gid, uid) = path.into_inner();
@@ -205,12 +217,16 @@ fn parse_body(body: &serde_json::Value) -> Result<Permissions, ApiError> {
         .map_err(|e| ApiError::invalid(&["body"], e.to_string(), "value_error"))
 }
 
+#[utoipa::path(get, path = "/group/{group_id}/permissions", tag = "groups", params(("group_id" = i32, Path)), security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = BTreeMap<String, Vec<String>>), (status = 403, description = "Not a superuser."), (status = 404, description = "No such group.")))]
 async fn get_group_permissions(req: HttpRequest, _a: Admin, path: web::Path<i32>) -> ApiResult {
     let s = store(&req)?;
     let g = group_or_404(&s, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(s.group_permissions(&g.id).await?))
 }
 
+#[utoipa::path(put, path = "/group/{group_id}/permissions", tag = "groups", params(("group_id" = i32, Path)), request_body = BTreeMap<String, Vec<String>>, security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = BTreeMap<String, Vec<String>>), (status = 403, description = "Not a superuser."), (status = 404, description = "No such group.")))]
 async fn set_group_permissions(
     req: HttpRequest,
     _a: Admin,
@@ -224,6 +240,8 @@ async fn set_group_permissions(
     Ok(HttpResponse::Ok().json(p))
 }
 
+#[utoipa::path(get, path = "/{user_id}/permissions", tag = "groups", params(("user_id" = i32, Path)), security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = UserPermissionsRead), (status = 403, description = "Not a superuser."), (status = 404, description = "No such user.")))]
 async fn get_user_permissions(req: HttpRequest, _a: Admin, path: web::Path<i32>) -> ApiResult {
     let s = store(&req)?;
     let u = user_or_404(&s, path.into_inner()).await?;
@@ -233,6 +251,8 @@ async fn get_user_permissions(req: HttpRequest, _a: Admin, path: web::Path<i32>)
     })))
 }
 
+#[utoipa::path(put, path = "/{user_id}/permissions", tag = "groups", params(("user_id" = i32, Path)), request_body = BTreeMap<String, Vec<String>>, security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = BTreeMap<String, Vec<String>>), (status = 403, description = "Not a superuser."), (status = 404, description = "No such user.")))]
 async fn set_user_permissions(
     req: HttpRequest,
     _a: Admin,

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{LOCATION, SET_COOKIE};
 use actix_web::{HttpRequest, HttpResponse, web};
+use auth_actix::openapi::RouteTable;
 use auth_actix::{ApiError, Context, auth_state_of};
 use auth_core::{AuthError, JwtCodec, LoginResponse, OAuthAccountData, OAuthCallbackOptions};
 use auth_oidc::client::{ClientError, OAuthClient, derive, pkce_challenge};
@@ -46,27 +47,70 @@ impl OAuthRuntime {
     }
 }
 
-/// Mounts both routes of each client (inside the `/auth` scope).
-pub fn configure(names: Vec<String>) -> impl FnOnce(&mut web::ServiceConfig) {
-    move |cfg| {
-        for name in names {
-            let (a, c) = (name.clone(), name.clone());
-            cfg.route(
+/// Both routes of each client (relative to `/auth`).
+pub fn table(names: &[String]) -> RouteTable {
+    use auth_actix::openapi::Op;
+    use utoipa::openapi::path::{HttpMethod, ParameterIn};
+    use utoipa::openapi::schema::Type;
+    let mut table = RouteTable::new();
+    for name in names {
+        let (a, c) = (name.clone(), name.clone());
+        table = table
+            .route(
+                HttpMethod::Get,
                 &format!("/{name}/authorize"),
                 web::get().to(move |req: HttpRequest| {
                     let name = a.clone();
                     async move { authorize(req, &name).await }
                 }),
+                Op::new(
+                    "auth",
+                    &format!("oauth:{name}.authorize"),
+                    "OAuth login: the provider URL (PKCE, nonce) and the CSRF cookie",
+                )
+                .param("scopes", ParameterIn::Query, Type::String, false)
+                .response(
+                    "200",
+                    "`{\"authorization_url\": …}` and the CSRF cookie.",
+                    Some("OAuthAuthorizeResponse"),
+                )
+                .response("502", "The provider did not answer.", None),
             )
             .route(
+                HttpMethod::Get,
                 &format!("/{name}/callback"),
                 web::get().to(move |req: HttpRequest, q: web::Query<CallbackQuery>| {
                     let name = c.clone();
                     async move { callback(req, &name, q.into_inner()).await }
                 }),
+                Op::new(
+                    "auth",
+                    &format!("oauth:{name}.callback"),
+                    "OAuth login: 204 + auth cookie (or 302 to the front end)",
+                )
+                .param("code", ParameterIn::Query, Type::String, false)
+                .param("state", ParameterIn::Query, Type::String, false)
+                .param("error", ParameterIn::Query, Type::String, false)
+                .response("204", "Logged in; the auth cookie is set.", None)
+                .response("302", "Logged in; redirected to the front end.", None)
+                .response(
+                    "400",
+                    "OAUTH_INVALID_STATE, OAUTH_NOT_AVAILABLE_EMAIL, LOGIN_BAD_CREDENTIALS, …",
+                    None,
+                )
+                .response("502", "The provider did not answer.", None),
             );
-        }
     }
+    table.schemas([(
+        "OAuthAuthorizeResponse".to_owned(),
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .property(
+                "authorization_url",
+                utoipa::openapi::schema::ObjectBuilder::new().schema_type(Type::String),
+            )
+            .required("authorization_url")
+            .into(),
+    )])
 }
 
 #[derive(Serialize, Deserialize)]

@@ -13,6 +13,7 @@ mod hostile_input;
 mod limits;
 mod matrix;
 mod metrics;
+mod openapi;
 mod oauth_login;
 mod oidc;
 mod plugins;
