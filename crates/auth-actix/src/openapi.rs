@@ -26,7 +26,8 @@
 //!
 //! [`RouteTable::describe`] completes what every operation shares, so no attribute repeats it:
 //! a path parameter for every `{name}` segment, 422 (the input error shapes) where the operation
-//! takes parameters or a body, 401 where it requires a credential, 503 (storage unreachable) on
+//! takes parameters or a body, 404 where the path has parameters, 401 where it requires a
+//! credential, 503 (storage unreachable) on
 //! every operation of a table made with [`RouteTable::new`], and the error body for every
 //! status ≥ 400 that names none.
 
@@ -212,7 +213,7 @@ pub fn schema_of<T: utoipa::ToSchema>() -> Vec<NamedSchema> {
 }
 
 /// Names of the user schemas in `components` and their definitions (each app has its own).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct UserSchemaDocs {
     /// The read form (`UserRead`).
     pub read: &'static str,
@@ -322,7 +323,12 @@ impl Op {
     pub fn json_response(mut self, status: &str, description: &str) -> Self {
         let r = ResponseBuilder::new()
             .description(description)
-            .content("application/json", Content::new(Some(Schema::default())));
+            .content(
+                "application/json",
+                Content::new(Some(
+                    ObjectBuilder::new().schema_type(utoipa::openapi::schema::SchemaType::AnyValue),
+                )),
+            );
         self.inner = self.inner.response(status, r.build());
         self
     }
@@ -355,11 +361,18 @@ pub fn secured() -> Vec<SecurityRequirement> {
     ]
 }
 
+/// How an operation is described: built by hand, or by its `#[utoipa::path]` when asked (so
+/// that mounting, done once per worker, builds no description).
+enum Description {
+    Built(Box<Operation>),
+    Attribute(fn() -> Operation),
+}
+
 /// One mounted operation: where, how described, and (until mounted) the actix route.
 struct Endpoint {
     method: HttpMethod,
     path: String,
-    operation: Operation,
+    operation: Description,
     route: Route,
     storage: bool,
 }
@@ -378,6 +391,7 @@ enum Entry {
 pub struct RouteTable {
     entries: Vec<Entry>,
     schemas: Vec<NamedSchema>,
+    schema_sources: Vec<fn(&mut Vec<NamedSchema>)>,
     storage: bool,
 }
 
@@ -407,6 +421,7 @@ impl RouteTable {
         Self {
             entries: Vec::new(),
             schemas: Vec::new(),
+            schema_sources: Vec::new(),
             storage: true,
         }
     }
@@ -429,9 +444,8 @@ impl RouteTable {
         Args: FromRequest + 'static,
         F::Output: Responder + 'static,
     {
-        P::schemas(&mut self.schemas);
+        self.schema_sources.push(P::schemas);
         let path = P::path();
-        let operation = P::operation();
         for method in P::methods() {
             let route = web::route()
                 .method(actix_method(&method))
@@ -439,7 +453,7 @@ impl RouteTable {
             self.entries.push(Entry::Endpoint(Endpoint {
                 method,
                 path: path.clone(),
-                operation: operation.clone(),
+                operation: Description::Attribute(P::operation),
                 route,
                 storage: self.storage,
             }));
@@ -453,7 +467,7 @@ impl RouteTable {
         self.entries.push(Entry::Endpoint(Endpoint {
             method,
             path: path.to_owned(),
-            operation: op.build(),
+            operation: Description::Built(Box::new(op.build())),
             route,
             storage: self.storage,
         }));
@@ -476,6 +490,7 @@ impl RouteTable {
     pub fn merge(mut self, other: RouteTable) -> Self {
         self.entries.extend(other.entries);
         self.schemas.extend(other.schemas);
+        self.schema_sources.extend(other.schema_sources);
         self
     }
 
@@ -509,19 +524,26 @@ impl RouteTable {
     /// and the schemas they refer to.
     pub fn describe(self, prefix: &str, doc: &mut OpenApi) {
         let components = doc.components.get_or_insert_with(Components::new);
-        for (name, schema) in self.schemas {
+        let mut schemas = self.schemas;
+        for source in self.schema_sources {
+            source(&mut schemas);
+        }
+        for (name, schema) in schemas {
             components.schemas.entry(name).or_insert(schema);
         }
         for entry in self.entries {
             match entry {
-                Entry::Endpoint(mut e) => {
+                Entry::Endpoint(e) => {
                     let path = format!("{prefix}{}", e.path);
+                    let mut operation = match e.operation {
+                        Description::Built(op) => *op,
+                        Description::Attribute(build) => build(),
+                    };
                     if e.storage {
-                        add_unavailable(&mut e.operation);
+                        add_unavailable(&mut operation);
                     }
-                    complete(&mut e.operation, &path);
-                    doc.paths
-                        .add_path_operation(&path, vec![e.method], e.operation);
+                    complete(&mut operation, &path);
+                    doc.paths.add_path_operation(&path, vec![e.method], operation);
                 }
                 Entry::Scope(p, table) => table.describe(&format!("{prefix}{p}"), doc),
             }
@@ -568,6 +590,7 @@ fn complete(op: &mut Operation, path: &str) {
             ));
         }
     }
+    let templated = !path_parameters(path).is_empty();
     let takes_input = !params.is_empty() || op.request_body.is_some();
     if params.is_empty() {
         op.parameters = None;
@@ -577,6 +600,15 @@ fn complete(op: &mut Operation, path: &str) {
         responses.entry("422".into()).or_insert_with(|| {
             ResponseBuilder::new()
                 .description("Invalid input (FastAPI's list of items, or a message).")
+                .build()
+                .into()
+        });
+    }
+    if templated {
+        // A value that makes the path match no route (or names nothing) is a 404.
+        responses.entry("404".into()).or_insert_with(|| {
+            ResponseBuilder::new()
+                .description("Not Found: nothing at this path.")
                 .build()
                 .into()
         });
@@ -593,6 +625,14 @@ fn complete(op: &mut Operation, path: &str) {
         let RefOr::T(response) = response else {
             continue;
         };
+        if response.description.is_empty() {
+            response.description = match status.as_str() {
+                "200" | "201" | "202" => "Done.",
+                "204" => "Done; no body.",
+                _ => "Refused; `detail` says why.",
+            }
+            .into();
+        }
         if status.as_str() >= "400" && response.content.is_empty() {
             let schema = if status == "422" {
                 "Unprocessable"
@@ -601,7 +641,7 @@ fn complete(op: &mut Operation, path: &str) {
             };
             response.content.insert(
                 "application/json".into(),
-                Content::new(Some(Ref::from_schema_name(schema))),
+                RefOr::T(Content::new(Some(Ref::from_schema_name(schema)))),
             );
         }
     }
@@ -651,7 +691,7 @@ mod tests {
         let table = RouteTable::new().route(
             HttpMethod::Get,
             "/{id}",
-            web::get().to(actix_web::HttpResponse::Ok),
+            web::get().to(|| async { actix_web::HttpResponse::Ok().finish() }),
             Op::new("t", "t", "t").secured().response("200", "ok", None),
         );
         let mut doc = document("t", "1", "");
@@ -660,7 +700,7 @@ mod tests {
         let op = &json["paths"]["/users/{id}"]["get"];
         assert_eq!(op["parameters"][0]["name"], "id");
         assert_eq!(op["parameters"][0]["in"], "path");
-        for s in ["200", "401", "422", "503"] {
+        for s in ["200", "401", "404", "422", "503"] {
             assert!(op["responses"][s].is_object(), "{s}: {op}");
         }
         assert_eq!(

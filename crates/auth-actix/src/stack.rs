@@ -7,7 +7,6 @@
 //! use auth_actix::{AuthStack, AuthStackConfig, PlainSchema, Router};
 //! use auth_core::memory::MemoryStore;
 //! use secrecy::SecretString;
-use utoipa::openapi::OpenApi;
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let store = Arc::new(MemoryStore::<i32>::new());
@@ -39,6 +38,7 @@ use auth_core::{
     UserManagerConfig,
 };
 use secrecy::SecretString;
+use utoipa::openapi::OpenApi;
 
 use crate::extract::{Active, Anyone};
 use crate::input::configure_input_errors;

@@ -1,8 +1,6 @@
 //! Fractal 2.x group routes (`/auth/group/...`) and superuser routes to read and set the
 //! permissions of users and groups.
 
-use std::collections::BTreeMap;
-
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use auth_actix::openapi::RouteTable;
@@ -44,7 +42,7 @@ pub fn user_permissions_table() -> RouteTable {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct UserPermissionsRead {
     /// The user's own permissions.
-    #[schema(value_type = BTreeMap<String, Vec<String>>)]
+    #[schema(value_type = std::collections::BTreeMap<String, Vec<String>>)]
     pub own: serde_json::Value,
     /// `"all"` for a superuser, else own and groups' permissions merged.
     pub effective: serde_json::Value,
