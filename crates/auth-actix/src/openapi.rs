@@ -154,9 +154,9 @@ pub fn base_schemas() -> Vec<NamedSchema> {
             ObjectBuilder::new()
                 .property(
                     "email",
-                    ObjectBuilder::new().schema_type(S).format(Some(
-                        utoipa::openapi::SchemaFormat::Custom("email".into()),
-                    )),
+                    ObjectBuilder::new()
+                        .schema_type(S)
+                        .format(Some(utoipa::openapi::SchemaFormat::Custom("email".into()))),
                 )
                 .required("email")
                 .into(),
@@ -321,14 +321,12 @@ impl Op {
 
     /// A response with a JSON body of any shape (e.g. `null`).
     pub fn json_response(mut self, status: &str, description: &str) -> Self {
-        let r = ResponseBuilder::new()
-            .description(description)
-            .content(
-                "application/json",
-                Content::new(Some(
-                    ObjectBuilder::new().schema_type(utoipa::openapi::schema::SchemaType::AnyValue),
-                )),
-            );
+        let r = ResponseBuilder::new().description(description).content(
+            "application/json",
+            Content::new(Some(
+                ObjectBuilder::new().schema_type(utoipa::openapi::schema::SchemaType::AnyValue),
+            )),
+        );
         self.inner = self.inner.response(status, r.build());
         self
     }
@@ -543,7 +541,8 @@ impl RouteTable {
                         add_unavailable(&mut operation);
                     }
                     complete(&mut operation, &path);
-                    doc.paths.add_path_operation(&path, vec![e.method], operation);
+                    doc.paths
+                        .add_path_operation(&path, vec![e.method], operation);
                 }
                 Entry::Scope(p, table) => table.describe(&format!("{prefix}{p}"), doc),
             }
@@ -576,9 +575,9 @@ pub fn path_parameters(path: &str) -> Vec<&str> {
 fn complete(op: &mut Operation, path: &str) {
     let params = op.parameters.get_or_insert_with(Vec::new);
     for name in path_parameters(path) {
-        let declared = params
-            .iter()
-            .any(|p| matches!(p, RefOr::T(p) if p.name == name && p.parameter_in == ParameterIn::Path));
+        let declared = params.iter().any(
+            |p| matches!(p, RefOr::T(p) if p.name == name && p.parameter_in == ParameterIn::Path),
+        );
         if !declared {
             params.push(RefOr::T(
                 ParameterBuilder::new()
@@ -655,8 +654,8 @@ pub fn dangling_refs(doc: &serde_json::Value) -> Vec<String> {
                 if let Some(serde_json::Value::String(r)) = map.get("$ref") {
                     let target = r
                         .strip_prefix("#/")
-                        .map(|p| p.split('/').fold(Some(root), |n, k| n.and_then(|n| n.get(k))));
-                    if !matches!(target, Some(Some(_))) {
+                        .and_then(|p| p.split('/').try_fold(root, |n, k| n.get(k)));
+                    if target.is_none() {
                         out.push(r.clone());
                     }
                 }
@@ -707,7 +706,11 @@ mod tests {
             op["responses"]["401"]["content"]["application/json"]["schema"]["$ref"],
             "#/components/schemas/ErrorModel"
         );
-        assert!(dangling_refs(&json).is_empty(), "{:?}", dangling_refs(&json));
+        assert!(
+            dangling_refs(&json).is_empty(),
+            "{:?}",
+            dangling_refs(&json)
+        );
     }
 
     #[test]

@@ -244,7 +244,11 @@ pub fn auth_table<D: UserDatabase>(backend: &str, kind: LoginKind) -> RouteTable
         "Log out (revokes the token where the strategy can)",
     )
     .secured()
-    .response("204", "Logged out (the cookie cleared for a cookie backend).", None);
+    .response(
+        "204",
+        "Logged out (the cookie cleared for a cookie backend).",
+        None,
+    );
     RouteTable::new()
         .route(
             HttpMethod::Post,
@@ -448,7 +452,10 @@ pub fn reset_password_table<D: UserDatabase>() -> RouteTable {
                 "Mail a reset token (always 202)",
             )
             .json_body("EmailBody")
-            .json_response("202", "Accepted (`null`), whether or not the account exists.")
+            .json_response(
+                "202",
+                "Accepted (`null`), whether or not the account exists.",
+            )
             .rate_limited(),
         )
         .route(
@@ -517,7 +524,10 @@ pub fn verify_table<D: UserDatabase, S: UserSchema<D>>() -> RouteTable {
                 "Mail a verification token (always 202)",
             )
             .json_body("EmailBody")
-            .json_response("202", "Accepted (`null`), whether or not the account exists.")
+            .json_response(
+                "202",
+                "Accepted (`null`), whether or not the account exists.",
+            )
             .rate_limited(),
         )
         .route(
@@ -606,8 +616,11 @@ pub fn users_table<D: UserDatabase, S: UserSchema<D>, Me: Requirement>() -> Rout
             Get,
             "/me",
             web::get().to(get_me::<D, S, Me>),
-            guarded::<Me>(Op::new("users", "users:current_user", "The current user"))
-                .response("200", "The user.", Some(docs.read)),
+            guarded::<Me>(Op::new("users", "users:current_user", "The current user")).response(
+                "200",
+                "The user.",
+                Some(docs.read),
+            ),
         )
         .route(
             Patch,
@@ -627,20 +640,19 @@ pub fn users_table<D: UserDatabase, S: UserSchema<D>, Me: Requirement>() -> Rout
             Get,
             "/{id}",
             web::get().to(get_user::<D, S>),
-            admin("users:user", "A user (superuser)").response(
-                "200",
-                "The user.",
-                Some(docs.read),
-            ),
+            admin("users:user", "A user (superuser)").response("200", "The user.", Some(docs.read)),
         )
         .route(
             Patch,
             "/{id}",
             web::patch().to(patch_user::<D, S>),
-            admin("users:patch_user", "Update a user, flags included (superuser)")
-                .json_body(docs.update)
-                .response("200", "The updated user.", Some(docs.read))
-                .response("400", update_400, None)
+            admin(
+                "users:patch_user",
+                "Update a user, flags included (superuser)",
+            )
+            .json_body(docs.update)
+            .response("200", "The updated user.", Some(docs.read))
+            .response("400", update_400, None)
             .response("409", "Changed by another request; retry.", None),
         )
         .route(

@@ -43,7 +43,9 @@ impl DocumentJson {
     fn bytes(&self) -> web::Bytes {
         static BUILT: OnceLock<Mutex<Vec<(Site, web::Bytes)>>> = OnceLock::new();
         let built = BUILT.get_or_init(Mutex::default);
-        let mut built = built.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut built = built
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some((_, json)) = built.iter().find(|(site, _)| *site == self.site) {
             return json.clone();
         }

@@ -19,7 +19,11 @@ async fn openapi_lists_every_route_with_its_statuses() {
         .unwrap();
     assert_eq!(doc["openapi"].as_str().unwrap().chars().next(), Some('3'));
     let expected: &[(&str, &str, &[&str])] = &[
-        ("/auth/token/login", "post", &["200", "400", "422", "429", "503"]),
+        (
+            "/auth/token/login",
+            "post",
+            &["200", "400", "422", "429", "503"],
+        ),
         ("/auth/token/logout", "post", &["204", "401", "503"]),
         ("/auth/login", "post", &["204", "400", "422", "429", "503"]),
         ("/auth/logout", "post", &["204", "401", "503"]),
@@ -29,8 +33,16 @@ async fn openapi_lists_every_route_with_its_statuses() {
             "post",
             &["201", "400", "401", "403", "422", "429", "503"],
         ),
-        ("/auth/forgot-password", "post", &["202", "422", "429", "503"]),
-        ("/auth/reset-password", "post", &["200", "400", "422", "503"]),
+        (
+            "/auth/forgot-password",
+            "post",
+            &["202", "422", "429", "503"],
+        ),
+        (
+            "/auth/reset-password",
+            "post",
+            &["200", "400", "422", "503"],
+        ),
         (
             "/auth/request-verify-token",
             "post",
@@ -70,7 +82,11 @@ async fn openapi_lists_every_route_with_its_statuses() {
             "patch",
             &["200", "401", "409", "422", "503"],
         ),
-        ("/auth/userlist", "get", &["200", "401", "403", "422", "503"]),
+        (
+            "/auth/userlist",
+            "get",
+            &["200", "401", "403", "422", "503"],
+        ),
         ("/auth/users", "get", &["200", "401", "403", "422", "503"]),
         ("/health", "get", &["200"]),
         (

@@ -59,9 +59,7 @@ impl Reader<'_> {
             b'{' | b'[' | b'(' => Debugged::Group(String::new(), self.group()),
             _ => {
                 let start = self.i;
-                while self.i < self.s.len()
-                    && !b" ,:{}[]()\"".contains(&self.s[self.i])
-                {
+                while self.i < self.s.len() && !b" ,:{}[]()\"".contains(&self.s[self.i]) {
                     self.i += 1;
                 }
                 let atom = String::from_utf8_lossy(&self.s[start..self.i]).into_owned();
@@ -177,7 +175,11 @@ async fn the_mounted_routes_are_exactly_the_documented_ones() {
             .default_service(web::to(|| async { HttpResponse::ImATeapot().finish() })),
     )
     .await;
-    let res = actix_test::call_service(&app, actix_test::TestRequest::get().uri("/health").to_request()).await;
+    let res = actix_test::call_service(
+        &app,
+        actix_test::TestRequest::get().uri("/health").to_request(),
+    )
+    .await;
     let map = format!("{:?}", res.request().resource_map());
     let parsed = Reader {
         s: map.as_bytes(),
@@ -189,7 +191,10 @@ async fn the_mounted_routes_are_exactly_the_documented_ones() {
     assert!(patterns.len() > 50, "{patterns:?}");
 
     let mut mounted = BTreeSet::new();
-    for pattern in patterns.iter().filter(|p| p.as_str() != docs::SWAGGER_ASSETS) {
+    for pattern in patterns
+        .iter()
+        .filter(|p| p.as_str() != docs::SWAGGER_ASSETS)
+    {
         let concrete: String = pattern
             .split('{')
             .enumerate()
