@@ -108,7 +108,8 @@ def run_pass(args, name, token, include=(), exclude=(), checks=CHECKS):
     for op in include:
         cmd += ["--include-name", op]
     started = time.monotonic()
-    out = subprocess.run(cmd, capture_output=True, text=True)
+    # In the scratch directory: schemathesis keeps a cache (.schemathesis/) where it runs.
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=args.work)
     seconds = time.monotonic() - started
     text = out.stdout + out.stderr
     ops = re.search(r"API Operations:\s*\n\s*Selected:\s*(\d+)/(\d+)", text)
