@@ -34,3 +34,7 @@ bench:
 # Load benchmark: release server, oha, SQLite and PostgreSQL, 1M-user scale (see docs/benchmarks.md)
 bench-load:
     python3 scripts/bench_load.py
+
+# Schema-driven fuzzing: /openapi.json validated, then schemathesis against the binary (docs/api.md)
+fuzz *ARGS:
+    cargo build -p fractal-server && scripts/schemathesis.sh {{ARGS}}
