@@ -431,7 +431,9 @@ fn map_auth_error(error: &AuthError, context: Context) -> (WebCode, Value) {
         ),
         (AuthError::LastLoginMethod, _) => (
             W::LastLoginMethod,
-            json!("Cannot unlink the last way to log in: set a password first (forgot-password) or link another account."),
+            json!(
+                "Cannot unlink the last way to log in: set a password first (forgot-password) or link another account."
+            ),
         ),
         (AuthError::RegistrationDisabled, _) => (
             W::RegistrationDisabled,

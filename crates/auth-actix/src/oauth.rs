@@ -138,8 +138,11 @@ fn callback_op(id: &str, summary: &str) -> Op {
 fn authorize_schema() -> Vec<crate::openapi::NamedSchema> {
     vec![(
         "OAuthAuthorizeResponse".to_owned(),
-        crate::openapi::object(&[("authorization_url", Type::String)], &["authorization_url"])
-            .into(),
+        crate::openapi::object(
+            &[("authorization_url", Type::String)],
+            &["authorization_url"],
+        )
+        .into(),
     )]
 }
 
@@ -512,41 +515,48 @@ pub fn oauth_associate_table<D: UserDatabase, S: crate::routes::UserSchema<D>>(
     let mut table = RouteTable::new().schemas(docs.schemas);
     for name in names {
         let (a, c) = (name.clone(), name.clone());
-        table = table
-            .route(
-                HttpMethod::Get,
-                &format!("/{name}/authorize"),
-                web::get().to(move |req: HttpRequest, user: CurrentUser<D, Active>| {
-                    let name = a.clone();
-                    async move {
-                        let sub = user.user().id.to_string();
-                        authorize(req, &name, Some(sub)).await
-                    }
-                }),
-                authorize_op(
-                    &format!("oauth-associate:{name}.authorize"),
-                    "OAuth association: the provider URL for linking an account",
+        table =
+            table
+                .route(
+                    HttpMethod::Get,
+                    &format!("/{name}/authorize"),
+                    web::get().to(move |req: HttpRequest, user: CurrentUser<D, Active>| {
+                        let name = a.clone();
+                        async move {
+                            let sub = user.user().id.to_string();
+                            authorize(req, &name, Some(sub)).await
+                        }
+                    }),
+                    authorize_op(
+                        &format!("oauth-associate:{name}.authorize"),
+                        "OAuth association: the provider URL for linking an account",
+                    )
+                    .secured(),
                 )
-                .secured(),
-            )
-            .route(
-                HttpMethod::Get,
-                &format!("/{name}/callback"),
-                web::get().to(
-                    move |req: HttpRequest,
-                          user: CurrentUser<D, Active>,
-                          q: web::Query<CallbackQuery>| {
-                        let name = c.clone();
-                        async move { associate_callback::<D, S>(req, user, &name, q.into_inner()).await }
-                    },
-                ),
-                callback_op(
-                    &format!("oauth-associate:{name}.callback"),
-                    "OAuth association: link the provider account to the current user",
-                )
-                .secured()
-                .response("200", "The user, with the new link.", Some(read)),
-            );
+                .route(
+                    HttpMethod::Get,
+                    &format!("/{name}/callback"),
+                    web::get().to(
+                        move |req: HttpRequest,
+                              user: CurrentUser<D, Active>,
+                              q: web::Query<CallbackQuery>| {
+                            let name = c.clone();
+                            async move {
+                                associate_callback::<D, S>(req, user, &name, q.into_inner()).await
+                            }
+                        },
+                    ),
+                    callback_op(
+                        &format!("oauth-associate:{name}.callback"),
+                        "OAuth association: link the provider account to the current user",
+                    )
+                    .secured()
+                    .response(
+                        "200",
+                        "The user, with the new link.",
+                        Some(read),
+                    ),
+                );
     }
     table.schemas(authorize_schema())
 }

@@ -785,7 +785,10 @@ where
     let account: Schema = ObjectBuilder::new()
         .property("id", ObjectBuilder::new())
         .property("oauth_name", ObjectBuilder::new().schema_type(Type::String))
-        .property("account_email", ObjectBuilder::new().schema_type(Type::String))
+        .property(
+            "account_email",
+            ObjectBuilder::new().schema_type(Type::String),
+        )
         .required("id")
         .required("oauth_name")
         .required("account_email")

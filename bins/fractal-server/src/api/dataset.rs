@@ -11,14 +11,14 @@ use sea_orm::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::DatasetStatusRead;
 use super::entities::{dataset, project, resource};
 use super::job::{id_list, jobs_using, ongoing_jobs_writing};
+use super::read::DatasetRead;
 use super::read::{ResourceRead, dataset_read, datasets_read, project_datasets, wftasks_of};
+use super::workflow::WorkflowImport;
 use super::{ProjectMember, V1Error, V1Result, created, in_transaction, no_content, ok};
 use crate::schemas::required_text;
-use super::DatasetStatusRead;
-use super::read::DatasetRead;
-use super::workflow::WorkflowImport;
 
 type Dataset = ProjectMember<dataset::Model>;
 

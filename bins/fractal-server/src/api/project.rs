@@ -11,11 +11,11 @@ use serde::Deserialize;
 use super::entities::{
     apply_workflow, dataset, link_user_project, project, resource, workflow, workflow_task,
 };
+use super::read::ProjectRead;
 use super::read::project_read;
 use super::{ApiCaller, ProjectMember, V1Error, V1Result, created, in_transaction, no_content, ok};
 use crate::schemas::required_text;
 use auth_actix::JsonObject;
-use super::read::ProjectRead;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct ProjectCreate {

@@ -15,11 +15,11 @@ use serde_json::{Value, json};
 
 use super::entities::{project, task, workflow, workflow_task};
 use super::job::jobs_using;
+use super::read::WorkflowRead;
 use super::read::{wftasks_of, workflow_read};
 use super::workflow_task::merged_args_meta;
 use super::{ProjectMember, V1Error, V1Result, created, in_transaction, no_content, ok};
 use crate::schemas::required_text;
-use super::read::WorkflowRead;
 
 type Workflow = ProjectMember<workflow::Model>;
 

@@ -11,11 +11,11 @@ use serde_json::Value;
 
 use super::entities::{task, workflow, workflow_task};
 use super::guard::find;
+use super::read::WorkflowTaskRead;
 use super::read::{wftasks_of, wftasks_read};
 use super::{
     ProjectMember, V1Result, created, in_transaction, lax_int, no_content, ok, optional_body,
 };
-use super::read::WorkflowTaskRead;
 
 type WorkflowTask = ProjectMember<workflow_task::Model>;
 

@@ -48,10 +48,12 @@ pub fn table(stack: &AuthStack<Store>, password_login: bool) -> RouteTable {
         .nest("/current-user", routers(&[Router::OAuthAccounts]))
         .nest(
             "/users",
-            RouteTable::new().at(__path_list_users, list_users).merge(routers(&[
-                Router::Permissions,
-                Router::GuardedUsers(Access::Superuser),
-            ])),
+            RouteTable::new()
+                .at(__path_list_users, list_users)
+                .merge(routers(&[
+                    Router::Permissions,
+                    Router::GuardedUsers(Access::Superuser),
+                ])),
         )
 }
 
