@@ -250,13 +250,13 @@ fn group_schemas() -> Vec<NamedSchema> {
         ))
         .into();
     let read: Schema = ObjectBuilder::new()
-        .property("id", ObjectBuilder::new())
+        .property("id", crate::openapi::any_value())
         .property("name", ObjectBuilder::new().schema_type(Type::String))
         .property(
             "timestamp_created",
             ObjectBuilder::new().schema_type(Type::String),
         )
-        .property("user_ids", ObjectBuilder::new())
+        .property("user_ids", crate::openapi::any_value())
         .required("id")
         .required("name")
         .required("timestamp_created")
@@ -266,7 +266,7 @@ fn group_schemas() -> Vec<NamedSchema> {
         .into();
     let own_effective: Schema = ObjectBuilder::new()
         .property("own", utoipa::openapi::Ref::from_schema_name("Permissions"))
-        .property("effective", ObjectBuilder::new())
+        .property("effective", crate::openapi::any_value())
         .required("own")
         .required("effective")
         .into();

@@ -118,6 +118,11 @@ pub(crate) fn object(properties: &[(&str, Type)], required: &[&str]) -> Schema {
     o.into()
 }
 
+/// A schema that accepts any JSON value (ids whose type is the store's, `"all"` or a map).
+pub fn any_value() -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(utoipa::openapi::schema::SchemaType::AnyValue)
+}
+
 /// The schemas every router refers to.
 pub fn base_schemas() -> Vec<NamedSchema> {
     use Type::String as S;

@@ -783,7 +783,7 @@ where
 {
     use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
     let account: Schema = ObjectBuilder::new()
-        .property("id", ObjectBuilder::new())
+        .property("id", crate::openapi::any_value())
         .property("oauth_name", ObjectBuilder::new().schema_type(Type::String))
         .property(
             "account_email",
