@@ -143,9 +143,9 @@ fn resource_patterns(map: &Debugged, prefix: &str, out: &mut Vec<String>) {
 }
 
 /// The stack of the test settings on a fresh database (`None`: no database here).
-async fn stack() -> Option<(TestDatabase, AuthStack<SeaOrmStore>)> {
+async fn stack(env: &[(&str, &str)]) -> Option<(TestDatabase, AuthStack<SeaOrmStore>)> {
     let db = TestDatabase::new(Service::Sqlite).await?;
-    let settings = test_settings(&db, &[]);
+    let settings = test_settings(&db, env);
     let stack = assemble(&settings, Arc::new(RecordingMailer::default()))
         .await
         .expect("stack");
@@ -163,10 +163,35 @@ fn documented(doc: &Value) -> BTreeSet<(String, String)> {
     out
 }
 
+/// An OAuth client that needs no network to be configured (its routes are mounted per client).
+const GITHUB_CLIENT: &[(&str, &str)] = &[
+    ("OAUTH_GITHUB_CLIENT_ID", "gh-client"),
+    ("OAUTH_GITHUB_CLIENT_SECRET", "gh-secret"),
+    ("OAUTH_GITHUB_AUTHORIZE_URL", "http://127.0.0.1:9/authorize"),
+    ("OAUTH_GITHUB_TOKEN_URL", "http://127.0.0.1:9/token"),
+    ("OAUTH_GITHUB_API_URL", "http://127.0.0.1:9"),
+];
+
 #[actix_web::test]
 async fn the_mounted_routes_are_exactly_the_documented_ones() {
-    let Some((_db, stack)) = stack().await else {
-        return;
+    mounted_equals_documented(&[]).await;
+}
+
+#[actix_web::test]
+async fn with_an_oauth_client_the_mounted_routes_are_exactly_the_documented_ones() {
+    let documented = mounted_equals_documented(GITHUB_CLIENT).await;
+    for path in ["/auth/github/authorize", "/auth/github/callback"] {
+        assert!(
+            documented.contains(&("GET".to_owned(), path.to_owned())),
+            "{path}"
+        );
+    }
+}
+
+/// Asserts that the app of `env` mounts exactly what its document lists; returns the list.
+async fn mounted_equals_documented(env: &[(&str, &str)]) -> BTreeSet<(String, String)> {
+    let Some((_db, stack)) = stack(env).await else {
+        return BTreeSet::new();
     };
     // A status no route answers marks requests that nothing mounted took.
     let app = actix_test::init_service(
@@ -242,11 +267,12 @@ async fn the_mounted_routes_are_exactly_the_documented_ones() {
         "mounted but not documented: {undocumented:?}\ndocumented but not mounted: {unmounted:?}"
     );
     assert!(documented.len() > 80, "{}", documented.len());
+    documented
 }
 
 #[actix_web::test]
 async fn the_document_is_sound() {
-    let Some((_db, stack)) = stack().await else {
+    let Some((_db, stack)) = stack(GITHUB_CLIENT).await else {
         return;
     };
     let doc = serde_json::to_value(docs::document(&Site::of(&stack, false), &stack)).unwrap();
