@@ -35,3 +35,7 @@ bench:
 # Needs wrk: `apt-get install -y wrk` (Debian/Ubuntu) or `brew install wrk` (macOS).
 bench-load:
     python3 scripts/bench_load.py
+
+# Schema-driven fuzzing: /openapi.json validated, then schemathesis against the binary (docs/api.md)
+fuzz *ARGS:
+    cargo build -p fractal-server && scripts/schemathesis.sh {{ARGS}}

@@ -312,6 +312,9 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// `GET /metrics`: 404 when off (not mounted), 401 without the token when protected.
+#[utoipa::path(get, path = "/metrics", tag = "health", responses(
+    (status = 200, content_type = "text/plain", body = String, description = "Prometheus text exposition format."),
+    (status = 401, description = "FRACTAL_METRICS_TOKEN is set and was not sent as a Bearer token.")))]
 async fn scrape(req: HttpRequest, m: web::Data<Arc<Metrics>>) -> HttpResponse {
     if !m.allows(&req) {
         let mut res = actix_web::ResponseError::error_response(&auth_actix::ApiError::auth(
@@ -331,9 +334,14 @@ async fn scrape(req: HttpRequest, m: web::Data<Arc<Metrics>>) -> HttpResponse {
 /// Mounts `GET /metrics` with its state.
 pub fn configure(metrics: Arc<Metrics>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
-        cfg.app_data(web::Data::new(metrics))
-            .route("/metrics", web::get().to(scrape));
+        cfg.app_data(web::Data::new(metrics));
+        table().mount(cfg);
     }
+}
+
+/// `GET /metrics`.
+pub fn table() -> auth_actix::openapi::RouteTable {
+    auth_actix::openapi::RouteTable::without_storage().at(__path_scrape, scrape)
 }
 
 #[cfg(test)]

@@ -369,6 +369,20 @@ impl UserSchema<SeaOrmStore> for FractalSchema {
     type Create = UserCreateBody;
     type Update = UserUpdateBody;
 
+    fn docs() -> auth_actix::openapi::UserSchemaDocs {
+        use auth_actix::openapi::schema_of;
+        let mut schemas = schema_of::<UserRead>();
+        schemas.extend(schema_of::<UserCreateBody>());
+        schemas.extend(schema_of::<UserUpdateBody>());
+        schemas.extend(schema_of::<UserUpdateStrictBody>());
+        auth_actix::openapi::UserSchemaDocs {
+            read: "UserRead",
+            create: "UserCreate",
+            update: "UserUpdate",
+            schemas,
+        }
+    }
+
     async fn read(
         state: &AuthState<SeaOrmStore>,
         user: &FractalUser,

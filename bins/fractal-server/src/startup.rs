@@ -336,21 +336,24 @@ pub fn default_mailer(settings: &Settings) -> Result<Arc<dyn Mailer>, StartupErr
     }
 }
 
-/// Mounts every route of the server on an app (used by the server and by tests).
-pub fn configure_app(stack: AuthStack<SeaOrmStore>) -> impl FnOnce(&mut web::ServiceConfig) {
+/// Mounts every route of the server on an app (used by the server and by tests): the table
+/// of [`routes::table`], and `/metrics` when `metrics` (mounted by the caller).
+pub fn configure_app(
+    stack: AuthStack<SeaOrmStore>,
+    metrics: bool,
+) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
-        let password_login = stack.data().plugin.password_login();
+        let site = routes::Site::of(&stack, metrics);
+        let table = routes::table(&site, &stack);
         // Fractal's `/api/v1` tables, registered on their own for the API's handlers.
         let fractal_db = stack.data().manager.db().connection().clone();
         // The whole app keeps FastAPI's 422 handlers (the `/api/v1` routes answer like the
-        // auth routes); the stack's routers carry them too.
-        cfg.app_data(stack.data())
+        // auth routes); `routers` with no router registers the stack's state and them.
+        cfg.configure(stack.routers::<crate::schemas::FractalSchema>(&[]))
+            .app_data(web::Data::new(crate::api::FractalDb(fractal_db)))
             .configure(configure_input_errors)
-            .configure(routes::health::configure)
-            .configure(routes::auth::configure(stack, password_login))
-            .configure(routes::me::configure)
-            .configure(crate::api::configure(fractal_db))
-            .configure(routes::docs::configure);
+            .configure(|cfg| table.mount(cfg))
+            .configure(routes::docs::configure(site, stack));
     }
 }
 
@@ -470,6 +473,7 @@ impl Application {
         }
         let readiness = stack.readiness;
         let (csrf, trusted) = (settings.csrf_protection, settings.trusted_origins.clone());
+        let metrics_on = metrics.is_some();
         if !csrf {
             tracing::warn!(
                 "FRACTAL_CSRF_PROTECTION=false: cross-site requests carrying the auth cookie are not refused"
@@ -496,7 +500,7 @@ impl Application {
                         );
                     }
                 })
-                .configure(configure_app(auth.clone()))
+                .configure(configure_app(auth.clone(), metrics_on))
                 .configure(move |cfg| {
                     if let Some(m) = route {
                         crate::metrics::configure(m)(cfg);

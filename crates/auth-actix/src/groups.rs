@@ -16,6 +16,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{ApiError, Code, HttpError, ValidationItem, WebCode};
 use crate::extract::{CurrentUser, Superuser, auth_state};
 use crate::input::JsonObject;
+use crate::openapi::{NamedSchema, Op, RouteTable};
+use utoipa::openapi::path::{HttpMethod, ParameterIn};
+use utoipa::openapi::schema::Type;
 
 /// The errors of the group routes, with Fractal 2.x's messages (ids as they appear in paths).
 #[derive(Debug, thiserror::Error)]
@@ -146,30 +149,137 @@ where
     D: UserDatabase,
     D::Id: PathId,
 {
-    move |cfg| {
-        cfg.route("/group", web::get().to(list_groups::<D>))
-            .route("/group", web::post().to(create_group::<D>))
-            .route("/group/{group_id}", web::get().to(get_group::<D>))
-            .route("/group/{group_id}", web::delete().to(delete_group::<D>))
+    move |cfg| group_table::<D>(with_permissions).mount(cfg)
+}
+
+/// An operation of a superuser-only route of this module.
+fn admin(id: &str, summary: &str) -> Op {
+    Op::new("groups", id, summary).secured().forbidden()
+}
+
+/// The table of [`group_routes`].
+pub fn group_table<D>(with_permissions: bool) -> RouteTable
+where
+    D: UserDatabase,
+    D::Id: PathId,
+{
+    use HttpMethod::{Delete, Get, Post, Put};
+    let no_group = "No such group.";
+    let mut table = RouteTable::new()
+        .route(
+            Get,
+            "/group",
+            web::get().to(list_groups::<D>),
+            admin("groups:list", "The groups")
+                .param("user_ids", ParameterIn::Query, Type::Boolean, false)
+                .response("200", "The groups.", Some("UserGroupList")),
+        )
+        .route(
+            Post,
+            "/group",
+            web::post().to(create_group::<D>),
+            admin("groups:create", "Create a group")
+                .json_body("UserGroupCreate")
+                .response("201", "The new group.", Some("UserGroupRead"))
+                .response("422", "Bad body, or the name is taken.", None),
+        )
+        .route(
+            Get,
+            "/group/{group_id}",
+            web::get().to(get_group::<D>),
+            admin("groups:get", "A group")
+                .response("200", "The group.", Some("UserGroupRead"))
+                .response("404", no_group, None),
+        )
+        .route(
+            Delete,
+            "/group/{group_id}",
+            web::delete().to(delete_group::<D>),
+            admin("groups:delete", "Delete a group")
+                .response("204", "Deleted.", None)
+                .response("404", no_group, None)
+                .response("422", "The default group cannot be deleted.", None),
+        )
+        .route(
+            Post,
+            "/group/{group_id}/add-user/{user_id}",
+            web::post().to(add_user::<D>),
+            admin("groups:add_user", "Add a user to a group")
+                .response("200", "The group.", Some("UserGroupRead"))
+                .response("404", "No such group or user.", None)
+                .response("422", "Already a member.", None),
+        )
+        .route(
+            Post,
+            "/group/{group_id}/remove-user/{user_id}",
+            web::post().to(remove_user::<D>),
+            admin("groups:remove_user", "Remove a user from a group")
+                .response("200", "The group.", Some("UserGroupRead"))
+                .response("404", "No such group or user.", None)
+                .response("422", "Not a member, or the default group.", None),
+        );
+    if with_permissions {
+        table = table
             .route(
-                "/group/{group_id}/add-user/{user_id}",
-                web::post().to(add_user::<D>),
-            )
-            .route(
-                "/group/{group_id}/remove-user/{user_id}",
-                web::post().to(remove_user::<D>),
-            );
-        if with_permissions {
-            cfg.route(
+                Get,
                 "/group/{group_id}/permissions",
                 web::get().to(get_group_permissions::<D>),
+                admin("groups:get_permissions", "A group's permissions")
+                    .response("200", "The permissions.", Some("Permissions"))
+                    .response("404", no_group, None),
             )
             .route(
+                Put,
                 "/group/{group_id}/permissions",
                 web::put().to(set_group_permissions::<D>),
+                admin("groups:set_permissions", "Replace a group's permissions")
+                    .json_body("Permissions")
+                    .response("200", "The permissions.", Some("Permissions"))
+                    .response("404", no_group, None),
             );
-        }
     }
+    table.schemas(group_schemas())
+}
+
+/// `UserGroupRead`, its list, `UserGroupCreate`, `Permissions` and `UserPermissionsRead`.
+fn group_schemas() -> Vec<NamedSchema> {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema};
+    let permissions: Schema = ObjectBuilder::new()
+        .additional_properties(Some(
+            ArrayBuilder::new().items(ObjectBuilder::new().schema_type(Type::String)),
+        ))
+        .into();
+    let read: Schema = ObjectBuilder::new()
+        .property("id", crate::openapi::any_value())
+        .property("name", ObjectBuilder::new().schema_type(Type::String))
+        .property(
+            "timestamp_created",
+            ObjectBuilder::new().schema_type(Type::String),
+        )
+        .property("user_ids", crate::openapi::any_value())
+        .required("id")
+        .required("name")
+        .required("timestamp_created")
+        .into();
+    let list: Schema = ArrayBuilder::new()
+        .items(utoipa::openapi::Ref::from_schema_name("UserGroupRead"))
+        .into();
+    let own_effective: Schema = ObjectBuilder::new()
+        .property("own", utoipa::openapi::Ref::from_schema_name("Permissions"))
+        .property("effective", crate::openapi::any_value())
+        .required("own")
+        .required("effective")
+        .into();
+    vec![
+        ("Permissions".into(), permissions.into()),
+        ("UserGroupRead".into(), read.into()),
+        ("UserGroupList".into(), list.into()),
+        (
+            "UserGroupCreate".into(),
+            crate::openapi::object(&[("name", Type::String)], &["name"]).into(),
+        ),
+        ("UserPermissionsRead".into(), own_effective.into()),
+    ]
 }
 
 /// `GET|PUT /{user_id}/permissions` (mount it where the users router is). Superusers only.
@@ -178,14 +288,35 @@ where
     D: UserDatabase,
     D::Id: PathId,
 {
-    cfg.route(
-        "/{user_id}/permissions",
-        web::get().to(get_user_permissions::<D>),
-    )
-    .route(
-        "/{user_id}/permissions",
-        web::put().to(set_user_permissions::<D>),
-    );
+    user_permission_table::<D>().mount(cfg);
+}
+
+/// The table of [`user_permission_routes`].
+pub fn user_permission_table<D>() -> RouteTable
+where
+    D: UserDatabase,
+    D::Id: PathId,
+{
+    let no_user = "No such user.";
+    RouteTable::new()
+        .route(
+            HttpMethod::Get,
+            "/{user_id}/permissions",
+            web::get().to(get_user_permissions::<D>),
+            admin("permissions:get", "A user's own and effective permissions")
+                .response("200", "The permissions.", Some("UserPermissionsRead"))
+                .response("404", no_user, None),
+        )
+        .route(
+            HttpMethod::Put,
+            "/{user_id}/permissions",
+            web::put().to(set_user_permissions::<D>),
+            admin("permissions:set", "Replace a user's own permissions")
+                .json_body("Permissions")
+                .response("200", "The permissions.", Some("Permissions"))
+                .response("404", no_user, None),
+        )
+        .schemas(group_schemas())
 }
 
 fn shared<Id: PathId>(req: &HttpRequest) -> Result<web::Data<GroupsState<Id>>, ApiError> {

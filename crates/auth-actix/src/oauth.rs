@@ -20,6 +20,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ApiError, Code, Context, HttpError, WebCode};
 use crate::extract::{Active, CurrentUser, auth_state};
+use crate::openapi::{Op, RouteTable};
+use utoipa::openapi::path::{HttpMethod, ParameterIn};
+use utoipa::openapi::schema::Type;
 
 /// The audience of OAuth state tokens (FastAPI Users').
 pub const STATE_AUDIENCE: &str = "fastapi-users:oauth-state";
@@ -103,25 +106,81 @@ impl OAuthRuntime {
 
 /// Mounts both routes of each client named in `names`.
 pub fn oauth_routes<D: UserDatabase>(names: Vec<String>) -> impl FnOnce(&mut web::ServiceConfig) {
-    move |cfg| {
-        for name in names {
-            let (a, c) = (name.clone(), name.clone());
-            cfg.route(
+    move |cfg| oauth_table::<D>(names).mount(cfg)
+}
+
+/// The `GET /{name}/authorize` operation of a client.
+fn authorize_op(id: &str, summary: &str) -> Op {
+    Op::new("auth", id, summary)
+        .param("scopes", ParameterIn::Query, Type::String, false)
+        .response(
+            "200",
+            "`{\"authorization_url\": …}` and the CSRF cookie.",
+            Some("OAuthAuthorizeResponse"),
+        )
+        .response("502", "The provider did not answer.", None)
+}
+
+/// The `GET /{name}/callback` operation of a client (its 2xx added by the caller).
+fn callback_op(id: &str, summary: &str) -> Op {
+    Op::new("auth", id, summary)
+        .param("code", ParameterIn::Query, Type::String, false)
+        .param("state", ParameterIn::Query, Type::String, false)
+        .param("error", ParameterIn::Query, Type::String, false)
+        .response(
+            "400",
+            "OAUTH_INVALID_STATE, OAUTH_NOT_AVAILABLE_EMAIL, LOGIN_BAD_CREDENTIALS, …",
+            None,
+        )
+        .response("502", "The provider did not answer.", None)
+}
+
+fn authorize_schema() -> Vec<crate::openapi::NamedSchema> {
+    vec![(
+        "OAuthAuthorizeResponse".to_owned(),
+        crate::openapi::object(
+            &[("authorization_url", Type::String)],
+            &["authorization_url"],
+        )
+        .into(),
+    )]
+}
+
+/// The table of [`oauth_routes`]: both routes of each client named in `names`.
+pub fn oauth_table<D: UserDatabase>(names: Vec<String>) -> RouteTable {
+    let mut table = RouteTable::new();
+    for name in names {
+        let (a, c) = (name.clone(), name.clone());
+        table = table
+            .route(
+                HttpMethod::Get,
                 &format!("/{name}/authorize"),
                 web::get().to(move |req: HttpRequest| {
                     let name = a.clone();
                     async move { authorize(req, &name, None).await }
                 }),
+                authorize_op(
+                    &format!("oauth:{name}.authorize"),
+                    "OAuth login: the provider URL (PKCE, nonce) and the CSRF cookie",
+                ),
             )
             .route(
+                HttpMethod::Get,
                 &format!("/{name}/callback"),
                 web::get().to(move |req: HttpRequest, q: web::Query<CallbackQuery>| {
                     let name = c.clone();
                     async move { callback::<D>(req, &name, q.into_inner()).await }
                 }),
+                callback_op(
+                    &format!("oauth:{name}.callback"),
+                    "OAuth login: the login response (or 302 to the front end)",
+                )
+                .response("200", "Logged in (bearer backend): the token.", None)
+                .response("204", "Logged in; the auth cookie is set.", None)
+                .response("302", "Logged in; redirected to the front end.", None),
             );
-        }
     }
+    table.schemas(authorize_schema())
 }
 
 #[derive(Serialize, Deserialize)]
@@ -444,32 +503,62 @@ async fn callback<D: UserDatabase>(
 pub fn oauth_associate_routes<D: UserDatabase, S: crate::routes::UserSchema<D>>(
     names: Vec<String>,
 ) -> impl FnOnce(&mut web::ServiceConfig) {
-    move |cfg| {
-        for name in names {
-            let (a, c) = (name.clone(), name.clone());
-            cfg.route(
-                &format!("/{name}/authorize"),
-                web::get().to(move |req: HttpRequest, user: CurrentUser<D, Active>| {
-                    let name = a.clone();
-                    async move {
-                        let sub = user.user().id.to_string();
-                        authorize(req, &name, Some(sub)).await
-                    }
-                }),
-            )
-            .route(
-                &format!("/{name}/callback"),
-                web::get().to(
-                    move |req: HttpRequest,
-                          user: CurrentUser<D, Active>,
-                          q: web::Query<CallbackQuery>| {
-                        let name = c.clone();
-                        async move { associate_callback::<D, S>(req, user, &name, q.into_inner()).await }
-                    },
-                ),
-            );
-        }
+    move |cfg| oauth_associate_table::<D, S>(names).mount(cfg)
+}
+
+/// The table of [`oauth_associate_routes`].
+pub fn oauth_associate_table<D: UserDatabase, S: crate::routes::UserSchema<D>>(
+    names: Vec<String>,
+) -> RouteTable {
+    let docs = S::docs();
+    let read = docs.read;
+    let mut table = RouteTable::new().schemas(docs.schemas);
+    for name in names {
+        let (a, c) = (name.clone(), name.clone());
+        table =
+            table
+                .route(
+                    HttpMethod::Get,
+                    &format!("/{name}/authorize"),
+                    web::get().to(move |req: HttpRequest, user: CurrentUser<D, Active>| {
+                        let name = a.clone();
+                        async move {
+                            let sub = user.user().id.to_string();
+                            authorize(req, &name, Some(sub)).await
+                        }
+                    }),
+                    authorize_op(
+                        &format!("oauth-associate:{name}.authorize"),
+                        "OAuth association: the provider URL for linking an account",
+                    )
+                    .secured(),
+                )
+                .route(
+                    HttpMethod::Get,
+                    &format!("/{name}/callback"),
+                    web::get().to(
+                        move |req: HttpRequest,
+                              user: CurrentUser<D, Active>,
+                              q: web::Query<CallbackQuery>| {
+                            let name = c.clone();
+                            async move {
+                                associate_callback::<D, S>(req, user, &name, q.into_inner()).await
+                            }
+                        },
+                    ),
+                    callback_op(
+                        &format!("oauth-associate:{name}.callback"),
+                        "OAuth association: link the provider account to the current user",
+                    )
+                    .secured()
+                    .response(
+                        "200",
+                        "The user, with the new link.",
+                        Some(read),
+                    ),
+                );
     }
+    table.schemas(authorize_schema())
 }
 
 async fn associate_callback<D: UserDatabase, S: crate::routes::UserSchema<D>>(

@@ -15,7 +15,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{ApiError, Context};
 use crate::extract::{Active, CurrentUser, Guard, Requirement, Superuser, auth_state};
 use crate::input::JsonObject;
+use crate::openapi::{Op, RouteTable, UserSchemaDocs};
 use crate::state::AuthState;
+use utoipa::openapi::path::HttpMethod;
 
 /// How users look on the wire, and how request bodies become domain values.
 #[async_trait(?Send)]
@@ -37,6 +39,43 @@ pub trait UserSchema<D: UserDatabase>: 'static {
         current: &UserOf<D>,
         safety: Safety,
     ) -> Result<UserUpdate<D::Profile>, ApiError>;
+
+    /// The OpenAPI names and schemas of `Read`, `Create` and `Update` (default: open objects
+    /// named `UserRead`, `UserCreate`, `UserUpdate`).
+    fn docs() -> UserSchemaDocs {
+        UserSchemaDocs::untyped()
+    }
+}
+
+/// What a login answers, for its description: a JSON token (Bearer), 204 with a cookie, or
+/// either (unknown transport).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginKind {
+    /// 200 `{"access_token", "token_type"}`.
+    Bearer,
+    /// 204 with `Set-Cookie`.
+    Cookie,
+    /// Either.
+    Unknown,
+}
+
+impl LoginKind {
+    /// The kind of a transport, read off the login response it describes.
+    pub fn of(transport: &dyn auth_core::Transport) -> Self {
+        match transport.login_response(String::new()) {
+            LoginResponse::Bearer { .. } => Self::Bearer,
+            LoginResponse::Cookie { .. } => Self::Cookie,
+        }
+    }
+}
+
+/// Whether a requirement asks for a credential, and whether it can answer 403.
+fn guarded<R: Requirement>(op: Op) -> Op {
+    match R::REQUIREMENTS {
+        None => op,
+        Some(r) if r.superuser || r.verified => op.secured().forbidden(),
+        Some(_) => op.secured(),
+    }
 }
 
 /// The OAuth2 password form (`username` is the e-mail). `username` and `password` are
@@ -168,28 +207,67 @@ pub fn parse_email(value: &serde_json::Value, field: &str) -> Result<auth_core::
     auth_core::Email::parse(s).map_err(|_| invalid())
 }
 
-/// `POST /login` and `POST /logout` of one backend.
+/// `POST /login` and `POST /logout` of one backend (described as either login kind).
 pub fn auth_routes<D: UserDatabase>(
     backend: &str,
 ) -> impl FnOnce(&mut web::ServiceConfig) + 'static {
+    let backend = backend.to_owned();
+    move |cfg| auth_table::<D>(&backend, LoginKind::Unknown).mount(cfg)
+}
+
+/// The table of [`auth_routes`]: `POST /login` (form; 200 token or 204 cookie by `kind`,
+/// 400, 422, 429) and `POST /logout` (204, 401).
+pub fn auth_table<D: UserDatabase>(backend: &str, kind: LoginKind) -> RouteTable {
     let login_name = backend.to_owned();
     let logout_name = backend.to_owned();
-    move |cfg| {
-        cfg.route(
+    let mut login_doc = Op::new(
+        "auth",
+        &format!("auth:{backend}.login"),
+        "Log in with e-mail and password",
+    )
+    .form_body("LoginForm")
+    .response(
+        "400",
+        "LOGIN_BAD_CREDENTIALS or LOGIN_USER_NOT_VERIFIED",
+        None,
+    )
+    .rate_limited();
+    if kind != LoginKind::Cookie {
+        login_doc = login_doc.response("200", "Logged in.", Some("BearerResponse"));
+    }
+    if kind != LoginKind::Bearer {
+        login_doc = login_doc.response("204", "Logged in; the token is in Set-Cookie.", None);
+    }
+    let logout_doc = Op::new(
+        "auth",
+        &format!("auth:{backend}.logout"),
+        "Log out (revokes the token where the strategy can)",
+    )
+    .secured()
+    .response(
+        "204",
+        "Logged out (the cookie cleared for a cookie backend).",
+        None,
+    );
+    RouteTable::new()
+        .route(
+            HttpMethod::Post,
             "/login",
             web::post().to(move |req: HttpRequest, form: web::Form<LoginForm>| {
                 let name = login_name.clone();
                 async move { login::<D>(req, form.into_inner(), &name).await }
             }),
+            login_doc,
         )
         .route(
+            HttpMethod::Post,
             "/logout",
             web::post().to(move |req: HttpRequest| {
                 let name = logout_name.clone();
                 async move { logout::<D>(req, &name).await }
             }),
-        );
-    }
+            logout_doc,
+        )
 }
 
 async fn login<D: UserDatabase>(
@@ -266,7 +344,23 @@ async fn logout<D: UserDatabase>(
 
 /// `POST /logout-all`: ends every session of the current user (all strategies at once).
 pub fn logout_all_routes<D: UserDatabase>(cfg: &mut web::ServiceConfig) {
-    cfg.route("/logout-all", web::post().to(logout_all::<D>));
+    logout_all_table::<D>().mount(cfg);
+}
+
+/// The table of [`logout_all_routes`].
+pub fn logout_all_table<D: UserDatabase>() -> RouteTable {
+    RouteTable::new().route(
+        HttpMethod::Post,
+        "/logout-all",
+        web::post().to(logout_all::<D>),
+        Op::new(
+            "auth",
+            "auth:logout_all",
+            "End every session of the current user (all strategies)",
+        )
+        .secured()
+        .response("204", "Every session ended.", None),
+    )
 }
 
 async fn logout_all<D: UserDatabase>(
@@ -295,7 +389,33 @@ pub async fn logout_user_everywhere<D: UserDatabase>(
 pub fn register_routes<D: UserDatabase, S: UserSchema<D>, R: Requirement>(
     cfg: &mut web::ServiceConfig,
 ) {
-    cfg.route("/register", web::post().to(register::<D, S, R>));
+    register_table::<D, S, R>().mount(cfg);
+}
+
+/// The table of [`register_routes`].
+pub fn register_table<D: UserDatabase, S: UserSchema<D>, R: Requirement>() -> RouteTable {
+    let docs = S::docs();
+    let op = Op::new(
+        "auth",
+        "register:register",
+        "Register a user (privileged flags are ignored)",
+    )
+    .json_body(docs.create)
+    .response("201", "Created.", Some(docs.read))
+    .response(
+        "400",
+        "REGISTER_USER_ALREADY_EXISTS or {code: REGISTER_INVALID_PASSWORD, reason}",
+        None,
+    )
+    .rate_limited();
+    RouteTable::new()
+        .route(
+            HttpMethod::Post,
+            "/register",
+            web::post().to(register::<D, S, R>),
+            guarded::<R>(op),
+        )
+        .schemas(docs.schemas)
 }
 
 async fn register<D: UserDatabase, S: UserSchema<D>, R: Requirement>(
@@ -316,8 +436,45 @@ async fn register<D: UserDatabase, S: UserSchema<D>, R: Requirement>(
 
 /// `POST /forgot-password` (always 202) and `POST /reset-password`.
 pub fn reset_password_routes<D: UserDatabase>(cfg: &mut web::ServiceConfig) {
-    cfg.route("/forgot-password", web::post().to(forgot_password::<D>))
-        .route("/reset-password", web::post().to(reset_password::<D>));
+    reset_password_table::<D>().mount(cfg);
+}
+
+/// The table of [`reset_password_routes`].
+pub fn reset_password_table<D: UserDatabase>() -> RouteTable {
+    RouteTable::new()
+        .route(
+            HttpMethod::Post,
+            "/forgot-password",
+            web::post().to(forgot_password::<D>),
+            Op::new(
+                "auth",
+                "reset:forgot_password",
+                "Mail a reset token (always 202)",
+            )
+            .json_body("EmailBody")
+            .json_response(
+                "202",
+                "Accepted (`null`), whether or not the account exists.",
+            )
+            .rate_limited(),
+        )
+        .route(
+            HttpMethod::Post,
+            "/reset-password",
+            web::post().to(reset_password::<D>),
+            Op::new(
+                "auth",
+                "reset:reset_password",
+                "Set a new password with a mailed token",
+            )
+            .json_body("ResetPasswordBody")
+            .json_response("200", "Password changed (`null`).")
+            .response(
+                "400",
+                "RESET_PASSWORD_BAD_TOKEN or {code: RESET_PASSWORD_INVALID_PASSWORD, reason}",
+                None,
+            ),
+        )
 }
 
 async fn forgot_password<D: UserDatabase>(
@@ -350,8 +507,47 @@ async fn reset_password<D: UserDatabase>(
 
 /// `POST /request-verify-token` (always 202) and `POST /verify`.
 pub fn verify_routes<D: UserDatabase, S: UserSchema<D>>(cfg: &mut web::ServiceConfig) {
-    cfg.route("/request-verify-token", web::post().to(request_verify::<D>))
-        .route("/verify", web::post().to(verify::<D, S>));
+    verify_table::<D, S>().mount(cfg);
+}
+
+/// The table of [`verify_routes`].
+pub fn verify_table<D: UserDatabase, S: UserSchema<D>>() -> RouteTable {
+    let docs = S::docs();
+    RouteTable::new()
+        .route(
+            HttpMethod::Post,
+            "/request-verify-token",
+            web::post().to(request_verify::<D>),
+            Op::new(
+                "auth",
+                "verify:request-token",
+                "Mail a verification token (always 202)",
+            )
+            .json_body("EmailBody")
+            .json_response(
+                "202",
+                "Accepted (`null`), whether or not the account exists.",
+            )
+            .rate_limited(),
+        )
+        .route(
+            HttpMethod::Post,
+            "/verify",
+            web::post().to(verify::<D, S>),
+            Op::new(
+                "auth",
+                "verify:verify",
+                "Verify an e-mail address with a mailed token",
+            )
+            .json_body("VerifyBody")
+            .response("200", "Verified.", Some(docs.read))
+            .response(
+                "400",
+                "VERIFY_USER_BAD_TOKEN or VERIFY_USER_ALREADY_VERIFIED",
+                None,
+            ),
+        )
+        .schemas(docs.schemas)
 }
 
 async fn request_verify<D: UserDatabase>(
@@ -390,15 +586,83 @@ async fn verify<D: UserDatabase, S: UserSchema<D>>(
 pub fn users_routes<D: UserDatabase, S: UserSchema<D>, Me: Requirement>(
     cfg: &mut web::ServiceConfig,
 ) {
-    cfg.route(
-        "/{id}/logout-all",
-        web::post().to(logout_user_everywhere::<D>),
-    )
-    .route("/me", web::get().to(get_me::<D, S, Me>))
-    .route("/me", web::patch().to(patch_me::<D, S, Me>))
-    .route("/{id}", web::get().to(get_user::<D, S>))
-    .route("/{id}", web::patch().to(patch_user::<D, S>))
-    .route("/{id}", web::delete().to(delete_user::<D>));
+    users_table::<D, S, Me>().mount(cfg);
+}
+
+/// The table of [`users_routes`].
+pub fn users_table<D: UserDatabase, S: UserSchema<D>, Me: Requirement>() -> RouteTable {
+    use HttpMethod::{Delete, Get, Patch, Post};
+    let docs = S::docs();
+    let update_400 =
+        "UPDATE_USER_EMAIL_ALREADY_EXISTS or {code: UPDATE_USER_INVALID_PASSWORD, reason}";
+    let admin = |id: &str, summary: &str| {
+        Op::new("users", id, summary)
+            .secured()
+            .forbidden()
+            .response("404", "No such user (or an unparsable id).", None)
+    };
+    RouteTable::new()
+        .route(
+            Post,
+            "/{id}/logout-all",
+            web::post().to(logout_user_everywhere::<D>),
+            admin(
+                "users:logout_all",
+                "End every session of a user (superuser)",
+            )
+            .response("204", "Every session ended.", None),
+        )
+        .route(
+            Get,
+            "/me",
+            web::get().to(get_me::<D, S, Me>),
+            guarded::<Me>(Op::new("users", "users:current_user", "The current user")).response(
+                "200",
+                "The user.",
+                Some(docs.read),
+            ),
+        )
+        .route(
+            Patch,
+            "/me",
+            web::patch().to(patch_me::<D, S, Me>),
+            guarded::<Me>(Op::new(
+                "users",
+                "users:patch_current_user",
+                "Update the current user (flags ignored)",
+            ))
+            .json_body(docs.update)
+            .response("200", "The updated user.", Some(docs.read))
+            .response("400", update_400, None)
+            .response("409", "Changed by another request; retry.", None),
+        )
+        .route(
+            Get,
+            "/{id}",
+            web::get().to(get_user::<D, S>),
+            admin("users:user", "A user (superuser)").response("200", "The user.", Some(docs.read)),
+        )
+        .route(
+            Patch,
+            "/{id}",
+            web::patch().to(patch_user::<D, S>),
+            admin(
+                "users:patch_user",
+                "Update a user, flags included (superuser)",
+            )
+            .json_body(docs.update)
+            .response("200", "The updated user.", Some(docs.read))
+            .response("400", update_400, None)
+            .response("409", "Changed by another request; retry.", None),
+        )
+        .route(
+            Delete,
+            "/{id}",
+            web::delete().to(delete_user::<D>),
+            admin("users:delete_user", "Delete a user (superuser)")
+                .response("204", "Deleted.", None),
+        )
+        .schemas(docs.schemas)
 }
 
 async fn get_me<D: UserDatabase, S: UserSchema<D>, Me: Requirement>(
@@ -508,11 +772,61 @@ where
     D: UserDatabase,
     D::Id: crate::groups::PathId,
 {
-    cfg.route("/oauth-accounts", web::get().to(list_oauth_accounts::<D>))
+    oauth_accounts_table::<D>().mount(cfg);
+}
+
+/// The table of [`oauth_accounts_routes`].
+pub fn oauth_accounts_table<D>() -> RouteTable
+where
+    D: UserDatabase,
+    D::Id: crate::groups::PathId,
+{
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
+    let account: Schema = ObjectBuilder::new()
+        .property("id", crate::openapi::any_value())
+        .property("oauth_name", ObjectBuilder::new().schema_type(Type::String))
+        .property(
+            "account_email",
+            ObjectBuilder::new().schema_type(Type::String),
+        )
+        .required("id")
+        .required("oauth_name")
+        .required("account_email")
+        .into();
+    let list: Schema = ArrayBuilder::new()
+        .items(utoipa::openapi::Ref::from_schema_name("OAuthAccountRead"))
+        .into();
+    RouteTable::new()
         .route(
+            HttpMethod::Get,
+            "/oauth-accounts",
+            web::get().to(list_oauth_accounts::<D>),
+            Op::new(
+                "users",
+                "users:oauth_accounts",
+                "The current user's OAuth links",
+            )
+            .secured()
+            .response("200", "The links, oldest first.", Some("OAuthAccountList")),
+        )
+        .route(
+            HttpMethod::Delete,
             "/oauth-accounts/{account_id}",
             web::delete().to(unlink_oauth_account::<D>),
-        );
+            Op::new(
+                "users",
+                "users:unlink_oauth_account",
+                "Unlink an OAuth account of the current user",
+            )
+            .secured()
+            .response("204", "Unlinked.", None)
+            .response("404", "No such link.", None)
+            .response("422", "The last way to log in.", None),
+        )
+        .schemas([
+            ("OAuthAccountRead".to_owned(), account.into()),
+            ("OAuthAccountList".to_owned(), list.into()),
+        ])
 }
 
 async fn list_oauth_accounts<D>(

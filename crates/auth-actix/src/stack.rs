@@ -40,11 +40,13 @@ use auth_core::{
     UserDatabase, UserHooks, UserManager, UserManagerConfig,
 };
 use secrecy::SecretString;
+use utoipa::openapi::OpenApi;
 
-use crate::extract::{Active, Anyone, Requirement, Superuser, Verified};
+use crate::extract::{Active, Anyone, Superuser, Verified};
 use crate::groups::{self, GroupsConfig, GroupsState, PathId};
 use crate::input::configure_input_errors;
-use crate::routes::{self, UserSchema};
+use crate::openapi::RouteTable;
+use crate::routes::{self, LoginKind, UserSchema};
 use crate::state::{AuthState, WebConfig};
 
 /// Makes a strategy for tokens living the given number of seconds (one per backend).
@@ -479,106 +481,117 @@ impl<D: UserDatabase> AuthStack<D> {
                 cfg.app_data(oauth.clone());
             }
             configure_input_errors(cfg);
-            for router in &routers {
-                stack.mount::<S>(cfg, router);
-            }
+            stack.table::<S>(&routers, true).mount(cfg);
         }
     }
 
-    fn mount<S: UserSchema<D>>(&self, cfg: &mut web::ServiceConfig, router: &Router)
+    /// Adds to `doc` the operations that [`AuthStack::scope`] (or [`AuthStack::routers`] in a
+    /// scope at `path`) mounts for the same `path` and `routers` (built from the same table,
+    /// so the two cannot differ).
+    pub fn describe<S: UserSchema<D>>(&self, path: &str, routers: &[Router], doc: &mut OpenApi)
     where
         D::Id: PathId,
     {
-        let skipped = |what: &str| {
-            tracing::error!(router = ?router, "{what}; router not mounted");
-        };
-        match router {
-            Router::Auth(name) => {
-                if self.state.backend(name).is_none() {
-                    skipped(&format!("no auth backend named {name}"));
-                    return;
-                }
-                cfg.configure(routes::auth_routes::<D>(name));
-            }
-            Router::Register => {
-                cfg.configure(routes::register_routes::<D, S, Anyone>);
-            }
-            Router::GuardedRegister(access) => {
-                cfg.configure(match access {
-                    Access::Anyone => routes::register_routes::<D, S, Anyone>,
-                    Access::Active => routes::register_routes::<D, S, Active>,
-                    Access::Verified => routes::register_routes::<D, S, Verified>,
-                    Access::Superuser => routes::register_routes::<D, S, Superuser>,
-                });
-            }
-            Router::ResetPassword => {
-                cfg.configure(routes::reset_password_routes::<D>);
-            }
-            Router::Verify => {
-                cfg.configure(routes::verify_routes::<D, S>);
-            }
-            Router::Users => {
-                cfg.configure(routes::users_routes::<D, S, Active>);
-            }
-            Router::GuardedUsers(access) => {
-                cfg.configure(users_for::<D, S>(*access));
-            }
-            Router::LogoutAll => {
-                cfg.configure(routes::logout_all_routes::<D>);
-            }
-            #[cfg(feature = "oauth")]
-            Router::OAuth => {
-                let Some(oauth) = &self.oauth else {
-                    skipped("no OAuth clients configured");
-                    return;
-                };
-                let backend = &oauth.config.login_backend;
-                if self.state.backend(backend).is_none() {
-                    skipped(&format!("no auth backend named {backend} for OAuth logins"));
-                    return;
-                }
-                cfg.configure(crate::oauth::oauth_routes::<D>(oauth.config.names()));
-            }
-            #[cfg(feature = "oauth")]
-            Router::OAuthAssociate => {
-                let Some(oauth) = &self.oauth else {
-                    skipped("no OAuth clients configured");
-                    return;
-                };
-                cfg.configure(crate::oauth::oauth_associate_routes::<D, S>(
-                    oauth.config.names(),
-                ));
-            }
-            Router::OAuthAccounts => {
-                cfg.configure(routes::oauth_accounts_routes::<D>);
-            }
-            Router::Groups => {
-                if self.groups.groups.is_none() {
-                    skipped("no group store configured");
-                    return;
-                }
-                let with_permissions = self.groups.permissions.is_some();
-                cfg.configure(groups::group_routes::<D>(with_permissions));
-            }
-            Router::Permissions => {
-                if self.groups.permissions.is_none() {
-                    skipped("no permission store configured");
-                    return;
-                }
-                cfg.configure(groups::user_permission_routes::<D>);
-            }
-        }
+        self.table::<S>(routers, false).describe(path, doc);
     }
-}
 
-fn users_for<D: UserDatabase, S: UserSchema<D>>(access: Access) -> fn(&mut web::ServiceConfig) {
-    fn with<D: UserDatabase, S: UserSchema<D>, R: Requirement>() -> fn(&mut web::ServiceConfig) {
-        routes::users_routes::<D, S, R>
+    /// The operations of `routers` as one [`RouteTable`], for an application that mounts and
+    /// documents its routes from one table: mount it where [`AuthStack::routers`] (with no
+    /// routers, for the state and the input-error handlers) or [`AuthStack::data`] applies.
+    /// Routers whose configuration is missing are left out with an error log.
+    pub fn route_table<S: UserSchema<D>>(&self, routers: &[Router]) -> RouteTable
+    where
+        D::Id: PathId,
+    {
+        self.table::<S>(routers, true)
     }
-    match access {
-        Access::Anyone => with::<D, S, Anyone>(),
-        Access::Active => with::<D, S, Active>(),
-        Access::Verified => with::<D, S, Verified>(),
-        Access::Superuser => with::<D, S, Superuser>(),
+
+    /// The names of the configured OAuth clients (empty without them, or without the
+    /// `oauth` feature), in configuration order.
+    pub fn oauth_names(&self) -> Vec<String> {
+        #[cfg(feature = "oauth")]
+        if let Some(oauth) = &self.oauth {
+            return oauth.config.names();
+        }
+        Vec::new()
+    }
+
+    /// The operations of `routers`, in mounting order; `log` reports skipped routers.
+    fn table<S: UserSchema<D>>(&self, routers: &[Router], log: bool) -> RouteTable
+    where
+        D::Id: PathId,
+    {
+        let mut table = RouteTable::new();
+        for router in routers {
+            let skipped = |what: &str| {
+                if log {
+                    tracing::error!(router = ?router, "{what}; router not mounted");
+                }
+            };
+            let next = match router {
+                Router::Auth(name) => {
+                    let Some(backend) = self.state.backend(name) else {
+                        skipped(&format!("no auth backend named {name}"));
+                        continue;
+                    };
+                    routes::auth_table::<D>(name, LoginKind::of(backend.transport.as_ref()))
+                }
+                Router::Register => routes::register_table::<D, S, Anyone>(),
+                Router::GuardedRegister(access) => match access {
+                    Access::Anyone => routes::register_table::<D, S, Anyone>(),
+                    Access::Active => routes::register_table::<D, S, Active>(),
+                    Access::Verified => routes::register_table::<D, S, Verified>(),
+                    Access::Superuser => routes::register_table::<D, S, Superuser>(),
+                },
+                Router::ResetPassword => routes::reset_password_table::<D>(),
+                Router::Verify => routes::verify_table::<D, S>(),
+                Router::Users => routes::users_table::<D, S, Active>(),
+                Router::GuardedUsers(access) => match access {
+                    Access::Anyone => routes::users_table::<D, S, Anyone>(),
+                    Access::Active => routes::users_table::<D, S, Active>(),
+                    Access::Verified => routes::users_table::<D, S, Verified>(),
+                    Access::Superuser => routes::users_table::<D, S, Superuser>(),
+                },
+                Router::LogoutAll => routes::logout_all_table::<D>(),
+                #[cfg(feature = "oauth")]
+                Router::OAuth => {
+                    let Some(oauth) = &self.oauth else {
+                        skipped("no OAuth clients configured");
+                        continue;
+                    };
+                    let backend = &oauth.config.login_backend;
+                    if self.state.backend(backend).is_none() {
+                        skipped(&format!("no auth backend named {backend} for OAuth logins"));
+                        continue;
+                    }
+                    crate::oauth::oauth_table::<D>(oauth.config.names())
+                }
+                #[cfg(feature = "oauth")]
+                Router::OAuthAssociate => {
+                    let Some(oauth) = &self.oauth else {
+                        skipped("no OAuth clients configured");
+                        continue;
+                    };
+                    crate::oauth::oauth_associate_table::<D, S>(oauth.config.names())
+                }
+                Router::OAuthAccounts => routes::oauth_accounts_table::<D>(),
+                Router::Groups => {
+                    if self.groups.groups.is_none() {
+                        skipped("no group store configured");
+                        continue;
+                    }
+                    groups::group_table::<D>(self.groups.permissions.is_some())
+                }
+                Router::Permissions => {
+                    if self.groups.permissions.is_none() {
+                        skipped("no permission store configured");
+                        continue;
+                    }
+                    groups::user_permission_table::<D>()
+                }
+            };
+            table = table.merge(next);
+        }
+        table
     }
 }

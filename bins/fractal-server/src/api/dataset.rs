@@ -11,20 +11,24 @@ use sea_orm::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::DatasetStatusRead;
 use super::entities::{dataset, project, resource};
 use super::job::{id_list, jobs_using, ongoing_jobs_writing};
+use super::read::DatasetRead;
 use super::read::{ResourceRead, dataset_read, datasets_read, project_datasets, wftasks_of};
+use super::workflow::WorkflowImport;
 use super::{ProjectMember, V1Error, V1Result, created, in_transaction, no_content, ok};
 use crate::schemas::required_text;
 
 type Dataset = ProjectMember<dataset::Model>;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct DatasetCreate {
     name: String,
     #[serde(rename = "type")]
     kind: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     meta: Option<serde_json::Map<String, Value>>,
     #[serde(default)]
     history: Option<Vec<Value>>,
@@ -32,16 +36,35 @@ pub(super) struct DatasetCreate {
     read_only: bool,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct DatasetUpdate {
     name: Option<String>,
     #[serde(rename = "type")]
     kind: Option<String>,
+    #[schema(value_type = Option<Object>)]
     meta: Option<serde_json::Map<String, Value>>,
     history: Option<Value>,
     read_only: Option<bool>,
 }
 
+/// `/project/{project_id}/dataset/...`, relative to `/api/v1`, in mounting order.
+pub(super) fn table() -> auth_actix::openapi::RouteTable {
+    auth_actix::openapi::RouteTable::new()
+        .at(__path_create_dataset, create_dataset)
+        .at(__path_list_datasets, list_datasets)
+        .at(__path_get_dataset, get_dataset)
+        .at(__path_patch_dataset, patch_dataset)
+        .at(__path_delete_dataset, delete_dataset)
+        .at(__path_list_resources, list_resources)
+        .at(__path_create_resource, create_resource)
+        .at(__path_patch_resource, patch_resource)
+        .at(__path_delete_resource, delete_resource)
+        .at(__path_dataset_status, dataset_status)
+        .at(__path_export_history, export_history)
+}
+
+#[utoipa::path(post, path = "/project/{project_id}/dataset", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path)), request_body = DatasetCreate,
+    responses((status = 201, body = DatasetRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project not found.")))]
 pub(super) async fn create_dataset(
     m: ProjectMember<project::Model>,
     body: JsonObject<DatasetCreate>,
@@ -66,15 +89,21 @@ pub(super) async fn create_dataset(
     created(dataset_read(&m.db, d).await?)
 }
 
+#[utoipa::path(get, path = "/project/{project_id}/dataset", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path)),
+    responses((status = 200, body = Vec<DatasetRead>, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project not found.")))]
 pub(super) async fn list_datasets(m: ProjectMember<project::Model>) -> V1Result {
     let rows = project_datasets(&m.db, m.row.id).await?;
     ok(datasets_read(&m.db, rows).await?)
 }
 
+#[utoipa::path(get, path = "/project/{project_id}/dataset/{dataset_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("dataset_id" = i32, Path)),
+    responses((status = 200, body = DatasetRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
 pub(super) async fn get_dataset(m: Dataset) -> V1Result {
     ok(dataset_read(&m.db, m.row).await?)
 }
 
+#[utoipa::path(patch, path = "/project/{project_id}/dataset/{dataset_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("dataset_id" = i32, Path)), request_body = DatasetUpdate,
+    responses((status = 200, body = DatasetRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
 pub(super) async fn patch_dataset(m: Dataset, body: JsonObject<DatasetUpdate>) -> V1Result {
     let body = body.into_inner();
     if body.history.is_some() {
@@ -97,6 +126,8 @@ pub(super) async fn patch_dataset(m: Dataset, body: JsonObject<DatasetUpdate>) -
     ok(dataset_read(&m.db, d).await?)
 }
 
+#[utoipa::path(delete, path = "/project/{project_id}/dataset/{dataset_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("dataset_id" = i32, Path)),
+    responses((status = 204, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
 pub(super) async fn delete_dataset(m: Dataset) -> V1Result {
     let did = m.row.id;
     if let Some(job) = jobs_using(&m.db, Some(did), None).await?.first() {
@@ -121,7 +152,7 @@ pub(super) async fn delete_dataset(m: Dataset) -> V1Result {
 
 // ---- resources --------------------------------------------------------------------------------
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct ResourceBody {
     path: String,
 }
@@ -139,6 +170,8 @@ fn absolute_path(value: &str) -> Result<String, ApiError> {
     Ok(s)
 }
 
+#[utoipa::path(get, path = "/project/{project_id}/dataset/{dataset_id}/resource", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("dataset_id" = i32, Path)),
+    responses((status = 200, body = Vec<ResourceRead>, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
 pub(super) async fn list_resources(m: Dataset) -> V1Result {
     let rows = resource::Entity::find()
         .filter(resource::Column::DatasetId.eq(m.row.id))
@@ -148,6 +181,8 @@ pub(super) async fn list_resources(m: Dataset) -> V1Result {
     ok(rows.into_iter().map(ResourceRead::from).collect::<Vec<_>>())
 }
 
+#[utoipa::path(post, path = "/project/{project_id}/dataset/{dataset_id}/resource", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("dataset_id" = i32, Path)), request_body = ResourceBody,
+    responses((status = 201, body = ResourceRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
 pub(super) async fn create_resource(m: Dataset, body: web::Json<ResourceBody>) -> V1Result {
     let r = resource::ActiveModel {
         dataset_id: Set(m.row.id),
@@ -169,6 +204,8 @@ async fn resource_of(
         .filter(|r| r.dataset_id == did))
 }
 
+#[utoipa::path(patch, path = "/project/{project_id}/dataset/{dataset_id}/resource/{resource_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("dataset_id" = i32, Path), ("resource_id" = i32, Path)), request_body = ResourceBody,
+    responses((status = 200, body = ResourceRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
 pub(super) async fn patch_resource(
     m: Dataset,
     path: web::Path<(i32, i32, i32)>,
@@ -187,6 +224,8 @@ pub(super) async fn patch_resource(
     ok(ResourceRead::from(r.update(&m.db).await?))
 }
 
+#[utoipa::path(delete, path = "/project/{project_id}/dataset/{dataset_id}/resource/{resource_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("dataset_id" = i32, Path), ("resource_id" = i32, Path)),
+    responses((status = 204, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
 pub(super) async fn delete_resource(m: Dataset, path: web::Path<(i32, i32, i32)>) -> V1Result {
     let (_, did, rid) = path.into_inner();
     if resource_of(&m.db, did, rid).await?.is_none() {
@@ -200,6 +239,8 @@ pub(super) async fn delete_resource(m: Dataset, path: web::Path<(i32, i32, i32)>
 
 /// `{"status": {wftask_id: status}}` from the dataset's history. A job still submitted marks
 /// its tasks `submitted`, as 1.3.14 does; finer progress needs 1.3.14's runner files.
+#[utoipa::path(get, path = "/project/{project_id}/dataset/{dataset_id}/status", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("dataset_id" = i32, Path)),
+    responses((status = 200, body = DatasetStatusRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
 pub(super) async fn dataset_status(m: Dataset) -> V1Result {
     let (db, d) = (&m.db, m.row);
     let did = d.id;
@@ -239,6 +280,8 @@ pub(super) async fn dataset_status(m: Dataset) -> V1Result {
 }
 
 /// A workflow made of the dataset history's `done` tasks (1.3.14's `WorkflowExport`).
+#[utoipa::path(get, path = "/project/{project_id}/dataset/{dataset_id}/export_history", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("dataset_id" = i32, Path)),
+    responses((status = 200, body = WorkflowImport, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
 pub(super) async fn export_history(m: Dataset) -> V1Result {
     let (db, d) = (&m.db, m.row);
     let ongoing = ongoing_jobs_writing(db, d.id).await?;

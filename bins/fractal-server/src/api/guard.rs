@@ -19,7 +19,7 @@ use super::lookup::DbLookup;
 use crate::error::V1Error;
 
 /// Fractal's database (the `/api/v1` tables), registered in app data on its own by
-/// [`super::configure`].
+/// [`crate::startup::configure_app`].
 #[derive(Clone)]
 pub struct FractalDb(pub DatabaseConnection);
 

@@ -62,13 +62,14 @@ pub(super) fn id_list(jobs: &[apply_workflow::Model]) -> String {
         .join(", ")
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ApplyQuery {
     input_dataset_id: i32,
     output_dataset_id: i32,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 struct ApplyWorkflowCreate {
     worker_init: Option<String>,
     #[serde(default, deserialize_with = "lax_int")]
@@ -129,9 +130,22 @@ fn job_workflow_dump(workflow: &impl serde::Serialize) -> Result<serde_json::Val
     Ok(dump)
 }
 
+/// `/project/{project_id}/workflow/{workflow_id}/apply` and `/project/{project_id}/job/...`, relative to `/api/v1`, in mounting order.
+pub(super) fn table() -> auth_actix::openapi::RouteTable {
+    auth_actix::openapi::RouteTable::new()
+        .at(__path_apply_workflow_route, apply_workflow_route)
+        .at(__path_list_jobs, list_jobs)
+        .at(__path_get_job, get_job)
+        .at(__path_delete_job, delete_job)
+        .at(super::__path_needs_runner, super::needs_runner)
+        .at(super::__path_stop_job, super::stop_job)
+}
+
 /// Records a job with 1.3.14's checks, in its order (so not a [`ProjectMember`] guard: the
 /// datasets of the query are checked before the workflow of the path). This server has no
 /// runner: the job stays `submitted` (see docs/api.md).
+#[utoipa::path(post, path = "/project/{project_id}/workflow/{workflow_id}/apply", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("workflow_id" = i32, Path), ApplyQuery), request_body(content = Option<ApplyWorkflowCreate>, content_type = "application/json", description = "Optional."),
+    responses((status = 202, body = JobRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
 pub(super) async fn apply_workflow_route(
     c: ApiCaller,
     path: web::Path<(i32, i32)>,
@@ -228,6 +242,8 @@ pub(super) async fn apply_workflow_route(
     Ok(HttpResponse::Accepted().json(JobRead::from(job.insert(db).await?)))
 }
 
+#[utoipa::path(get, path = "/project/{project_id}/job", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path)),
+    responses((status = 200, body = Vec<JobRead>, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project not found.")))]
 pub(super) async fn list_jobs(m: ProjectMember<project::Model>) -> V1Result {
     let rows = apply_workflow::Entity::find()
         .filter(apply_workflow::Column::ProjectId.eq(m.row.id))
@@ -237,10 +253,14 @@ pub(super) async fn list_jobs(m: ProjectMember<project::Model>) -> V1Result {
     ok(rows.into_iter().map(JobRead::from).collect::<Vec<_>>())
 }
 
+#[utoipa::path(get, path = "/project/{project_id}/job/{job_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("job_id" = i32, Path)),
+    responses((status = 200, body = JobRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
 pub(super) async fn get_job(m: ProjectMember<apply_workflow::Model>) -> V1Result {
     ok(JobRead::from(m.row))
 }
 
+#[utoipa::path(delete, path = "/project/{project_id}/job/{job_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("job_id" = i32, Path)),
+    responses((status = 204, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
 pub(super) async fn delete_job(m: ProjectMember<apply_workflow::Model>) -> V1Result {
     apply_workflow::Entity::delete_by_id(m.row.id)
         .exec(&m.db)

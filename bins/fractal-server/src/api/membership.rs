@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::entities::{link_user_project, project};
 use super::{ProjectMember, V1Error, V1Result, created, no_content, ok};
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(super) struct MemberRead {
     id: i32,
     email: String,
@@ -41,10 +41,22 @@ async fn members(
         .collect())
 }
 
+/// `/project/{project_id}/user[/{user_id}]`, relative to `/api/v1`, in mounting order.
+pub(super) fn table() -> auth_actix::openapi::RouteTable {
+    auth_actix::openapi::RouteTable::new()
+        .at(__path_list_members, list_members)
+        .at(__path_add_member, add_member)
+        .at(__path_remove_member, remove_member)
+}
+
+#[utoipa::path(get, path = "/project/{project_id}/user", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path)),
+    responses((status = 200, body = Vec<MemberRead>, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project not found.")))]
 pub(super) async fn list_members(req: HttpRequest, m: ProjectMember<project::Model>) -> V1Result {
     ok(members(&req, &m.db, m.row.id).await?)
 }
 
+#[utoipa::path(post, path = "/project/{project_id}/user/{user_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("user_id" = i32, Path)),
+    responses((status = 201, body = Vec<MemberRead>, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or user not found.")))]
 pub(super) async fn add_member(
     req: HttpRequest,
     m: ProjectMember<project::Model>,
@@ -75,6 +87,8 @@ pub(super) async fn add_member(
     created(members(&req, &m.db, pid).await?)
 }
 
+#[utoipa::path(delete, path = "/project/{project_id}/user/{user_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("user_id" = i32, Path)),
+    responses((status = 204, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or member not found.")))]
 pub(super) async fn remove_member(
     req: HttpRequest,
     m: ProjectMember<project::Model>,

@@ -16,7 +16,10 @@ mod task;
 mod workflow;
 mod workflow_task;
 
-use actix_web::{HttpResponse, web};
+use std::collections::HashMap;
+
+use actix_web::HttpResponse;
+use auth_actix::openapi::RouteTable;
 use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -30,155 +33,36 @@ type V1Result = Result<HttpResponse, V1Error>;
 /// The Fractal Server version whose `/api/v1` this imitates (`GET /api/alive/`).
 pub const FRACTAL_API_VERSION: &str = "1.3.14";
 
-/// Mounts `/api/alive` and `/api/v1`, with Fractal's database `db` in the scope's app data.
-pub fn configure(db: DatabaseConnection) -> impl FnOnce(&mut web::ServiceConfig) {
-    move |cfg| routes(cfg, db)
+/// `/api/alive` and `/api/v1`, in mounting order (static paths before the patterns that
+/// would take them, e.g. `/workflow/import` before `/workflow/{workflow_id}`). The handlers
+/// find Fractal's database as app data ([`FractalDb`], registered by the application).
+pub fn table() -> RouteTable {
+    let v1 = RouteTable::new()
+        .merge(project::table())
+        .merge(membership::table())
+        .merge(dataset::table())
+        .merge(workflow::table())
+        .merge(workflow_task::table())
+        .merge(job::table())
+        .merge(task::table());
+    RouteTable::without_storage()
+        .at(__path_alive, alive)
+        .nest("/api/v1", v1)
 }
 
-fn routes(cfg: &mut web::ServiceConfig, db: DatabaseConnection) {
-    use dataset::*;
-    use job::*;
-    use membership::*;
-    use project::*;
-    use task::*;
-    use workflow::*;
-    use workflow_task::*;
-    cfg.route("/api/alive", web::get().to(alive));
-    cfg.service(
-        web::scope("/api/v1")
-            .app_data(web::Data::new(FractalDb(db)))
-            .route("/project", web::post().to(create_project))
-            .route("/project", web::get().to(list_projects))
-            .route("/project/{project_id}", web::get().to(get_project))
-            .route("/project/{project_id}", web::patch().to(patch_project))
-            .route("/project/{project_id}", web::delete().to(delete_project))
-            .route("/project/{project_id}/user", web::get().to(list_members))
-            .route(
-                "/project/{project_id}/user/{user_id}",
-                web::post().to(add_member),
-            )
-            .route(
-                "/project/{project_id}/user/{user_id}",
-                web::delete().to(remove_member),
-            )
-            .route(
-                "/project/{project_id}/dataset",
-                web::post().to(create_dataset),
-            )
-            .route(
-                "/project/{project_id}/dataset",
-                web::get().to(list_datasets),
-            )
-            .route(
-                "/project/{project_id}/dataset/{dataset_id}",
-                web::get().to(get_dataset),
-            )
-            .route(
-                "/project/{project_id}/dataset/{dataset_id}",
-                web::patch().to(patch_dataset),
-            )
-            .route(
-                "/project/{project_id}/dataset/{dataset_id}",
-                web::delete().to(delete_dataset),
-            )
-            .route(
-                "/project/{project_id}/dataset/{dataset_id}/resource",
-                web::get().to(list_resources),
-            )
-            .route(
-                "/project/{project_id}/dataset/{dataset_id}/resource",
-                web::post().to(create_resource),
-            )
-            .route(
-                "/project/{project_id}/dataset/{dataset_id}/resource/{resource_id}",
-                web::patch().to(patch_resource),
-            )
-            .route(
-                "/project/{project_id}/dataset/{dataset_id}/resource/{resource_id}",
-                web::delete().to(delete_resource),
-            )
-            .route(
-                "/project/{project_id}/dataset/{dataset_id}/status",
-                web::get().to(dataset_status),
-            )
-            .route(
-                "/project/{project_id}/dataset/{dataset_id}/export_history",
-                web::get().to(export_history),
-            )
-            .route(
-                "/project/{project_id}/workflow",
-                web::post().to(create_workflow),
-            )
-            .route(
-                "/project/{project_id}/workflow",
-                web::get().to(list_workflows),
-            )
-            .route(
-                "/project/{project_id}/workflow/import",
-                web::post().to(import_workflow),
-            )
-            .route(
-                "/project/{project_id}/workflow/{workflow_id}",
-                web::get().to(get_workflow),
-            )
-            .route(
-                "/project/{project_id}/workflow/{workflow_id}",
-                web::patch().to(patch_workflow),
-            )
-            .route(
-                "/project/{project_id}/workflow/{workflow_id}",
-                web::delete().to(delete_workflow),
-            )
-            .route(
-                "/project/{project_id}/workflow/{workflow_id}/export",
-                web::get().to(export_workflow),
-            )
-            .route(
-                "/project/{project_id}/workflow/{workflow_id}/apply",
-                web::post().to(apply_workflow_route),
-            )
-            .route(
-                "/project/{project_id}/workflow/{workflow_id}/wftask",
-                web::post().to(create_wftask),
-            )
-            .route(
-                "/project/{project_id}/workflow/{workflow_id}/wftask",
-                web::get().to(list_wftasks),
-            )
-            .route(
-                "/project/{project_id}/workflow/{workflow_id}/wftask/{wftask_id}",
-                web::get().to(get_wftask),
-            )
-            .route(
-                "/project/{project_id}/workflow/{workflow_id}/wftask/{wftask_id}",
-                web::patch().to(patch_wftask),
-            )
-            .route(
-                "/project/{project_id}/workflow/{workflow_id}/wftask/{wftask_id}",
-                web::delete().to(delete_wftask),
-            )
-            .route("/project/{project_id}/job", web::get().to(list_jobs))
-            .route("/project/{project_id}/job/{job_id}", web::get().to(get_job))
-            .route(
-                "/project/{project_id}/job/{job_id}",
-                web::delete().to(delete_job),
-            )
-            .route(
-                "/project/{project_id}/job/{job_id}/download",
-                web::get().to(needs_runner),
-            )
-            .route(
-                "/project/{project_id}/job/{job_id}/stop",
-                web::get().to(needs_runner),
-            )
-            .route("/task", web::post().to(create_task))
-            .route("/task", web::get().to(list_tasks))
-            .route("/task/collect/pip", web::post().to(needs_collection))
-            .route("/task/collect/{state_id}", web::get().to(needs_collection))
-            .route("/task/{task_id}", web::get().to(get_task))
-            .route("/task/{task_id}", web::patch().to(patch_task))
-            .route("/task/{task_id}", web::delete().to(delete_task)),
-    );
+/// `GET /api/alive`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documentation only: the handler answers with `json!`
+struct Alive {
+    alive: bool,
+    version: String,
+}
+
+/// `{"status": {"<workflow task id>": "<status>"}}`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documentation only: the handler answers with `json!`
+struct DatasetStatusRead {
+    status: HashMap<String, String>,
 }
 
 fn ok<T: Serialize>(body: T) -> V1Result {
@@ -238,16 +122,39 @@ fn optional_body<T: serde::de::DeserializeOwned + Default>(bytes: &[u8]) -> Resu
         .unwrap_or_default())
 }
 
+#[utoipa::path(get, path = "/api/alive", tag = "api/v1",
+    responses((status = 200, body = Alive, description = "Alive, and the Fractal version imitated.")))]
 async fn alive() -> V1Result {
     ok(json!({"alive": true, "version": FRACTAL_API_VERSION}))
 }
 
 /// Job logs and stopping need 1.3.14's job runner, which this server does not include.
-async fn needs_runner(_caller: ApiCaller) -> V1Result {
+#[utoipa::path(get, path = "/project/{project_id}/job/{job_id}/download", tag = "api/v1", security(("bearer" = []), ("cookie" = [])),
+    params(("project_id" = i32, Path), ("job_id" = i32, Path)),
+    responses((status = 501, description = "Needs 1.3.14's job runner, which this server lacks.")))]
+async fn needs_runner(caller: ApiCaller) -> V1Result {
+    stop_job(caller).await
+}
+
+/// Stopping a job needs 1.3.14's job runner, which this server does not include.
+#[utoipa::path(get, path = "/project/{project_id}/job/{job_id}/stop", tag = "api/v1", security(("bearer" = []), ("cookie" = [])),
+    params(("project_id" = i32, Path), ("job_id" = i32, Path)),
+    responses((status = 501, description = "Needs 1.3.14's job runner, which this server lacks.")))]
+async fn stop_job(_caller: ApiCaller) -> V1Result {
     Err(V1Error::NeedsJobRunner)
 }
 
 /// Task collection installs Python packages with 1.3.14's runner: not part of this server.
-async fn needs_collection(_caller: ApiCaller) -> V1Result {
+#[utoipa::path(post, path = "/task/collect/pip", tag = "api/v1", security(("bearer" = []), ("cookie" = [])),
+    responses((status = 501, description = "Task collection is not available on this server.")))]
+async fn needs_collection(caller: ApiCaller) -> V1Result {
+    collection_state(caller).await
+}
+
+/// The state of a task collection: not part of this server either.
+#[utoipa::path(get, path = "/task/collect/{state_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])),
+    params(("state_id" = String, Path)),
+    responses((status = 501, description = "Task collection is not available on this server.")))]
+async fn collection_state(_caller: ApiCaller) -> V1Result {
     Err(V1Error::NeedsTaskCollection)
 }

@@ -11,19 +11,20 @@ use serde::Deserialize;
 use super::entities::{
     apply_workflow, dataset, link_user_project, project, resource, workflow, workflow_task,
 };
+use super::read::ProjectRead;
 use super::read::project_read;
 use super::{ApiCaller, ProjectMember, V1Error, V1Result, created, in_transaction, no_content, ok};
 use crate::schemas::required_text;
 use auth_actix::JsonObject;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct ProjectCreate {
     name: String,
     #[serde(default)]
     read_only: bool,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct ProjectUpdate {
     name: Option<String>,
     read_only: Option<bool>,
@@ -55,6 +56,18 @@ async fn my_project_named(
     Ok(n > 0)
 }
 
+/// `/project` and `/project/{project_id}`, relative to `/api/v1`, in mounting order.
+pub(super) fn table() -> auth_actix::openapi::RouteTable {
+    auth_actix::openapi::RouteTable::new()
+        .at(__path_create_project, create_project)
+        .at(__path_list_projects, list_projects)
+        .at(__path_get_project, get_project)
+        .at(__path_patch_project, patch_project)
+        .at(__path_delete_project, delete_project)
+}
+
+#[utoipa::path(post, path = "/project", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), request_body = ProjectCreate,
+    responses((status = 201, body = ProjectRead, description = "Done.")))]
 pub(super) async fn create_project(c: ApiCaller, body: JsonObject<ProjectCreate>) -> V1Result {
     let db = c.db;
     let name = required_text("name", limits::PROJECT_NAME, &body.name)?;
@@ -86,6 +99,8 @@ pub(super) async fn create_project(c: ApiCaller, body: JsonObject<ProjectCreate>
     created(project_read(&db, p).await?)
 }
 
+#[utoipa::path(get, path = "/project", tag = "api/v1", security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = Vec<ProjectRead>, description = "Done.")))]
 pub(super) async fn list_projects(c: ApiCaller) -> V1Result {
     let db = c.db;
     let ids: Vec<i32> = link_user_project::Entity::find()
@@ -107,10 +122,14 @@ pub(super) async fn list_projects(c: ApiCaller) -> V1Result {
     ok(out)
 }
 
+#[utoipa::path(get, path = "/project/{project_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path)),
+    responses((status = 200, body = ProjectRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project not found.")))]
 pub(super) async fn get_project(m: ProjectMember<project::Model>) -> V1Result {
     ok(project_read(&m.db, m.row).await?)
 }
 
+#[utoipa::path(patch, path = "/project/{project_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path)), request_body = ProjectUpdate,
+    responses((status = 200, body = ProjectRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project not found.")))]
 pub(super) async fn patch_project(
     m: ProjectMember<project::Model>,
     body: JsonObject<ProjectUpdate>,
@@ -131,6 +150,8 @@ pub(super) async fn patch_project(
     ok(project_read(db, p).await?)
 }
 
+#[utoipa::path(delete, path = "/project/{project_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path)),
+    responses((status = 204, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project not found.")))]
 pub(super) async fn delete_project(m: ProjectMember<project::Model>) -> V1Result {
     let pid = m.row.id;
     in_transaction(&m.db, move |txn| Box::pin(delete_project_tree(txn, pid))).await?;

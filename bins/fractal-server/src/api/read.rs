@@ -25,7 +25,7 @@ fn json_or_null(v: Option<Value>) -> Value {
     v.unwrap_or(Value::Null)
 }
 
-#[derive(Serialize, Clone)]
+#[derive(Serialize, Clone, utoipa::ToSchema)]
 pub(super) struct ResourceRead {
     pub(super) path: String,
     pub(super) id: i32,
@@ -42,7 +42,7 @@ impl From<resource::Model> for ResourceRead {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(super) struct DatasetRead {
     pub(super) name: String,
     #[serde(rename = "type")]
@@ -55,7 +55,7 @@ pub(super) struct DatasetRead {
     pub(super) project_id: i32,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(super) struct ProjectRead {
     pub(super) name: String,
     pub(super) read_only: bool,
@@ -63,7 +63,7 @@ pub(super) struct ProjectRead {
     pub(super) dataset_list: Vec<DatasetRead>,
 }
 
-#[derive(Serialize, Clone)]
+#[derive(Serialize, Clone, utoipa::ToSchema)]
 pub(super) struct TaskRead {
     pub(super) source: String,
     pub(super) id: i32,
@@ -100,7 +100,7 @@ impl From<task::Model> for TaskRead {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(super) struct WorkflowTaskRead {
     pub(super) meta: Value,
     pub(super) args: Value,
@@ -111,7 +111,7 @@ pub(super) struct WorkflowTaskRead {
     pub(super) task: TaskRead,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(super) struct WorkflowRead {
     pub(super) name: String,
     pub(super) id: i32,
@@ -119,7 +119,7 @@ pub(super) struct WorkflowRead {
     pub(super) task_list: Vec<WorkflowTaskRead>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(super) struct JobRead {
     pub(super) worker_init: Option<String>,
     pub(super) id: i32,

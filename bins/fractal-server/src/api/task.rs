@@ -18,13 +18,14 @@ use super::read::TaskRead;
 use super::{ApiCaller, V1Error, V1Result, caller, created, no_content, ok};
 use crate::schemas::{optional_text, required_text};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct TaskCreate {
     name: String,
     command: String,
     source: String,
     input_type: String,
     output_type: String,
+    #[schema(value_type = Option<Object>)]
     meta: Option<serde_json::Map<String, Value>>,
     version: Option<String>,
     args_schema: Option<serde_json::Map<String, Value>>,
@@ -33,13 +34,14 @@ pub(super) struct TaskCreate {
     docs_link: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct TaskUpdate {
     source: Option<Value>,
     name: Option<String>,
     command: Option<String>,
     input_type: Option<String>,
     output_type: Option<String>,
+    #[schema(value_type = Option<Object>)]
     meta: Option<serde_json::Map<String, Value>>,
     version: Option<String>,
     args_schema: Option<serde_json::Map<String, Value>>,
@@ -57,6 +59,20 @@ fn optional_valstr(
     v.map(|s| required_text(field, column, &s)).transpose()
 }
 
+/// `/task/...` (`/collect/...` before `/{task_id}`), relative to `/api/v1`, in mounting order.
+pub(super) fn table() -> auth_actix::openapi::RouteTable {
+    auth_actix::openapi::RouteTable::new()
+        .at(__path_create_task, create_task)
+        .at(__path_list_tasks, list_tasks)
+        .at(super::__path_needs_collection, super::needs_collection)
+        .at(super::__path_collection_state, super::collection_state)
+        .at(__path_get_task, get_task)
+        .at(__path_patch_task, patch_task)
+        .at(__path_delete_task, delete_task)
+}
+
+#[utoipa::path(post, path = "/task", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), request_body = TaskCreate,
+    responses((status = 201, body = TaskRead, description = "Done.")))]
 pub(super) async fn create_task(c: ApiCaller, body: JsonObject<TaskCreate>) -> V1Result {
     let db = c.db;
     // No `is_verified` requirement (the spec; 1.3.14).
@@ -123,6 +139,8 @@ pub(super) async fn create_task(c: ApiCaller, body: JsonObject<TaskCreate>) -> V
     }
 }
 
+#[utoipa::path(get, path = "/task", tag = "api/v1", security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = Vec<TaskRead>, description = "Done.")))]
 pub(super) async fn list_tasks(c: ApiCaller) -> V1Result {
     let db = c.db;
     let rows = task::Entity::find()
@@ -132,6 +150,8 @@ pub(super) async fn list_tasks(c: ApiCaller) -> V1Result {
     ok(rows.into_iter().map(TaskRead::from).collect::<Vec<_>>())
 }
 
+#[utoipa::path(get, path = "/task/{task_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("task_id" = i32, Path)),
+    responses((status = 200, body = TaskRead, description = "Done."), (status = 404, description = "Task not found.")))]
 pub(super) async fn get_task(c: ApiCaller, path: web::Path<i32>) -> V1Result {
     let t = find::<task::Entity>(&c.db, path.into_inner(), "Task").await?;
     ok(TaskRead::from(t))
@@ -151,6 +171,8 @@ async fn task_for_change(
     Ok(t)
 }
 
+#[utoipa::path(patch, path = "/task/{task_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("task_id" = i32, Path)), request_body = TaskUpdate,
+    responses((status = 200, body = TaskRead, description = "Done."), (status = 403, description = "Not the owner."), (status = 404, description = "Task not found.")))]
 pub(super) async fn patch_task(
     c: ApiCaller,
     path: web::Path<i32>,
@@ -199,6 +221,8 @@ pub(super) async fn patch_task(
     ok(TaskRead::from(t.update(db).await?))
 }
 
+#[utoipa::path(delete, path = "/task/{task_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("task_id" = i32, Path)),
+    responses((status = 204, description = "Done."), (status = 403, description = "Not the owner."), (status = 404, description = "Task not found.")))]
 pub(super) async fn delete_task(c: ApiCaller, path: web::Path<i32>) -> V1Result {
     let db = &c.db;
     let t = task_for_change(db, &c, path.into_inner()).await?;

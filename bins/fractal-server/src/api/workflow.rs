@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use super::entities::{project, task, workflow, workflow_task};
 use super::job::jobs_using;
+use super::read::WorkflowRead;
 use super::read::{wftasks_of, workflow_read};
 use super::workflow_task::merged_args_meta;
 use super::{ProjectMember, V1Error, V1Result, created, in_transaction, no_content, ok};
@@ -22,30 +23,32 @@ use crate::schemas::required_text;
 
 type Workflow = ProjectMember<workflow::Model>;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct WorkflowCreate {
     name: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct WorkflowUpdate {
     name: Option<String>,
     reordered_workflowtask_ids: Option<Vec<i32>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct TaskSource {
     source: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct WorkflowTaskImport {
+    #[schema(value_type = Option<Object>)]
     meta: Option<serde_json::Map<String, Value>>,
     args: Option<serde_json::Map<String, Value>>,
     task: TaskSource,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = WorkflowExport)]
 pub(super) struct WorkflowImport {
     name: String,
     task_list: Vec<WorkflowTaskImport>,
@@ -73,6 +76,20 @@ async fn check_workflow_name(
     Ok(())
 }
 
+/// `/project/{project_id}/workflow/...` (`/import` before `/{workflow_id}`), relative to `/api/v1`, in mounting order.
+pub(super) fn table() -> auth_actix::openapi::RouteTable {
+    auth_actix::openapi::RouteTable::new()
+        .at(__path_create_workflow, create_workflow)
+        .at(__path_list_workflows, list_workflows)
+        .at(__path_import_workflow, import_workflow)
+        .at(__path_get_workflow, get_workflow)
+        .at(__path_patch_workflow, patch_workflow)
+        .at(__path_delete_workflow, delete_workflow)
+        .at(__path_export_workflow, export_workflow)
+}
+
+#[utoipa::path(post, path = "/project/{project_id}/workflow", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path)), request_body = WorkflowCreate,
+    responses((status = 201, body = WorkflowRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project not found.")))]
 pub(super) async fn create_workflow(
     m: ProjectMember<project::Model>,
     body: JsonObject<WorkflowCreate>,
@@ -90,6 +107,8 @@ pub(super) async fn create_workflow(
     created(workflow_read(&m.db, w).await?)
 }
 
+#[utoipa::path(get, path = "/project/{project_id}/workflow", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path)),
+    responses((status = 200, body = Vec<WorkflowRead>, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project not found.")))]
 pub(super) async fn list_workflows(m: ProjectMember<project::Model>) -> V1Result {
     let rows = workflow::Entity::find()
         .filter(workflow::Column::ProjectId.eq(m.row.id))
@@ -103,10 +122,14 @@ pub(super) async fn list_workflows(m: ProjectMember<project::Model>) -> V1Result
     ok(out)
 }
 
+#[utoipa::path(get, path = "/project/{project_id}/workflow/{workflow_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("workflow_id" = i32, Path)),
+    responses((status = 200, body = WorkflowRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
 pub(super) async fn get_workflow(m: Workflow) -> V1Result {
     ok(workflow_read(&m.db, m.row).await?)
 }
 
+#[utoipa::path(patch, path = "/project/{project_id}/workflow/{workflow_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("workflow_id" = i32, Path)), request_body = WorkflowUpdate,
+    responses((status = 200, body = WorkflowRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
 pub(super) async fn patch_workflow(m: Workflow, body: JsonObject<WorkflowUpdate>) -> V1Result {
     let db = &m.db;
     let (pid, wid) = (m.row.project_id, m.row.id);
@@ -151,6 +174,8 @@ pub(super) async fn patch_workflow(m: Workflow, body: JsonObject<WorkflowUpdate>
     ok(workflow_read(db, w).await?)
 }
 
+#[utoipa::path(delete, path = "/project/{project_id}/workflow/{workflow_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("workflow_id" = i32, Path)),
+    responses((status = 204, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
 pub(super) async fn delete_workflow(m: Workflow) -> V1Result {
     let wid = m.row.id;
     if let Some(job) = jobs_using(&m.db, None, Some(wid)).await?.first() {
@@ -173,6 +198,8 @@ pub(super) async fn delete_workflow(m: Workflow) -> V1Result {
     no_content()
 }
 
+#[utoipa::path(get, path = "/project/{project_id}/workflow/{workflow_id}/export", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("workflow_id" = i32, Path)),
+    responses((status = 200, body = WorkflowImport, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
 pub(super) async fn export_workflow(m: Workflow) -> V1Result {
     let read = workflow_read(&m.db, m.row).await?;
     let task_list: Vec<Value> = read
@@ -183,6 +210,8 @@ pub(super) async fn export_workflow(m: Workflow) -> V1Result {
     ok(json!({"name": read.name, "task_list": task_list}))
 }
 
+#[utoipa::path(post, path = "/project/{project_id}/workflow/import", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path)), request_body = WorkflowImport,
+    responses((status = 201, body = WorkflowRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project not found.")))]
 pub(super) async fn import_workflow(
     m: ProjectMember<project::Model>,
     body: web::Json<WorkflowImport>,

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::entities::{task, workflow, workflow_task};
 use super::guard::find;
+use super::read::WorkflowTaskRead;
 use super::read::{wftasks_of, wftasks_read};
 use super::{
     ProjectMember, V1Result, created, in_transaction, lax_int, no_content, ok, optional_body,
@@ -18,21 +19,24 @@ use super::{
 
 type WorkflowTask = ProjectMember<workflow_task::Model>;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct TaskIdQuery {
     task_id: i32,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 struct WorkflowTaskCreate {
+    #[schema(value_type = Option<Object>)]
     meta: Option<serde_json::Map<String, Value>>,
     args: Option<serde_json::Map<String, Value>>,
     #[serde(default, deserialize_with = "lax_int")]
     order: Option<i32>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct WorkflowTaskUpdate {
+    #[schema(value_type = Option<Object>)]
     meta: Option<serde_json::Map<String, Value>>,
     args: Option<Value>,
 }
@@ -89,6 +93,18 @@ async fn renumber(txn: &DatabaseTransaction, ids: &[i32]) -> Result<(), DbErr> {
     Ok(())
 }
 
+/// `/project/{project_id}/workflow/{workflow_id}/wftask/...`, relative to `/api/v1`, in mounting order.
+pub(super) fn table() -> auth_actix::openapi::RouteTable {
+    auth_actix::openapi::RouteTable::new()
+        .at(__path_create_wftask, create_wftask)
+        .at(__path_list_wftasks, list_wftasks)
+        .at(__path_get_wftask, get_wftask)
+        .at(__path_patch_wftask, patch_wftask)
+        .at(__path_delete_wftask, delete_wftask)
+}
+
+#[utoipa::path(post, path = "/project/{project_id}/workflow/{workflow_id}/wftask", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("workflow_id" = i32, Path), TaskIdQuery), request_body(content = Option<WorkflowTaskCreate>, content_type = "application/json", description = "Optional."),
+    responses((status = 201, body = WorkflowTaskRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project, workflow or task not found.")))]
 pub(super) async fn create_wftask(
     m: ProjectMember<workflow::Model>,
     query: web::Query<TaskIdQuery>,
@@ -138,15 +154,21 @@ pub(super) async fn create_wftask(
     created(wftasks_read(db, vec![wt]).await?.remove(0))
 }
 
+#[utoipa::path(get, path = "/project/{project_id}/workflow/{workflow_id}/wftask", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("workflow_id" = i32, Path)),
+    responses((status = 200, body = Vec<WorkflowTaskRead>, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
 pub(super) async fn list_wftasks(m: ProjectMember<workflow::Model>) -> V1Result {
     let rows = wftasks_of(&m.db, m.row.id).await?;
     ok(wftasks_read(&m.db, rows).await?)
 }
 
+#[utoipa::path(get, path = "/project/{project_id}/workflow/{workflow_id}/wftask/{wftask_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("workflow_id" = i32, Path), ("wftask_id" = i32, Path)),
+    responses((status = 200, body = WorkflowTaskRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
 pub(super) async fn get_wftask(m: WorkflowTask) -> V1Result {
     ok(wftasks_read(&m.db, vec![m.row]).await?.remove(0))
 }
 
+#[utoipa::path(patch, path = "/project/{project_id}/workflow/{workflow_id}/wftask/{wftask_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("workflow_id" = i32, Path), ("wftask_id" = i32, Path)), request_body = WorkflowTaskUpdate,
+    responses((status = 200, body = WorkflowTaskRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
 pub(super) async fn patch_wftask(
     m: WorkflowTask,
     body: JsonObject<WorkflowTaskUpdate>,
@@ -176,6 +198,8 @@ pub(super) async fn patch_wftask(
     ok(wftasks_read(db, vec![wt]).await?.remove(0))
 }
 
+#[utoipa::path(delete, path = "/project/{project_id}/workflow/{workflow_id}/wftask/{wftask_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("workflow_id" = i32, Path), ("wftask_id" = i32, Path)),
+    responses((status = 204, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
 pub(super) async fn delete_wftask(m: WorkflowTask) -> V1Result {
     let (tid, wid) = (m.row.id, m.row.workflow_id);
     in_transaction(&m.db, move |txn| {

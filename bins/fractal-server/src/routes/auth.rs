@@ -3,6 +3,7 @@
 
 use crate::user_table::SeaOrmStore;
 use actix_web::{HttpRequest, HttpResponse, web};
+use auth_actix::openapi::RouteTable;
 use auth_actix::routes::UserSchema;
 use auth_actix::{
     Access, Active, ApiError, AuthStack, Context, CurrentUser, Router, Superuser, auth_state_of,
@@ -14,53 +15,51 @@ use crate::schemas::{FractalSchema, UserRead, UserUpdateStrictBody, strict_updat
 
 type Store = SeaOrmStore;
 
-/// Mounts everything under `/auth` (the password routes only when `password_login`): the
-/// Fractal routes first, then the library's routers of `stack`.
-pub fn configure(
-    stack: AuthStack<Store>,
-    password_login: bool,
-) -> impl FnOnce(&mut web::ServiceConfig) {
-    move |cfg| {
-        // The paths every authenticated client calls come first: actix tries resources in
-        // order, and the later ones include patterns (`/{name}/authorize`) that cost a regex.
-        let mut scope = web::scope("/auth")
-            .route("/whoami", web::get().to(whoami))
-            .route("/current-user", web::get().to(whoami))
-            .route("/current-user", web::patch().to(patch_current_user))
-            .route("/user/me", web::get().to(super::me::user_me))
-            .route("/userlist", web::get().to(userlist));
-        if password_login {
-            // Token and cookie login, and the mailed-token flows, exist only where users have
-            // passwords here (FRACTAL_AUTH=embedded).
-            scope = scope
-                .service(stack.scope::<FractalSchema>("/token", &[Router::auth("bearer")]))
-                .configure(stack.routers::<FractalSchema>(&[
-                    Router::auth("cookie"),
-                    Router::ResetPassword,
-                    Router::Verify,
-                    Router::LogoutAll,
-                    Router::OAuth,
-                ]));
-        }
-        cfg.service(
-            scope
-                .configure(stack.routers::<FractalSchema>(&[
-                    Router::GuardedRegister(Access::Superuser),
-                    Router::Groups,
-                ]))
-                .service(stack.scope::<FractalSchema>("/current-user", &[Router::OAuthAccounts]))
-                .service(
-                    web::scope("/users")
-                        .route("", web::get().to(userlist))
-                        .configure(stack.routers::<FractalSchema>(&[
-                            Router::Permissions,
-                            Router::GuardedUsers(Access::Superuser),
-                        ])),
-                ),
-        );
+/// Everything under `/auth` (relative to it; the password routes only when `password_login`):
+/// the Fractal routes first, then the library's routers of `stack`.
+pub fn table(stack: &AuthStack<Store>, password_login: bool) -> RouteTable {
+    let routers = |routers: &[Router]| stack.route_table::<FractalSchema>(routers);
+    // The paths every authenticated client calls come first: actix tries resources in
+    // order, and the later ones include patterns (`/{name}/authorize`) that cost a regex.
+    let mut table = RouteTable::new()
+        .at(__path_whoami, whoami)
+        .at(__path_current_user, current_user)
+        .at(__path_patch_current_user, patch_current_user)
+        .at(super::me::__path_user_me, super::me::user_me)
+        .at(__path_userlist, userlist);
+    if password_login {
+        // Token and cookie login, and the mailed-token flows, exist only where users have
+        // passwords here (FRACTAL_AUTH=embedded).
+        table = table
+            .nest("/token", routers(&[Router::auth("bearer")]))
+            .merge(routers(&[
+                Router::auth("cookie"),
+                Router::ResetPassword,
+                Router::Verify,
+                Router::LogoutAll,
+                Router::OAuth,
+            ]));
     }
+    table
+        .merge(routers(&[
+            Router::GuardedRegister(Access::Superuser),
+            Router::Groups,
+        ]))
+        .nest("/current-user", routers(&[Router::OAuthAccounts]))
+        .nest(
+            "/users",
+            RouteTable::new()
+                .at(__path_list_users, list_users)
+                .merge(routers(&[
+                    Router::Permissions,
+                    Router::GuardedUsers(Access::Superuser),
+                ])),
+        )
 }
 
+/// `GET /auth/whoami` (Fractal 1.3): the current active user.
+#[utoipa::path(get, path = "/whoami", tag = "users", security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = UserRead)))]
 async fn whoami(
     req: HttpRequest,
     current: CurrentUser<Store, Active>,
@@ -69,8 +68,19 @@ async fn whoami(
     Ok(HttpResponse::Ok().json(FractalSchema::read(&state, current.user()).await?))
 }
 
+/// `GET /auth/current-user` (Fractal 2.x): the current active user.
+#[utoipa::path(get, path = "/current-user", tag = "users", security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = UserRead)))]
+async fn current_user(
+    req: HttpRequest,
+    current: CurrentUser<Store, Active>,
+) -> Result<HttpResponse, ApiError> {
+    whoami(req, current).await
+}
+
 /// Paging of `GET /auth/userlist` and `GET /auth/users`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Users to skip (default 0).
     pub offset: Option<u64>,
@@ -81,6 +91,9 @@ pub struct ListQuery {
 /// Users per database round trip when streaming the whole list.
 const USERLIST_CHUNK: u64 = 1000;
 
+/// `GET /auth/userlist` (Fractal 1.3): every user, ordered by id (superuser).
+#[utoipa::path(get, path = "/userlist", tag = "users", params(ListQuery), security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = Vec<UserRead>), (status = 403, description = "Not a superuser.")))]
 async fn userlist(
     req: HttpRequest,
     _admin: CurrentUser<Store, Superuser>,
@@ -132,6 +145,20 @@ async fn userlist(
         .streaming(chunks))
 }
 
+/// `GET /auth/users` (Fractal 2.x): every user, ordered by id (superuser).
+#[utoipa::path(get, path = "", tag = "users", params(ListQuery), security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = Vec<UserRead>), (status = 403, description = "Not a superuser.")))]
+async fn list_users(
+    req: HttpRequest,
+    admin: CurrentUser<Store, Superuser>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    userlist(req, admin, query).await
+}
+
+/// `PATCH /auth/current-user`: one's own `cache_dir` (other fields are 422).
+#[utoipa::path(patch, path = "/current-user", tag = "users", request_body = UserUpdateStrictBody, security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = UserRead), (status = 409, description = "Changed by another request; retry.")))]
 async fn patch_current_user(
     req: HttpRequest,
     current: CurrentUser<Store, Active>,

@@ -4,6 +4,7 @@
 use crate::user_table::SeaOrmStore;
 use actix_web::{HttpResponse, web};
 use auth_actix::ApiError;
+use auth_actix::openapi::RouteTable;
 use serde_json::json;
 
 /// What `/health/ready` probes.
@@ -14,12 +15,23 @@ pub struct Readiness {
     pub redis: Option<auth_redis::Redis>,
 }
 
-/// Mounts `/health` and `/health/ready`.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/health", web::get().to(health))
-        .route("/health/ready", web::get().to(ready));
+/// `/health` and `/health/ready`.
+pub fn table() -> RouteTable {
+    RouteTable::without_storage()
+        .at(__path_health, health)
+        .at(__path_ready, ready)
 }
 
+/// `{"status": "ok"}`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documentation only: the handlers answer with `json!`
+struct Health {
+    status: String,
+    database: Option<String>,
+    redis: Option<String>,
+}
+
+#[utoipa::path(get, path = "/health", tag = "health", responses((status = 200, body = Health, description = "Alive.")))]
 async fn health() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
@@ -27,6 +39,9 @@ async fn health() -> HttpResponse {
 /// 200 `{"status": "ok", "database": "ok", "redis": "ok" | "not configured"}`, or 503
 /// `{"detail": {"database": …, "redis": …}}` with `Retry-After` when a store does not answer
 /// (the log line names it and its error).
+#[utoipa::path(get, path = "/health/ready", tag = "health", responses(
+    (status = 200, body = Health, description = "The database (and Redis) answer."),
+    (status = 503, description = "`{\"detail\": {\"database\": …, \"redis\": …}}`: a store does not answer.")))]
 async fn ready(readiness: Option<web::Data<Readiness>>) -> Result<HttpResponse, ApiError> {
     let Some(r) = readiness else {
         return Ok(HttpResponse::Ok().json(json!({ "status": "ok" })));

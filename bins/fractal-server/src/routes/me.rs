@@ -4,6 +4,7 @@
 use crate::user_table::{FractalUser, SeaOrmStore};
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{CloseCode, CloseReason, Message};
+use auth_actix::openapi::RouteTable;
 use auth_actix::routes::UserSchema;
 use auth_actix::{
     ApiError, PermissionSpec, Permitted, auth_state_of, current_user, websocket_auth,
@@ -14,10 +15,11 @@ use serde::{Deserialize, Serialize};
 
 type Store = SeaOrmStore;
 
-/// Mounts `/api/me` and `/api/events`.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/me", web::get().to(api_me))
-        .route("/api/events", web::get().to(events));
+/// `/api/me` and `/api/events`.
+pub fn table() -> RouteTable {
+    RouteTable::new()
+        .at(__path_api_me, api_me)
+        .at(__path_events, events)
 }
 
 /// `{"admin": ["read"]}`: what Jupyverse's `GET /auth/user/me` requires.
@@ -33,6 +35,8 @@ impl PermissionSpec for AdminRead {
 }
 
 /// `GET /auth/user/me` (Jupyverse): the current user, for holders of `admin:read` only.
+#[utoipa::path(get, path = "/user/me", tag = "users", security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = crate::schemas::UserRead), (status = 403, description = "Lacks admin:read.")))]
 pub async fn user_me(
     req: HttpRequest,
     me: Permitted<Store, AdminRead>,
@@ -42,7 +46,7 @@ pub async fn user_me(
 }
 
 /// Jupyverse's identity model, filled from the local user.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Identity {
     /// Fractal username, else the e-mail.
     pub username: String,
@@ -77,10 +81,21 @@ impl From<&FractalUser> for Identity {
     }
 }
 
+/// `GET /api/me`: who the caller is and which of the asked permissions they hold.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ApiMe {
+    /// Jupyverse's identity.
+    pub identity: Identity,
+    /// The granted subset of `?permissions=`.
+    #[schema(value_type = std::collections::BTreeMap<String, Vec<String>>)]
+    pub permissions: Permissions,
+}
+
 /// `?permissions={"resource": ["action"]}` (single quotes tolerated).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PermissionsQuery {
-    /// JSON object of string arrays.
+    /// JSON object of string arrays, e.g. `{"contents": ["read"]}`.
     pub permissions: Option<String>,
 }
 
@@ -96,21 +111,27 @@ fn requested(query: &PermissionsQuery) -> Result<Option<Permissions>, ApiError> 
         .transpose()
 }
 
+#[utoipa::path(get, path = "/api/me", tag = "users", params(PermissionsQuery), security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = ApiMe)))]
 async fn api_me(
     req: HttpRequest,
     query: web::Query<PermissionsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let asked = requested(&query)?.unwrap_or_default();
     let (auth, grant) = current_user::<Store>(&req, &Permissions::new()).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "identity": Identity::from(&auth.user),
-        "permissions": grant.granted(&asked),
-    })))
+    Ok(HttpResponse::Ok().json(ApiMe {
+        identity: Identity::from(&auth.user),
+        permissions: grant.granted(&asked),
+    }))
 }
 
 /// The event stream: refused before the upgrade (403) unless the user holds any requested
 /// action; greets with the granted subset (`null`: unrestricted); echoes text messages while
 /// the user may still be here, and closes with 1008 as soon as they may not.
+#[utoipa::path(get, path = "/api/events", tag = "users", params(PermissionsQuery), security(("bearer" = []), ("cookie" = [])),
+    responses((status = 101, description = "Switched to the WebSocket event stream."),
+        (status = 400, description = "Not a WebSocket upgrade."),
+        (status = 403, description = "Holds none of the asked permissions.")))]
 async fn events(
     req: HttpRequest,
     body: web::Payload,

@@ -19,47 +19,85 @@ async fn openapi_lists_every_route_with_its_statuses() {
         .unwrap();
     assert_eq!(doc["openapi"].as_str().unwrap().chars().next(), Some('3'));
     let expected: &[(&str, &str, &[&str])] = &[
-        ("/auth/token/login", "post", &["200", "400", "422"]),
-        ("/auth/token/logout", "post", &["204", "401"]),
-        ("/auth/login", "post", &["204", "400", "422"]),
-        ("/auth/logout", "post", &["204", "401"]),
+        (
+            "/auth/token/login",
+            "post",
+            &["200", "400", "422", "429", "503"],
+        ),
+        ("/auth/token/logout", "post", &["204", "401", "503"]),
+        ("/auth/login", "post", &["204", "400", "422", "429", "503"]),
+        ("/auth/logout", "post", &["204", "401", "503"]),
+        ("/auth/logout-all", "post", &["204", "401", "503"]),
         (
             "/auth/register",
             "post",
-            &["201", "400", "401", "403", "422"],
+            &["201", "400", "401", "403", "422", "429", "503"],
         ),
-        ("/auth/forgot-password", "post", &["202", "422"]),
-        ("/auth/reset-password", "post", &["200", "400", "422"]),
-        ("/auth/request-verify-token", "post", &["202", "422"]),
-        ("/auth/verify", "post", &["200", "400", "422"]),
-        ("/auth/users/me", "get", &["200", "401", "403"]),
+        (
+            "/auth/forgot-password",
+            "post",
+            &["202", "422", "429", "503"],
+        ),
+        (
+            "/auth/reset-password",
+            "post",
+            &["200", "400", "422", "503"],
+        ),
+        (
+            "/auth/request-verify-token",
+            "post",
+            &["202", "422", "429", "503"],
+        ),
+        ("/auth/verify", "post", &["200", "400", "422", "503"]),
+        ("/auth/users/me", "get", &["200", "401", "403", "503"]),
         (
             "/auth/users/me",
             "patch",
-            &["200", "400", "401", "403", "422"],
+            &["200", "400", "401", "403", "409", "422", "503"],
         ),
-        ("/auth/users/{id}", "get", &["200", "401", "403", "404"]),
+        (
+            "/auth/users/{id}",
+            "get",
+            &["200", "401", "403", "404", "422", "503"],
+        ),
         (
             "/auth/users/{id}",
             "patch",
-            &["200", "400", "401", "403", "404", "422"],
+            &["200", "400", "401", "403", "404", "409", "422", "503"],
         ),
-        ("/auth/users/{id}", "delete", &["204", "401", "403", "404"]),
-        ("/auth/whoami", "get", &["200", "401"]),
-        ("/auth/current-user", "get", &["200", "401"]),
-        ("/auth/current-user", "patch", &["200", "401", "422"]),
-        ("/auth/userlist", "get", &["200", "401", "403", "422"]),
-        ("/auth/users", "get", &["200", "401", "403", "422"]),
+        (
+            "/auth/users/{id}",
+            "delete",
+            &["204", "401", "403", "404", "422", "503"],
+        ),
+        (
+            "/auth/users/{id}/logout-all",
+            "post",
+            &["204", "401", "403", "404", "422", "503"],
+        ),
+        ("/auth/whoami", "get", &["200", "401", "503"]),
+        ("/auth/current-user", "get", &["200", "401", "503"]),
+        (
+            "/auth/current-user",
+            "patch",
+            &["200", "401", "409", "422", "503"],
+        ),
+        (
+            "/auth/userlist",
+            "get",
+            &["200", "401", "403", "422", "503"],
+        ),
+        ("/auth/users", "get", &["200", "401", "403", "422", "503"]),
         ("/health", "get", &["200"]),
         (
             "/api/v1/project/{project_id}/dataset/{dataset_id}",
             "get",
-            &["200", "401", "403", "404", "422"],
+            &["200", "401", "403", "404", "422", "503"],
         ),
         (
             "/api/v1/task/{task_id}",
             "patch",
-            &["200", "401", "403", "404", "422"],
+            &["200", "401", "403", "404", "422", "503"],
         ),
     ];
     for (path, method, statuses) in expected {
@@ -82,6 +120,10 @@ async fn openapi_lists_every_route_with_its_statuses() {
         "BearerResponse",
         "ErrorModel",
         "HTTPValidationError",
+        "ValidationError",
+        "OAuthAccountRead",
+        "ProjectRead",
+        "TaskRead",
     ] {
         assert!(schemas.contains_key(s), "schema {s}");
     }

@@ -16,6 +16,7 @@ mod matrix;
 mod metrics;
 mod oauth_login;
 mod oidc;
+mod openapi;
 mod plugins;
 mod python_fractal;
 mod reset_verify;

@@ -461,3 +461,85 @@ async fn a_logged_in_user_associates_a_provider_account_with_themselves() {
         .await;
     assert_eq!(status, 204);
 }
+
+#[tokio::test]
+async fn describe_documents_the_oauth_group_and_permission_routers_as_mounted() {
+    use auth_actix::{PlainSchema, Router};
+    let app = spawn(|_| {}).await;
+    let mut doc = auth_actix::openapi::document("t", "1", "");
+    let stack = &app.stack;
+    stack.describe::<PlainSchema>("/auth/associate", &[Router::OAuthAssociate], &mut doc);
+    stack.describe::<PlainSchema>(
+        "/auth",
+        &[
+            Router::auth("no-such-backend"),
+            Router::OAuth,
+            Router::OAuthAccounts,
+            Router::Groups,
+        ],
+        &mut doc,
+    );
+    stack.describe::<PlainSchema>("/users", &[Router::Permissions], &mut doc);
+    let doc = serde_json::to_value(&doc).unwrap();
+    assert!(
+        auth_actix::openapi::dangling_refs(&doc).is_empty(),
+        "{:?}",
+        auth_actix::openapi::dangling_refs(&doc)
+    );
+    let paths = doc["paths"].as_object().unwrap();
+    let mut operations = Vec::new();
+    for (path, item) in paths {
+        for method in item.as_object().unwrap().keys() {
+            operations.push((method.to_uppercase(), path.clone()));
+        }
+    }
+    operations.sort();
+    let expected = [
+        ("DELETE", "/auth/group/{group_id}"),
+        ("DELETE", "/auth/oauth-accounts/{account_id}"),
+        ("GET", "/auth/associate/github/authorize"),
+        ("GET", "/auth/associate/github/callback"),
+        ("GET", "/auth/github/authorize"),
+        ("GET", "/auth/github/callback"),
+        ("GET", "/auth/group"),
+        ("GET", "/auth/group/{group_id}"),
+        ("GET", "/auth/group/{group_id}/permissions"),
+        ("GET", "/auth/oauth-accounts"),
+        ("GET", "/users/{user_id}/permissions"),
+        ("POST", "/auth/group"),
+        ("POST", "/auth/group/{group_id}/add-user/{user_id}"),
+        ("POST", "/auth/group/{group_id}/remove-user/{user_id}"),
+        ("PUT", "/auth/group/{group_id}/permissions"),
+        ("PUT", "/users/{user_id}/permissions"),
+    ];
+    let expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+        .collect();
+    assert_eq!(operations, expected);
+    // Every documented operation is mounted: none falls through to the app's 404.
+    for (method, path) in &operations {
+        let concrete = path
+            .replace("{group_id}", "1")
+            .replace("{user_id}", "1")
+            .replace("{account_id}", "1");
+        let res = app
+            .client
+            .request(
+                Method::from_bytes(method.as_bytes()).unwrap(),
+                app.url(&concrete),
+            )
+            .send()
+            .await
+            .unwrap();
+        // Unauthenticated: 401 where a credential is needed; the login authorize answers.
+        assert_ne!(res.status().as_u16(), 404, "{method} {path}");
+        assert_ne!(res.status().as_u16(), 405, "{method} {path}");
+    }
+    assert_eq!(
+        paths["/auth/group/{group_id}/add-user/{user_id}"]["post"]["parameters"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+}

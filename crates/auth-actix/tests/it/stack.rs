@@ -1,6 +1,10 @@
 //! The stack's defaults and routers, as an embedding application sees them.
 
-use secrecy::ExposeSecret;
+use std::sync::Arc;
+
+use auth_actix::{AuthStack, AuthStackConfig, PlainSchema, Router};
+use auth_core::memory::MemoryStore;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
 use crate::helpers::spawn;
@@ -159,4 +163,47 @@ async fn superuser_routes_and_unknown_backends() {
         .await
         .unwrap();
     assert_eq!(res.status().as_u16(), 404);
+}
+
+#[tokio::test]
+async fn describe_documents_what_scope_mounts() {
+    let store = Arc::new(MemoryStore::<uuid::Uuid>::new());
+    let mut config = AuthStackConfig::new(SecretString::from("a long random secret".to_owned()));
+    config.cookie = Some(("cookie".into(), auth_core::CookieTransportConfig::default()));
+    let stack = AuthStack::build(store, config).await.unwrap();
+    let mut doc = auth_actix::openapi::document("t", "1", "");
+    stack.describe::<PlainSchema>("/auth/jwt", &[Router::auth("bearer")], &mut doc);
+    stack.describe::<PlainSchema>("/auth/cookie", &[Router::auth("cookie")], &mut doc);
+    stack.describe::<PlainSchema>(
+        "/auth",
+        &[Router::auth("nope"), Router::LogoutAll],
+        &mut doc,
+    );
+    stack.describe::<PlainSchema>("/users", &[Router::Users], &mut doc);
+    let doc = serde_json::to_value(&doc).unwrap();
+    let responses = |path: &str, method: &str| -> Vec<String> {
+        doc["paths"][path][method]["responses"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{method} {path}"))
+            .keys()
+            .cloned()
+            .collect()
+    };
+    // The login of each backend is described by its transport.
+    assert!(responses("/auth/jwt/login", "post").contains(&"200".to_owned()));
+    assert!(!responses("/auth/jwt/login", "post").contains(&"204".to_owned()));
+    assert!(responses("/auth/cookie/login", "post").contains(&"204".to_owned()));
+    // A router that is not mounted (unknown backend) is not described.
+    assert!(doc["paths"]["/auth/login"].is_null());
+    assert!(doc["paths"]["/auth/logout-all"]["post"].is_object());
+    assert_eq!(
+        doc["paths"]["/users/{id}"]["get"]["parameters"][0]["name"],
+        "id"
+    );
+    assert!(responses("/users/{id}/logout-all", "post").contains(&"403".to_owned()));
+    assert!(
+        auth_actix::openapi::dangling_refs(&doc).is_empty(),
+        "{:?}",
+        auth_actix::openapi::dangling_refs(&doc)
+    );
 }
