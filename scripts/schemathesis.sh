@@ -14,8 +14,28 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/scripts/fractal_pyenv.sh"
 venv=${FRACTAL_SCHEMATHESIS_VENV:-$HOME/.cache/fractal-schemathesis-venv}
 
+# CPython 3.11.0-3.11.7 and 3.12.0-3.12.1 raise a spurious "SystemError: AST constructor
+# recursion depth mismatch" (CPython gh-106905, fixed in 3.11.8 and 3.12.2), which hypothesis
+# hits now and then inside schemathesis as a "Runtime Error": a crash of the tool, not a finding
+# about our server. So the venv is made with an interpreter that has the fix: the first of
+# $FRACTAL_SCHEMATHESIS_PYTHON, python3.13, python3.12, python3 and pyenv's versions.
+unaffected() {
+  "$1" -c 'import sys; v = sys.version_info[:3]; sys.exit(not (v >= (3, 12, 2) or (3, 11, 8) <= v < (3, 12) ))' 2>/dev/null
+}
+pick_python() {
+  local c
+  for c in ${FRACTAL_SCHEMATHESIS_PYTHON:-} python3.13 python3.12 python3 \
+    $(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.1[1-9]*/bin/python3 2>/dev/null | sort -rV); do
+    if command -v "$c" >/dev/null 2>&1 && unaffected "$c"; then command -v "$c"; return; fi
+  done
+  return 1
+}
+if [ -x "$venv/bin/python" ] && ! unaffected "$venv/bin/python"; then
+  rm -rf "$venv"
+fi
 if [ ! -x "$venv/bin/schemathesis" ] || [ ! -x "$venv/bin/openapi-spec-validator" ]; then
-  python3 -m venv "$venv" >/dev/null 2>&1 || fractal_unavailable "cannot make a Python venv"
+  python=$(pick_python) || fractal_unavailable "no Python >= 3.11.8 (or >= 3.12.2) for schemathesis (CPython gh-106905)"
+  "$python" -m venv "$venv" >/dev/null 2>&1 || fractal_unavailable "cannot make a Python venv"
   [ -x "$venv/bin/pip" ] || "$venv/bin/python" -m ensurepip -q >/dev/null 2>&1 \
     || { rm -rf "$venv"; fractal_unavailable "cannot install pip in a venv"; }
   "$venv/bin/python" -m pip install -q "schemathesis==4.32.5" "openapi-spec-validator==0.9.0" >/dev/null 2>&1 \

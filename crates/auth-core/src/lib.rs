@@ -77,8 +77,8 @@ pub use ratelimit::{
 };
 pub use revocation::{MemoryRevocations, RevocationList};
 pub use store::{
-    AccessToken, AccessTokenDatabase, Group, GroupDatabase, Page, PermissionDatabase,
-    ProfileChange, UserCondition, UserDatabase, UserPatch,
+    AccessToken, AccessTokenDatabase, Group, GroupDatabase, LinksToKeep, Page, PermissionDatabase,
+    ProfileChange, Unlinked, UserCondition, UserDatabase, UserPatch,
 };
 pub use strategy::{DatabaseStrategy, JwtStrategy, JwtStrategyConfig, Strategy, TokenSubject};
 pub use transport::{

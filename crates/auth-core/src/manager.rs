@@ -15,7 +15,7 @@ use crate::error::AuthError;
 use crate::hooks::{NoHooks, UserChanges, UserHooks};
 use crate::jwt::{JwtCodec, JwtRejection, now_ts};
 use crate::password::{PasswordHasher, PasswordPolicy, Verification};
-use crate::store::{ProfileChange, UserCondition, UserDatabase, UserPatch};
+use crate::store::{LinksToKeep, ProfileChange, Unlinked, UserCondition, UserDatabase, UserPatch};
 use crate::strategy::TokenSubject;
 use crate::transport::{LoginResponse, LogoutResponse};
 use crate::user::{NewUser, OAuthAccountData, User, UserId};
@@ -727,17 +727,23 @@ impl<D: UserDatabase> UserManager<D> {
         user: &UserOf<D>,
         account_id: &D::Id,
     ) -> Result<(), AuthError> {
-        let accounts = self.db.oauth_accounts(&user.id).await?;
-        let not_found = || AuthError::OAuthAccountNotExists(account_id.to_string());
-        if !accounts.iter().any(|a| &a.id == account_id) {
-            return Err(not_found());
-        }
-        if accounts.len() == 1 && !has_password(user) {
-            return Err(AuthError::LastLoginMethod);
-        }
-        if !self.db.delete_oauth_account(&user.id, account_id).await? {
-            // Unlinked meanwhile by a concurrent request.
-            return Err(not_found());
+        // The store checks and deletes in one step, so two concurrent unlinks of a
+        // password-less user's last two links cannot both succeed.
+        let keep = if has_password(user) {
+            LinksToKeep::Any
+        } else {
+            LinksToKeep::AtLeastOne
+        };
+        match self
+            .db
+            .delete_oauth_account(&user.id, account_id, keep)
+            .await?
+        {
+            Unlinked::Deleted => {}
+            Unlinked::NotLinked => {
+                return Err(AuthError::OAuthAccountNotExists(account_id.to_string()));
+            }
+            Unlinked::LastLink => return Err(AuthError::LastLoginMethod),
         }
         self.hooks
             .on_after_update(

@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use crate::error::AuthError;
 use crate::permissions::Permissions;
 use crate::store::{
-    AccessToken, AccessTokenDatabase, Group, GroupDatabase, Page, PermissionDatabase, UserDatabase,
-    UserPatch,
+    AccessToken, AccessTokenDatabase, Group, GroupDatabase, LinksToKeep, Page, PermissionDatabase,
+    Unlinked, UserDatabase, UserPatch,
 };
 use crate::user::{NewUser, OAuthAccount, OAuthAccountData, Profile, User, UserId};
 
@@ -192,16 +192,31 @@ impl<Id: GeneratedId, P: Profile> UserDatabase for MemoryStore<Id, P> {
         Ok(())
     }
 
-    async fn delete_oauth_account(&self, user_id: &Id, account_id: &Id) -> Result<bool, AuthError> {
+    async fn delete_oauth_account(
+        &self,
+        user_id: &Id,
+        account_id: &Id,
+        keep: LinksToKeep,
+    ) -> Result<Unlinked, AuthError> {
+        // One lock for the check and the delete: concurrent unlinks are serialised.
         let mut state = self.lock();
         let owned = state
             .oauth
             .get(account_id)
             .is_some_and(|a| &a.user_id == user_id);
-        if owned {
-            state.oauth.remove(account_id);
+        if !owned {
+            return Ok(Unlinked::NotLinked);
         }
-        Ok(owned)
+        let links = state
+            .oauth
+            .values()
+            .filter(|a| &a.user_id == user_id)
+            .count();
+        if keep == LinksToKeep::AtLeastOne && links == 1 {
+            return Ok(Unlinked::LastLink);
+        }
+        state.oauth.remove(account_id);
+        Ok(Unlinked::Deleted)
     }
 
     async fn list(&self, page: Page) -> Result<Vec<User<Id, P>>, AuthError> {

@@ -222,16 +222,39 @@ pub trait UserDatabase: Send + Sync + 'static {
         &self,
         user_id: &Self::Id,
     ) -> Result<Vec<OAuthAccount<Self::Id>>, AuthError>;
-    /// Deletes one OAuth link of a user; `false` if there was none with that id.
+    /// Deletes one OAuth link of a user, keeping at least `keep` of them, as one atomic step:
+    /// concurrent calls for one user never leave fewer links than each was told to keep (two
+    /// unlinks of a password-less user's last two links: one is [`Unlinked::LastLink`]).
     async fn delete_oauth_account(
         &self,
         user_id: &Self::Id,
         account_id: &Self::Id,
-    ) -> Result<bool, AuthError>;
+        keep: LinksToKeep,
+    ) -> Result<Unlinked, AuthError>;
     /// One page of users ordered by id.
     async fn list(&self, page: Page) -> Result<Vec<User<Self::Id, Self::Profile>>, AuthError>;
     /// How many users there are.
     async fn count(&self) -> Result<u64, AuthError>;
+}
+
+/// How many OAuth links [`UserDatabase::delete_oauth_account`] must leave to a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinksToKeep {
+    /// None need remain: the user has a password to log in with.
+    Any,
+    /// At least one: the links are the user's only way to log in.
+    AtLeastOne,
+}
+
+/// What [`UserDatabase::delete_oauth_account`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unlinked {
+    /// The link is gone.
+    Deleted,
+    /// The user has no link with that id (never had, or it was unlinked meanwhile).
+    NotLinked,
+    /// Kept: it is the user's last link and [`LinksToKeep::AtLeastOne`] was asked.
+    LastLink,
 }
 
 /// A window over an ordered listing.

@@ -7,19 +7,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use auth_core::{
-    AccessToken, AccessTokenDatabase, AuthError, Email, Group, GroupDatabase, NewUser,
+    AccessToken, AccessTokenDatabase, AuthError, Email, Group, GroupDatabase, LinksToKeep, NewUser,
     OAuthAccount, OAuthAccountData, Page, PermissionDatabase, Permissions, RevocationList,
-    TtlCache, User, UserDatabase, UserPatch,
+    TtlCache, Unlinked, User, UserDatabase, UserPatch,
 };
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{
-    Alias, DeleteStatement, Expr, ExprTrait as _, InsertStatement, IntoIden, IntoValueTuple, Order,
-    Query, SelectStatement, UpdateStatement, ValueTuple, ValueType,
+    Alias, DeleteStatement, Expr, ExprTrait as _, InsertStatement, IntoIden, IntoValueTuple,
+    LockType, Order, Query, SelectStatement, UpdateStatement, ValueTuple, ValueType,
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection,
     EntityTrait, IdenStatic, ModelTrait, PaginatorTrait, QueryFilter, QueryOrder, QueryResult,
-    QuerySelect, Set, Value,
+    QuerySelect, Set, TransactionTrait, Value,
 };
 
 use crate::error::{Conflict, map_db_err};
@@ -269,6 +269,66 @@ impl<T: UserTable> SeaOrmStore<T> {
     async fn update_rows(&self, stmt: &UpdateStatement) -> Result<u64, AuthError> {
         let res = self.db.execute(stmt).await.map_err(|e| self.fail(e))?;
         Ok(res.rows_affected())
+    }
+
+    /// [`UserDatabase::delete_oauth_account`] in one transaction: delete, count what is left,
+    /// roll back if that breaks `keep`. Concurrent unlinks of one user are serialised: on
+    /// PostgreSQL and MariaDB by first locking the user's links (`SELECT … FOR UPDATE`, which
+    /// reads the latest committed rows), on SQLite by the DELETE, which takes the database's
+    /// write lock before it reads anything.
+    async fn unlink_in_transaction(
+        &self,
+        user_id: &T::Id,
+        account_id: &T::Id,
+        keep: LinksToKeep,
+    ) -> Result<Unlinked, AuthError> {
+        let of_user = || Expr::col(Oauthaccount::UserId).eq(*user_id);
+        let txn = self.db.begin().await.map_err(|e| self.fail(e))?;
+        if self.db.get_database_backend() != DatabaseBackend::Sqlite {
+            let lock = Query::select()
+                .column(Oauthaccount::Id)
+                .from(Oauthaccount::Table)
+                .and_where(of_user())
+                .lock(LockType::Update)
+                .to_owned();
+            txn.query_all(&lock).await.map_err(|e| self.fail(e))?;
+        }
+        let delete = Query::delete()
+            .from_table(Oauthaccount::Table)
+            .and_where(Expr::col(Oauthaccount::Id).eq(*account_id))
+            .and_where(of_user())
+            .to_owned();
+        let deleted = txn
+            .execute(&delete)
+            .await
+            .map_err(|e| self.fail(e))?
+            .rows_affected();
+        let outcome = if deleted == 0 {
+            Unlinked::NotLinked
+        } else if keep == LinksToKeep::AtLeastOne {
+            let count = Query::select()
+                .expr_as(Expr::col(Oauthaccount::Id).count(), Alias::new("n"))
+                .from(Oauthaccount::Table)
+                .and_where(of_user())
+                .to_owned();
+            let left: i64 = match txn.query_one(&count).await.map_err(|e| self.fail(e))? {
+                Some(row) => row.try_get("", "n").map_err(|e| self.fail(e))?,
+                None => 0,
+            };
+            if left == 0 {
+                Unlinked::LastLink
+            } else {
+                Unlinked::Deleted
+            }
+        } else {
+            Unlinked::Deleted
+        };
+        if outcome == Unlinked::Deleted {
+            txn.commit().await.map_err(|e| self.fail(e))?;
+        } else {
+            txn.rollback().await.map_err(|e| self.fail(e))?;
+        }
+        Ok(outcome)
     }
 
     /// Rows affected by a DELETE.
@@ -697,15 +757,11 @@ impl<T: UserTable> UserDatabase for SeaOrmStore<T> {
         &self,
         user_id: &T::Id,
         account_id: &T::Id,
-    ) -> Result<bool, AuthError> {
-        let stmt = Query::delete()
-            .from_table(Oauthaccount::Table)
-            .and_where(Expr::col(Oauthaccount::Id).eq(*account_id))
-            .and_where(Expr::col(Oauthaccount::UserId).eq(*user_id))
-            .to_owned();
-        let res = self.delete_rows(&stmt).await;
+        keep: LinksToKeep,
+    ) -> Result<Unlinked, AuthError> {
+        let res = self.unlink_in_transaction(user_id, account_id, keep).await;
         self.cache.accounts.remove(user_id);
-        Ok(res? > 0)
+        res
     }
 
     async fn list(&self, page: Page) -> Result<Vec<UserOf<T>>, AuthError> {

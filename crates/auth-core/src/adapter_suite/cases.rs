@@ -6,8 +6,8 @@ use chrono::{Duration, Utc};
 
 use super::{Samples, SuiteStore};
 use crate::{
-    AccessToken, AuthError, Email, NewUser, OAuthAccountData, Page, Permissions, ProfileChange,
-    User, UserPatch,
+    AccessToken, AuthError, Email, LinksToKeep, NewUser, OAuthAccountData, Page, Permissions,
+    ProfileChange, Unlinked, User, UserPatch,
 };
 
 fn new_user<P: Default>(email: &str) -> NewUser<P> {
@@ -198,12 +198,35 @@ pub async fn oauth_accounts<S: Samples>(s: Arc<dyn SuiteStore<S::Id, S::Profile>
     assert_eq!(listed.len(), 2);
     assert_eq!(listed.iter().find(|l| l.id == a.id), Some(&refreshed));
 
-    assert!(
-        !s.delete_oauth_account(&v.id, &a.id).await.unwrap(),
+    assert_eq!(
+        s.delete_oauth_account(&v.id, &a.id, LinksToKeep::Any)
+            .await
+            .unwrap(),
+        Unlinked::NotLinked,
         "not v's account"
     );
-    assert!(s.delete_oauth_account(&u.id, &a.id).await.unwrap());
+    assert_eq!(
+        s.delete_oauth_account(&u.id, &a.id, LinksToKeep::AtLeastOne)
+            .await
+            .unwrap(),
+        Unlinked::Deleted
+    );
     assert_eq!(s.oauth_accounts(&u.id).await.unwrap().len(), 1);
+    let last = s.oauth_accounts(&u.id).await.unwrap().remove(0);
+    assert_eq!(
+        s.delete_oauth_account(&u.id, &last.id, LinksToKeep::AtLeastOne)
+            .await
+            .unwrap(),
+        Unlinked::LastLink
+    );
+    assert_eq!(s.oauth_accounts(&u.id).await.unwrap(), vec![last.clone()]);
+    assert_eq!(
+        s.delete_oauth_account(&u.id, &last.id, LinksToKeep::Any)
+            .await
+            .unwrap(),
+        Unlinked::Deleted
+    );
+    assert!(s.oauth_accounts(&u.id).await.unwrap().is_empty());
 }
 
 pub async fn access_tokens_with_max_age<S: Samples>(s: Arc<dyn SuiteStore<S::Id, S::Profile>>) {

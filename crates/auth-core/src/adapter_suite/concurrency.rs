@@ -9,9 +9,9 @@ use tokio::sync::Barrier;
 
 use super::{Samples, SuiteStore};
 use crate::{
-    Argon2Config, AuthError, Email, NewUser, OAuthAccount, OAuthAccountData, Page, PasswordHasher,
-    PasswordHasherConfig, Profile, Safety, User, UserDatabase, UserId, UserManager,
-    UserManagerConfig, UserPatch, UserUpdate,
+    Argon2Config, AuthError, Email, LinksToKeep, NewUser, OAuthAccount, OAuthAccountData, Page,
+    PasswordHasher, PasswordHasherConfig, Profile, Safety, Unlinked, User, UserDatabase, UserId,
+    UserManager, UserManagerConfig, UserPatch, UserUpdate,
 };
 
 /// A sized handle on a store of the suite, for [`UserManager`].
@@ -60,8 +60,13 @@ impl<Id: UserId, P: Profile> UserDatabase for Shared<Id, P> {
     async fn oauth_accounts(&self, user_id: &Id) -> Result<Vec<OAuthAccount<Id>>, AuthError> {
         self.0.oauth_accounts(user_id).await
     }
-    async fn delete_oauth_account(&self, user_id: &Id, account_id: &Id) -> Result<bool, AuthError> {
-        self.0.delete_oauth_account(user_id, account_id).await
+    async fn delete_oauth_account(
+        &self,
+        user_id: &Id,
+        account_id: &Id,
+        keep: LinksToKeep,
+    ) -> Result<Unlinked, AuthError> {
+        self.0.delete_oauth_account(user_id, account_id, keep).await
     }
     async fn list(&self, page: Page) -> Result<Vec<User<Id, P>>, AuthError> {
         self.0.list(page).await
@@ -371,4 +376,63 @@ pub async fn conditional_patch_writes_nothing_when_the_condition_fails<S: Sample
         s.update(&S::absent_id(&u.id), &same).await,
         Err(AuthError::UserNotExists)
     ));
+}
+
+/// Four unlinks at once of a password-less user's four OAuth links, five rounds: each round
+/// three succeed, one is refused as the last way to log in, and one link remains.
+pub async fn last_link_survives_concurrent_unlinks<S: Samples>(
+    s: Arc<dyn SuiteStore<S::Id, S::Profile>>,
+) {
+    let (m, _) = manager_and_user::<S>(Arc::clone(&s), "unused@example.org").await;
+    for round in 0..5 {
+        let user = s
+            .create(NewUser {
+                email: Email::parse(&format!("links{round}@example.org")).unwrap(),
+                // No password: the OAuth links are the only way to log in.
+                hashed_password: String::new(),
+                is_active: true,
+                is_superuser: false,
+                is_verified: true,
+                profile: S::Profile::default(),
+            })
+            .await
+            .unwrap();
+        let mut ids = Vec::new();
+        for n in 0..4 {
+            let link = OAuthAccountData {
+                oauth_name: format!("provider{n}"),
+                access_token: "access".into(),
+                expires_at: None,
+                refresh_token: None,
+                account_id: format!("{round}-{n}"),
+                account_email: format!("links{round}@example.org"),
+            };
+            ids.push(s.add_oauth_account(&user.id, link).await.unwrap().id);
+        }
+        let barrier = Arc::new(Barrier::new(ids.len()));
+        let tasks: Vec<_> = ids
+            .into_iter()
+            .map(|id| {
+                let (m, u, b) = (Arc::clone(&m), user.clone(), Arc::clone(&barrier));
+                tokio::spawn(async move {
+                    b.wait().await;
+                    m.unlink_oauth_account(&u, &id).await
+                })
+            })
+            .collect();
+        let (mut unlinked, mut refused) = (0, 0);
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(()) => unlinked += 1,
+                Err(AuthError::LastLoginMethod) => refused += 1,
+                Err(e) => panic!("round {round}: unexpected {e:?}"),
+            }
+        }
+        assert_eq!((unlinked, refused), (3, 1), "round {round}");
+        assert_eq!(
+            s.oauth_accounts(&user.id).await.unwrap().len(),
+            1,
+            "round {round}"
+        );
+    }
 }

@@ -111,6 +111,7 @@ macro_rules! adapter_suite {
                 concurrency::reset_token_is_used_once,
                 concurrency::verify_token_is_used_once,
                 concurrency::conditional_patch_writes_nothing_when_the_condition_fails,
+                concurrency::last_link_survives_concurrent_unlinks,
             );
         }
     };
