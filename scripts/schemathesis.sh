@@ -30,17 +30,19 @@ pick_python() {
   done
   return 1
 }
+# One venv builder at a time (the validation and the fuzzing tests start together).
+( venv_lock "$venv"
 if [ -x "$venv/bin/python" ] && ! unaffected "$venv/bin/python"; then
   rm -rf "$venv"
 fi
 if [ ! -x "$venv/bin/schemathesis" ] || [ ! -x "$venv/bin/openapi-spec-validator" ]; then
   python=$(pick_python) || fractal_unavailable "no Python >= 3.11.8 (or >= 3.12.2) for schemathesis (CPython gh-106905)"
-  "$python" -m venv "$venv" >/dev/null 2>&1 || fractal_unavailable "cannot make a Python venv"
-  [ -x "$venv/bin/pip" ] || "$venv/bin/python" -m ensurepip -q >/dev/null 2>&1 \
-    || { rm -rf "$venv"; fractal_unavailable "cannot install pip in a venv"; }
-  "$venv/bin/python" -m pip install -q "schemathesis==4.32.5" "openapi-spec-validator==0.9.0" >/dev/null 2>&1 \
-    || { rm -rf "$venv"; fractal_unavailable "cannot install schemathesis from PyPI"; }
-fi
+  out=$("$python" -m venv "$venv" 2>&1) || fractal_unavailable "cannot make a Python venv with $python: ${out##*$'\n'}"
+  [ -x "$venv/bin/pip" ] || out=$("$venv/bin/python" -m ensurepip -q 2>&1) \
+    || { rm -rf "$venv"; fractal_unavailable "cannot install pip in a venv of $python: ${out##*$'\n'}"; }
+  out=$("$venv/bin/python" -m pip install -q "schemathesis==4.32.5" "openapi-spec-validator==0.9.0" 2>&1) \
+    || { rm -rf "$venv"; fractal_unavailable "cannot install schemathesis from PyPI: ${out##*$'\n'}"; }
+fi ) || exit $?
 
 bin=${FRACTAL_SERVER_BIN:-}
 if [ -z "$bin" ]; then
