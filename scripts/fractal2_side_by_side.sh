@@ -108,12 +108,20 @@ curl -sf -o /dev/null -X PATCH -H "Authorization: Bearer $admin_py" -H 'content-
   || { cat "$work/dry2.log"; fail "the dry run passes once fixed"; }
 grep -qF "Dry run: nothing changed." "$work/dry2.log" || { cat "$work/dry2.log"; fail "dry run says so"; }
 untouched "dry run"
+tables() { sql "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1"; }
+tables >"$work/tables-before"
 (cd "$work/ours" && exec "${ours_env[@]}" "$bin" --host 127.0.0.1 --port "$port" >"$work/ours.log" 2>&1) &
 pids+=($!)
 wait_http "http://127.0.0.1:$port/auth/whoami" || { cat "$work/ours.log"; exit 1; }
 [ "$(sql "SELECT column_default FROM information_schema.columns WHERE table_name = 'user_oauth' AND column_name = 'project_dirs'")" = "'{}'::character varying[]" ] \
   || fail "adoption sets project_dirs' default"
 echo "ok   adopted: $(sql "SELECT count(*) FROM user_oauth WHERE email_lower IS NOT NULL") users keyed by email_lower"
+# Only auth tables are added: none of Fractal 1.x's /api/v1 tables, which 2.x lacks.
+added=$(tables | comm -13 "$work/tables-before" - | tr '\n' ' ')
+for t in project linkuserproject dataset workflow task workflowtask applyworkflow resource; do
+  case " $added " in *" $t "*) fail "adoption added the Fractal 1.x table $t (added: $added)" ;; esac
+done
+echo "ok   adoption added only auth tables: $added"
 
 # 4. Side by side.
 "$py/python" "$here/scripts/side_by_side_2x.py" "http://127.0.0.1:$port" "$pybase" \

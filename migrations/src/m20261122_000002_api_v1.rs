@@ -125,6 +125,11 @@ async fn index(
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         use ForeignKeyAction::{Cascade, Restrict, SetNull};
+        // A Fractal 2.x database (its own `resource` table) gets no 1.x tables: the server
+        // does not serve /api/v1 there, and Fractal 2.x has no use for them.
+        if crate::fractal::resource_table_is_fractal2(manager).await? {
+            return Ok(());
+        }
         manager
             .create_table(
                 Table::create()
@@ -387,6 +392,10 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // None of these were made on a Fractal 2.x database (see `up`).
+        if crate::fractal::resource_table_is_fractal2(manager).await? {
+            return Ok(());
+        }
         for table in [
             Applyworkflow::Table.into_iden(),
             Workflowtask::Table.into_iden(),

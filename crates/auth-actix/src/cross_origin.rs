@@ -118,6 +118,18 @@ fn text<'a>(headers: &'a HeaderMap, name: &header::HeaderName) -> Option<&'a str
     headers.get(name).map(|v| v.to_str().unwrap_or("\u{fffd}"))
 }
 
+/// Whether a request passes without looking at where it comes from: a safe method that is no
+/// WebSocket handshake, or a request that carries `Authorization` (no ambient credential).
+fn exempt(method: &Method, headers: &HeaderMap) -> bool {
+    let websocket =
+        text(headers, &header::UPGRADE).is_some_and(|u| u.eq_ignore_ascii_case("websocket"));
+    let safe = matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    );
+    (safe && !websocket) || headers.contains_key(header::AUTHORIZATION)
+}
+
 /// The decision of the module documentation for one request; `host` is the request's own host
 /// (`host[:port]`).
 ///
@@ -129,13 +141,7 @@ pub fn check(
     host: &str,
     trusted: &[TrustedOrigin],
 ) -> Result<(), Refusal> {
-    let websocket =
-        text(headers, &header::UPGRADE).is_some_and(|u| u.eq_ignore_ascii_case("websocket"));
-    let safe = matches!(
-        *method,
-        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
-    );
-    if (safe && !websocket) || headers.contains_key(header::AUTHORIZATION) {
+    if exempt(method, headers) {
         return Ok(());
     }
     let origin = text(headers, &header::ORIGIN);
@@ -223,8 +229,14 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let host = req.connection_info().host().to_owned();
-        match check(req.method(), req.headers(), &host, &self.trusted) {
+        // The host (from `Forwarded`/`Host`, formatted) only for requests that need a decision.
+        let verdict = if exempt(req.method(), req.headers()) {
+            Ok(())
+        } else {
+            let host = req.connection_info().host().to_owned();
+            check(req.method(), req.headers(), &host, &self.trusted)
+        };
+        match verdict {
             Ok(()) => {
                 let service = Rc::clone(&self.service);
                 Box::pin(async move { Ok(service.call(req).await?.map_into_left_body()) })

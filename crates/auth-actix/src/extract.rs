@@ -58,6 +58,29 @@ pub fn neutral_headers(req: &HttpRequest) -> http::HeaderMap {
     map
 }
 
+/// [`neutral_headers`] restricted to `names` (all of them for `None`): what
+/// [`AuthPlugin::request_headers`](auth_core::AuthPlugin::request_headers) says a plugin reads.
+/// Authentication converts only these, not every header of every request.
+pub fn neutral_headers_named(
+    req: &HttpRequest,
+    names: Option<&[http::HeaderName]>,
+) -> http::HeaderMap {
+    let Some(names) = names else {
+        return neutral_headers(req);
+    };
+    let mut map = http::HeaderMap::new();
+    for (name, value) in req.headers() {
+        // Both libraries keep names lower-cased: comparing the text is exact.
+        let Some(wanted) = names.iter().find(|n| n.as_str() == name.as_str()) else {
+            continue;
+        };
+        if let Ok(v) = http::HeaderValue::from_bytes(value.as_bytes()) {
+            map.append(wanted.clone(), v);
+        }
+    }
+    map
+}
+
 /// The auth state of store `D`, or a 500 if the app forgot to register it.
 pub fn auth_state<D: UserDatabase>(req: &HttpRequest) -> Result<web::Data<AuthState<D>>, ApiError> {
     req.app_data::<web::Data<AuthState<D>>>()
@@ -86,7 +109,8 @@ pub async fn authenticate<D: UserDatabase, R: Requirement>(
     if state.config.requires_verification && requirements != Requirements::ANY {
         requirements.verified = true;
     }
-    let outcome = match state.plugin.authenticate(&neutral_headers(req)).await {
+    let headers = neutral_headers_named(req, state.plugin.request_headers());
+    let outcome = match state.plugin.authenticate(&headers).await {
         Err(e) => Err(e),
         Ok(None) => Err(AuthError::Unauthorized),
         Ok(Some(a)) => auth_core::authenticator::check(&a.user, requirements).map(|()| a),
@@ -186,5 +210,33 @@ impl<D: UserDatabase, R: Requirement> FromRequest for Guard<D, R> {
                 _r: PhantomData,
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+    use http::header::{AUTHORIZATION, COOKIE};
+
+    use super::*;
+
+    #[test]
+    fn only_the_named_headers_are_handed_over_all_of_their_values_and_all_for_none() {
+        let req = TestRequest::default()
+            .insert_header(("Authorization", "Bearer abc"))
+            .append_header(("Cookie", "a=1"))
+            .append_header(("Cookie", "b=2"))
+            .insert_header(("X-Api-Key", "k"))
+            .to_http_request();
+        let named = neutral_headers_named(&req, Some(&[AUTHORIZATION, COOKIE]));
+        assert_eq!(named.len(), 3);
+        assert_eq!(named.get(AUTHORIZATION).unwrap(), "Bearer abc");
+        let cookies: Vec<_> = named.get_all(COOKIE).iter().collect();
+        assert_eq!(cookies, ["a=1", "b=2"]);
+        assert!(named.get("x-api-key").is_none());
+        assert!(neutral_headers_named(&req, Some(&[])).is_empty());
+        let all = neutral_headers_named(&req, None);
+        assert_eq!(all.len(), 4);
+        assert_eq!(all.get("x-api-key").unwrap(), "k");
     }
 }

@@ -37,7 +37,7 @@ pub use cross_origin::{CrossOriginProtection, TrustedOrigin};
 pub use error::{ApiError, Code, Context, HttpError, ValidationItem, WebCode, WebError};
 pub use extract::{
     Active, AnyUser, Anyone, CurrentUser, Guard, MaybeUser, RequestUser, Requirement, Superuser,
-    Verified, auth_state as auth_state_of, neutral_headers,
+    Verified, auth_state as auth_state_of, neutral_headers, neutral_headers_named,
 };
 pub use groups::GroupsConfig;
 pub use input::{JsonObject, configure_input_errors, method_not_allowed, not_found};

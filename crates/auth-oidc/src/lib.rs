@@ -189,6 +189,11 @@ impl<D: UserDatabase> AuthPlugin<D> for OidcAuth<D> {
         "oidc"
     }
 
+    fn request_headers(&self) -> Option<&[http::HeaderName]> {
+        // `token`: a Bearer header, else the configured cookie.
+        Some(&[http::header::AUTHORIZATION, http::header::COOKIE])
+    }
+
     async fn authenticate(
         &self,
         headers: &http::HeaderMap,

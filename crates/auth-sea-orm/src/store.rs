@@ -13,8 +13,8 @@ use auth_core::{
 };
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{
-    Alias, DeleteStatement, Expr, ExprTrait as _, InsertStatement, IntoIden, IntoValueTuple,
-    LockType, Order, Query, SelectStatement, UpdateStatement, ValueTuple, ValueType,
+    Alias, DeleteStatement, Expr, ExprTrait as _, InsertStatement, IntoIden, IntoValueTuple, Order,
+    Query, SelectStatement, UpdateStatement, ValueTuple, ValueType,
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection,
@@ -273,9 +273,9 @@ impl<T: UserTable> SeaOrmStore<T> {
 
     /// [`UserDatabase::delete_oauth_account`] in one transaction: delete, count what is left,
     /// roll back if that breaks `keep`. Concurrent unlinks of one user are serialised: on
-    /// PostgreSQL and MariaDB by first locking the user's links (`SELECT … FOR UPDATE`, which
-    /// reads the latest committed rows), on SQLite by the DELETE, which takes the database's
-    /// write lock before it reads anything.
+    /// PostgreSQL and MariaDB by first locking the user's row (`SELECT … FOR UPDATE`; the count
+    /// that follows is read after the lock is held, so it sees the other unlinks' commits), on
+    /// SQLite by the DELETE, which takes the database's write lock before it reads anything.
     async fn unlink_in_transaction(
         &self,
         user_id: &T::Id,
@@ -285,13 +285,14 @@ impl<T: UserTable> SeaOrmStore<T> {
         let of_user = || Expr::col(Oauthaccount::UserId).eq(*user_id);
         let txn = self.db.begin().await.map_err(|e| self.fail(e))?;
         if self.db.get_database_backend() != DatabaseBackend::Sqlite {
-            let lock = Query::select()
-                .column(Oauthaccount::Id)
-                .from(Oauthaccount::Table)
-                .and_where(of_user())
-                .lock(LockType::Update)
-                .to_owned();
-            txn.query_all(&lock).await.map_err(|e| self.fail(e))?;
+            // One record lock (the user's row, by primary key): concurrent unlinks of one user
+            // queue behind it and cannot deadlock, as locking the user's links did on MariaDB.
+            T::Entity::find()
+                .filter(ucol::<T>(UserColumn::Id).eq(*user_id))
+                .lock_exclusive()
+                .one(&txn)
+                .await
+                .map_err(|e| self.fail(e))?;
         }
         let delete = Query::delete()
             .from_table(Oauthaccount::Table)

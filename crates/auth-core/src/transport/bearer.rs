@@ -1,7 +1,7 @@
 //! `Authorization: Bearer <token>`.
 
-use http::HeaderMap;
 use http::header::AUTHORIZATION;
+use http::{HeaderMap, HeaderName};
 
 use super::{LoginResponse, LogoutResponse, Transport};
 
@@ -15,6 +15,10 @@ impl Transport for BearerTransport {
         let (scheme, token) = value.trim().split_once(' ')?;
         let token = token.trim();
         (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned())
+    }
+
+    fn credential_headers(&self) -> Option<&'static [HeaderName]> {
+        Some(&[AUTHORIZATION])
     }
 
     fn login_response(&self, token: String) -> LoginResponse {

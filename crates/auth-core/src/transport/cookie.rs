@@ -141,6 +141,10 @@ impl Transport for CookieTransport {
         read_cookie(headers, &self.config.name)
     }
 
+    fn credential_headers(&self) -> Option<&'static [http::HeaderName]> {
+        Some(&[http::header::COOKIE])
+    }
+
     fn login_response(&self, token: String) -> LoginResponse {
         LoginResponse::Cookie {
             set_cookie: self.set_cookie(&token, self.config.max_age),

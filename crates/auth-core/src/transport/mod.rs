@@ -3,7 +3,7 @@
 //! A transport reads a credential from an [`http::HeaderMap`] and *describes* the login and
 //! logout responses; the web layer turns the description into a status code and headers.
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 
 pub mod bearer;
 pub mod cookie;
@@ -61,6 +61,12 @@ pub enum LogoutResponse {
 pub trait Transport: Send + Sync + 'static {
     /// The credential carried by a request, if any.
     fn read_credential(&self, headers: &HeaderMap) -> Option<String>;
+    /// The request headers the credential travels in; `None` (the default): any header may,
+    /// so the web layer hands over all of them. Naming them spares converting every header of
+    /// every request.
+    fn credential_headers(&self) -> Option<&'static [HeaderName]> {
+        None
+    }
     /// The response to a successful login with this token.
     fn login_response(&self, token: String) -> LoginResponse;
     /// The response to a logout.
