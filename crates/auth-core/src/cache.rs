@@ -18,11 +18,17 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ticket(u64);
 
+/// The keys' hasher: foldhash, seeded at random per cache. Every request hashes a whole token
+/// (about 250 bytes for a JWT) here; SipHash, std's default, cost about 400 instructions of
+/// it. HashDoS needs chosen keys, and only values read from storage or verified tokens are
+/// inserted (`None` is never kept), so a client cannot choose what the map holds.
+type Hasher = foldhash::fast::RandomState;
+
 struct Inner<K, V> {
-    map: HashMap<K, (V, Instant)>,
+    map: HashMap<K, (V, Instant), Hasher>,
     epoch: u64,
     /// One gate per key being loaded by [`TtlCache::get_or_load`]; gone once nobody holds it.
-    loading: HashMap<K, Arc<tokio::sync::Mutex<()>>>,
+    loading: HashMap<K, Arc<tokio::sync::Mutex<()>>, Hasher>,
 }
 
 /// Values by key for at most `ttl`, at most `capacity` of them.
@@ -62,9 +68,9 @@ impl<K: Hash + Eq, V: Clone> TtlCache<K, V> {
             ttl,
             capacity: capacity.max(1),
             inner: Mutex::new(Inner {
-                map: HashMap::new(),
+                map: HashMap::default(),
                 epoch: 0,
-                loading: HashMap::new(),
+                loading: HashMap::default(),
             }),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
