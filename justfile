@@ -36,6 +36,11 @@ bench:
 bench-load:
     python3 scripts/bench_load.py
 
+# Exact user-space instructions per request of /health and /auth/whoami (callgrind, release).
+# Needs valgrind: `apt-get install -y valgrind`.
+bench-instructions:
+    scripts/callgrind_whoami.sh
+
 # Schema-driven fuzzing: /openapi.json validated, then schemathesis against the binary (docs/api.md)
 fuzz *ARGS:
     cargo build -p fractal-server && scripts/schemathesis.sh {{ARGS}}
