@@ -175,7 +175,11 @@ pub fn oauth_table<D: UserDatabase>(names: Vec<String>) -> RouteTable {
                     &format!("oauth:{name}.callback"),
                     "OAuth login: the login response (or 302 to the front end)",
                 )
-                .response("200", "Logged in (bearer backend): the token.", None)
+                .response(
+                    "200",
+                    "Logged in (bearer backend): the token.",
+                    Some("BearerResponse"),
+                )
                 .response("204", "Logged in; the auth cookie is set.", None)
                 .response("302", "Logged in; redirected to the front end.", None),
             );

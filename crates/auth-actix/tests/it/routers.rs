@@ -517,6 +517,12 @@ async fn describe_documents_the_oauth_group_and_permission_routers_as_mounted() 
         .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
         .collect();
     assert_eq!(operations, expected);
+    // A bearer-backend OAuth login answers the token as the password login does.
+    assert_eq!(
+        paths["/auth/github/callback"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+            ["$ref"],
+        "#/components/schemas/BearerResponse"
+    );
     // Every documented operation is mounted: none falls through to the app's 404.
     for (method, path) in &operations {
         let concrete = path
