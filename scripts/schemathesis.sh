@@ -32,7 +32,7 @@ pick_python() {
 }
 # One venv builder at a time (the validation and the fuzzing tests start together).
 ( venv_lock "$venv"
-if [ -x "$venv/bin/python" ] && ! unaffected "$venv/bin/python"; then
+if [ -e "$venv" ] && ! unaffected "$venv/bin/python"; then
   rm -rf "$venv"
 fi
 if [ ! -x "$venv/bin/schemathesis" ] || [ ! -x "$venv/bin/openapi-spec-validator" ]; then

@@ -20,8 +20,9 @@ pub struct Ticket(u64);
 
 /// The keys' hasher: foldhash, seeded at random per cache. Every request hashes a whole token
 /// (about 250 bytes for a JWT) here; SipHash, std's default, cost about 400 instructions of
-/// it. HashDoS needs chosen keys, and only values read from storage or verified tokens are
-/// inserted (`None` is never kept), so a client cannot choose what the map holds.
+/// it. HashDoS needs many chosen keys in one map: only values read from storage or verified
+/// tokens are kept (`None` never is), and the load gates hold a client's key only while its
+/// lookup runs, so a client cannot fill either map with keys of its choosing.
 type Hasher = foldhash::fast::RandomState;
 
 struct Inner<K, V> {

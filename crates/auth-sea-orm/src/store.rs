@@ -18,8 +18,8 @@ use sea_orm::sea_query::{
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection,
-    EntityTrait, IdenStatic, ModelTrait, PaginatorTrait, QueryFilter, QueryOrder, QueryResult,
-    QuerySelect, Set, TransactionTrait, Value,
+    EntityTrait, IdenStatic, IsolationLevel, ModelTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QueryResult, QuerySelect, Set, TransactionTrait, Value,
 };
 
 use crate::error::{Conflict, map_db_err};
@@ -283,8 +283,18 @@ impl<T: UserTable> SeaOrmStore<T> {
         keep: LinksToKeep,
     ) -> Result<Unlinked, AuthError> {
         let of_user = || Expr::col(Oauthaccount::UserId).eq(*user_id);
-        let txn = self.db.begin().await.map_err(|e| self.fail(e))?;
-        if self.db.get_database_backend() != DatabaseBackend::Sqlite {
+        let sqlite = self.db.get_database_backend() == DatabaseBackend::Sqlite;
+        // READ COMMITTED whatever the server's default: the count below must see the unlinks
+        // committed while this one waited for the lock. Under REPEATABLE READ, PostgreSQL's
+        // snapshot would be taken at the locking SELECT, before they commit. (SQLite has no
+        // isolation levels: its transactions are serialisable.)
+        let isolation = (!sqlite).then_some(IsolationLevel::ReadCommitted);
+        let txn = self
+            .db
+            .begin_with_config(isolation, None)
+            .await
+            .map_err(|e| self.fail(e))?;
+        if !sqlite {
             // One record lock (the user's row, by primary key): concurrent unlinks of one user
             // queue behind it and cannot deadlock, as locking the user's links did on MariaDB.
             T::Entity::find()

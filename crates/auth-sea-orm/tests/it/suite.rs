@@ -33,6 +33,48 @@ async fn sql(service: Service, ttl: Duration) -> Option<(Store<Members>, TestDat
 
 const CACHED: Duration = Duration::from_secs(60);
 
+/// The unlink rule holds on a PostgreSQL database whose default isolation is REPEATABLE READ
+/// (the store asks for READ COMMITTED for that transaction).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn last_link_survives_concurrent_unlinks_under_repeatable_read() {
+    use sea_orm::ConnectionTrait as _;
+    let Some(db) = TestDatabase::new(Service::Postgres).await else {
+        return;
+    };
+    let url = DatabaseUrl::parse(&db.url, "DATABASE_URL").unwrap();
+    let conn = connect_migrated::<Members>(&url, PoolConfig::default())
+        .await
+        .unwrap();
+    conn.execute_unprepared(&format!(
+        "ALTER DATABASE {} SET default_transaction_isolation = 'repeatable read'",
+        db.name()
+    ))
+    .await
+    .unwrap();
+    drop(conn);
+    // New connections get the database's new default.
+    let conn = connect_migrated::<Members>(&url, PoolConfig::default())
+        .await
+        .unwrap();
+    let shown = conn
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SHOW default_transaction_isolation",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        shown
+            .try_get::<String>("", "default_transaction_isolation")
+            .unwrap(),
+        "repeatable read"
+    );
+    let store: Store<Members> = Arc::new(SeaOrmStore::<Members>::new(conn));
+    auth_core::adapter_suite::concurrency::last_link_survives_concurrent_unlinks::<Members>(store)
+        .await;
+}
+
 auth_core::adapter_suite!(memory, Members, async {
     let store: Store<Members> = Arc::new(MemoryStore::<uuid::Uuid, MemberProfile>::new());
     Some((store, ()))
