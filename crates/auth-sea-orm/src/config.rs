@@ -158,6 +158,25 @@ pub async fn connect(
                 .create_if_missing(true)
         });
     }
+    // The store's atomic conditional writes (a reset token used once, a deactivation not undone)
+    // rely on READ COMMITTED, PostgreSQL's default. A server or database whose default is
+    // REPEATABLE READ or SERIALIZABLE would turn concurrent writes into serialization failures
+    // (503s) instead: every connection of the pool sets its session back to READ COMMITTED.
+    #[cfg(feature = "postgres")]
+    if url.backend() == Backend::Postgres {
+        opts.map_sqlx_postgres_pool_opts(|o| {
+            o.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    use sea_orm::sqlx::Executor as _;
+                    conn.execute(
+                        "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED",
+                    )
+                    .await
+                    .map(|_| ())
+                })
+            })
+        });
+    }
     Database::connect(opts).await.map_err(StoreError::Connect)
 }
 
