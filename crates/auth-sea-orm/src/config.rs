@@ -125,7 +125,8 @@ impl Default for PoolConfig {
 }
 
 /// Opens a pool. SQLite: the file and its directory are created, WAL journaling, a busy
-/// timeout and foreign keys are switched on.
+/// timeout and foreign keys are switched on. PostgreSQL: every connection's session runs at
+/// READ COMMITTED, whatever the server's default (the store's conditional writes rely on it).
 pub async fn connect(
     url: &DatabaseUrl,
     pool: PoolConfig,
