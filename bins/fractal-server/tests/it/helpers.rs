@@ -226,3 +226,28 @@ pub async fn spawn_app() -> TestApp {
         .await
         .expect("SQLite is always available")
 }
+
+/// Runs `scripts/<name>` with `args` against this build's binary (`FRACTAL_SERVER_BIN`) and
+/// returns what it printed. Exit 77 (PyPI, a venv or a service unavailable) passes after a
+/// notice unless `FRACTAL_TEST_REQUIRE_SERVICES=1`; any other failure panics with the output.
+pub fn run_script(name: &str, args: &[&str]) -> String {
+    let script = format!("{}/../../scripts/{name}", env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new(&script)
+        .args(args)
+        .env("FRACTAL_SERVER_BIN", env!("CARGO_BIN_EXE_fractal-server"))
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {script}: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    match out.status.code() {
+        Some(0) => {}
+        Some(77) if !fractal_testkit::services_required() => {
+            fractal_testkit::notice(&format!("{name} skipped: {}", text.trim()));
+        }
+        other => panic!("{name} {args:?} failed ({other:?}):\n{text}"),
+    }
+    text
+}

@@ -1,8 +1,8 @@
 //! `/openapi.json` against what the server mounts and against the OpenAPI 3.1 schema, and
 //! schemathesis against the real binary (`scripts/schemathesis.sh`).
 
+use crate::helpers::run_script;
 use std::collections::BTreeSet;
-use std::process::Command;
 use std::sync::Arc;
 
 use actix_web::http::{Method, StatusCode};
@@ -314,37 +314,12 @@ async fn the_document_is_sound() {
     }
 }
 
-fn run_script(args: &[&str]) -> String {
-    let script = format!(
-        "{}/../../scripts/schemathesis.sh",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let out = Command::new(&script)
-        .args(args)
-        .env("FRACTAL_SERVER_BIN", env!("CARGO_BIN_EXE_fractal-server"))
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {script}: {e}"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    match out.status.code() {
-        Some(0) => {}
-        Some(77) if !fractal_testkit::services_required() => {
-            fractal_testkit::notice(&format!("schemathesis.sh skipped: {}", text.trim()));
-        }
-        other => panic!("schemathesis.sh {args:?} failed ({other:?}):\n{text}"),
-    }
-    text
-}
-
 #[test]
 fn the_served_document_validates_against_the_openapi_3_1_schema() {
-    run_script(&["--validate-only"]);
+    run_script("schemathesis.sh", &["--validate-only"]);
 }
 
 #[test]
 fn schemathesis_finds_no_server_error_and_no_undocumented_response() {
-    run_script(&[]);
+    run_script("schemathesis.sh", &[]);
 }

@@ -7,28 +7,7 @@
 //! by later runs); without PyPI or PostgreSQL (exit 77) the tests pass after a notice, unless
 //! `FRACTAL_TEST_REQUIRE_SERVICES=1`.
 
-use std::process::Command;
-
-fn run_script(name: &str, args: &[&str]) {
-    let script = format!("{}/../../scripts/{name}", env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new(&script)
-        .args(args)
-        .env("FRACTAL_SERVER_BIN", env!("CARGO_BIN_EXE_fractal-server"))
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {script}: {e}"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    match out.status.code() {
-        Some(0) => {}
-        Some(77) if !fractal_testkit::services_required() => {
-            fractal_testkit::notice(&format!("{name} skipped: {}", text.trim()));
-        }
-        other => panic!("{name} failed ({other:?}):\n{text}"),
-    }
-}
+use crate::helpers::run_script;
 
 #[test]
 fn side_by_side_with_the_python_fractal_server() {
