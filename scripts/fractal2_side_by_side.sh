@@ -17,26 +17,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/scripts/fractal_pyenv.sh"
-pghost=${PGHOST:-127.0.0.1}
-psql -h "$pghost" -U postgres -q -c 'SELECT 1' >/dev/null 2>&1 || fractal_unavailable "PostgreSQL at $pghost is unreachable"
+side_by_side_setup fractal2_side_by_side
 fractal_server2_venv
-
-bin=${FRACTAL_SERVER_BIN:-}
-if [ -z "$bin" ]; then
-  (cd "$here" && cargo build -q -p fractal-server)
-  bin=${CARGO_TARGET_DIR:-$here/target}/debug/fractal-server
-fi
-
-work=$(mktemp -d)
-db=fractal2_side_by_side_$$
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  psql -h "$pghost" -U postgres -q -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
 sql() { psql -h "$pghost" -U postgres -d "$db" -qtAX -c "$1"; }
 fail() { echo "FAIL $*" >&2; exit 1; }
 psql -h "$pghost" -U postgres -q -c "CREATE DATABASE $db"

@@ -72,3 +72,30 @@ wait_http() {
   echo "FAIL: $url did not answer" >&2
   return 1
 }
+
+# side_by_side_setup NAME (for the side-by-side scripts, which set $here): PostgreSQL at
+# $PGHOST (default 127.0.0.1) reachable, else skipped; our binary in $bin ($FRACTAL_SERVER_BIN,
+# else built); a scratch folder $work and a database name $db (NAME_<pid>, not created here)
+# that an EXIT trap drops, after stopping the processes listed in the array pids.
+side_by_side_setup() {
+  pghost=${PGHOST:-127.0.0.1}
+  psql -h "$pghost" -U postgres -q -c 'SELECT 1' >/dev/null 2>&1 \
+    || fractal_unavailable "PostgreSQL at $pghost is unreachable"
+  bin=${FRACTAL_SERVER_BIN:-}
+  if [ -z "$bin" ]; then
+    (cd "$here" && cargo build -q -p fractal-server)
+    bin=${CARGO_TARGET_DIR:-$here/target}/debug/fractal-server
+  fi
+  work=$(mktemp -d)
+  db=${1}_$$
+  pids=()
+  trap side_by_side_cleanup EXIT
+}
+
+side_by_side_cleanup() {
+  local p
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  psql -h "$pghost" -U postgres -q -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
