@@ -63,7 +63,9 @@ pub enum TokenStrategy<Id: auth_core::UserId> {
     /// Strategies made per backend from its lifetime (e.g.
     /// `Arc::new(move |s| Arc::new(auth_redis::RedisStrategy::new(redis.clone(), s)))`).
     PerBackend(StrategyFactory<Id>),
-    /// One strategy shared by every backend, lifetimes included.
+    /// One strategy shared by every backend, lifetimes included. The stack cannot change a
+    /// strategy it is handed: give it the revocation list yourself (for a JWT strategy,
+    /// `JwtStrategy::with_revocations(config.revocations.clone())`), or logout ends nothing.
     Custom(Arc<dyn Strategy<Id>>),
 }
 
