@@ -58,7 +58,7 @@ impl UserRead {
     pub fn new(u: &FractalUser, accounts: &[auth_core::OAuthAccount<i32>]) -> Self {
         Self {
             id: u.id,
-            email: u.email.to_string(),
+            email: u.email.as_str().to_owned(),
             is_active: u.is_active,
             is_superuser: u.is_superuser,
             is_verified: u.is_verified,

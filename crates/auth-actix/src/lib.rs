@@ -46,7 +46,7 @@ pub use oauth::OAuthConfig;
 pub use routes::UserSchema;
 pub use schema::PlainSchema;
 pub use stack::{
-    Access, AuthStack, AuthStackConfig, PluginChoice, PreparedStack, RateLimitConfig, Router,
-    StrategyFactory, TokenStrategy,
+    Access, AuthStack, AuthStackConfig, CustomBackend, PluginChoice, PreparedStack,
+    RateLimitConfig, Router, StrategyFactory, TokenStrategy,
 };
 pub use state::{AuthState, WebConfig};

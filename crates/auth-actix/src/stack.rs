@@ -36,8 +36,8 @@ use auth_core::{
     BearerTransport, CookieTransport, CookieTransportConfig, DatabaseStrategy, EmbeddedAuth,
     JwtStrategy, JwtStrategyConfig, LimiterStore, LogMailer, MailTemplates, Mailer, MailingHooks,
     MemoryLimiter, MemoryRevocations, NoAuth, NoHooks, PasswordHasher, PasswordHasherConfig,
-    PermissionDatabase, RateLimiter, RateLimits, RevocationList, Safety, Strategy, UserCreate,
-    UserDatabase, UserHooks, UserManager, UserManagerConfig,
+    PermissionDatabase, RateLimiter, RateLimits, RevocationList, Safety, Strategy, Transport,
+    UserCreate, UserDatabase, UserHooks, UserManager, UserManagerConfig,
 };
 use secrecy::SecretString;
 use utoipa::openapi::OpenApi;
@@ -84,6 +84,30 @@ pub enum PluginChoice<D: UserDatabase> {
     Custom(Arc<dyn AuthPlugin<D>>),
 }
 
+/// A backend over a transport of the application's own (e.g. a token in `X-Api-Key`), for
+/// [`AuthStackConfig::custom_backends`]: the stack gives it a strategy as it does `bearer` and
+/// `cookie`, tries it after them, and [`Router::auth`] with its name mounts its login and
+/// logout (the login answers as the transport's `login_response` says: 200 JSON or 204).
+pub struct CustomBackend {
+    /// Unique name among the stack's backends.
+    pub name: String,
+    /// How the token travels.
+    pub transport: Arc<dyn Transport>,
+    /// Token lifetime in seconds (`None`: `AuthStackConfig::lifetime_seconds`).
+    pub lifetime_seconds: Option<NonZeroU64>,
+}
+
+impl CustomBackend {
+    /// A backend named `name` over `transport`, its tokens living the stack's lifetime.
+    pub fn new(name: impl Into<String>, transport: Arc<dyn Transport>) -> Self {
+        Self {
+            name: name.into(),
+            transport,
+            lifetime_seconds: None,
+        }
+    }
+}
+
 /// Brute-force protection: where counters live and the limits.
 pub struct RateLimitConfig {
     /// Counter storage (memory by default, bounded; `auth_redis::RedisLimiter` to share it).
@@ -119,6 +143,9 @@ pub struct AuthStackConfig<D: UserDatabase> {
     pub cookie: Option<(String, CookieTransportConfig)>,
     /// Token lifetime of the cookie backend in seconds (`None`: `lifetime_seconds`).
     pub cookie_lifetime_seconds: Option<NonZeroU64>,
+    /// Backends over the application's own transports, tried after `bearer` and `cookie` in
+    /// this order (empty).
+    pub custom_backends: Vec<CustomBackend>,
     /// Token strategy ([`TokenStrategy::Jwt`]).
     pub strategy: TokenStrategy<D::Id>,
     /// Revoked JWT ids, consulted by [`TokenStrategy::Jwt`] (in memory: per process).
@@ -156,6 +183,7 @@ impl<D: UserDatabase> AuthStackConfig<D> {
             bearer: Some("bearer".into()),
             cookie: None,
             cookie_lifetime_seconds: None,
+            custom_backends: Vec::new(),
             strategy: TokenStrategy::Jwt,
             revocations: Arc::new(MemoryRevocations::new()),
             hooks: Arc::new(NoHooks),
@@ -397,6 +425,13 @@ impl<D: UserDatabase> AuthStack<D> {
                 name.clone(),
                 Arc::new(CookieTransport::new(cookie.clone())),
                 strategy(lifetime)?,
+            ));
+        }
+        for custom in &config.custom_backends {
+            backends.push(AuthenticationBackend::new(
+                custom.name.clone(),
+                Arc::clone(&custom.transport),
+                strategy(custom.lifetime_seconds.unwrap_or(config.lifetime_seconds))?,
             ));
         }
         let authenticator = Authenticator::new(backends, Arc::clone(&store))?;

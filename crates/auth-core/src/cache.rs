@@ -140,6 +140,10 @@ impl<K: Hash + Eq, V: Clone> TtlCache<K, V> {
     /// an invalidation happened since the load began; `None` is never kept (each waiter then
     /// loads in turn).
     ///
+    /// A hit allocates nothing: the load (whose future, a database query, is often over a
+    /// kilobyte) runs boxed on a miss only, so the future of a caller's `async` method stays
+    /// small, and cheap to box on every request (`async_trait` boxes it).
+    ///
     /// # Errors
     ///
     /// Those of `load`.
@@ -154,12 +158,26 @@ impl<K: Hash + Eq, V: Clone> TtlCache<K, V> {
         Fut: Future<Output = Result<Option<V>, E>>,
     {
         if !self.is_enabled() {
-            return load().await;
+            return Box::pin(load()).await;
         }
         if let Some(hit) = self.fresh(key) {
             self.count(true);
             return Ok(Some(hit));
         }
+        Box::pin(self.load_once(key, load)).await
+    }
+
+    /// The miss path of [`TtlCache::get_or_load`]: one load per key at a time.
+    async fn load_once<Q, E, Fut>(
+        &self,
+        key: &Q,
+        load: impl FnOnce() -> Fut,
+    ) -> Result<Option<V>, E>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+        Fut: Future<Output = Result<Option<V>, E>>,
+    {
         let gate = LoadGate::enter(self, key);
         let _turn = gate.gate.lock().await;
         // A load that ran while this caller waited has left its value here.

@@ -163,6 +163,8 @@ pub async fn spawn(tweak: impl FnOnce(&mut AuthStackConfig<Store>)) -> TestApp {
             .service(stack.scope::<PlainSchema>("/auth/jwt", &[Router::auth("bearer")]))
             // Before `/auth`: actix does not come back out of a scope whose prefix matched.
             .service(stack.scope::<PlainSchema>("/auth/associate", &[Router::OAuthAssociate]))
+            // Mounted only where a test adds a custom backend of that name.
+            .service(stack.scope::<PlainSchema>("/auth/apikey", &[Router::auth("apikey")]))
             .service(stack.scope::<PlainSchema>(
                 "/auth",
                 &[

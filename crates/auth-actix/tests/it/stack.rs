@@ -207,3 +207,95 @@ async fn describe_documents_what_scope_mounts() {
         auth_actix::openapi::dangling_refs(&doc)
     );
 }
+
+/// A token in `X-Api-Key`: the transport of an application's own.
+struct ApiKeyTransport;
+
+static API_KEY: [http::HeaderName; 1] = [http::HeaderName::from_static("x-api-key")];
+
+impl auth_core::Transport for ApiKeyTransport {
+    fn read_credential(&self, headers: &http::HeaderMap) -> Option<String> {
+        headers.get(&API_KEY[0])?.to_str().ok().map(str::to_owned)
+    }
+    fn credential_headers(&self) -> Option<&'static [http::HeaderName]> {
+        Some(&API_KEY)
+    }
+    fn login_response(&self, token: String) -> auth_core::LoginResponse {
+        auth_core::LoginResponse::Bearer {
+            access_token: token,
+        }
+    }
+    fn logout_response(&self) -> auth_core::LogoutResponse {
+        auth_core::LogoutResponse::Empty
+    }
+}
+
+/// The `exp - iat` of a JWT, in seconds (read without verification: the server verified it).
+fn lifetime_of(token: &str) -> i64 {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).expect("a JWT");
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .expect("base64url"),
+    )
+    .expect("JSON claims");
+    claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap()
+}
+
+#[tokio::test]
+async fn a_custom_transport_backend_logs_in_authenticates_and_logs_out() {
+    let app = spawn(|config| {
+        let mut apikey = auth_actix::CustomBackend::new("apikey", Arc::new(ApiKeyTransport));
+        apikey.lifetime_seconds = std::num::NonZeroU64::new(120);
+        config.custom_backends.push(apikey);
+    })
+    .await;
+    app.register("kim@example.org", "s3cret-pass").await;
+    let res = app
+        .client
+        .post(app.url("/auth/apikey/login"))
+        .form(&[("username", "kim@example.org"), ("password", "s3cret-pass")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let body: Value = res.json().await.unwrap();
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(body["token_type"], "bearer");
+    assert_eq!(lifetime_of(&token), 120, "the backend's own lifetime");
+    // The stack's other backends keep theirs.
+    let (_, bearer) = app.login("kim@example.org", "s3cret-pass").await;
+    assert_eq!(lifetime_of(bearer["access_token"].as_str().unwrap()), 3600);
+
+    let hello = |key: Option<&str>| {
+        let mut req = app.client.get(app.url("/hello"));
+        if let Some(key) = key {
+            req = req.header("x-api-key", key);
+        }
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(hello(Some(&token)).await, 200, "the header authenticates");
+    assert_eq!(hello(None).await, 401);
+    assert_eq!(hello(Some("not-a-token")).await, 401);
+
+    // Its logout reads the token from its own header, and revokes it.
+    let res = app
+        .client
+        .post(app.url("/auth/apikey/logout"))
+        .header("x-api-key", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 204);
+    assert_eq!(hello(Some(&token)).await, 401, "revoked by its logout");
+
+    // A name taken by another backend is refused when the stack is built.
+    let mut config = AuthStackConfig::<MemoryStore<i32>>::new(SecretString::from("s".to_owned()));
+    config.custom_backends.push(auth_actix::CustomBackend::new(
+        "bearer",
+        Arc::new(ApiKeyTransport),
+    ));
+    let refused = AuthStack::build(Arc::new(MemoryStore::new()), config).await;
+    assert!(matches!(refused, Err(auth_core::AuthError::Config(_))));
+}
