@@ -93,7 +93,8 @@ pub struct CustomBackend {
     pub name: String,
     /// How the token travels.
     pub transport: Arc<dyn Transport>,
-    /// Token lifetime in seconds (`None`: `AuthStackConfig::lifetime_seconds`).
+    /// Token lifetime in seconds (`None`: `AuthStackConfig::lifetime_seconds`); ignored by
+    /// [`TokenStrategy::Custom`], whose one strategy has its own.
     pub lifetime_seconds: Option<NonZeroU64>,
 }
 

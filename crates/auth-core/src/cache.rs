@@ -140,9 +140,10 @@ impl<K: Hash + Eq, V: Clone> TtlCache<K, V> {
     /// an invalidation happened since the load began; `None` is never kept (each waiter then
     /// loads in turn).
     ///
-    /// A hit allocates nothing: the load (whose future, a database query, is often over a
-    /// kilobyte) runs boxed on a miss only, so the future of a caller's `async` method stays
-    /// small, and cheap to box on every request (`async_trait` boxes it).
+    /// A hit allocates no load future (it clones the value only): the load (whose future, a
+    /// database query, is often over a kilobyte) runs boxed on a miss only, so the future of a
+    /// caller's `async` method stays small, and cheap to box on every request (`async_trait`
+    /// boxes it).
     ///
     /// # Errors
     ///
