@@ -210,6 +210,38 @@ pub fn security_schemes(components: &mut Components, token_url: &str, cookie_nam
     );
 }
 
+/// Describes a transport of the application's own (a [`CustomBackend`](crate::CustomBackend))
+/// in `doc`: adds `scheme` to the components under `name`, and `name` as one more way in to
+/// every operation that takes the stack's `bearer` credential (OpenAPI: one requirement of an
+/// operation's list suffices). Call it once the document holds every operation.
+pub fn add_security_alternative(doc: &mut OpenApi, name: &str, scheme: SecurityScheme) {
+    doc.components
+        .get_or_insert_with(Components::default)
+        .add_security_scheme(name, scheme);
+    let bearer = SecurityRequirement::new("bearer", Vec::<String>::new());
+    let extra = SecurityRequirement::new(name, Vec::<String>::new());
+    for item in doc.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.options,
+            &mut item.head,
+            &mut item.patch,
+            &mut item.trace,
+        ];
+        for operation in operations.into_iter().flatten() {
+            if let Some(security) = &mut operation.security
+                && security.contains(&bearer)
+                && !security.contains(&extra)
+            {
+                security.push(extra.clone());
+            }
+        }
+    }
+}
+
 /// The named schema of `T` and those it refers to, for [`RouteTable::schemas`].
 pub fn schema_of<T: utoipa::ToSchema>() -> Vec<NamedSchema> {
     let mut out = vec![(T::name().into_owned(), T::schema())];
@@ -688,6 +720,34 @@ mod tests {
             ["project_id", "id", "_"]
         );
         assert!(path_parameters("/health").is_empty());
+    }
+
+    #[test]
+    fn a_custom_transport_is_one_more_way_into_secured_operations_only() {
+        let ok = || web::get().to(|| async { actix_web::HttpResponse::Ok().finish() });
+        let table = RouteTable::new()
+            .route(
+                HttpMethod::Get,
+                "/me",
+                ok(),
+                Op::new("t", "me", "t").secured(),
+            )
+            .route(HttpMethod::Get, "/open", ok(), Op::new("t", "open", "t"));
+        let mut doc = document("t", "1", "");
+        table.describe("", &mut doc);
+        let api_key = || SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-Api-Key")));
+        add_security_alternative(&mut doc, "apikey", api_key());
+        add_security_alternative(&mut doc, "apikey", api_key()); // twice: listed once
+        let json = serde_json::to_value(&doc).unwrap();
+        assert_eq!(
+            json["paths"]["/me"]["get"]["security"],
+            serde_json::json!([{"bearer": []}, {"cookie": []}, {"apikey": []}])
+        );
+        assert!(json["paths"]["/open"]["get"].get("security").is_none());
+        assert_eq!(
+            json["components"]["securitySchemes"]["apikey"],
+            serde_json::json!({"type": "apiKey", "in": "header", "name": "X-Api-Key"})
+        );
     }
 
     #[test]
