@@ -4,7 +4,8 @@
 # Counters are zeroed after a warm-up and dumped after N keep-alive requests of each endpoint;
 # the caches keep their entries for the whole count (FRACTAL_CACHE_TTL_MS=600000), so no reload
 # lands inside it. Unlike wrk's rates, the figures repeat to within a few instructions.
-#   N (default 2000); FRACTAL_SERVER_RELEASE_BIN (default: cargo build --release, then
+#   N (default 2000); FRACTAL_TOKEN_STRATEGY (jwt by default; `database` counts whoami with
+#   database tokens); FRACTAL_SERVER_RELEASE_BIN (default: cargo build --release, then
 #   $CARGO_TARGET_DIR/release/fractal-server). Needs valgrind (Debian package).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,7 +22,7 @@ cleanup() { [ -n "$vp" ] && kill "$vp" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 (cd "$work" && exec env -i PATH="$PATH" HOME="$work" JWT_SECRET_KEY=callgrind-secret RUST_LOG=warn \
-  FRACTAL_CACHE_TTL_MS=600000 FRACTAL_PORT="$port" FRACTAL_DEFAULT_ADMIN_PASSWORD=callgrind-admin-pw \
+  FRACTAL_CACHE_TTL_MS=600000 FRACTAL_PORT="$port" FRACTAL_TOKEN_STRATEGY="${FRACTAL_TOKEN_STRATEGY:-jwt}" FRACTAL_DEFAULT_ADMIN_PASSWORD=callgrind-admin-pw \
   FRACTAL_RATE_LIMIT_ACCOUNT=100000000/1 FRACTAL_RATE_LIMIT_ADDRESS=100000000/1 \
   valgrind --tool=callgrind --callgrind-out-file="$work/cg" "$bin" >"$work/server.log" 2>&1) &
 vp=$!
@@ -45,5 +46,5 @@ callgrind_control -z "$vp" >/dev/null 2>&1; drive /health "$n"; callgrind_contro
 callgrind_control -z "$vp" >/dev/null 2>&1; drive /auth/whoami "$n" "$token"; callgrind_control -d whoami "$vp" >/dev/null 2>&1
 per() { echo $(( $(grep -h '^summary:' "$work/cg.$1" | awk '{print $2}') / n )); }
 bare=$(per 1); whoami=$(per 2)
-echo "user-space instructions per request: bare (/health) $bare, whoami (JWT) $whoami, whoami's extra $((whoami - bare))"
+echo "user-space instructions per request: bare (/health) $bare, whoami (${FRACTAL_TOKEN_STRATEGY:-jwt} token) $whoami, whoami's extra $((whoami - bare))"
 if [ -n "${CALLGRIND_KEEP:-}" ]; then cp "$work"/cg.* "$CALLGRIND_KEEP"/ && echo "profiles in $CALLGRIND_KEEP (callgrind_annotate --inclusive=yes)"; fi
