@@ -165,34 +165,24 @@ impl<K: Hash + Eq, V: Clone> TtlCache<K, V> {
             self.count(true);
             return Ok(Some(hit));
         }
-        Box::pin(self.load_once(key, load)).await
-    }
-
-    /// The miss path of [`TtlCache::get_or_load`]: one load per key at a time.
-    async fn load_once<Q, E, Fut>(
-        &self,
-        key: &Q,
-        load: impl FnOnce() -> Fut,
-    ) -> Result<Option<V>, E>
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
-        Fut: Future<Output = Result<Option<V>, E>>,
-    {
-        let gate = LoadGate::enter(self, key);
-        let _turn = gate.gate.lock().await;
-        // A load that ran while this caller waited has left its value here.
-        if let Some(hit) = self.fresh(key) {
-            self.count(true);
-            return Ok(Some(hit));
-        }
-        self.count(false);
-        let ticket = self.ticket();
-        let loaded = load().await;
-        if let Ok(Some(value)) = &loaded {
-            self.insert(ticket, key.to_owned(), value.clone());
-        }
-        loaded
+        // The miss path, boxed on its own (see above).
+        Box::pin(async move {
+            let gate = LoadGate::enter(self, key);
+            let _turn = gate.gate.lock().await;
+            // A load that ran while this caller waited has left its value here.
+            if let Some(hit) = self.fresh(key) {
+                self.count(true);
+                return Ok(Some(hit));
+            }
+            self.count(false);
+            let ticket = self.ticket();
+            let loaded = load().await;
+            if let Ok(Some(value)) = &loaded {
+                self.insert(ticket, key.to_owned(), value.clone());
+            }
+            loaded
+        })
+        .await
     }
 
     /// Taken before reading the database for a later [`TtlCache::insert`].
