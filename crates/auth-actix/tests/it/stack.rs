@@ -299,3 +299,68 @@ async fn a_custom_transport_backend_logs_in_authenticates_and_logs_out() {
     let refused = AuthStack::build(Arc::new(MemoryStore::new()), config).await;
     assert!(matches!(refused, Err(auth_core::AuthError::Config(_))));
 }
+
+/// The host route of `the_documented_openapi_recipe_gives_a_sound_document`.
+#[utoipa::path(get, path = "/hello", responses((status = 200, body = String)),
+    security(("bearer" = []), ("cookie" = [])))]
+async fn documented_hello() -> &'static str {
+    "hello"
+}
+
+#[tokio::test]
+async fn the_documented_openapi_recipe_gives_a_sound_document() {
+    use auth_actix::openapi::{
+        RouteTable, add_security_alternative, dangling_refs, document, security_schemes,
+    };
+    use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+    // docs/embedding.md, "Your handlers, logins and the OpenAPI document", then the custom
+    // transport's `add_security_alternative`.
+    let mut config = AuthStackConfig::new(SecretString::from("a long random secret".to_owned()));
+    config.custom_backends.push(auth_actix::CustomBackend::new(
+        "apikey",
+        Arc::new(ApiKeyTransport),
+    ));
+    let stack = AuthStack::build(Arc::new(MemoryStore::<uuid::Uuid>::new()), config)
+        .await
+        .unwrap();
+    let host = || RouteTable::new().at(__path_documented_hello, documented_hello);
+    let mut doc = document("my-app", "0.1.0", "");
+    security_schemes(
+        doc.components.get_or_insert_with(Default::default),
+        "/auth/jwt/login",
+        "fastapiusersauth",
+    );
+    host().describe("", &mut doc);
+    stack.describe::<PlainSchema>("/auth/jwt", &[Router::auth("bearer")], &mut doc);
+    stack.describe::<PlainSchema>("/auth/apikey", &[Router::auth("apikey")], &mut doc);
+    stack.describe::<PlainSchema>("/auth", &[Router::Register], &mut doc);
+    add_security_alternative(
+        &mut doc,
+        "apikey",
+        SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-Api-Key"))),
+    );
+    let doc = serde_json::to_value(&doc).unwrap();
+    assert!(dangling_refs(&doc).is_empty(), "{:?}", dangling_refs(&doc));
+    // Every security requirement names a scheme the document defines.
+    let schemes = doc["components"]["securitySchemes"].as_object().unwrap();
+    let mut secured = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for requirement in op["security"].as_array().into_iter().flatten() {
+                for name in requirement.as_object().unwrap().keys() {
+                    assert!(schemes.contains_key(name), "{method} {path}: {name}");
+                }
+                secured += 1;
+            }
+        }
+    }
+    assert!(secured > 0);
+    for (path, method) in [("/hello", "get"), ("/auth/apikey/logout", "post")] {
+        assert_eq!(
+            doc["paths"][path][method]["security"],
+            json!([{"bearer": []}, {"cookie": []}, {"apikey": []}]),
+            "{method} {path}"
+        );
+    }
+    assert!(doc["paths"]["/auth/register"]["post"]["security"].is_null());
+}
