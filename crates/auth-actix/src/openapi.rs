@@ -230,6 +230,7 @@ pub fn add_security_alternative(doc: &mut OpenApi, name: &str, scheme: SecurityS
             &mut item.head,
             &mut item.patch,
             &mut item.trace,
+            &mut item.query,
         ];
         for operation in operations.into_iter().flatten() {
             if let Some(security) = &mut operation.security

@@ -217,9 +217,14 @@ impl TestApp {
 
     /// `POST /auth/jwt/login`; (status, body).
     pub async fn login(&self, email: &str, password: &str) -> (u16, Value) {
+        self.login_at("/auth/jwt/login", email, password).await
+    }
+
+    /// The login form posted to `path`; (status, body, `Null` when not JSON).
+    pub async fn login_at(&self, path: &str, email: &str, password: &str) -> (u16, Value) {
         let res = self
             .client
-            .post(self.url("/auth/jwt/login"))
+            .post(self.url(path))
             .form(&[("username", email), ("password", password)])
             .send()
             .await

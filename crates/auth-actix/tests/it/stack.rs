@@ -155,14 +155,10 @@ async fn superuser_routes_and_unknown_backends() {
         403
     );
     // A router for a backend that does not exist was skipped, not mounted half-working.
-    let res = app
-        .client
-        .post(app.url("/auth/login"))
-        .form(&[("username", "joe@example.org"), ("password", "joe-pass")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 404);
+    let (status, _) = app
+        .login_at("/auth/login", "joe@example.org", "joe-pass")
+        .await;
+    assert_eq!(status, 404);
 }
 
 #[tokio::test]
@@ -252,15 +248,10 @@ async fn a_custom_transport_backend_logs_in_authenticates_and_logs_out() {
     })
     .await;
     app.register("kim@example.org", "s3cret-pass").await;
-    let res = app
-        .client
-        .post(app.url("/auth/apikey/login"))
-        .form(&[("username", "kim@example.org"), ("password", "s3cret-pass")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 200);
-    let body: Value = res.json().await.unwrap();
+    let (status, body) = app
+        .login_at("/auth/apikey/login", "kim@example.org", "s3cret-pass")
+        .await;
+    assert_eq!(status, 200);
     let token = body["access_token"].as_str().unwrap().to_owned();
     assert_eq!(body["token_type"], "bearer");
     assert_eq!(lifetime_of(&token), 120, "the backend's own lifetime");
