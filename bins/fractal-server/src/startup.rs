@@ -390,7 +390,7 @@ fn check_bind(settings: &Settings) -> Result<(), StartupError> {
         return Ok(());
     }
     Err(SettingsError {
-        variable: "FRACTAL_HOST".into(),
+        variable: settings.host_setting.into(),
         message: format!(
             "refusing to bind {} with FRACTAL_AUTH=noauth (anyone could act as the admin); \
              bind 127.0.0.1 or set FRACTAL_NOAUTH_ALLOW_REMOTE=true",

@@ -50,19 +50,16 @@ impl LogFormat {
     }
 }
 
-/// Installs the global subscriber (read `FRACTAL_LOG_FORMAT` after `.fractal_server.env` was
-/// loaded). A second call is a no-op.
-///
-/// # Errors
-/// A bad `FRACTAL_LOG_FORMAT`.
-pub fn init(verbosity: Verbosity) -> Result<(), SettingsError> {
-    let format = LogFormat::parse(std::env::var("FRACTAL_LOG_FORMAT").ok().as_deref())?;
+/// Installs the global subscriber: `format`, and `filter` (`RUST_LOG`, tracing's `EnvFilter`
+/// syntax; unset or unparsable, the default for `verbosity`). A second call is a no-op.
+pub fn init(verbosity: Verbosity, format: LogFormat, filter: Option<&str>) {
     let default = match verbosity {
         Verbosity::Server => "info,sqlx=warn,sea_orm=warn",
         Verbosity::Command => "warn",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let filter = filter
+        .and_then(|f| tracing_subscriber::EnvFilter::try_new(f).ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -77,7 +74,6 @@ pub fn init(verbosity: Verbosity) -> Result<(), SettingsError> {
             .with_span_list(false)
             .try_init(),
     };
-    Ok(())
 }
 
 /// The route label of a request that matched no route (keeps the label set bounded: raw

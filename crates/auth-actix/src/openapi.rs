@@ -220,8 +220,20 @@ pub fn add_security_alternative(doc: &mut OpenApi, name: &str, scheme: SecurityS
         .add_security_scheme(name, scheme);
     let bearer = SecurityRequirement::new("bearer", Vec::<String>::new());
     let extra = SecurityRequirement::new(name, Vec::<String>::new());
-    for item in doc.paths.paths.values_mut() {
-        let operations = [
+    for operation in operations_mut(doc) {
+        if let Some(security) = &mut operation.security
+            && security.contains(&bearer)
+            && !security.contains(&extra)
+        {
+            security.push(extra.clone());
+        }
+    }
+}
+
+/// Every operation of `doc`, mutably.
+fn operations_mut(doc: &mut OpenApi) -> impl Iterator<Item = &mut Operation> {
+    doc.paths.paths.values_mut().flat_map(|item| {
+        [
             &mut item.get,
             &mut item.put,
             &mut item.post,
@@ -231,13 +243,21 @@ pub fn add_security_alternative(doc: &mut OpenApi, name: &str, scheme: SecurityS
             &mut item.patch,
             &mut item.trace,
             &mut item.query,
-        ];
-        for operation in operations.into_iter().flatten() {
-            if let Some(security) = &mut operation.security
-                && security.contains(&bearer)
-                && !security.contains(&extra)
-            {
-                security.push(extra.clone());
+        ]
+        .into_iter()
+        .flatten()
+    })
+}
+
+/// Removes the alternatives naming the scheme `name` from every operation of `doc`; an
+/// operation left with none loses its `security` (it would otherwise read as "no credential").
+pub(crate) fn remove_security_alternative(doc: &mut OpenApi, name: &str) {
+    let gone = SecurityRequirement::new(name, Vec::<String>::new());
+    for operation in operations_mut(doc) {
+        if let Some(security) = &mut operation.security {
+            security.retain(|r| *r != gone);
+            if security.is_empty() {
+                operation.security = None;
             }
         }
     }

@@ -262,9 +262,19 @@ impl Router {
     }
 }
 
+/// The stack's own credentials, as its OpenAPI document declares them.
+#[derive(Clone, Debug)]
+struct Credentials {
+    /// A Bearer backend is configured.
+    bearer: bool,
+    /// The auth cookie's name, when a cookie backend is configured.
+    cookie: Option<String>,
+}
+
 /// A built stack: the shared state and the routers.
 pub struct AuthStack<D: UserDatabase> {
     state: web::Data<AuthState<D>>,
+    credentials: Credentials,
     groups: web::Data<GroupsState<D::Id>>,
     #[cfg(feature = "oauth")]
     oauth: Option<web::Data<crate::oauth::OAuthRuntime>>,
@@ -274,6 +284,7 @@ impl<D: UserDatabase> Clone for AuthStack<D> {
     fn clone(&self) -> Self {
         Self {
             state: self.state.clone(),
+            credentials: self.credentials.clone(),
             groups: self.groups.clone(),
             #[cfg(feature = "oauth")]
             oauth: self.oauth.clone(),
@@ -286,6 +297,7 @@ impl<D: UserDatabase> Clone for AuthStack<D> {
 /// manager). [`AuthStack::build`] is `prepare` then [`PreparedStack::build`].
 pub struct PreparedStack<D: UserDatabase> {
     store: Arc<D>,
+    credentials: Credentials,
     manager: Arc<UserManager<D>>,
     authenticator: Authenticator<D>,
     plugin: PluginChoice<D>,
@@ -352,6 +364,7 @@ impl<D: UserDatabase> PreparedStack<D> {
         }
         Ok(AuthStack {
             state: web::Data::new(state),
+            credentials: self.credentials,
             groups: web::Data::new(GroupsState {
                 groups: self.groups,
                 permissions: self.permissions,
@@ -443,6 +456,10 @@ impl<D: UserDatabase> AuthStack<D> {
             .transpose()?;
         Ok(PreparedStack {
             store,
+            credentials: Credentials {
+                bearer: config.bearer.is_some(),
+                cookie: config.cookie.as_ref().map(|(_, c)| c.name.clone()),
+            },
             manager,
             authenticator,
             plugin: config.plugin,
@@ -531,6 +548,31 @@ impl<D: UserDatabase> AuthStack<D> {
         D::Id: PathId,
     {
         self.table::<S>(routers, false).describe(path, doc);
+    }
+
+    /// Declares this stack's credentials in `doc`: the `bearer` scheme (OAuth2 password flow,
+    /// tokens from `token_url`) when a Bearer backend is configured, the `cookie` scheme (the
+    /// cookie's name) when a cookie backend is; and takes the undeclared one of the two out of
+    /// every operation's alternatives (secured operations are described with both). Call it
+    /// once `doc` holds every operation, after any
+    /// [`add_security_alternative`](crate::openapi::add_security_alternative).
+    pub fn security_schemes(&self, doc: &mut OpenApi, token_url: &str) {
+        let cookie = self.credentials.cookie.as_deref();
+        let absent: Vec<&str> = [
+            ("bearer", self.credentials.bearer),
+            ("cookie", cookie.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, configured)| (!configured).then_some(name))
+        .collect();
+        let components = doc.components.get_or_insert_with(Default::default);
+        crate::openapi::security_schemes(components, token_url, cookie.unwrap_or_default());
+        for name in &absent {
+            components.security_schemes.remove(*name);
+        }
+        for name in absent {
+            crate::openapi::remove_security_alternative(doc, name);
+        }
     }
 
     /// The operations of `routers` as one [`RouteTable`], for an application that mounts and

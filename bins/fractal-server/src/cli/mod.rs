@@ -258,7 +258,6 @@ pub fn main() -> anyhow::Result<()> {
         | Command::EndSessions(u) => (u.db.clone(), None),
         Command::HashTiming { .. } => (DbArgs::default(), None),
     };
-    let host_flag = serve_args.as_ref().is_some_and(|a| a.host.is_some());
     let overrides = Overrides {
         host: serve_args.as_ref().and_then(|a| a.host.clone()),
         port: serve_args.as_ref().and_then(|a| a.port),
@@ -274,18 +273,17 @@ pub fn main() -> anyhow::Result<()> {
     } else {
         crate::telemetry::Verbosity::Command
     };
-    if let Err(e) = crate::telemetry::init(log_kind) {
-        exit(Failure::Setting(e.to_string()));
-    }
+    crate::telemetry::init(
+        log_kind,
+        settings.log_format,
+        settings.log_filter.as_deref(),
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     let result = runtime.block_on(run(command, settings));
     match result {
         Ok(()) => Ok(()),
-        Err(Failure::Setting(m)) if host_flag && m.starts_with("FRACTAL_HOST:") => {
-            exit(Failure::Setting(m.replacen("FRACTAL_HOST:", "--host:", 1)))
-        }
         Err(f) => exit(f),
     }
 }

@@ -23,9 +23,7 @@ pub fn document(site: &Site, stack: &AuthStack<SeaOrmStore>) -> OpenApi {
     if site.metrics {
         crate::metrics::table().describe("", &mut openapi);
     }
-    if let Some(components) = openapi.components.as_mut() {
-        doc::security_schemes(components, "/auth/token/login", "fastapiusersauth");
-    }
+    stack.security_schemes(&mut openapi, "/auth/token/login");
     openapi
 }
 

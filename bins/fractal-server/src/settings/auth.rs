@@ -1,7 +1,7 @@
 //! The auth plugin (`FRACTAL_AUTH`) and the oidc plugin's `FRACTAL_OIDC_*` settings.
 
 use super::SettingsError;
-use super::values::{parse, parse_bool};
+use super::sources::Sources;
 
 /// The auth plugin (`FRACTAL_AUTH=embedded|noauth|oidc`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,14 +36,15 @@ pub struct OidcSettings {
 }
 
 /// Reads `FRACTAL_AUTH` and, for the oidc plugin, `FRACTAL_OIDC_*`.
-pub(super) fn auth_mode(get: impl Fn(&str) -> Option<String>) -> Result<AuthMode, SettingsError> {
+pub(super) fn auth_mode(s: &Sources) -> Result<AuthMode, SettingsError> {
+    let get = |k: &str| s.get(k);
     match get("FRACTAL_AUTH")
         .map(|v| v.to_ascii_lowercase())
         .as_deref()
     {
         None | Some("embedded") => Ok(AuthMode::Embedded),
         Some("noauth") => Ok(AuthMode::NoAuth {
-            allow_remote: parse_bool(&get, "FRACTAL_NOAUTH_ALLOW_REMOTE", false)?,
+            allow_remote: s.flag("FRACTAL_NOAUTH_ALLOW_REMOTE", false)?,
         }),
         Some("oidc") => {
             let required = |k: &str| {
@@ -56,10 +57,10 @@ pub(super) fn auth_mode(get: impl Fn(&str) -> Option<String>) -> Result<AuthMode
                     .unwrap_or_else(|| "permissions".into()),
                 email_claim: get("FRACTAL_OIDC_EMAIL_CLAIM").unwrap_or_else(|| "email".into()),
                 cookie_name: get("FRACTAL_OIDC_COOKIE"),
-                key_refresh_seconds: parse(&get, "FRACTAL_OIDC_KEY_REFRESH_SECONDS", 10u64)?,
+                key_refresh_seconds: s.value("FRACTAL_OIDC_KEY_REFRESH_SECONDS", 10u64)?,
             }))
         }
-        Some(other) => Err(SettingsError::new(
+        Some(other) => Err(s.invalid(
             "FRACTAL_AUTH",
             format!("expected embedded, noauth or oidc, got {other:?}"),
         )),

@@ -1,22 +1,27 @@
 //! Settings: environment variables, a `.fractal_server.env` file in the working directory (the
-//! environment wins over it), and command-line flags (which win over both). Names follow
-//! Fractal Server. A bad value is reported as one line naming the variable.
+//! environment wins over it), and command-line flags (which win over both), merged by figment
+//! (see `sources`). Names follow Fractal Server. A bad value is reported as one line naming
+//! the variable, and the file when a file set it.
 
 mod auth;
 mod oauth;
+mod sources;
 mod values;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use auth_core::{Email, SameSite};
 use auth_sea_orm::DatabaseUrl;
 use secrecy::SecretString;
+use serde::Deserialize;
 
 use auth::auth_mode;
 pub use auth::{AuthMode, OidcSettings};
 use oauth::oauth_settings;
 pub use oauth::{OAuthClientSettings, OAuthSettings};
-use values::{parse, parse_bool, positive};
+use sources::Sources;
+use values::seconds;
 
 /// A setting that could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +89,8 @@ impl std::fmt::Debug for Overrides {
 pub struct Settings {
     /// Bind address (`FRACTAL_HOST`, default 127.0.0.1).
     pub host: String,
+    /// How the bind address was given, for messages: `--host` or `FRACTAL_HOST`.
+    pub host_setting: &'static str,
     /// Bind port (`FRACTAL_PORT`, default 8000; 0 picks a free port).
     pub port: u16,
     /// Where the SQLite file and the generated JWT secret live (`FRACTAL_DATA_DIR`, default `data`).
@@ -153,6 +160,11 @@ pub struct Settings {
     pub password_hash: auth_core::NewHashes,
     /// `GET /metrics` (`FRACTAL_METRICS`, `FRACTAL_METRICS_TOKEN`).
     pub metrics: MetricsSettings,
+    /// `FRACTAL_LOG_FORMAT` (`text`): `text` or `json` lines on stderr.
+    pub log_format: crate::telemetry::LogFormat,
+    /// `RUST_LOG`: which log lines are written (tracing's `EnvFilter` syntax); unset or
+    /// unparsable, the server's default.
+    pub log_filter: Option<String>,
 }
 
 /// Whether and for whom `GET /metrics` answers.
@@ -178,94 +190,197 @@ pub enum TokenStrategy {
 /// The name of the settings file read from the working directory.
 pub const ENV_FILE: &str = ".fractal_server.env";
 
+/// The flat settings, read at once from the merged sources. Serde's defaults are Fractal's;
+/// the conditional families (database, plugin, OAuth clients, SMTP) are read by name below.
+#[derive(Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+struct Flat {
+    #[serde(default = "defaults::host")]
+    fractal_host: String,
+    #[serde(default = "defaults::port")]
+    fractal_port: u16,
+    #[serde(default = "defaults::data_dir")]
+    fractal_data_dir: PathBuf,
+    jwt_secret_key: Option<String>,
+    #[serde(default = "defaults::jwt_expire_seconds", deserialize_with = "seconds")]
+    jwt_expire_seconds: u64,
+    #[serde(
+        default = "defaults::cookie_expire_seconds",
+        deserialize_with = "seconds"
+    )]
+    cookie_expire_seconds: u64,
+    #[serde(default = "defaults::yes")]
+    fractal_cookie_secure: bool,
+    fractal_cookie_samesite: Option<String>,
+    #[serde(default = "defaults::yes")]
+    fractal_csrf_protection: bool,
+    #[serde(default = "defaults::admin_email")]
+    fractal_default_admin_email: String,
+    #[serde(default = "defaults::admin_password")]
+    fractal_default_admin_password: String,
+    #[serde(default = "defaults::admin_username")]
+    fractal_default_admin_username: String,
+    #[serde(default = "defaults::group_name")]
+    fractal_default_group_name: String,
+    fractal_token_strategy: Option<String>,
+    redis_url: Option<String>,
+    #[serde(default)]
+    redis_key_prefix: String,
+    #[serde(default = "defaults::yes")]
+    fractal_rate_limit: bool,
+    #[serde(
+        default = "defaults::purge_interval_seconds",
+        deserialize_with = "seconds"
+    )]
+    fractal_purge_interval_seconds: u64,
+    #[serde(default = "defaults::acquire_timeout_ms", deserialize_with = "seconds")]
+    fractal_db_acquire_timeout_ms: u64,
+    #[serde(default = "defaults::cache_ttl_ms")]
+    fractal_cache_ttl_ms: u64,
+    #[serde(default)]
+    fractal_upgrade_bcrypt_hashes: bool,
+    fractal_password_hash: Option<String>,
+    #[serde(default = "defaults::yes")]
+    fractal_metrics: bool,
+    fractal_metrics_token: Option<String>,
+    fractal_log_format: Option<String>,
+    rust_log: Option<String>,
+}
+
+/// Fractal Server's defaults (`fractal_server/config.py`), ours where Fractal has none.
+mod defaults {
+    use std::path::PathBuf;
+
+    pub(super) fn host() -> String {
+        "127.0.0.1".into()
+    }
+    pub(super) const fn port() -> u16 {
+        8000
+    }
+    pub(super) fn data_dir() -> PathBuf {
+        PathBuf::from("data")
+    }
+    pub(super) const fn jwt_expire_seconds() -> u64 {
+        180
+    }
+    pub(super) const fn cookie_expire_seconds() -> u64 {
+        86_400
+    }
+    pub(super) const fn yes() -> bool {
+        true
+    }
+    pub(super) fn admin_email() -> String {
+        "admin@fractal.xy".into()
+    }
+    pub(super) fn admin_password() -> String {
+        "1234".into()
+    }
+    pub(super) fn admin_username() -> String {
+        "admin".into()
+    }
+    pub(super) fn group_name() -> String {
+        "All".into()
+    }
+    pub(super) const fn purge_interval_seconds() -> u64 {
+        600
+    }
+    pub(super) const fn acquire_timeout_ms() -> u64 {
+        1000
+    }
+    pub(super) const fn cache_ttl_ms() -> u64 {
+        1000
+    }
+}
+
 impl Settings {
-    /// Reads the process environment after loading `.fractal_server.env` (if present) under it.
+    /// Reads `.fractal_server.env` (if present) under the process environment, under `overrides`.
+    ///
+    /// # Errors
+    /// The first bad value, naming its variable (or flag) and, when not the environment, the
+    /// file that set it.
     pub fn from_process(overrides: Overrides) -> Result<Self, SettingsError> {
-        match dotenvy::from_filename(ENV_FILE) {
-            Ok(_) => {}
-            Err(e) if e.not_found() => {}
-            Err(e) => return Err(SettingsError::new(ENV_FILE, e.to_string())),
-        }
-        Self::from_map(&std::env::vars().collect(), overrides)
+        Self::read(Sources::from_process(Path::new(ENV_FILE))?, overrides)
     }
 
-    /// Reads settings from a map of variables; `overrides` win.
+    /// Reads settings from a map of variables (as if it were the environment); `overrides` win.
+    ///
+    /// # Errors
+    /// As [`Settings::from_process`].
     pub fn from_map(
-        vars: &std::collections::HashMap<String, String>,
+        vars: &HashMap<String, String>,
         overrides: Overrides,
     ) -> Result<Self, SettingsError> {
-        let keys: Vec<String> = vars.keys().cloned().collect();
-        Self::read(|k| vars.get(k).cloned(), &keys, overrides)
+        Self::read(Sources::from_map(vars), overrides)
     }
 
-    /// Reads settings through `get` (no OAuth clients: they are found by listing variables).
-    pub fn from_lookup(
-        get: impl Fn(&str) -> Option<String>,
-        overrides: Overrides,
-    ) -> Result<Self, SettingsError> {
-        Self::read(get, &[], overrides)
-    }
-
-    fn read(
-        get: impl Fn(&str) -> Option<String>,
-        keys: &[String],
-        overrides: Overrides,
-    ) -> Result<Self, SettingsError> {
-        let get = |k: &str| {
-            get(k)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let data_dir = overrides
-            .data_dir
-            .or_else(|| get("FRACTAL_DATA_DIR").map(PathBuf::from))
-            .unwrap_or_else(|| PathBuf::from("data"));
+    fn read(sources: Sources, overrides: Overrides) -> Result<Self, SettingsError> {
+        let flags = [
+            ("FRACTAL_HOST", overrides.host),
+            ("FRACTAL_PORT", overrides.port.map(|p| p.to_string())),
+            (
+                "FRACTAL_DATA_DIR",
+                overrides.data_dir.map(|d| d.display().to_string()),
+            ),
+        ];
+        let s = sources.with_flags(flags.into_iter().filter_map(|(k, v)| Some((k, v?))));
+        let flat: Flat = s.extract()?;
         let database_url = match overrides.database_url {
             Some(url) => DatabaseUrl::parse(&url, "--database-url")?,
-            None => crate::database_url::from_env(get, &data_dir)?,
+            None => crate::database_url::from_env(|k| s.get(k), &flat.fractal_data_dir)?,
         };
-        let port = match overrides.port {
-            Some(p) => p,
-            None => parse(get, "FRACTAL_PORT", 8000u16)?,
+        let admin_email = Email::parse(&flat.fractal_default_admin_email)
+            .map_err(|e| s.invalid("FRACTAL_DEFAULT_ADMIN_EMAIL", e.to_string()))?;
+        let rate_limit = if flat.fractal_rate_limit {
+            let limit = |var: &str, default: &str| {
+                s.get(var)
+                    .unwrap_or_else(|| default.into())
+                    .parse::<auth_core::RateLimit>()
+                    .map_err(|e| s.invalid(var, e))
+            };
+            Some(auth_core::RateLimits {
+                per_pair: limit("FRACTAL_RATE_LIMIT_PAIR", "5/300")?,
+                per_account: limit("FRACTAL_RATE_LIMIT_ACCOUNT", "20/300")?,
+                per_address: limit("FRACTAL_RATE_LIMIT_ADDRESS", "100/60")?,
+            })
+        } else {
+            None
         };
-        let admin_email =
-            get("FRACTAL_DEFAULT_ADMIN_EMAIL").unwrap_or_else(|| "admin@fractal.xy".into());
-        let admin_email = Email::parse(&admin_email)
-            .map_err(|e| SettingsError::new("FRACTAL_DEFAULT_ADMIN_EMAIL", e.to_string()))?;
-        let jwt_expire_seconds = positive(get, "JWT_EXPIRE_SECONDS", 180)?;
-        let cookie_expire_seconds = positive(get, "COOKIE_EXPIRE_SECONDS", 86_400)?;
+        if flat.fractal_cache_ttl_ms > 3_600_000 {
+            return Err(s.invalid(
+                "FRACTAL_CACHE_TTL_MS",
+                "expected milliseconds between 0 and 3600000 (one hour)",
+            ));
+        }
         Ok(Self {
-            host: overrides
-                .host
-                .or_else(|| get("FRACTAL_HOST"))
-                .unwrap_or_else(|| "127.0.0.1".into()),
-            port,
-            data_dir,
+            host_setting: if s.spelling("FRACTAL_HOST") == "--host" {
+                "--host"
+            } else {
+                "FRACTAL_HOST"
+            },
+            host: flat.fractal_host,
+            port: flat.fractal_port,
             database_url,
-            jwt_secret_key: get("JWT_SECRET_KEY").map(SecretString::from),
-            jwt_expire_seconds,
-            cookie_expire_seconds,
-            cookie_secure: parse_bool(get, "FRACTAL_COOKIE_SECURE", true)?,
-            cookie_samesite: match get("FRACTAL_COOKIE_SAMESITE") {
+            jwt_secret_key: flat.jwt_secret_key.map(SecretString::from),
+            jwt_expire_seconds: flat.jwt_expire_seconds,
+            cookie_expire_seconds: flat.cookie_expire_seconds,
+            cookie_secure: flat.fractal_cookie_secure,
+            cookie_samesite: match flat.fractal_cookie_samesite {
                 None => SameSite::None,
                 Some(v) => v
                     .parse()
-                    .map_err(|e: String| SettingsError::new("FRACTAL_COOKIE_SAMESITE", e))?,
+                    .map_err(|e: String| s.invalid("FRACTAL_COOKIE_SAMESITE", e))?,
             },
-            csrf_protection: parse_bool(get, "FRACTAL_CSRF_PROTECTION", true)?,
-            trusted_origins: trusted_origins(get)?,
+            csrf_protection: flat.fractal_csrf_protection,
+            trusted_origins: trusted_origins(&s)?,
             admin_email,
-            admin_password: SecretString::from(
-                get("FRACTAL_DEFAULT_ADMIN_PASSWORD").unwrap_or_else(|| "1234".into()),
-            ),
-            admin_username: Some(
-                get("FRACTAL_DEFAULT_ADMIN_USERNAME").unwrap_or_else(|| "admin".into()),
-            ),
-            default_group_name: get("FRACTAL_DEFAULT_GROUP_NAME").unwrap_or_else(|| "All".into()),
-            smtp: smtp(get)?,
-            auth: auth_mode(get)?,
-            oauth: oauth_settings(get, keys)?,
-            token_strategy: match get("FRACTAL_TOKEN_STRATEGY")
+            admin_password: SecretString::from(flat.fractal_default_admin_password),
+            admin_username: Some(flat.fractal_default_admin_username),
+            default_group_name: flat.fractal_default_group_name,
+            smtp: smtp(&s)?,
+            auth: auth_mode(&s)?,
+            oauth: oauth_settings(&s)?,
+            token_strategy: match flat
+                .fractal_token_strategy
                 .map(|v| v.to_ascii_lowercase())
                 .as_deref()
             {
@@ -273,81 +388,56 @@ impl Settings {
                 Some("database") => TokenStrategy::Database,
                 Some("redis") => TokenStrategy::Redis,
                 Some(other) => {
-                    return Err(SettingsError::new(
+                    return Err(s.invalid(
                         "FRACTAL_TOKEN_STRATEGY",
                         format!("expected jwt, database or redis, got {other:?}"),
                     ));
                 }
             },
-            redis_url: get("REDIS_URL").map(SecretString::from),
-            redis_key_prefix: get("REDIS_KEY_PREFIX").unwrap_or_default(),
-            rate_limit: if parse_bool(get, "FRACTAL_RATE_LIMIT", true)? {
-                let limit = |var: &str, default: &str| {
-                    get(var)
-                        .unwrap_or_else(|| default.into())
-                        .parse::<auth_core::RateLimit>()
-                        .map_err(|e| SettingsError::new(var, e))
-                };
-                Some(auth_core::RateLimits {
-                    per_pair: limit("FRACTAL_RATE_LIMIT_PAIR", "5/300")?,
-                    per_account: limit("FRACTAL_RATE_LIMIT_ACCOUNT", "20/300")?,
-                    per_address: limit("FRACTAL_RATE_LIMIT_ADDRESS", "100/60")?,
-                })
-            } else {
-                None
-            },
-            purge_interval_seconds: positive(get, "FRACTAL_PURGE_INTERVAL_SECONDS", 600)?,
-            db_acquire_timeout: std::time::Duration::from_millis(positive(
-                get,
-                "FRACTAL_DB_ACQUIRE_TIMEOUT_MS",
-                1000,
-            )?),
-            cache_ttl: {
-                let ms: u64 = parse(get, "FRACTAL_CACHE_TTL_MS", 1000)?;
-                if ms > 3_600_000 {
-                    return Err(SettingsError::new(
-                        "FRACTAL_CACHE_TTL_MS",
-                        "expected milliseconds between 0 and 3600000 (one hour)",
-                    ));
-                }
-                std::time::Duration::from_millis(ms)
-            },
-            upgrade_bcrypt_hashes: parse_bool(get, "FRACTAL_UPGRADE_BCRYPT_HASHES", false)?,
-            password_hash: match get("FRACTAL_PASSWORD_HASH")
-                .map(|v| v.trim().to_ascii_lowercase())
+            redis_url: flat.redis_url.map(SecretString::from),
+            redis_key_prefix: flat.redis_key_prefix,
+            rate_limit,
+            purge_interval_seconds: flat.fractal_purge_interval_seconds,
+            db_acquire_timeout: std::time::Duration::from_millis(
+                flat.fractal_db_acquire_timeout_ms,
+            ),
+            cache_ttl: std::time::Duration::from_millis(flat.fractal_cache_ttl_ms),
+            upgrade_bcrypt_hashes: flat.fractal_upgrade_bcrypt_hashes,
+            password_hash: match flat
+                .fractal_password_hash
+                .map(|v| v.to_ascii_lowercase())
                 .as_deref()
             {
                 None | Some("argon2id") => auth_core::NewHashes::Argon2id,
                 Some("bcrypt") => auth_core::NewHashes::Bcrypt { cost: 12 },
                 Some(_) => {
-                    return Err(SettingsError::new(
-                        "FRACTAL_PASSWORD_HASH",
-                        "expected argon2id or bcrypt",
-                    ));
+                    return Err(s.invalid("FRACTAL_PASSWORD_HASH", "expected argon2id or bcrypt"));
                 }
             },
             metrics: MetricsSettings {
-                enabled: parse_bool(get, "FRACTAL_METRICS", true)?,
-                token: get("FRACTAL_METRICS_TOKEN").map(SecretString::from),
+                enabled: flat.fractal_metrics,
+                token: flat.fractal_metrics_token.map(SecretString::from),
             },
+            log_format: crate::telemetry::LogFormat::parse(flat.fractal_log_format.as_deref())
+                .map_err(|e| s.invalid("FRACTAL_LOG_FORMAT", e.message))?,
+            log_filter: flat.rust_log,
+            data_dir: flat.fractal_data_dir,
         })
     }
 }
 
 /// `FRACTAL_CSRF_TRUSTED_ORIGINS` and `FRACTAL_CORS_ALLOW_ORIGIN` (Fractal 1.3 separates with
 /// `;`; commas and spaces work too), each entry `http(s)://host[:port]`.
-fn trusted_origins(
-    get: impl Fn(&str) -> Option<String>,
-) -> Result<Vec<auth_actix::TrustedOrigin>, SettingsError> {
+fn trusted_origins(s: &Sources) -> Result<Vec<auth_actix::TrustedOrigin>, SettingsError> {
     let mut origins = Vec::new();
     for var in ["FRACTAL_CSRF_TRUSTED_ORIGINS", "FRACTAL_CORS_ALLOW_ORIGIN"] {
-        let value = get(var).unwrap_or_default();
+        let value = s.get(var).unwrap_or_default();
         for item in value
             .split([';', ',', ' '])
             .filter(|s| !s.trim().is_empty())
         {
             let origin = auth_actix::TrustedOrigin::parse(item).ok_or_else(|| {
-                SettingsError::new(
+                s.invalid(
                     var,
                     format!("{item:?} is not an origin like https://fractal-web.example.org"),
                 )
@@ -360,9 +450,8 @@ fn trusted_origins(
     Ok(origins)
 }
 
-fn smtp(
-    get: impl Fn(&str) -> Option<String>,
-) -> Result<Option<crate::mail::SmtpSettings>, SettingsError> {
+fn smtp(s: &Sources) -> Result<Option<crate::mail::SmtpSettings>, SettingsError> {
+    let get = |k: &str| s.get(k);
     let (server, sender) = match (
         get("FRACTAL_EMAIL_SMTP_SERVER"),
         get("FRACTAL_EMAIL_SENDER"),
@@ -382,10 +471,9 @@ fn smtp(
         }
         (Some(server), Some(sender)) => (server, sender),
     };
-    let use_starttls = parse_bool(&get, "FRACTAL_EMAIL_USE_STARTTLS", true)?;
-    let use_login = parse_bool(&get, "FRACTAL_EMAIL_USE_LOGIN", true)?;
-    let port = parse(
-        &get,
+    let use_starttls = s.flag("FRACTAL_EMAIL_USE_STARTTLS", true)?;
+    let use_login = s.flag("FRACTAL_EMAIL_USE_LOGIN", true)?;
+    let port = s.value(
         "FRACTAL_EMAIL_SMTP_PORT",
         if use_starttls { 587u16 } else { 25 },
     )?;
@@ -408,7 +496,7 @@ fn smtp(
         let (var, msg) = m
             .split_once(": ")
             .unwrap_or(("FRACTAL_EMAIL_SMTP_SERVER", m.as_str()));
-        SettingsError::new(var, msg)
+        s.invalid(var, msg)
     })?;
     Ok(Some(settings))
 }
@@ -459,14 +547,13 @@ fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
     fn load(pairs: &[(&str, &str)]) -> Result<Settings, SettingsError> {
         let map: HashMap<String, String> = pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        Settings::from_lookup(move |k| map.get(k).cloned(), Overrides::default())
+        Settings::from_map(&map, Overrides::default())
     }
 
     // Loading SMTP settings builds lettre's transport, which needs a Tokio runtime.
@@ -568,12 +655,114 @@ mod tests {
         }
     }
 
+    fn env_file(tag: &str, text: &str) -> PathBuf {
+        let path =
+            std::env::temp_dir().join(format!("fractal-settings-{tag}-{}.env", std::process::id()));
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_file_is_under_the_environment_and_a_blank_value_is_unset() {
+        let file = env_file(
+            "layers",
+            "FRACTAL_PORT=9000\nFRACTAL_HOST=10.0.0.1\nJWT_EXPIRE_SECONDS=60\n",
+        );
+        let env = pairs(&[("FRACTAL_PORT", "9100"), ("FRACTAL_HOST", "   ")]);
+        let s = Settings::read(Sources::layered(&file, env).unwrap(), Overrides::default());
+        let s = s.unwrap();
+        assert_eq!((s.host.as_str(), s.port), ("10.0.0.1", 9100));
+        assert_eq!(s.jwt_expire_seconds, 60);
+        let _ = std::fs::remove_file(file);
+    }
+
+    #[test]
+    fn a_bad_value_in_the_file_names_the_file() {
+        let file = env_file("bad", "FRACTAL_COOKIE_SECURE=maybe\n");
+        let err =
+            Settings::read(Sources::layered(&file, []).unwrap(), Overrides::default()).unwrap_err();
+        assert_eq!(err.variable, "FRACTAL_COOKIE_SECURE");
+        assert!(
+            err.message.contains("\"maybe\"")
+                && err
+                    .message
+                    .ends_with(&format!("(set in {})", file.display())),
+            "{err}"
+        );
+        // The same value from the environment names no file.
+        let err = load(&[("FRACTAL_COOKIE_SECURE", "maybe")]).unwrap_err();
+        assert!(!err.message.contains("set in"), "{err}");
+        let _ = std::fs::remove_file(file);
+    }
+
+    #[test]
+    fn booleans_and_numbers_are_read_as_fractal_writes_them() {
+        for (text, expected) in [
+            ("true", true),
+            ("YES", true),
+            ("On", true),
+            ("1", true),
+            ("false", false),
+            ("no", false),
+            ("OFF", false),
+            ("0", false),
+        ] {
+            let s = load(&[("FRACTAL_COOKIE_SECURE", text)]).unwrap();
+            assert_eq!(s.cookie_secure, expected, "{text}");
+        }
+        let s = load(&[("FRACTAL_PORT", " 8123 "), ("FRACTAL_CACHE_TTL_MS", "0")]).unwrap();
+        assert_eq!((s.port, s.cache_ttl), (8123, std::time::Duration::ZERO));
+    }
+
+    #[test]
+    fn text_settings_that_look_like_numbers_stay_text() {
+        // figment reads "1234" as a number unless asked for text: these are asked for text.
+        let s = load(&[
+            ("FRACTAL_DEFAULT_ADMIN_PASSWORD", "1234"),
+            ("JWT_SECRET_KEY", "98765432109876543210"),
+            ("FRACTAL_DEFAULT_GROUP_NAME", "42"),
+            ("FRACTAL_DEFAULT_ADMIN_USERNAME", "true"),
+        ])
+        .unwrap();
+        use secrecy::ExposeSecret as _;
+        assert_eq!(s.admin_password.expose_secret(), "1234");
+        assert_eq!(
+            s.jwt_secret_key.as_ref().map(|k| k.expose_secret()),
+            Some("98765432109876543210")
+        );
+        assert_eq!(s.default_group_name, "42");
+        assert_eq!(s.admin_username.as_deref(), Some("true"));
+    }
+
+    #[test]
+    fn a_value_given_by_a_flag_is_named_by_the_flag() {
+        let s = Settings::from_map(
+            &HashMap::new(),
+            Overrides {
+                host: Some("0.0.0.0".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(s.host_setting, "--host");
+        assert_eq!(
+            load(&[("FRACTAL_HOST", "::1")]).unwrap().host_setting,
+            "FRACTAL_HOST"
+        );
+    }
+
     #[test]
     fn overrides_win() {
         let map: HashMap<String, String> =
             [("FRACTAL_PORT".to_string(), "9000".to_string())].into();
-        let s = Settings::from_lookup(
-            move |k| map.get(k).cloned(),
+        let s = Settings::from_map(
+            &map,
             Overrides {
                 port: Some(1234),
                 host: Some("0.0.0.0".into()),

@@ -4,7 +4,7 @@
 use secrecy::SecretString;
 
 use super::SettingsError;
-use super::values::{parse_bool, positive};
+use super::sources::Sources;
 
 /// OAuth login: the clients and what their logins may do.
 #[derive(Debug, Clone, Default)]
@@ -64,12 +64,11 @@ const RESERVED: [&str; 14] = [
     "verify",
 ];
 
-/// Reads the OAuth clients among `keys` (the names of the variables) and the login rules.
-pub(super) fn oauth_settings(
-    get: impl Fn(&str) -> Option<String>,
-    keys: &[String],
-) -> Result<OAuthSettings, SettingsError> {
-    let mut names: Vec<String> = keys
+/// Reads the OAuth clients (found by listing the variables set) and the login rules.
+pub(super) fn oauth_settings(s: &Sources) -> Result<OAuthSettings, SettingsError> {
+    let get = |k: &str| s.get(k);
+    let mut names: Vec<String> = s
+        .keys()
         .iter()
         .filter_map(|k| {
             k.strip_prefix("OAUTH_")?
@@ -86,7 +85,7 @@ pub(super) fn oauth_settings(
         if RESERVED.contains(&name.as_str())
             || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         {
-            return Err(SettingsError::new(
+            return Err(s.invalid(
                 &var("CLIENT_ID"),
                 format!("{name:?} cannot be an OAuth client name"),
             ));
@@ -144,10 +143,9 @@ pub(super) fn oauth_settings(
                 "RS256" => auth_oidc::id_token::Algorithm::RS256,
                 "ES256" => auth_oidc::id_token::Algorithm::ES256,
                 other => {
-                    return Err(SettingsError::new(
-                        &alg_var,
-                        format!("expected RS256 or ES256, got {other:?}"),
-                    ));
+                    return Err(
+                        s.invalid(&alg_var, format!("expected RS256 or ES256, got {other:?}"))
+                    );
                 }
             };
             id_token_algorithms.push(alg);
@@ -157,11 +155,9 @@ pub(super) fn oauth_settings(
         }
         let max_age = match get(&var("MAX_AGE")) {
             None => None,
-            Some(_) => Some(std::time::Duration::from_secs(positive(
-                &get,
-                &var("MAX_AGE"),
-                1,
-            )?)),
+            Some(_) => Some(std::time::Duration::from_secs(
+                s.seconds(&var("MAX_AGE"), 1)?,
+            )),
         };
         clients.push(OAuthClientSettings {
             name,
@@ -177,8 +173,8 @@ pub(super) fn oauth_settings(
     }
     Ok(OAuthSettings {
         clients,
-        self_registration: parse_bool(&get, "FRACTAL_OAUTH_SELF_REGISTRATION", true)?,
-        associate_by_email: parse_bool(&get, "FRACTAL_OAUTH_ASSOCIATE_BY_EMAIL", true)?,
+        self_registration: s.flag("FRACTAL_OAUTH_SELF_REGISTRATION", true)?,
+        associate_by_email: s.flag("FRACTAL_OAUTH_ASSOCIATE_BY_EMAIL", true)?,
         frontend_url: get("FRACTAL_OAUTH_FRONTEND_URL"),
     })
 }

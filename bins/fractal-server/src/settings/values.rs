@@ -1,50 +1,35 @@
-//! How one variable's text becomes a value; every error names the variable.
+//! Value rules shared by several settings; every error names the variable.
+
+use serde::{Deserialize, Deserializer, de::Error as _};
 
 use super::SettingsError;
+use super::sources::Sources;
 
-/// The variable parsed, or `default` when unset.
-pub(super) fn parse<T: std::str::FromStr>(
-    get: impl Fn(&str) -> Option<String>,
-    var: &str,
-    default: T,
-) -> Result<T, SettingsError> {
-    match get(var) {
-        None => Ok(default),
-        Some(v) => v
-            .parse()
-            .map_err(|_| SettingsError::new(var, format!("cannot parse {v:?}"))),
-    }
-}
+/// Ten years, in seconds: the longest lifetime or interval a setting may ask for.
+const TEN_YEARS: u64 = 10 * 365 * 24 * 3600;
+const SECONDS_RANGE: &str = "expected a number of seconds between 1 and ten years";
 
-/// A number of seconds (or milliseconds) between 1 and ten years' worth.
-pub(super) fn positive(
-    get: impl Fn(&str) -> Option<String>,
-    var: &str,
-    default: u64,
-) -> Result<u64, SettingsError> {
-    let v: u64 = parse(get, var, default)?;
-    if v == 0 || v > 10 * 365 * 24 * 3600 {
-        return Err(SettingsError::new(
-            var,
-            "expected a number of seconds between 1 and ten years",
-        ));
+/// A serde field reader: a number of seconds (or milliseconds) between 1 and ten years' worth.
+pub(super) fn seconds<'de, D: Deserializer<'de>>(de: D) -> Result<u64, D::Error> {
+    let v = u64::deserialize(de)?;
+    if v == 0 || v > TEN_YEARS {
+        return Err(D::Error::custom(SECONDS_RANGE));
     }
     Ok(v)
 }
 
-/// `1/true/yes/on` or `0/false/no/off`, any case; `default` when unset.
-pub(super) fn parse_bool(
-    get: impl Fn(&str) -> Option<String>,
-    var: &str,
-    default: bool,
-) -> Result<bool, SettingsError> {
-    match get(var).map(|v| v.to_ascii_lowercase()) {
-        None => Ok(default),
-        Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => Ok(true),
-        Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => Ok(false),
-        Some(v) => Err(SettingsError::new(
-            var,
-            format!("expected true or false, got {v:?}"),
-        )),
+impl Sources {
+    /// `var` as a number of seconds between 1 and ten years' worth; `default` when unset.
+    pub(super) fn seconds(&self, var: &str, default: u64) -> Result<u64, SettingsError> {
+        let v: u64 = self.value(var, default)?;
+        if v == 0 || v > TEN_YEARS {
+            return Err(self.invalid(var, SECONDS_RANGE));
+        }
+        Ok(v)
+    }
+
+    /// `var` as a boolean (`1/true/yes/on` or `0/false/no/off`, any case); `default` when unset.
+    pub(super) fn flag(&self, var: &str, default: bool) -> Result<bool, SettingsError> {
+        self.value(var, default)
     }
 }

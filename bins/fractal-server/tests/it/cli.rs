@@ -109,6 +109,44 @@ fn a_bad_setting_stops_the_server_with_one_line_naming_it() {
     }
 }
 
+#[test]
+fn a_bad_setting_in_the_env_file_names_the_file_and_the_environment_wins() {
+    let dir = temp_dir("badfile");
+    std::fs::write(
+        dir.join(".fractal_server.env"),
+        "FRACTAL_LOG_FORMAT=json\nFRACTAL_COOKIE_SECURE=maybe\n",
+    )
+    .unwrap();
+    let out = bin().current_dir(&dir).arg("list-users").output().unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("fractal-server: invalid setting FRACTAL_COOKIE_SECURE: ")
+            && stderr.trim_end().ends_with("(set in .fractal_server.env)"),
+        "{stderr}"
+    );
+    // The environment wins over the file; the file's other values still apply.
+    let out = bin()
+        .current_dir(&dir)
+        .env("FRACTAL_COOKIE_SECURE", "off")
+        .env("RUST_LOG", "info")
+        .args(["list-users", "--json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(out.status.success(), "{stderr}");
+    // FRACTAL_LOG_FORMAT=json came from the file: every log line is a JSON object.
+    assert!(stderr.lines().count() > 0, "no log line at RUST_LOG=info");
+    for line in stderr.lines() {
+        assert!(
+            serde_json::from_str::<serde_json::Value>(line).is_ok_and(|v| v.is_object()),
+            "{line}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[tokio::test]
 async fn env_file_set_db_create_user_and_a_persistent_secret() {
     let dir = temp_dir("envfile");

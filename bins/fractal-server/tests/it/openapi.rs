@@ -277,6 +277,17 @@ async fn the_document_is_sound() {
     };
     let doc = serde_json::to_value(docs::document(&Site::of(&stack, false), &stack)).unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
+    // Fractal's two credentials, the cookie under Fractal's name, and on /auth/whoami both.
+    let schemes = &doc["components"]["securitySchemes"];
+    assert_eq!(schemes["cookie"]["name"], "fastapiusersauth", "{schemes}");
+    assert_eq!(
+        schemes["bearer"]["flows"]["password"]["tokenUrl"],
+        "/auth/token/login"
+    );
+    assert_eq!(
+        doc["paths"]["/auth/whoami"]["get"]["security"],
+        serde_json::json!([{"bearer": []}, {"cookie": []}])
+    );
     assert!(
         auth_actix::openapi::dangling_refs(&doc).is_empty(),
         "{:?}",

@@ -524,11 +524,14 @@ async fn noauth_refuses_a_non_loopback_address_unless_forced() {
         .unwrap();
     let settings = |extra: &'static [(&'static str, &'static str)]| {
         let url = db.url.clone();
-        let mut env: std::collections::HashMap<&str, &str> = extra.iter().copied().collect();
-        env.insert("FRACTAL_AUTH", "noauth");
-        env.insert("JWT_SECRET_KEY", "s");
-        Settings::from_lookup(
-            move |k| env.get(k).map(|v| v.to_string()),
+        let mut env: std::collections::HashMap<String, String> = extra
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        env.insert("FRACTAL_AUTH".into(), "noauth".into());
+        env.insert("JWT_SECRET_KEY".into(), "s".into());
+        Settings::from_map(
+            &env,
             Overrides {
                 host: Some("0.0.0.0".into()),
                 port: Some(0),
@@ -544,7 +547,7 @@ async fn noauth_refuses_a_non_loopback_address_unless_forced() {
         .expect("refused");
     assert!(
         err.to_string()
-            .starts_with("FRACTAL_HOST: refusing to bind 0.0.0.0"),
+            .starts_with("--host: refusing to bind 0.0.0.0"),
         "{err}"
     );
     let app = Application::build(settings(&[("FRACTAL_NOAUTH_ALLOW_REMOTE", "true")]))
