@@ -249,17 +249,32 @@ fn operations_mut(doc: &mut OpenApi) -> impl Iterator<Item = &mut Operation> {
     })
 }
 
-/// Removes the alternatives naming the scheme `name` from every operation of `doc`; an
-/// operation left with none loses its `security` (it would otherwise read as "no credential").
-pub(crate) fn remove_security_alternative(doc: &mut OpenApi, name: &str) {
-    let gone = SecurityRequirement::new(name, Vec::<String>::new());
-    for operation in operations_mut(doc) {
-        if let Some(security) = &mut operation.security {
-            security.retain(|r| *r != gone);
-            if security.is_empty() {
-                operation.security = None;
+/// Removes every alternative that names one of `absent` (alone or with other schemes) from the
+/// operations of `doc` and from its document-wide `security`; a list left empty gets
+/// `instead` (the schemes the application does have), or no `security` when that is empty too.
+pub(crate) fn remove_security_schemes(
+    doc: &mut OpenApi,
+    absent: &[&str],
+    instead: &[SecurityRequirement],
+) {
+    let names = |r: &SecurityRequirement| -> Vec<String> {
+        match serde_json::to_value(r) {
+            Ok(serde_json::Value::Object(map)) => map.into_iter().map(|(k, _)| k).collect(),
+            _ => Vec::new(),
+        }
+    };
+    let prune = |security: &mut Option<Vec<SecurityRequirement>>| {
+        if let Some(list) = security {
+            let before = list.len();
+            list.retain(|r| !names(r).iter().any(|n| absent.contains(&n.as_str())));
+            if list.is_empty() && before > 0 {
+                *security = (!instead.is_empty()).then(|| instead.to_vec());
             }
         }
+    };
+    prune(&mut doc.security);
+    for operation in operations_mut(doc) {
+        prune(&mut operation.security);
     }
 }
 
@@ -769,6 +784,49 @@ mod tests {
             json["components"]["securitySchemes"]["apikey"],
             serde_json::json!({"type": "apiKey", "in": "header", "name": "X-Api-Key"})
         );
+    }
+
+    #[test]
+    fn removing_a_scheme_drops_every_alternative_naming_it_and_refills_an_emptied_list() {
+        let req = |names: &[&str]| {
+            let mut r = serde_json::Map::new();
+            for n in names {
+                r.insert((*n).to_owned(), serde_json::json!([]));
+            }
+            serde_json::from_value::<SecurityRequirement>(serde_json::Value::Object(r)).unwrap()
+        };
+        let op = |security: Vec<SecurityRequirement>| {
+            let mut op = Op::new("t", "t", "t").response("200", "ok", None).build();
+            op.security = Some(security);
+            op
+        };
+        let mut doc = document("t", "1", "");
+        for (path, security) in [
+            ("/both", vec![req(&["bearer"]), req(&["cookie"])]),
+            (
+                "/combined",
+                vec![req(&["bearer", "apikey"]), req(&["cookie"])],
+            ),
+            ("/bearer-only", vec![req(&["bearer"])]),
+        ] {
+            doc.paths
+                .add_path_operation(path, vec![HttpMethod::Get], op(security));
+        }
+        doc.security = Some(vec![req(&["bearer"])]);
+        remove_security_schemes(&mut doc, &["bearer"], &[req(&["cookie"])]);
+        let json = serde_json::to_value(&doc).unwrap();
+        let cookie = serde_json::json!([{"cookie": []}]);
+        for path in ["/both", "/combined", "/bearer-only"] {
+            assert_eq!(json["paths"][path]["get"]["security"], cookie, "{path}");
+        }
+        assert_eq!(json["security"], cookie);
+        // With nothing to put instead, an emptied list goes: no requirement names a lost scheme.
+        let mut doc = document("t", "1", "");
+        doc.paths
+            .add_path_operation("/x", vec![HttpMethod::Get], op(vec![req(&["bearer"])]));
+        remove_security_schemes(&mut doc, &["bearer"], &[]);
+        let json = serde_json::to_value(&doc).unwrap();
+        assert!(json["paths"]["/x"]["get"]["security"].is_null(), "{json}");
     }
 
     #[test]

@@ -41,6 +41,7 @@ use auth_core::{
 };
 use secrecy::SecretString;
 use utoipa::openapi::OpenApi;
+use utoipa::openapi::security::SecurityRequirement;
 
 use crate::extract::{Active, Anyone, Superuser, Verified};
 use crate::groups::{self, GroupsConfig, GroupsState, PathId};
@@ -269,6 +270,8 @@ struct Credentials {
     bearer: bool,
     /// The auth cookie's name, when a cookie backend is configured.
     cookie: Option<String>,
+    /// The names of the application's own backends.
+    custom: Vec<String>,
 }
 
 /// A built stack: the shared state and the routers.
@@ -459,6 +462,11 @@ impl<D: UserDatabase> AuthStack<D> {
             credentials: Credentials {
                 bearer: config.bearer.is_some(),
                 cookie: config.cookie.as_ref().map(|(_, c)| c.name.clone()),
+                custom: config
+                    .custom_backends
+                    .iter()
+                    .map(|b| b.name.clone())
+                    .collect(),
             },
             manager,
             authenticator,
@@ -552,9 +560,10 @@ impl<D: UserDatabase> AuthStack<D> {
 
     /// Declares this stack's credentials in `doc`: the `bearer` scheme (OAuth2 password flow,
     /// tokens from `token_url`) when a Bearer backend is configured, the `cookie` scheme (the
-    /// cookie's name) when a cookie backend is; and takes the undeclared one of the two out of
-    /// every operation's alternatives (secured operations are described with both). Call it
-    /// once `doc` holds every operation, after any
+    /// cookie's name) when a cookie backend is; and takes every alternative naming the
+    /// undeclared one of the two out of the operations (secured operations are described with
+    /// both). An operation left with none gets the stack's declared schemes. Call it once `doc`
+    /// holds every operation, after any
     /// [`add_security_alternative`](crate::openapi::add_security_alternative).
     pub fn security_schemes(&self, doc: &mut OpenApi, token_url: &str) {
         let cookie = self.credentials.cookie.as_deref();
@@ -570,9 +579,15 @@ impl<D: UserDatabase> AuthStack<D> {
         for name in &absent {
             components.security_schemes.remove(*name);
         }
-        for name in absent {
-            crate::openapi::remove_security_alternative(doc, name);
-        }
+        // What an operation that named only absent schemes does accept: any of the stack's
+        // backends (an application's own backend counts once its scheme is declared).
+        let instead: Vec<SecurityRequirement> = ["bearer", "cookie"]
+            .into_iter()
+            .chain(self.credentials.custom.iter().map(String::as_str))
+            .filter(|name| components.security_schemes.contains_key(*name))
+            .map(|name| SecurityRequirement::new(name, Vec::<String>::new()))
+            .collect();
+        crate::openapi::remove_security_schemes(doc, &absent, &instead);
     }
 
     /// The operations of `routers` as one [`RouteTable`], for an application that mounts and

@@ -317,16 +317,21 @@ impl Settings {
         let flags = [
             ("FRACTAL_HOST", overrides.host),
             ("FRACTAL_PORT", overrides.port.map(|p| p.to_string())),
-            (
-                "FRACTAL_DATA_DIR",
-                overrides.data_dir.map(|d| d.display().to_string()),
-            ),
         ];
         let s = sources.with_flags(flags.into_iter().filter_map(|(k, v)| Some((k, v?))));
         let flat: Flat = s.extract()?;
+        // The flag's path as given (not through text: a path need not be Unicode).
+        let data_dir = overrides.data_dir.unwrap_or(flat.fractal_data_dir);
         let database_url = match overrides.database_url {
             Some(url) => DatabaseUrl::parse(&url, "--database-url")?,
-            None => crate::database_url::from_env(|k| s.get(k), &flat.fractal_data_dir)?,
+            None => {
+                crate::database_url::from_env(|k| s.get(k), &data_dir).map_err(|e| match e {
+                    auth_sea_orm::StoreError::Config { variable, message } => {
+                        s.invalid(variable, message)
+                    }
+                    other => other.into(),
+                })?
+            }
         };
         let admin_email = Email::parse(&flat.fractal_default_admin_email)
             .map_err(|e| s.invalid("FRACTAL_DEFAULT_ADMIN_EMAIL", e.to_string()))?;
@@ -421,7 +426,7 @@ impl Settings {
             log_format: crate::telemetry::LogFormat::parse(flat.fractal_log_format.as_deref())
                 .map_err(|e| s.invalid("FRACTAL_LOG_FORMAT", e.message))?,
             log_filter: flat.rust_log,
-            data_dir: flat.fractal_data_dir,
+            data_dir,
         })
     }
 }
@@ -680,6 +685,26 @@ mod tests {
         assert_eq!((s.host.as_str(), s.port), ("10.0.0.1", 9100));
         assert_eq!(s.jwt_expire_seconds, 60);
         let _ = std::fs::remove_file(file);
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_ignored_and_a_bad_line_is_named_by_number_only() {
+        let file = env_file("bom", "\u{feff}FRACTAL_PORT=9001\n");
+        let s = Settings::read(Sources::layered(&file, []).unwrap(), Overrides::default());
+        assert_eq!(s.unwrap().port, 9001);
+        let bad = env_file(
+            "badline",
+            "FRACTAL_PORT=9001\nJWT_SECRET_KEY='SECRET-unclosed\n",
+        );
+        let Err(err) = Sources::layered(&bad, []) else {
+            panic!("an unclosed quote is an error");
+        };
+        assert!(
+            err.message.contains("line 2") && !err.to_string().contains("SECRET"),
+            "{err}"
+        );
+        let _ = std::fs::remove_file(file);
+        let _ = std::fs::remove_file(bad);
     }
 
     #[test]

@@ -67,7 +67,6 @@ fn flag_of(var: &str) -> String {
     match var {
         "FRACTAL_HOST" => "--host",
         "FRACTAL_PORT" => "--port",
-        "FRACTAL_DATA_DIR" => "--data-dir",
         other => other,
     }
     .to_owned()
@@ -100,14 +99,16 @@ impl Sources {
     ) -> Result<Self, SettingsError> {
         let name = file.display().to_string();
         let mut figment = Figment::new();
-        match dotenvy::from_path_iter(file) {
-            Ok(lines) => {
-                let pairs = lines
+        match std::fs::read_to_string(file) {
+            Ok(text) => {
+                // An editor's byte-order mark is not part of the first variable's name.
+                let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+                let pairs = dotenvy::from_read_iter(text.as_bytes())
                     .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| SettingsError::new(&name, e.to_string()))?;
+                    .map_err(|e| SettingsError::new(&name, unparsable(text, &e)))?;
                 figment = figment.merge(Variables::new(name, pairs));
             }
-            Err(e) if e.not_found() => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(SettingsError::new(&name, e.to_string())),
         }
         Ok(Self {
@@ -207,6 +208,21 @@ impl Sources {
 
     fn error(&self, var: &str, e: figment::Error) -> SettingsError {
         self.invalid(var, message(&e.kind))
+    }
+}
+
+/// Where a settings file cannot be parsed: its line number, never its text (a line may hold
+/// a secret, and dotenvy's message quotes it).
+fn unparsable(text: &str, e: &dotenvy::Error) -> String {
+    match e {
+        dotenvy::Error::LineParse(line, _) => {
+            let first = line.lines().next().unwrap_or_default();
+            match text.lines().position(|l| l == first) {
+                Some(n) => format!("line {} cannot be parsed as NAME=value", n + 1),
+                None => "a line cannot be parsed as NAME=value".to_owned(),
+            }
+        }
+        other => other.to_string(),
     }
 }
 
