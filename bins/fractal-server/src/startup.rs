@@ -389,11 +389,16 @@ fn check_bind(settings: &Settings) -> Result<(), StartupError> {
     if loopback || allow_remote {
         return Ok(());
     }
+    let set_in = settings
+        .host_file
+        .as_ref()
+        .map(|file| format!(" (set in {file})"))
+        .unwrap_or_default();
     Err(SettingsError {
         variable: settings.host_setting.into(),
         message: format!(
             "refusing to bind {} with FRACTAL_AUTH=noauth (anyone could act as the admin); \
-             bind 127.0.0.1 or set FRACTAL_NOAUTH_ALLOW_REMOTE=true",
+             bind 127.0.0.1 or set FRACTAL_NOAUTH_ALLOW_REMOTE=true{set_in}",
             settings.host
         ),
     }

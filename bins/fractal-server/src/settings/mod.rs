@@ -91,6 +91,8 @@ pub struct Settings {
     pub host: String,
     /// How the bind address was given, for messages: `--host` or `FRACTAL_HOST`.
     pub host_setting: &'static str,
+    /// The settings file that gave the bind address, when one did (for messages).
+    pub host_file: Option<String>,
     /// Bind port (`FRACTAL_PORT`, default 8000; 0 picks a free port).
     pub port: u16,
     /// Where the SQLite file and the generated JWT secret live (`FRACTAL_DATA_DIR`, default `data`).
@@ -357,6 +359,7 @@ impl Settings {
             ));
         }
         Ok(Self {
+            host_file: s.file_of("FRACTAL_HOST"),
             host_setting: if s.spelling("FRACTAL_HOST") == "--host" {
                 "--host"
             } else {

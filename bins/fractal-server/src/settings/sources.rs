@@ -164,15 +164,21 @@ impl Sources {
         }
     }
 
+    /// The file that set `var`, when a file did (not the environment, not a flag).
+    pub fn file_of(&self, var: &str) -> Option<String> {
+        self.figment
+            .find_metadata(var)
+            .filter(|m| m.name != ENVIRONMENT && m.name != COMMAND_LINE)
+            .map(|m| m.name.to_string())
+    }
+
     /// An error about the value of `var`, saying where it was set when that was not the
     /// environment (a file, a flag).
     pub fn invalid(&self, var: &str, message: impl Into<String>) -> SettingsError {
         let message = message.into();
-        match self.figment.find_metadata(var) {
-            Some(m) if m.name != ENVIRONMENT && m.name != COMMAND_LINE => {
-                SettingsError::new(var, format!("{message} (set in {})", m.name))
-            }
-            _ => SettingsError::new(&self.spelling(var), message),
+        match self.file_of(var) {
+            Some(file) => SettingsError::new(var, format!("{message} (set in {file})")),
+            None => SettingsError::new(&self.spelling(var), message),
         }
     }
 

@@ -523,7 +523,17 @@ fn the_noauth_bind_refusal_names_what_set_the_host() {
     let (code, _, err) = run_cli(&dir, &["serve", "--port", "0"], &env, None);
     assert_eq!(code, 2, "{err}");
     assert!(
-        err.starts_with("fractal-server: invalid setting FRACTAL_HOST: refusing"),
+        err.starts_with("fractal-server: invalid setting FRACTAL_HOST: refusing")
+            && !err.contains("set in"),
+        "{err}"
+    );
+    // Set in the settings file: the file is named.
+    std::fs::write(dir.join(".fractal_server.env"), "FRACTAL_HOST=0.0.0.0\n").unwrap();
+    let (code, _, err) = run_cli(&dir, &["serve", "--port", "0"], &env[..1], None);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.starts_with("fractal-server: invalid setting FRACTAL_HOST: refusing")
+            && err.trim_end().ends_with("(set in .fractal_server.env)"),
         "{err}"
     );
     let _ = std::fs::remove_dir_all(dir);
