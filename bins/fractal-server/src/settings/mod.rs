@@ -360,7 +360,7 @@ impl Settings {
         }
         Ok(Self {
             host_file: s.file_of("FRACTAL_HOST"),
-            host_setting: if s.spelling("FRACTAL_HOST") == "--host" {
+            host_setting: if s.given_by_flag("FRACTAL_HOST") {
                 "--host"
             } else {
                 "FRACTAL_HOST"

@@ -25,8 +25,6 @@ const COMMAND_LINE: &str = "the command line";
 struct Variables {
     source: String,
     values: BTreeMap<String, String>,
-    /// How a key is spelt in this source (`FRACTAL_PORT` is `--port` on the command line).
-    spelling: fn(&str) -> String,
 }
 
 impl Variables {
@@ -40,16 +38,13 @@ impl Variables {
                     (!v.is_empty()).then(|| (k, v.to_owned()))
                 })
                 .collect(),
-            spelling: str::to_owned,
         }
     }
 }
 
 impl Provider for Variables {
     fn metadata(&self) -> Metadata {
-        let spelling = self.spelling;
         Metadata::named(self.source.clone())
-            .interpolater(move |_, keys| keys.first().map_or_else(String::new, |k| spelling(k)))
     }
 
     fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
@@ -128,11 +123,10 @@ impl Sources {
 
     /// These variables given as command-line flags, over every other source.
     pub fn with_flags(self, flags: impl IntoIterator<Item = (&'static str, String)>) -> Self {
-        let mut source = Variables::new(
+        let source = Variables::new(
             COMMAND_LINE,
             flags.into_iter().map(|(k, v)| (k.to_owned(), v)),
         );
-        source.spelling = flag_of;
         Self {
             figment: self.figment.merge(source),
         }
@@ -156,12 +150,11 @@ impl Sources {
             .unwrap_or_default()
     }
 
-    /// How `var` is named where it was set: `--port` when a flag gave it, else the variable.
-    pub fn spelling(&self, var: &str) -> String {
-        match self.figment.find_metadata(var) {
-            Some(m) if m.name == COMMAND_LINE => flag_of(var),
-            _ => var.to_owned(),
-        }
+    /// Whether a command-line flag gave `var`.
+    pub fn given_by_flag(&self, var: &str) -> bool {
+        self.figment
+            .find_metadata(var)
+            .is_some_and(|m| m.name == COMMAND_LINE)
     }
 
     /// The file that set `var`, when a file did (not the environment, not a flag).
@@ -178,7 +171,8 @@ impl Sources {
         let message = message.into();
         match self.file_of(var) {
             Some(file) => SettingsError::new(var, format!("{message} (set in {file})")),
-            None => SettingsError::new(&self.spelling(var), message),
+            None if self.given_by_flag(var) => SettingsError::new(&flag_of(var), message),
+            None => SettingsError::new(var, message),
         }
     }
 
