@@ -50,23 +50,30 @@ pub async fn websocket_auth<D: UserDatabase>(
     Ok((auth, ws))
 }
 
-/// Re-checks a WebSocket's user after the upgrade (e.g. before acting on a message): `false`
-/// when the user is gone, inactive or no longer holds any requested action; then close with 1008.
+/// Re-checks a WebSocket's caller after the upgrade (e.g. before acting on a message): `false`
+/// when the credential it opened with no longer holds ([`AuthPlugin::reauthenticate`]: with
+/// the embedded plugin, a logout, revocation, "log out everywhere", password change or expiry),
+/// or the user is gone, inactive or no longer holds any requested action; then close with 1008.
+///
+/// # Errors
+/// Storage trouble.
+///
+/// [`AuthPlugin::reauthenticate`]: auth_core::AuthPlugin::reauthenticate
 pub async fn websocket_still_allowed<D: UserDatabase>(
     state: &crate::state::AuthState<D>,
     auth: &Authenticated<D::Id, D::Profile>,
     requested: Option<&Permissions>,
 ) -> Result<bool, AuthError> {
-    let Some(user) = state.manager.db().get(&auth.user.id).await? else {
+    let Some(current) = state.plugin.reauthenticate(auth).await? else {
+        return Ok(false);
+    };
+    let Some(user) = state.manager.db().get(&current.user.id).await? else {
         return Ok(false);
     };
     if !user.is_active {
         return Ok(false);
     }
-    let fresh = Authenticated {
-        user,
-        ..auth.clone()
-    };
+    let fresh = Authenticated { user, ..current };
     Ok(state
         .plugin
         .permissions(&fresh)

@@ -6,7 +6,8 @@ use actix_web::http::header::SET_COOKIE;
 use actix_web::{HttpRequest, HttpResponse, web};
 use async_trait::async_trait;
 use auth_core::{
-    AuthError, LoginResponse, LogoutResponse, Safety, UserCreate, UserDatabase, UserOf, UserUpdate,
+    AuthError, LoginOutcome, LoginResponse, LogoutResponse, Safety, UserCreate, UserDatabase,
+    UserOf, UserUpdate,
 };
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::de::DeserializeOwned;
@@ -285,7 +286,7 @@ async fn login<D: UserDatabase>(
         ));
     }
     let state = auth_state::<D>(&req)?;
-    state.login_allowed(&req, &username).await?;
+    state.reserve_login(&req, &username).await?;
     let backend = state
         .backend(backend)
         .ok_or_else(|| ApiError::auth(AuthError::Config(format!("no backend {backend}"))))?;
@@ -300,13 +301,12 @@ async fn login<D: UserDatabase>(
         .await;
     // Only wrong credentials count; a correct password (even of an unverified user) clears
     // this client's failures on the account.
-    match &outcome {
-        Err(AuthError::BadCredentials) => state.login_outcome(&req, &username, false).await?,
-        Ok(_) | Err(AuthError::UserNotVerified) => {
-            state.login_outcome(&req, &username, true).await?
-        }
-        Err(_) => {}
-    }
+    let settled = match &outcome {
+        Err(AuthError::BadCredentials) => LoginOutcome::Failed,
+        Ok(_) | Err(AuthError::UserNotVerified) => LoginOutcome::Succeeded,
+        Err(_) => LoginOutcome::Undecided,
+    };
+    state.login_outcome(&req, &username, settled).await?;
     let (_, response) = outcome.map_err(ApiError::ctx(Context::Login))?;
     Ok(login_http(response))
 }

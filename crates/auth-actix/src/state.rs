@@ -68,9 +68,10 @@ impl<D: UserDatabase> AuthState<D> {
         refused(limiter.check(action, account, &client_address(req)).await?)
     }
 
-    /// Whether this client may try a password for `account` now (counts nothing);
-    /// `Err(RateLimited)` otherwise.
-    pub async fn login_allowed(
+    /// Whether this client may try a password for `account` now; an allowed attempt is
+    /// counted as a failure in advance (parallel guesses cannot all pass one check), and
+    /// [`Self::login_outcome`] takes it back unless it failed. `Err(RateLimited)` otherwise.
+    pub async fn reserve_login(
         &self,
         req: &actix_web::HttpRequest,
         account: &str,
@@ -78,26 +79,24 @@ impl<D: UserDatabase> AuthState<D> {
         let Some(limiter) = &self.limiter else {
             return Ok(());
         };
-        refused(limiter.login_allowed(account, &client_address(req)).await?)
+        refused(limiter.reserve_login(account, &client_address(req)).await?)
     }
 
-    /// Records the outcome of a password login: failures count, a success clears this
-    /// client's failures on the account.
+    /// Settles an attempt [`Self::reserve_login`] allowed: a failure stays counted, a success
+    /// clears this client's failures on the account, and an attempt that could not be decided
+    /// (storage trouble) is taken back.
     pub async fn login_outcome(
         &self,
         req: &actix_web::HttpRequest,
         account: &str,
-        succeeded: bool,
+        outcome: auth_core::LoginOutcome,
     ) -> Result<(), crate::ApiError> {
         let Some(limiter) = &self.limiter else {
             return Ok(());
         };
-        let address = client_address(req);
-        if succeeded {
-            limiter.login_succeeded(account, &address).await?;
-        } else {
-            limiter.login_failed(account, &address).await?;
-        }
+        limiter
+            .settle_login(account, &client_address(req), outcome)
+            .await?;
         Ok(())
     }
 

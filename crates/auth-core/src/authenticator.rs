@@ -229,8 +229,27 @@ impl<D: UserDatabase> Authenticator<D> {
         index: usize,
         headers: &HeaderMap,
     ) -> Result<Option<Authenticated<D::Id, D::Profile>>, AuthError> {
-        let backend = &self.backends[index];
-        let Some(token) = backend.transport.read_credential(headers) else {
+        let Some(token) = self.backends[index].transport.read_credential(headers) else {
+            return Ok(None);
+        };
+        self.resolve_token(index, token).await
+    }
+
+    /// The user of `token` as backend number `backend` reads it (`Authenticated::backend`),
+    /// without applying requirements: for a credential read earlier and checked again, e.g.
+    /// by a WebSocket after its upgrade. `None` when it no longer resolves: logged out,
+    /// revoked, expired, issued before a newer session generation, or its user gone (or no
+    /// such backend).
+    ///
+    /// # Errors
+    /// Storage trouble of the strategy or the user store.
+    pub async fn resolve_token(
+        &self,
+        backend: usize,
+        token: String,
+    ) -> Result<Option<Authenticated<D::Id, D::Profile>>, AuthError> {
+        let index = backend;
+        let Some(backend) = self.backends.get(index) else {
             return Ok(None);
         };
         let Some(TokenSubject {

@@ -73,7 +73,8 @@ pub use password::{
 pub use permissions::{Grant, InvalidPermissions, Permissions, WebSocketGrant};
 pub use plugin::{AuthPlugin, EmbeddedAuth, NoAuth};
 pub use ratelimit::{
-    Count, LimitDecision, LimitKey, LimiterStore, MemoryLimiter, RateLimit, RateLimiter, RateLimits,
+    Count, LimitDecision, LimitKey, LimiterStore, LoginOutcome, MemoryLimiter, RateLimit,
+    RateLimiter, RateLimits,
 };
 pub use revocation::{MemoryRevocations, RevocationList};
 pub use store::{
@@ -85,4 +86,6 @@ pub use transport::{
     BearerTransport, CookieTransport, CookieTransportConfig, LoginResponse, LogoutResponse,
     SameSite, Transport, read_cookie,
 };
-pub use user::{NewUser, OAuthAccount, OAuthAccountData, Profile, User, UserId};
+pub use user::{
+    NewUser, OAuthAccount, OAuthAccountData, Profile, User, UserId, first_session_generation,
+};

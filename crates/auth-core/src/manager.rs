@@ -496,7 +496,7 @@ impl<D: UserDatabase> UserManager<D> {
         let patch = UserPatch {
             is_verified: Some(true),
             only_if: UserCondition {
-                email: Some(claims.email.to_lowercase()),
+                email: Some(claims.email.clone()),
                 is_active: Some(true),
                 is_verified: Some(false),
                 ..Default::default()

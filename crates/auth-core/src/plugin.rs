@@ -36,6 +36,17 @@ pub trait AuthPlugin<D: UserDatabase>: Send + Sync + 'static {
             .unwrap_or(Grant::Only(Permissions::new())))
     }
 
+    /// The caller of an earlier [`AuthPlugin::authenticate`], checked again for a connection
+    /// that outlives its request (a WebSocket after the upgrade): `Ok(None)` when the
+    /// credential no longer holds (logged out, revoked, expired). The default keeps it; the web
+    /// layer re-reads the user, its active flag and its permissions in any case.
+    async fn reauthenticate(
+        &self,
+        auth: &Authenticated<D::Id, D::Profile>,
+    ) -> Result<Option<Authenticated<D::Id, D::Profile>>, AuthError> {
+        Ok(Some(auth.clone()))
+    }
+
     /// Whether users log in with a password here (so the login routes make sense).
     fn password_login(&self) -> bool {
         false
@@ -100,6 +111,17 @@ impl<D: UserDatabase> AuthPlugin<D> for EmbeddedAuth<D> {
 
     fn request_headers(&self) -> Option<&[HeaderName]> {
         self.headers.as_deref()
+    }
+
+    /// The token again, through the backend that read it: a logout, a revocation, "log out
+    /// everywhere", a password change or reset, or the token's expiry ends it.
+    async fn reauthenticate(
+        &self,
+        auth: &Authenticated<D::Id, D::Profile>,
+    ) -> Result<Option<Authenticated<D::Id, D::Profile>>, AuthError> {
+        self.authenticator
+            .resolve_token(auth.backend, auth.token.clone())
+            .await
     }
 
     async fn permissions(

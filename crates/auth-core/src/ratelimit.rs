@@ -44,6 +44,18 @@ impl std::str::FromStr for RateLimit {
     }
 }
 
+/// How a password attempt ended, for the limiter (see [`RateLimiter::reserve_login`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginOutcome {
+    /// The password was right (even for a user who must still verify): clears this address's
+    /// failures on the account.
+    Succeeded,
+    /// Wrong credentials (or an unknown account): stays counted.
+    Failed,
+    /// Neither (storage trouble): the attempt is taken back.
+    Undecided,
+}
+
 /// The answer to one hit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LimitDecision {
@@ -107,6 +119,9 @@ pub trait LimiterStore: Send + Sync + 'static {
     async fn hit(&self, key: &LimitKey, window: Duration) -> Result<Count, AuthError>;
     /// Forgets the counter of `key`.
     async fn reset(&self, key: &LimitKey) -> Result<(), AuthError>;
+    /// Takes back one hit on `key` (a hit counted in advance that turned out not to count);
+    /// a counter that reaches zero may be forgotten. Never goes below zero.
+    async fn take_back(&self, key: &LimitKey) -> Result<(), AuthError>;
 }
 
 /// Counters this process keeps at most (about 25 bytes each in the table: ~3.3 MB when full).
@@ -218,6 +233,17 @@ impl LimiterStore for MemoryLimiter {
         self.lock().remove(key);
         Ok(())
     }
+
+    async fn take_back(&self, key: &LimitKey) -> Result<(), AuthError> {
+        let mut windows = self.lock();
+        if let Some(w) = windows.get_mut(key) {
+            w.hits = w.hits.saturating_sub(1);
+            if w.hits == 0 {
+                windows.remove(key);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The limits, each `HITS/SECONDS` (see `docs/security.md` for the policy and its defaults).
@@ -277,7 +303,12 @@ fn account_of(a: &str) -> String {
     crate::email::identity(a)
 }
 
-/// Whether `count` is at or over `limit` (one more would exceed it).
+/// Whether `count`, which includes the hit being decided, is past `limit`: the wait if so.
+fn over(count: Count, limit: RateLimit) -> Option<Duration> {
+    (count.hits > limit.max).then(|| count.remaining.max(Duration::from_secs(1)))
+}
+
+/// Whether `count`, read without a hit, is at `limit` (one more would be past it): the wait.
 fn full(count: Option<Count>, limit: RateLimit) -> Option<Duration> {
     count
         .filter(|c| c.hits >= limit.max)
@@ -306,51 +337,111 @@ impl RateLimiter {
         ]
     }
 
-    /// May `address` try a password for `account`? Reads only. Refused when this address
-    /// failed `per_pair` times on this account, or `per_address` times on any account, or
-    /// when the account failed `per_account` times and this address is one of those that
-    /// failed on it: an address that has not failed on an account is never refused because
-    /// others guessed.
-    pub async fn login_allowed(
+    /// Counts one password attempt of `address` on `account` **before** the password is
+    /// checked, and says whether it may go ahead. The attempt is counted as a failure in
+    /// advance, so that parallel guesses cannot all pass a check made before any of them
+    /// failed; [`Self::settle_login`] takes it back unless it failed. A refused
+    /// attempt is taken back at once (a refusal stores nothing).
+    ///
+    /// Refused when this address failed `per_pair` times on this account, or `per_address`
+    /// times on any account, or when the account failed `per_account` times and this address
+    /// is one of those that failed on it: an address that has not failed on an account is never
+    /// refused because others guessed.
+    ///
+    /// # Errors
+    /// The counter store failed.
+    pub async fn reserve_login(
         &self,
         account: &str,
         address: &str,
     ) -> Result<LimitDecision, AuthError> {
-        let [pair, acct, ip] = Self::login_keys(account, address);
-        let pair = self.store.count(&pair).await?;
-        let ip = self.store.count(&ip).await?;
+        let keys = Self::login_keys(account, address);
+        let [pair_key, acct_key, ip_key] = keys;
+        let limits = self.limits;
+        // The address first, then the pair: a client already refused adds no new counter
+        // (which, in a full table, would evict others).
+        let ip = self.store.hit(&ip_key, limits.per_address.window).await?;
+        if over(ip, limits.per_address).is_some() {
+            return self.refuse_login(&[ip_key], keys).await;
+        }
+        let pair = self.store.hit(&pair_key, limits.per_pair.window).await?;
+        if over(pair, limits.per_pair).is_some() {
+            return self.refuse_login(&[ip_key, pair_key], keys).await;
+        }
+        let acct = self.store.hit(&acct_key, limits.per_account.window).await?;
+        // Only an address that has failed on the account is held to the account's limit.
+        if pair.hits > 1 && over(acct, limits.per_account).is_some() {
+            return self.refuse_login(&keys, keys).await;
+        }
+        Ok(LimitDecision::Allowed)
+    }
+
+    /// Takes back the hits of a refused attempt, then reads the counters with them gone and
+    /// answers with the longest wait any limit that applies imposes.
+    async fn refuse_login(
+        &self,
+        counted: &[LimitKey],
+        [pair_key, acct_key, ip_key]: [LimitKey; 3],
+    ) -> Result<LimitDecision, AuthError> {
+        self.take_back_all(counted).await?;
+        let pair = self.store.count(&pair_key).await?;
         let by_account = if pair.is_some_and(|c| c.hits > 0) {
-            full(self.store.count(&acct).await?, self.limits.per_account)
+            full(self.store.count(&acct_key).await?, self.limits.per_account)
         } else {
             None
         };
-        Ok(longest([
+        let decision = longest([
             full(pair, self.limits.per_pair),
-            full(ip, self.limits.per_address),
+            full(self.store.count(&ip_key).await?, self.limits.per_address),
             by_account,
-        ]))
+        ]);
+        // A counter may have dropped between the hit and this read (another attempt taken
+        // back): the attempt was over a limit when decided, so it stays refused.
+        Ok(match decision {
+            LimitDecision::Allowed => LimitDecision::Limited {
+                retry_after: Duration::from_secs(1),
+            },
+            limited => limited,
+        })
     }
 
-    /// Counts a failed login (wrong password, unknown account).
-    pub async fn login_failed(&self, account: &str, address: &str) -> Result<(), AuthError> {
+    /// Settles an attempt [`Self::reserve_login`] allowed: a failure stays counted; a success
+    /// clears this address's failures on the account and no longer counts against the account
+    /// or the address; an undecided attempt is taken back.
+    ///
+    /// # Errors
+    /// The counter store failed.
+    pub async fn settle_login(
+        &self,
+        account: &str,
+        address: &str,
+        outcome: LoginOutcome,
+    ) -> Result<(), AuthError> {
         let [pair, acct, ip] = Self::login_keys(account, address);
-        self.store.hit(&pair, self.limits.per_pair.window).await?;
-        self.store
-            .hit(&acct, self.limits.per_account.window)
-            .await?;
-        self.store.hit(&ip, self.limits.per_address.window).await?;
+        match outcome {
+            LoginOutcome::Failed => Ok(()),
+            LoginOutcome::Succeeded => {
+                self.store.reset(&pair).await?;
+                self.take_back_all(&[acct, ip]).await
+            }
+            LoginOutcome::Undecided => self.take_back_all(&[pair, acct, ip]).await,
+        }
+    }
+
+    async fn take_back_all(&self, keys: &[LimitKey]) -> Result<(), AuthError> {
+        for key in keys {
+            self.store.take_back(key).await?;
+        }
         Ok(())
     }
 
-    /// A successful login clears this address's failures on the account (nothing is counted).
-    pub async fn login_succeeded(&self, account: &str, address: &str) -> Result<(), AuthError> {
-        let [pair, ..] = Self::login_keys(account, address);
-        self.store.reset(&pair).await
-    }
-
     /// Counts one request of `action` (register, mail requests) for `account` (if known) from
-    /// `address`, unless one of them is already at its limit: then nothing is counted and the
-    /// longest wait is returned.
+    /// `address`, unless that takes one of them past its limit: then nothing stays counted and
+    /// the longest wait is returned. Counted first, then decided, so parallel requests cannot
+    /// all pass.
+    ///
+    /// # Errors
+    /// The counter store failed.
     pub async fn check(
         &self,
         action: &str,
@@ -359,19 +450,31 @@ impl RateLimiter {
     ) -> Result<LimitDecision, AuthError> {
         let ip = LimitKey::of(&[action, "ip", address]);
         let acct = account.map(|a| LimitKey::of(&[action, "acct", &account_of(a)]));
-        let by_ip = full(self.store.count(&ip).await?, self.limits.per_address);
-        let by_acct = match &acct {
-            Some(k) => full(self.store.count(k).await?, self.limits.per_account),
-            None => None,
-        };
-        let decision = longest([by_ip, by_acct]);
-        if decision == LimitDecision::Allowed {
-            self.store.hit(&ip, self.limits.per_address.window).await?;
-            if let Some(k) = &acct {
-                self.store.hit(k, self.limits.per_account.window).await?;
-            }
+        let limits = self.limits;
+        // The address first: a client already refused adds no new counter.
+        let by_ip = over(
+            self.store.hit(&ip, limits.per_address.window).await?,
+            limits.per_address,
+        );
+        if by_ip.is_some() {
+            self.store.take_back(&ip).await?;
+            let by_acct = match &acct {
+                Some(key) => full(self.store.count(key).await?, limits.per_account),
+                None => None,
+            };
+            return Ok(longest([by_ip, by_acct]));
         }
-        Ok(decision)
+        let Some(acct) = acct else {
+            return Ok(LimitDecision::Allowed);
+        };
+        let by_acct = over(
+            self.store.hit(&acct, limits.per_account.window).await?,
+            limits.per_account,
+        );
+        if by_acct.is_some() {
+            self.take_back_all(&[ip, acct]).await?;
+        }
+        Ok(longest([by_acct]))
     }
 }
 
@@ -390,27 +493,35 @@ mod tests {
         )
     }
 
+    /// One attempt: reserved, and allowed to go ahead?
     async fn allowed(l: &RateLimiter, account: &str, address: &str) -> bool {
-        l.login_allowed(account, address).await.unwrap() == LimitDecision::Allowed
+        l.reserve_login(account, address).await.unwrap() == LimitDecision::Allowed
     }
 
     #[tokio::test]
     async fn pair_limit_then_success_clears_it() {
         let l = limiter(Arc::new(MemoryLimiter::default()));
+        for _ in 0..2 {
+            assert!(allowed(&l, "A@x.org", "1.2.3.4").await, "a failure");
+        }
+        assert!(allowed(&l, "a@x.org", "1.2.3.4").await);
+        l.settle_login("a@x.org", "1.2.3.4", LoginOutcome::Succeeded)
+            .await
+            .unwrap();
         for _ in 0..3 {
-            assert!(allowed(&l, "A@x.org", "1.2.3.4").await);
-            l.login_failed("a@x.org", "1.2.3.4").await.unwrap();
+            assert!(
+                allowed(&l, "a@x.org", "1.2.3.4").await,
+                "the success cleared two"
+            );
         }
         let LimitDecision::Limited { retry_after } =
-            l.login_allowed("a@X.org", "1.2.3.4").await.unwrap()
+            l.reserve_login("a@X.org", "1.2.3.4").await.unwrap()
         else {
             panic!("the fourth failure on one (account, address) is refused");
         };
         assert!(retry_after <= Duration::from_secs(60) && retry_after > Duration::from_secs(50));
-        // Another address is not refused: the account has 3 failures, under 5.
+        // Another address is not refused: it has not failed on the account.
         assert!(allowed(&l, "a@x.org", "5.6.7.8").await);
-        l.login_succeeded("a@x.org", "1.2.3.4").await.unwrap();
-        assert!(allowed(&l, "a@x.org", "1.2.3.4").await);
         assert!("0/10".parse::<RateLimit>().is_err() && "x".parse::<RateLimit>().is_err());
     }
 
@@ -418,9 +529,7 @@ mod tests {
     async fn others_guessing_do_not_lock_out_a_clean_address() {
         let l = limiter(Arc::new(MemoryLimiter::default()));
         for i in 0..20 {
-            l.login_failed("admin@x.org", &format!("10.0.0.{i}"))
-                .await
-                .unwrap();
+            assert!(allowed(&l, "admin@x.org", &format!("10.0.0.{i}")).await);
         }
         // The account is far over its limit: addresses that failed on it are refused ...
         assert!(!allowed(&l, "admin@x.org", "10.0.0.1").await);
@@ -434,10 +543,35 @@ mod tests {
         let l = limiter(Arc::clone(&store));
         for _ in 0..1000 {
             assert!(allowed(&l, "a@x.org", "1.2.3.4").await);
-            l.login_succeeded("a@x.org", "1.2.3.4").await.unwrap();
+            l.settle_login("a@x.org", "1.2.3.4", LoginOutcome::Succeeded)
+                .await
+                .unwrap();
         }
         assert!(allowed(&l, "b@x.org", "1.2.3.4").await);
-        assert!(store.is_empty());
+        l.settle_login("b@x.org", "1.2.3.4", LoginOutcome::Undecided)
+            .await
+            .unwrap();
+        assert!(
+            store.is_empty(),
+            "successes and abandoned attempts leave nothing"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn parallel_guesses_cannot_all_pass_one_check() {
+        // Every attempt used to be checked before any had failed, so a burst of parallel
+        // guesses all went ahead. The attempt is now counted when it is decided.
+        let l = limiter(Arc::new(MemoryLimiter::default()));
+        let mut attempts = tokio::task::JoinSet::new();
+        for _ in 0..50 {
+            let l = l.clone();
+            attempts.spawn(async move { l.reserve_login("a@x.org", "1.2.3.4").await });
+        }
+        let mut allowed = 0;
+        while let Some(decision) = attempts.join_next().await {
+            allowed += usize::from(decision.unwrap().unwrap() == LimitDecision::Allowed);
+        }
+        assert_eq!(allowed, 3, "per_pair is 3");
     }
 
     #[tokio::test]
@@ -445,9 +579,7 @@ mod tests {
         let store = Arc::new(MemoryLimiter::default());
         let l = limiter(Arc::clone(&store));
         for i in 0..8 {
-            let name = format!("user{i}@x.org");
-            assert!(allowed(&l, &name, "1.2.3.4").await);
-            l.login_failed(&name, "1.2.3.4").await.unwrap();
+            assert!(allowed(&l, &format!("user{i}@x.org"), "1.2.3.4").await);
         }
         let held = store.len();
         for i in 0..1000 {
@@ -456,6 +588,20 @@ mod tests {
         }
         assert_eq!(store.len(), held, "refused requests store nothing");
         assert!(allowed(&l, "user0@x.org", "5.6.7.8").await);
+    }
+
+    #[tokio::test]
+    async fn take_back_stops_at_zero_and_forgets() {
+        let store = MemoryLimiter::default();
+        let key = LimitKey::of(&["k"]);
+        store.take_back(&key).await.unwrap();
+        assert!(store.is_empty());
+        store.hit(&key, Duration::from_secs(60)).await.unwrap();
+        store.hit(&key, Duration::from_secs(60)).await.unwrap();
+        store.take_back(&key).await.unwrap();
+        assert_eq!(store.count(&key).await.unwrap().map(|c| c.hits), Some(1));
+        store.take_back(&key).await.unwrap();
+        assert!(store.is_empty());
     }
 
     #[tokio::test]

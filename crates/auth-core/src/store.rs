@@ -124,7 +124,9 @@ pub struct ProfileChange<P> {
 pub struct UserCondition {
     /// The stored password hash is exactly this.
     pub hashed_password: Option<String>,
-    /// The stored e-mail equals this, ignoring case.
+    /// The stored e-mail is this mailbox, however it is spelled (the same
+    /// [`identity`](crate::email::identity) as uniqueness: letter case, Unicode composition,
+    /// punycode domain).
     pub email: Option<String>,
     /// The stored active flag is this.
     pub is_active: Option<bool>,
@@ -141,7 +143,7 @@ impl UserCondition {
             && self
                 .email
                 .as_ref()
-                .is_none_or(|e| e.to_lowercase() == user.email.normalized())
+                .is_none_or(|e| crate::email::identity(e) == user.email.normalized())
             && self.is_active.is_none_or(|v| v == user.is_active)
             && self.is_verified.is_none_or(|v| v == user.is_verified)
     }
@@ -187,7 +189,9 @@ pub trait UserDatabase: Send + Sync + 'static {
         oauth_name: &str,
         account_id: &str,
     ) -> Result<Option<User<Self::Id, Self::Profile>>, AuthError>;
-    /// Inserts a user; `UserAlreadyExists` if the e-mail is taken in any letter case.
+    /// Inserts a user; `UserAlreadyExists` if the e-mail is taken in any letter case. Its
+    /// `session_generation` is [`first_session_generation`](crate::first_session_generation)
+    /// (random): an id the store may reuse must not revive a deleted user's tokens.
     async fn create(
         &self,
         user: NewUser<Self::Profile>,

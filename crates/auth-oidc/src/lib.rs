@@ -201,6 +201,26 @@ impl<D: UserDatabase> AuthPlugin<D> for OidcAuth<D> {
         let Some(token) = self.token(headers) else {
             return Ok(None);
         };
+        self.authenticate_token(token).await
+    }
+
+    /// The provider's token verified again (its expiry, signature, issuer and audience):
+    /// a WebSocket does not outlive the access token it opened with.
+    async fn reauthenticate(
+        &self,
+        auth: &Authenticated<D::Id, D::Profile>,
+    ) -> Result<Option<Authenticated<D::Id, D::Profile>>, AuthError> {
+        self.authenticate_token(auth.token.clone()).await
+    }
+}
+
+impl<D: UserDatabase> OidcAuth<D> {
+    /// The local user of a provider access token (created on first sight), with the grant of
+    /// its permissions claim; `None` when the token does not verify.
+    async fn authenticate_token(
+        &self,
+        token: String,
+    ) -> Result<Option<Authenticated<D::Id, D::Profile>>, AuthError> {
         let provider = match self.discover().await {
             Ok(p) => p,
             Err(e) => {

@@ -298,4 +298,19 @@ impl LimiterStore for RedisLimiter {
             .map_err(|e| self.redis.fail(e))?;
         Ok(())
     }
+
+    async fn take_back(&self, key: &LimitKey) -> Result<(), AuthError> {
+        // DECR and the DEL of a spent counter in one step: a DEL issued apart could erase a
+        // hit another process counted in between. A missing key stays missing.
+        const TAKE_BACK: &str = "local n = tonumber(redis.call('GET', KEYS[1]) or '0') \
+            if n <= 1 then redis.call('DEL', KEYS[1]) else redis.call('DECR', KEYS[1]) end";
+        let _: () = redis::cmd("EVAL")
+            .arg(TAKE_BACK)
+            .arg(1)
+            .arg(self.redis.key("ratelimit:", &key.hex()))
+            .query_async(&mut self.redis.conn())
+            .await
+            .map_err(|e| self.redis.fail(e))?;
+        Ok(())
+    }
 }

@@ -126,7 +126,8 @@ impl Default for PoolConfig {
 
 /// Opens a pool. SQLite: the file and its directory are created, WAL journaling, a busy
 /// timeout and foreign keys are switched on. PostgreSQL: every connection's session runs at
-/// READ COMMITTED, whatever the server's default (the store's conditional writes rely on it).
+/// READ COMMITTED, whatever the server's default (the store's conditional writes rely on it);
+/// MySQL/MariaDB: at REPEATABLE READ, InnoDB's default, whatever the server's.
 pub async fn connect(
     url: &DatabaseUrl,
     pool: PoolConfig,
@@ -174,6 +175,24 @@ pub async fn connect(
                     )
                     .await
                     .map(|_| ())
+                })
+            })
+        });
+    }
+    // MySQL/MariaDB: REPEATABLE READ, InnoDB's default and the level the adapter suite runs
+    // at. A server whose default is SERIALIZABLE turns every plain SELECT inside a
+    // transaction into a shared lock, and concurrent read-then-write transactions into
+    // deadlocks (503s). Not READ COMMITTED: with a statement-based binary log, InnoDB refuses
+    // writes at that level.
+    #[cfg(feature = "mysql")]
+    if url.backend() == Backend::MySql {
+        opts.map_sqlx_mysql_pool_opts(|o| {
+            o.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    use sea_orm::sqlx::Executor as _;
+                    conn.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                        .await
+                        .map(|_| ())
                 })
             })
         });

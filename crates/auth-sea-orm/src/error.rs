@@ -82,11 +82,41 @@ pub(crate) fn is_unreachable(err: &DbErr) -> bool {
     }
 }
 
+/// Whether a statement lost a race with another transaction and may succeed if retried:
+/// PostgreSQL's serialization failure (`40001`), deadlock (`40P01`) and lock timeout
+/// (`55P03`); MySQL/MariaDB's deadlock (1213) and lock wait timeout (1205); SQLite's
+/// `SQLITE_BUSY` and `SQLITE_LOCKED` (with their extended codes, e.g. `BUSY_SNAPSHOT`).
+/// Such trouble is the storage's, not the request's: a 503 with `Retry-After`, never a 500.
+pub(crate) fn is_contention(err: &DbErr) -> bool {
+    use sea_orm::{RuntimeErr, sqlx};
+    let (DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e))) = err
+    else {
+        return false;
+    };
+    let sqlx::Error::Database(db) = &**e else {
+        return false;
+    };
+    let code = db.code().unwrap_or_default();
+    #[cfg(feature = "mysql")]
+    if let Some(m) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+        return matches!(m.number(), 1205 | 1213);
+    }
+    #[cfg(feature = "sqlite")]
+    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+        // The primary result code is the low byte of the extended one.
+        return code
+            .parse::<i32>()
+            .is_ok_and(|extended| matches!(extended & 0xff, 5 | 6));
+    }
+    matches!(code.as_ref(), "40001" | "40P01" | "55P03")
+}
+
 /// Maps a database error to the core's error: constraint violations become domain errors,
-/// an unreachable database [`AuthError::Unavailable`] naming `database`, values the database
+/// an unreachable database or a lost race ([`is_contention`]) [`AuthError::Unavailable`]
+/// naming `database`, values the database
 /// refuses as data [`AuthError::ValueNotStorable`].
 pub(crate) fn map_db_err(err: DbErr, conflict: Conflict, database: &str) -> AuthError {
-    if is_unreachable(&err) {
+    if is_unreachable(&err) || is_contention(&err) {
         return AuthError::unavailable(DatabaseUnavailable {
             database: database.to_owned(),
             source: err,
@@ -106,10 +136,10 @@ pub(crate) fn map_db_err(err: DbErr, conflict: Conflict, database: &str) -> Auth
 }
 
 /// The core's error for a driver error outside the store (e.g. an application's own queries):
-/// unreachable → [`AuthError::Unavailable`], a refused value → [`AuthError::ValueNotStorable`],
+/// unreachable, or a lost race such as a deadlock → [`AuthError::Unavailable`], a refused value → [`AuthError::ValueNotStorable`],
 /// anything else → [`AuthError::Storage`].
 pub fn auth_error(err: DbErr) -> AuthError {
-    if is_unreachable(&err) {
+    if is_unreachable(&err) || is_contention(&err) {
         return AuthError::unavailable(DatabaseUnavailable {
             database: "database".to_owned(),
             source: err,

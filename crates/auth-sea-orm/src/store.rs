@@ -434,7 +434,10 @@ impl<T: UserTable> SeaOrmStore<T> {
             (ucol::<T>(UserColumn::IsActive), user.is_active.into()),
             (ucol::<T>(UserColumn::IsSuperuser), user.is_superuser.into()),
             (ucol::<T>(UserColumn::IsVerified), user.is_verified.into()),
-            (ucol::<T>(UserColumn::SessionGeneration), 0i64.into()),
+            (
+                ucol::<T>(UserColumn::SessionGeneration),
+                auth_core::first_session_generation().into(),
+            ),
         ];
         if let Some(id) = T::Id::generate() {
             values.push((ucol::<T>(UserColumn::Id), id.into()));
@@ -603,7 +606,7 @@ impl<T: UserTable> UserDatabase for SeaOrmStore<T> {
             query = query.filter(c(UserColumn::HashedPassword).eq(h.clone()));
         }
         if let Some(e) = &cond.email {
-            query = query.filter(c(UserColumn::EmailLower).eq(e.to_lowercase()));
+            query = query.filter(c(UserColumn::EmailLower).eq(auth_core::email::identity(e)));
         }
         if let Some(v) = cond.is_active {
             query = query.filter(c(UserColumn::IsActive).eq(v));
@@ -622,9 +625,17 @@ impl<T: UserTable> UserDatabase for SeaOrmStore<T> {
             .find_user(UserColumn::Id, *id)
             .await?
             .ok_or(AuthError::UserNotExists)?;
-        // No row written: the condition failed, or (MySQL counts changed rows only) the
-        // values were already those; the row as it is now tells which.
-        if affected == 0 && !cond.holds(&user) {
+        // A statement that matched no row of a user who exists: the condition failed when it
+        // ran, whatever the row says now (it may have changed back since: an admin's
+        // deactivation undone before this read must not pass a reset that wrote nothing).
+        // Every backend counts matched rows, not changed ones: sqlx connects to MySQL with
+        // CLIENT_FOUND_ROWS. Without a statement, the condition is checked on the row as read.
+        let failed = if writes {
+            affected == 0
+        } else {
+            !cond.holds(&user)
+        };
+        if failed {
             return Err(AuthError::UserChanged);
         }
         Ok(user)

@@ -5,7 +5,10 @@ use crate::user_table::SeaOrmStore;
 use actix_web::{HttpRequest, web};
 use auth_actix::auth_state_of;
 use auth_core::UserDatabase;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, SqlErr};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Set,
+    SqlErr, TransactionTrait,
+};
 use serde::Serialize;
 
 use super::entities::{link_user_project, project};
@@ -90,23 +93,38 @@ pub(super) async fn add_member(
 #[utoipa::path(delete, path = "/project/{project_id}/user/{user_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("user_id" = i32, Path)),
     responses((status = 204, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or member not found.")))]
 pub(super) async fn remove_member(
-    req: HttpRequest,
     m: ProjectMember<project::Model>,
     path: web::Path<(i32, i32)>,
 ) -> V1Result {
     let (pid, uid) = path.into_inner();
-    let current = members(&req, &m.db, pid).await?;
-    if !current.iter().any(|mb| mb.id == uid) {
+    // One transaction: the project's row locked (PostgreSQL, MariaDB), the link deleted, then
+    // the members left counted, and everything undone if none is. Checking the members first
+    // and deleting after let two members remove each other at once, leaving a project nobody
+    // can reach. (SQLite: the DELETE takes the database's write lock before the count.)
+    let txn = m.db.begin().await?;
+    project::Entity::find_by_id(pid)
+        .lock_exclusive()
+        .one(&txn)
+        .await?;
+    let deleted = link_user_project::Entity::delete_by_id((pid, uid))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    if deleted == 0 {
+        txn.rollback().await?;
         return Err(V1Error::ProjectMemberNotFound {
             user: uid,
             project: pid,
         });
     }
-    if current.len() == 1 {
+    let left = link_user_project::Entity::find()
+        .filter(link_user_project::Column::ProjectId.eq(pid))
+        .count(&txn)
+        .await?;
+    if left == 0 {
+        txn.rollback().await?;
         return Err(V1Error::LastProjectMember(pid));
     }
-    link_user_project::Entity::delete_by_id((pid, uid))
-        .exec(&m.db)
-        .await?;
+    txn.commit().await?;
     no_content()
 }

@@ -163,7 +163,7 @@ async fn events(
                     if !allowed {
                         let reason = CloseReason {
                             code: CloseCode::Policy,
-                            description: Some("permission revoked".into()),
+                            description: Some("session ended or permission revoked".into()),
                         };
                         let _ = session.close(Some(reason)).await;
                         return;

@@ -928,3 +928,104 @@ async fn denials_carry_fractals_messages() {
         )
     );
 }
+
+/// Two members of a project remove each other at the same moment. The last-member rule used to
+/// be checked before the delete, so both removals could pass it and leave a project nobody can
+/// reach (there is no superuser bypass for membership). Now exactly one removal happens.
+async fn members_removing_each_other_leave_one(service: Service) {
+    let Some(app) = spawn_app_on(service).await else {
+        return;
+    };
+    for round in 0..5 {
+        let (a_mail, b_mail) = (
+            format!("ann{round}@example.org"),
+            format!("ben{round}@example.org"),
+        );
+        app.create_user(&a_mail, "pw-ann", json!({"is_verified": true}))
+            .await;
+        let ben = app
+            .create_user(&b_mail, "pw-ben", json!({"is_verified": true}))
+            .await;
+        let (ann, ben_token) = (
+            app.login(&a_mail, "pw-ann").await,
+            app.login(&b_mail, "pw-ben").await,
+        );
+        let p = make(
+            &app,
+            &ann,
+            Method::POST,
+            "/api/v1/project",
+            Some(json!({"name": format!("shared-{round}")})),
+        )
+        .await;
+        let ben_id = ben["id"].as_i64().unwrap();
+        make(
+            &app,
+            &ann,
+            Method::POST,
+            &format!("/api/v1/project/{p}/user/{ben_id}"),
+            None,
+        )
+        .await;
+        let members = call(
+            &app,
+            Method::GET,
+            &format!("/api/v1/project/{p}/user"),
+            Some(&ann),
+            None,
+        )
+        .await;
+        let ann_id = members
+            .1
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["email"] == a_mail.as_str())
+            .unwrap()["id"]
+            .as_i64()
+            .unwrap();
+        let (remove_ben, remove_ann) = (
+            format!("/api/v1/project/{p}/user/{ben_id}"),
+            format!("/api/v1/project/{p}/user/{ann_id}"),
+        );
+        let (ann_removes_ben, ben_removes_ann) = tokio::join!(
+            call(&app, Method::DELETE, &remove_ben, Some(&ann), None),
+            call(&app, Method::DELETE, &remove_ann, Some(&ben_token), None),
+        );
+        let statuses = [ann_removes_ben.0, ben_removes_ann.0];
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 204).count(),
+            1,
+            "{service:?} round {round}: exactly one removal, {ann_removes_ben:?} {ben_removes_ann:?}"
+        );
+        let survivor = if statuses[0] == 204 { &ann } else { &ben_token };
+        let (s, left) = call(
+            &app,
+            Method::GET,
+            &format!("/api/v1/project/{p}/user"),
+            Some(survivor),
+            None,
+        )
+        .await;
+        assert_eq!(
+            (s, left.as_array().map(Vec::len)),
+            (200, Some(1)),
+            "{service:?}: {left}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn members_removing_each_other_leave_one_on_sqlite() {
+    members_removing_each_other_leave_one(Service::Sqlite).await;
+}
+
+#[tokio::test]
+async fn members_removing_each_other_leave_one_on_postgres() {
+    members_removing_each_other_leave_one(Service::Postgres).await;
+}
+
+#[tokio::test]
+async fn members_removing_each_other_leave_one_on_mariadb() {
+    members_removing_each_other_leave_one(Service::MySql).await;
+}

@@ -317,6 +317,77 @@ async fn websocket_any_of_granted_subset_403_and_1008() {
     }
 }
 
+/// Sends a message and expects the server to close with 1008 (policy) instead of answering.
+async fn closed_with_1008(socket: &mut Ws, why: &str) {
+    socket.send(Message::text("still there?")).await.unwrap();
+    match socket.next().await.expect("a frame").expect("no error") {
+        Message::Close(Some(frame)) => assert_eq!(frame.code, CloseCode::Policy, "{why}"),
+        other => panic!("{why}: expected a 1008 close, got {other:?}"),
+    }
+}
+
+/// An open WebSocket used to outlive the session it was opened with: after the upgrade only
+/// the user's active flag and permissions were checked again. Its credential is now checked
+/// again too, so a logout, "log out everywhere" or a password change closes it.
+async fn a_websocket_ends_with_its_session(strategy: &str) {
+    let app = spawn_app_with(Service::Sqlite, &[("FRACTAL_TOKEN_STRATEGY", strategy)])
+        .await
+        .unwrap();
+    let admin = app.admin_token().await;
+    let user = app
+        .create_user("wes@example.org", "pw-1234", json!({}))
+        .await;
+    let uid = user["id"].as_i64().unwrap();
+    let post = |path: &str, token: &str| app.client.post(app.url(path)).bearer_auth(token).send();
+
+    // Logout of the socket's own token.
+    let token = app.login("wes@example.org", "pw-1234").await;
+    let mut socket = ws(&app, Some(&token), None).await.unwrap();
+    next_json(&mut socket).await;
+    let other = app.login("wes@example.org", "pw-1234").await;
+    let mut survivor = ws(&app, Some(&other), None).await.unwrap();
+    next_json(&mut survivor).await;
+    let res = post("/auth/token/logout", &token).await.unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    closed_with_1008(&mut socket, &format!("{strategy}: logout")).await;
+    survivor.send(Message::text("ping")).await.unwrap();
+    assert_eq!(
+        next_json(&mut survivor).await,
+        json!({"type": "echo", "data": "ping"}),
+        "{strategy}: another session's socket lives on"
+    );
+
+    // Log out everywhere, from another session.
+    let res = post("/auth/logout-all", &other).await.unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    closed_with_1008(&mut survivor, &format!("{strategy}: logout-all")).await;
+
+    // A password change set by an admin.
+    let token = app.login("wes@example.org", "pw-1234").await;
+    let mut socket = ws(&app, Some(&token), None).await.unwrap();
+    next_json(&mut socket).await;
+    let res = app
+        .client
+        .patch(app.url(&format!("/auth/users/{uid}")))
+        .bearer_auth(&admin)
+        .json(&json!({"password": "pw-5678"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    closed_with_1008(&mut socket, &format!("{strategy}: password change")).await;
+}
+
+#[tokio::test]
+async fn a_websocket_ends_with_its_session_jwt() {
+    a_websocket_ends_with_its_session("jwt").await;
+}
+
+#[tokio::test]
+async fn a_websocket_ends_with_its_session_database() {
+    a_websocket_ends_with_its_session("database").await;
+}
+
 #[tokio::test]
 async fn group_routes_and_the_default_group() {
     let app = spawn_app().await;

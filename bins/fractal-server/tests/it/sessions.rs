@@ -271,6 +271,45 @@ async fn login_status(app: &TestApp, email: &str, pw: &str) -> reqwest::Response
         .unwrap()
 }
 
+/// A burst of parallel guesses: each was checked before any had failed, so all reached the
+/// password check. Now exactly `PAIR` of them do, the rest are 429.
+#[tokio::test]
+async fn parallel_guesses_are_limited_like_sequential_ones() {
+    let limits = [
+        ("FRACTAL_RATE_LIMIT_PAIR", "5/60"),
+        ("FRACTAL_RATE_LIMIT_ACCOUNT", "1000/60"),
+        ("FRACTAL_RATE_LIMIT_ADDRESS", "1000/60"),
+    ];
+    let app = spawn_app_with(Service::Sqlite, &limits).await.unwrap();
+    app.create_user("mallory-target@example.org", "right-pw", json!({}))
+        .await;
+    let guesses = (0..30).map(|i| {
+        let app = &app;
+        async move {
+            login_status(app, "mallory-target@example.org", &format!("guess-{i}"))
+                .await
+                .status()
+        }
+    });
+    let statuses = futures_util::future::join_all(guesses).await;
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::BAD_REQUEST)
+        .count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((checked, refused), (5, 25), "{statuses:?}");
+    assert_eq!(
+        login_status(&app, "mallory-target@example.org", "right-pw")
+            .await
+            .status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the pair is spent for this window"
+    );
+}
+
 #[tokio::test]
 async fn guessing_is_limited_with_retry_after_and_reset_by_success() {
     let limits = [

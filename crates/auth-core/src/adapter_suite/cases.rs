@@ -538,7 +538,25 @@ pub async fn permissions_union<S: Samples>(s: Arc<dyn SuiteStore<S::Id, S::Profi
 
 pub async fn sessions_and_revocations<S: Samples>(s: Arc<dyn SuiteStore<S::Id, S::Profile>>) {
     let u = s.create(new_user("gen@example.org")).await.unwrap();
-    assert_eq!(u.session_generation, 0);
+    // Random, not 0: a reused id must not revive a deleted user's tokens (ids are reused by
+    // SQLite tables without AUTOINCREMENT, as Fractal's are).
+    let first = u.session_generation;
+    assert!((0..1 << 62).contains(&first), "{first}");
+    let others: Vec<i64> = [
+        s.create(new_user("gen2@example.org")).await.unwrap(),
+        s.create(new_user("gen3@example.org")).await.unwrap(),
+    ]
+    .iter()
+    .map(|u| u.session_generation)
+    .collect();
+    assert!(
+        others.iter().any(|g| *g != first),
+        "every user starts at first_session_generation(): {first} {others:?}"
+    );
+    assert_eq!(
+        s.get(&u.id).await.unwrap().unwrap().session_generation,
+        first
+    );
     let end_sessions = UserPatch {
         end_sessions: true,
         ..Default::default()
@@ -546,9 +564,13 @@ pub async fn sessions_and_revocations<S: Samples>(s: Arc<dyn SuiteStore<S::Id, S
     for _ in 0..7 {
         s.update(&u.id, &end_sessions).await.unwrap();
     }
-    assert_eq!(s.get(&u.id).await.unwrap().unwrap().session_generation, 7);
+    let now_at = first + 7;
+    assert_eq!(
+        s.get(&u.id).await.unwrap().unwrap().session_generation,
+        now_at
+    );
     let mut t = token('g', u.id.clone(), 0);
-    t.generation = 7;
+    t.generation = now_at;
     s.create_token(t).await.unwrap();
     assert_eq!(
         s.get_by_token(&"g".repeat(43), None)
@@ -556,7 +578,7 @@ pub async fn sessions_and_revocations<S: Samples>(s: Arc<dyn SuiteStore<S::Id, S
             .unwrap()
             .unwrap()
             .generation,
-        7
+        now_at
     );
 
     let now = Utc::now().timestamp();

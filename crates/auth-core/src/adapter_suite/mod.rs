@@ -110,6 +110,7 @@ macro_rules! adapter_suite {
                 concurrency::email_and_password_changes_both_survive,
                 concurrency::reset_token_is_used_once,
                 concurrency::verify_token_is_used_once,
+                concurrency::unicode_domain_user_verifies,
                 concurrency::conditional_patch_writes_nothing_when_the_condition_fails,
                 concurrency::last_link_survives_concurrent_unlinks,
             );

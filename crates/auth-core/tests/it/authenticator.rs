@@ -29,7 +29,7 @@ async fn bearer(user: &TestUser) -> HeaderMap {
     let token = jwt()
         .write_token(&TokenSubject {
             user_id: user.id,
-            generation: 0,
+            generation: user.session_generation,
         })
         .await
         .unwrap();
@@ -156,7 +156,7 @@ async fn first_backend_with_a_user_wins_and_a_bad_cookie_does_not_hide_a_good_be
     let token = jwt()
         .write_token(&TokenSubject {
             user_id: f.superuser.id,
-            generation: 0,
+            generation: f.superuser.session_generation,
         })
         .await
         .unwrap();

@@ -7,8 +7,8 @@ use std::time::Duration;
 use std::sync::Arc;
 
 use auth_core::{
-    AuthError, LimitDecision, LimitKey, LimiterStore, RateLimiter, RateLimits, RevocationList,
-    Strategy, TokenSubject,
+    AuthError, LimitDecision, LimitKey, LimiterStore, LoginOutcome, RateLimiter, RateLimits,
+    RevocationList, Strategy, TokenSubject,
 };
 use auth_redis::{Redis, RedisLimiter, RedisRevocations, RedisStrategy};
 
@@ -91,30 +91,83 @@ async fn login_policy_over_redis() {
     let l = RateLimiter::new(Arc::new(RedisLimiter::new(r)), limits);
     for i in 0..6 {
         let ip = format!("10.0.0.{i}");
+        // Allowed, and counted as a failure in advance (no success follows).
         assert_eq!(
-            l.login_allowed("admin@x.org", &ip).await.unwrap(),
+            l.reserve_login("admin@x.org", &ip).await.unwrap(),
             LimitDecision::Allowed
         );
-        l.login_failed("admin@x.org", &ip).await.unwrap();
     }
     // Addresses that failed on the account are refused once it is over its limit; a clean
     // address is not.
     assert!(matches!(
-        l.login_allowed("admin@x.org", "10.0.0.1").await.unwrap(),
+        l.reserve_login("admin@x.org", "10.0.0.1").await.unwrap(),
         LimitDecision::Limited { .. }
     ));
     assert_eq!(
-        l.login_allowed("admin@x.org", "192.168.0.1").await.unwrap(),
+        l.reserve_login("admin@x.org", "192.168.0.1").await.unwrap(),
         LimitDecision::Allowed
     );
     // Successes never count against an address.
     for _ in 0..50 {
-        l.login_succeeded("b@x.org", "172.16.0.1").await.unwrap();
+        assert_eq!(
+            l.reserve_login("b@x.org", "172.16.0.1").await.unwrap(),
+            LimitDecision::Allowed
+        );
+        l.settle_login("b@x.org", "172.16.0.1", LoginOutcome::Succeeded)
+            .await
+            .unwrap();
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_guesses_from_two_processes_pass_the_limit_once() {
+    let Some(r) = redis().await else { return };
+    let limits = RateLimits {
+        per_pair: "5/60".parse().unwrap(),
+        per_account: "100/60".parse().unwrap(),
+        per_address: "1000/60".parse().unwrap(),
+    };
+    // Two limiters on one Redis: two server processes.
+    let a = RateLimiter::new(Arc::new(RedisLimiter::new(r.clone())), limits);
+    let b = RateLimiter::new(Arc::new(RedisLimiter::new(r.clone())), limits);
+    let mut attempts = tokio::task::JoinSet::new();
+    for i in 0..40 {
+        let l = if i % 2 == 0 { a.clone() } else { b.clone() };
+        attempts.spawn(async move { l.reserve_login("victim@x.org", "10.1.1.1").await });
+    }
+    let mut allowed = 0;
+    while let Some(decision) = attempts.join_next().await {
+        allowed += usize::from(decision.unwrap().unwrap() == LimitDecision::Allowed);
+    }
+    assert_eq!(allowed, 5, "per_pair is 5, however the guesses are spread");
+    for l in [&a, &b] {
+        assert!(matches!(
+            l.reserve_login("victim@x.org", "10.1.1.1").await.unwrap(),
+            LimitDecision::Limited { .. }
+        ));
+    }
+}
+
+#[tokio::test]
+async fn take_back_is_one_hit_and_never_below_zero() {
+    let Some(r) = redis().await else { return };
+    let store = RedisLimiter::new(r);
+    let key = LimitKey::of(&["k"]);
+    store.take_back(&key).await.unwrap();
     assert_eq!(
-        l.login_allowed("c@x.org", "172.16.0.1").await.unwrap(),
-        LimitDecision::Allowed
+        store.count(&key).await.unwrap(),
+        None,
+        "a missing key stays missing"
     );
+    for _ in 0..3 {
+        store.hit(&key, Duration::from_secs(60)).await.unwrap();
+    }
+    store.take_back(&key).await.unwrap();
+    assert_eq!(store.count(&key).await.unwrap().map(|c| c.hits), Some(2));
+    for _ in 0..5 {
+        store.take_back(&key).await.unwrap();
+    }
+    assert_eq!(store.count(&key).await.unwrap(), None, "never below zero");
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 //! exported adapter suite on every backend, single-use OAuth states, and what its migrations
 //! create (auth tables only).
 
+mod contention;
 mod member;
 mod schema;
 mod suite;
