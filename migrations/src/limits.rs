@@ -72,6 +72,9 @@ pub const TASK_OUTPUT_TYPE: Column = col("task", "output_type", 255);
 pub const JOB_STATUS: Column = col("applyworkflow", "status", 32);
 /// `applyworkflow.user_email`.
 pub const JOB_USER_EMAIL: Column = col("applyworkflow", "user_email", 320);
+/// `applyworkflow.worker_init` (fractal-server 1.3.14's column; migration
+/// `m20261130_000006_fractal_v1`).
+pub const JOB_WORKER_INIT: Column = col("applyworkflow", "worker_init", 1024);
 
 /// `task.version` (fractal-server 1.3.14's column; migration `m20261130_000006_fractal_v1`).
 pub const TASK_VERSION: Column = col("task", "version", 1024);
@@ -109,6 +112,7 @@ pub const ALL: &[Column] = &[
     TASK_OUTPUT_TYPE,
     JOB_STATUS,
     JOB_USER_EMAIL,
+    JOB_WORKER_INIT,
     TASK_VERSION,
     TASK_ARGS_SCHEMA_VERSION,
     TASK_DOCS_INFO,

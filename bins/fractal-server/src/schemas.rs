@@ -214,6 +214,75 @@ pub fn fits(field: &str, column: Column, value: &str, errors: &mut Vec<Validatio
     }
 }
 
+/// How deeply a JSON value the API stores (`meta`, `args`, `args_schema`, `history`) may nest:
+/// an object holding an object is 2. MariaDB's `JSON` columns refuse more than 32 levels, a
+/// job's `workflow_dump` nests a workflow task's `meta` 4 levels deeper, and serde_json reads
+/// back at most 128: past 20, a value stored on one backend could be refused on another, or
+/// poison every later read of the job that copies it.
+pub const MAX_JSON_DEPTH: usize = 20;
+
+/// `value` if every backend can store it and read it back: nested at most
+/// [`MAX_JSON_DEPTH`] levels, no NUL in any string or key (PostgreSQL refuses them; SQLite
+/// and MariaDB would keep them).
+///
+/// # Errors
+/// A 422 at `location` (`["body", "meta"]`): `value_error.json.depth` or `value_error.nul`.
+pub fn storable_json(location: &[&str], value: Value) -> Result<Value, ApiError> {
+    fn walk(v: &Value, depth: usize) -> Result<(), (&'static str, String)> {
+        let nul = || {
+            (
+                "value_error.nul",
+                "NUL characters are not allowed".to_owned(),
+            )
+        };
+        let deeper = |depth: usize| {
+            if depth > MAX_JSON_DEPTH {
+                Err((
+                    "value_error.json.depth",
+                    format!("JSON nested deeper than {MAX_JSON_DEPTH} levels"),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        match v {
+            Value::String(s) if s.contains('\0') => Err(nul()),
+            Value::Array(items) => {
+                deeper(depth + 1)?;
+                items.iter().try_for_each(|i| walk(i, depth + 1))
+            }
+            Value::Object(map) => {
+                deeper(depth + 1)?;
+                if map.keys().any(|k| k.contains('\0')) {
+                    return Err(nul());
+                }
+                map.values().try_for_each(|i| walk(i, depth + 1))
+            }
+            _ => Ok(()),
+        }
+    }
+    match walk(&value, 0) {
+        Ok(()) => Ok(value),
+        Err((kind, msg)) => Err(ApiError::Validation(vec![ValidationItem::new(
+            location, msg, kind,
+        )])),
+    }
+}
+
+/// [`storable_json`] of an optional JSON object field `field` of the body, as the `Value` to
+/// store.
+///
+/// # Errors
+/// As [`storable_json`].
+pub fn storable_object(
+    field: &str,
+    value: Option<serde_json::Map<String, Value>>,
+) -> Result<Option<Value>, ApiError> {
+    value
+        .map(|m| storable_json(&["body", field], Value::Object(m)))
+        .transpose()
+}
+
 /// An optional free-text field (not stripped): `None` stays `None`; a value must fit.
 ///
 /// # Errors

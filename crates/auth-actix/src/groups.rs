@@ -488,7 +488,10 @@ where
     if let Some(default) = is_default(groups, &g) {
         return Err(GroupError::DeleteDefault(default.to_string()).into());
     }
-    groups.store.delete_group(&g.id).await?;
+    // Of concurrent deletions one deletes; the others find it gone, as a later request would.
+    if !groups.store.delete_group(&g.id).await? {
+        return Err(GroupError::GroupNotFound(g.id.to_string()).into());
+    }
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -506,7 +509,13 @@ where
     let (gid, uid) = path.into_inner();
     let g = group_or_404(groups, &gid).await?;
     let u = user_or_404::<D>(&req, &uid).await?;
-    if !groups.store.add_user_to_group(&gid, &uid).await? {
+    // The group or the user may go between the lookups above and the insert.
+    let added = match groups.store.add_user_to_group(&gid, &uid).await {
+        Err(AuthError::GroupNotExists) => Err(GroupError::GroupNotFound(gid.to_string()).into()),
+        Err(AuthError::UserNotExists) => Err(GroupError::UserNotFound(uid.to_string()).into()),
+        other => other.map_err(ApiError::from),
+    }?;
+    if !added {
         return Err(GroupError::AlreadyMember {
             email: u.email.to_string(),
             group: gid.to_string(),
@@ -545,7 +554,7 @@ where
 }
 
 fn parse_permissions(body: &serde_json::Value) -> Result<Permissions, ApiError> {
-    Permissions::parse_json(&body.to_string())
+    Permissions::from_json(&body.to_string())
         .map_err(|e| ApiError::invalid(&["body"], e.to_string(), "value_error"))
 }
 

@@ -389,6 +389,9 @@ fn hashing_thread(jobs: &mpsc::Receiver<Job>, keep_memory_for: Duration) {
     }
 }
 
+/// The bytes of a password bcrypt reads (its key schedule takes 72).
+const BCRYPT_MAX_BYTES: usize = 72;
+
 impl Inner {
     fn argon2(&self) -> Argon2<'static> {
         Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone())
@@ -397,8 +400,18 @@ impl Inner {
     fn hash_now(&self, password: &[u8], memory: &mut Vec<Block>) -> Result<String, AuthError> {
         if let NewHashes::Bcrypt { cost } = self.new_hashes {
             // The policy keeps passwords within bcrypt's 72 bytes; longer ones are refused
-            // rather than cut (Python's bcrypt 5 refuses them too).
-            return bcrypt::non_truncating_hash(password, cost)
+            // rather than cut (Python's bcrypt 5 refuses them too). Exactly 72 is accepted, as
+            // Python's bcrypt does: only the C string's terminating NUL falls outside the 72
+            // bytes bcrypt reads, the password's own bytes are all used (the crate's
+            // `non_truncating_hash` refuses 72 for that NUL: a 500 on a password the policy
+            // allows).
+            if password.len() > BCRYPT_MAX_BYTES {
+                return Err(AuthError::Crypto(format!(
+                    "bcrypt hash: a password of {} bytes is over bcrypt's {BCRYPT_MAX_BYTES}",
+                    password.len()
+                )));
+            }
+            return bcrypt::hash(password, cost)
                 .map_err(|e| AuthError::Crypto(format!("bcrypt hash: {e}")));
         }
         let crypto = |e: &dyn std::fmt::Display| AuthError::Crypto(format!("argon2 hash: {e}"));
@@ -647,8 +660,21 @@ mod tests {
             h.verify(&secret("pw12"), &argon).await.unwrap(),
             Verification::Valid
         );
-        // Longer than bcrypt's 72 bytes is an error, not a silently cut password.
+        // Longer than bcrypt's 72 bytes is an error, not a silently cut password; exactly 72
+        // (what the policy allows; 36 two-byte characters too) hashes, and only it verifies.
         assert!(h.hash(&secret(&"x".repeat(73))).await.is_err());
+        for longest in ["x".repeat(72), "é".repeat(36)] {
+            let hash = h.hash(&secret(&longest)).await.unwrap();
+            assert_eq!(
+                h.verify(&secret(&longest), &hash).await.unwrap(),
+                Verification::Valid
+            );
+            let shorter: String = longest.chars().skip(1).collect();
+            assert_eq!(
+                h.verify(&secret(&shorter), &hash).await.unwrap(),
+                Verification::Mismatch
+            );
+        }
         assert!(
             PasswordHasher::new(PasswordHasherConfig {
                 new_hashes: NewHashes::Bcrypt { cost: 3 },

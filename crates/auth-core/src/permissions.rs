@@ -47,12 +47,25 @@ impl Permissions {
         Ok(())
     }
 
-    /// Parses a JSON object of string arrays; single quotes are accepted as Jupyverse does.
+    /// Parses the `permissions` query parameter of Jupyverse's routes: a JSON object of string
+    /// arrays, where single quotes stand for double quotes (`{'contents': ['read']}`), as
+    /// Jupyverse reads it. For JSON proper (request bodies, stored values) use
+    /// [`Permissions::from_json`], which keeps a `'` inside a name.
+    ///
+    /// # Errors
+    /// Not such an object, or an empty name.
     pub fn parse_json(text: &str) -> Result<Self, InvalidPermissions> {
-        let raw: BTreeMap<String, Vec<String>> = serde_json::from_str(&text.replace('\'', "\""))
-            .map_err(|e| {
-                InvalidPermissions(format!("expected {{\"resource\": [\"action\", ...]}}: {e}"))
-            })?;
+        Self::from_json(&text.replace('\'', "\""))
+    }
+
+    /// Parses a JSON object of string arrays (`{"contents": ["read"]}`), exactly.
+    ///
+    /// # Errors
+    /// Not such an object, or an empty name.
+    pub fn from_json(text: &str) -> Result<Self, InvalidPermissions> {
+        let raw: BTreeMap<String, Vec<String>> = serde_json::from_str(text).map_err(|e| {
+            InvalidPermissions(format!("expected {{\"resource\": [\"action\", ...]}}: {e}"))
+        })?;
         let mut p = Self::new();
         for (resource, actions) in &raw {
             let actions: Vec<&str> = actions.iter().map(String::as_str).collect();
@@ -209,6 +222,10 @@ mod tests {
         assert!(Permissions::parse_json(r#"{"contents": "read"}"#).is_err());
         assert!(Permissions::parse_json(r#"{"": ["read"]}"#).is_err());
         assert!(Permissions::parse_json("[1]").is_err());
+        // JSON proper keeps a quote inside a name; only the query form reads ' as ".
+        let quoted = Permissions::from_json(r#"{"O'Brien": ["read','admin"]}"#).unwrap();
+        assert!(quoted.allows("O'Brien", "read','admin"));
+        assert!(!quoted.allows("O'Brien", "admin"));
         let mut a = p(r#"{"contents": ["read"]}"#);
         a.merge(&p(r#"{"contents": ["write"], "kernels": ["read"]}"#));
         assert_eq!(

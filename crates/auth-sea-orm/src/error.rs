@@ -157,7 +157,8 @@ pub fn auth_error(err: DbErr) -> AuthError {
 /// an invalid byte sequence, `22P05` untranslatable character, `22003` out of range, ...)
 /// and `54000` (a value too large for an index). MySQL/MariaDB: the same SQLSTATE class `22`
 /// (`1406` data too long, `1264` out of range) plus `1366` and `1300` (a string the column's
-/// character set cannot hold, reported as `HY000`). SQLite: `SQLITE_TOOBIG`. Such errors mean
+/// character set cannot hold, reported as `HY000`) and `4025` (a `JSON` column's
+/// `CHECK (json_valid(…))` failed: MariaDB refuses JSON nested deeper than 32 levels). SQLite: `SQLITE_TOOBIG`. Such errors mean
 /// the input was bad; the reason returned names the database's message, never a value.
 pub fn data_error(err: &DbErr) -> Option<String> {
     use sea_orm::{RuntimeErr, sqlx};
@@ -183,7 +184,9 @@ pub fn data_error(err: &DbErr) -> Option<String> {
         // SQLITE_TOOBIG: a string or blob over SQLITE_MAX_LENGTH.
         code == "18"
     } else {
-        code.starts_with("22") || code == "54000" || matches!(mysql_number, Some(1366 | 1300))
+        code.starts_with("22")
+            || code == "54000"
+            || matches!(mysql_number, Some(1366 | 1300 | 4025))
     };
     refused.then(|| {
         // The database's message can quote the value (MySQL: "Incorrect string value:

@@ -1029,7 +1029,7 @@ impl<T: UserTable> GroupDatabase<T::Id> for SeaOrmStore<T> {
 fn parse_permissions(raw: Option<String>) -> Result<Permissions, AuthError> {
     match raw.as_deref() {
         None | Some("") => Ok(Permissions::new()),
-        Some(text) => Permissions::parse_json(text).map_err(AuthError::storage),
+        Some(text) => Permissions::from_json(text).map_err(AuthError::storage),
     }
 }
 

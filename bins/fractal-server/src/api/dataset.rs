@@ -18,7 +18,7 @@ use super::read::DatasetRead;
 use super::read::{ResourceRead, dataset_read, datasets_read, project_datasets, wftasks_of};
 use super::workflow::WorkflowImport;
 use super::{ProjectMember, V1Error, V1Result, created, in_transaction, no_content, ok};
-use crate::schemas::required_text;
+use crate::schemas::{required_text, storable_json, storable_object};
 
 type Dataset = ProjectMember<dataset::Model>;
 
@@ -80,8 +80,14 @@ pub(super) async fn create_dataset(
         name: Set(required_text("name", limits::DATASET_NAME, &body.name)?),
         kind: Set(kind),
         read_only: Set(body.read_only),
-        meta: Set(Some(Value::Object(body.meta.unwrap_or_default()))),
-        history: Set(Some(Value::Array(body.history.unwrap_or_default()))),
+        meta: Set(Some(
+            storable_object("meta", body.meta)?
+                .unwrap_or_else(|| Value::Object(Default::default())),
+        )),
+        history: Set(Some(storable_json(
+            &["body", "history"],
+            Value::Array(body.history.unwrap_or_default()),
+        )?)),
         timestamp_created: Set(Some(Utc::now())),
         ..Default::default()
     };
@@ -116,8 +122,8 @@ pub(super) async fn patch_dataset(m: Dataset, body: JsonObject<DatasetUpdate>) -
     if let Some(kind) = body.kind {
         d.kind = Set(Some(required_text("type", limits::DATASET_TYPE, &kind)?));
     }
-    if let Some(meta) = body.meta {
-        d.meta = Set(Some(Value::Object(meta)));
+    if let Some(meta) = storable_object("meta", body.meta)? {
+        d.meta = Set(Some(meta));
     }
     if let Some(ro) = body.read_only {
         d.read_only = Set(ro);

@@ -10,6 +10,9 @@ use sea_orm::{
 };
 use serde::Deserialize;
 
+use crate::schemas::optional_text;
+use migrations::limits;
+
 use super::entities::{apply_workflow, dataset, project, workflow};
 use super::guard::find;
 use super::lookup::DbLookup;
@@ -177,6 +180,7 @@ pub(super) async fn apply_workflow_route(
         return refuse(format!("Workflow {wid} has empty task list"));
     }
     let body: ApplyWorkflowCreate = optional_body(&body)?;
+    let worker_init = optional_text("worker_init", limits::JOB_WORKER_INIT, body.worker_init)?;
     let n = steps.len() as i32;
     let (first, last) = match task_range(n, body.first_task_index, body.last_task_index) {
         Ok(range) => range,
@@ -233,7 +237,7 @@ pub(super) async fn apply_workflow_route(
         user_email: Set(Some(c.user.email.to_string())),
         start_timestamp: Set(Some(Utc::now())),
         end_timestamp: Set(None),
-        worker_init: Set(body.worker_init),
+        worker_init: Set(worker_init),
         first_task_index: Set(Some(first)),
         last_task_index: Set(Some(last)),
         workflow_dump: Set(Some(dump)),

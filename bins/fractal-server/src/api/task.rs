@@ -16,7 +16,7 @@ use super::entities::{task, workflow_task};
 use super::guard::find;
 use super::read::TaskRead;
 use super::{ApiCaller, V1Error, V1Result, caller, created, no_content, ok};
-use crate::schemas::{optional_text, required_text};
+use crate::schemas::{optional_text, required_text, storable_object};
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct TaskCreate {
@@ -106,13 +106,16 @@ pub(super) async fn create_task(c: ApiCaller, body: JsonObject<TaskCreate>) -> V
             limits::TASK_OUTPUT_TYPE,
             &body.output_type,
         )?),
-        meta: Set(Some(Value::Object(body.meta.unwrap_or_default()))),
+        meta: Set(Some(
+            storable_object("meta", body.meta)?
+                .unwrap_or_else(|| Value::Object(Default::default())),
+        )),
         version: Set(optional_valstr(
             "version",
             limits::TASK_VERSION,
             body.version,
         )?),
-        args_schema: Set(body.args_schema.map(Value::Object)),
+        args_schema: Set(storable_object("args_schema", body.args_schema)?),
         args_schema_version: Set(optional_valstr(
             "args_schema_version",
             limits::TASK_ARGS_SCHEMA_VERSION,
@@ -196,14 +199,14 @@ pub(super) async fn patch_task(
     if let Some(v) = body.output_type {
         t.output_type = Set(required_text("output_type", limits::TASK_OUTPUT_TYPE, &v)?);
     }
-    if let Some(v) = body.meta {
-        t.meta = Set(Some(Value::Object(v)));
+    if let Some(v) = storable_object("meta", body.meta)? {
+        t.meta = Set(Some(v));
     }
     if let Some(v) = body.version {
         t.version = Set(Some(required_text("version", limits::TASK_VERSION, &v)?));
     }
-    if let Some(v) = body.args_schema {
-        t.args_schema = Set(Some(Value::Object(v)));
+    if let Some(v) = storable_object("args_schema", body.args_schema)? {
+        t.args_schema = Set(Some(v));
     }
     if let Some(v) = body.args_schema_version {
         t.args_schema_version = Set(Some(required_text(

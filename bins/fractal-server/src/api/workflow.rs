@@ -19,7 +19,7 @@ use super::read::WorkflowRead;
 use super::read::{wftasks_of, workflow_read};
 use super::workflow_task::merged_args_meta;
 use super::{ProjectMember, V1Error, V1Result, created, in_transaction, no_content, ok};
-use crate::schemas::required_text;
+use crate::schemas::{required_text, storable_json};
 
 type Workflow = ProjectMember<workflow::Model>;
 
@@ -240,17 +240,19 @@ pub(super) async fn import_workflow(
             tasks.insert(source.clone(), t);
         }
     }
-    let steps: Vec<(task::Model, Option<Value>, Option<Value>)> = body
-        .task_list
-        .into_iter()
-        .map(|wt| {
-            (
-                tasks[&wt.task.source].clone(),
-                wt.args.map(Value::Object),
-                wt.meta.map(Value::Object),
-            )
-        })
-        .collect();
+    let mut steps: Vec<(task::Model, Option<Value>, Option<Value>)> = Vec::new();
+    for (i, wt) in body.task_list.into_iter().enumerate() {
+        let at = i.to_string();
+        let stored = |name: &str, m: Option<serde_json::Map<String, Value>>| {
+            m.map(|m| storable_json(&["body", "task_list", &at, name], Value::Object(m)))
+                .transpose()
+        };
+        steps.push((
+            tasks[&wt.task.source].clone(),
+            stored("args", wt.args)?,
+            stored("meta", wt.meta)?,
+        ));
+    }
     let w = in_transaction(db, move |txn| {
         Box::pin(async move {
             let w = workflow::ActiveModel {

@@ -9,6 +9,8 @@ use sea_orm::{
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::schemas::{storable_json, storable_object};
+
 use super::entities::{task, workflow, workflow_task};
 use super::guard::find;
 use super::read::WorkflowTaskRead;
@@ -118,8 +120,8 @@ pub(super) async fn create_wftask(
     let body: WorkflowTaskCreate = optional_body(&body)?;
     let (args, meta) = merged_args_meta(
         &t,
-        body.args.map(Value::Object),
-        body.meta.map(Value::Object),
+        storable_object("args", body.args)?,
+        storable_object("meta", body.meta)?,
     );
     let order = body.order;
     let wt = in_transaction(db, move |txn| {
@@ -177,7 +179,11 @@ pub(super) async fn patch_wftask(
     let body = body.into_inner();
     let t = find::<task::Entity>(db, current.task_id, "Task").await?;
     let mut wt: workflow_task::ActiveModel = current.clone().into();
-    if let Some(args) = body.args {
+    if let Some(args) = body
+        .args
+        .map(|a| storable_json(&["body", "args"], a))
+        .transpose()?
+    {
         // 1.3.14: the schema's defaults, overridden by the given args; empty is NULL.
         let mut a = default_args(&t);
         if let Value::Object(given) = args {
@@ -185,7 +191,7 @@ pub(super) async fn patch_wftask(
         }
         wt.args = Set((!a.is_empty()).then_some(Value::Object(a)));
     }
-    if let Some(meta) = body.meta {
+    if let Some(Value::Object(meta)) = storable_object("meta", body.meta)? {
         // 1.3.14: merged into the current meta.
         let mut merged = match current.meta {
             Some(Value::Object(o)) => o,

@@ -634,6 +634,295 @@ async fn logout_ends_its_own_credential(service: Service) {
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 }
 
+/// `{"a": {"a": … 1}}`: `depth` objects nested.
+fn nested(depth: usize) -> Value {
+    (0..depth).fold(json!(1), |inner, _| json!({ "a": inner }))
+}
+
+/// Every JSON value a route stores (`meta`, `args`, `args_schema`, `history`) and the job's
+/// `worker_init`: nested past 20 levels, or with a NUL in a string or a key, is a 422 naming
+/// it, the same on every backend. Before, MariaDB refused more than 32 levels with a 500,
+/// PostgreSQL refused NULs that SQLite and MariaDB kept, and a `meta` nested ~126 deep was
+/// stored on SQLite and PostgreSQL, copied into a job's `workflow_dump` past serde_json's
+/// read limit, and every later read of that job (and of its project's jobs) was a 500. At the
+/// limit, a job copying the deepest `meta` is stored and read back on every backend.
+async fn json_values_every_backend_can_store(service: Service) {
+    let Some(app) = spawn_app_on(service).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    let created = |(s, b): (StatusCode, Value)| {
+        assert!(s.is_success(), "{service:?}: setup {s} {b}");
+        b["id"].as_i64().unwrap()
+    };
+    let p = created(
+        send(
+            &app,
+            Method::POST,
+            "/api/v1/project",
+            &admin,
+            json!({"name": "p"}),
+        )
+        .await,
+    );
+    let dataset = |name: &str| json!({"name": name, "type": "zarr"});
+    let d = created(
+        send(
+            &app,
+            Method::POST,
+            &format!("/api/v1/project/{p}/dataset"),
+            &admin,
+            dataset("in"),
+        )
+        .await,
+    );
+    let o = created(
+        send(
+            &app,
+            Method::POST,
+            &format!("/api/v1/project/{p}/dataset"),
+            &admin,
+            dataset("out"),
+        )
+        .await,
+    );
+    for ds in [d, o] {
+        created(
+            send(
+                &app,
+                Method::POST,
+                &format!("/api/v1/project/{p}/dataset/{ds}/resource"),
+                &admin,
+                json!({"path": "/tmp/data"}),
+            )
+            .await,
+        );
+    }
+    let w = created(
+        send(
+            &app,
+            Method::POST,
+            &format!("/api/v1/project/{p}/workflow"),
+            &admin,
+            json!({"name": "w"}),
+        )
+        .await,
+    );
+    let task = json!({"name": "t", "command": "c", "source": "deep", "input_type": "zarr", "output_type": "zarr"});
+    let t = created(send(&app, Method::POST, "/api/v1/task", &admin, task.clone()).await);
+    let wftasks = format!("/api/v1/project/{p}/workflow/{w}/wftask");
+    let wt = created(
+        send(
+            &app,
+            Method::POST,
+            &format!("{wftasks}?task_id={t}"),
+            &admin,
+            json!({}),
+        )
+        .await,
+    );
+
+    let too_deep = nested(21);
+    let nul_value = json!({"k": "a\u{0}b"});
+    let nul_key = json!({"a\u{0}b": 1});
+    // (method, path, body with the value at `field`, location)
+    let mut cases: Vec<(Method, String, Value, Vec<&str>)> = Vec::new();
+    for (bad, kind) in [
+        (too_deep.clone(), "value_error.json.depth"),
+        (nul_value.clone(), "value_error.nul"),
+        (nul_key.clone(), "value_error.nul"),
+    ] {
+        let with = |base: &Value, field: &str| {
+            let mut b = base.clone();
+            b[field] = bad.clone();
+            b
+        };
+        for (method, path, base, field) in [
+            (
+                Method::POST,
+                format!("/api/v1/project/{p}/dataset"),
+                dataset("x"),
+                "meta",
+            ),
+            (
+                Method::PATCH,
+                format!("/api/v1/project/{p}/dataset/{d}"),
+                json!({}),
+                "meta",
+            ),
+            (
+                Method::POST,
+                "/api/v1/task".to_owned(),
+                {
+                    let mut b = task.clone();
+                    b["source"] = json!(format!("src-{kind}"));
+                    b
+                },
+                "meta",
+            ),
+            (
+                Method::POST,
+                "/api/v1/task".to_owned(),
+                {
+                    let mut b = task.clone();
+                    b["source"] = json!(format!("schema-{kind}"));
+                    b
+                },
+                "args_schema",
+            ),
+            (
+                Method::PATCH,
+                format!("/api/v1/task/{t}"),
+                json!({}),
+                "meta",
+            ),
+            (
+                Method::PATCH,
+                format!("/api/v1/task/{t}"),
+                json!({}),
+                "args_schema",
+            ),
+            (
+                Method::POST,
+                format!("{wftasks}?task_id={t}"),
+                json!({}),
+                "meta",
+            ),
+            (
+                Method::POST,
+                format!("{wftasks}?task_id={t}"),
+                json!({}),
+                "args",
+            ),
+            (Method::PATCH, format!("{wftasks}/{wt}"), json!({}), "meta"),
+            (Method::PATCH, format!("{wftasks}/{wt}"), json!({}), "args"),
+        ] {
+            cases.push((method, path, with(&base, field), vec!["body", field, kind]));
+        }
+        let mut history = dataset("h");
+        history["history"] = json!([bad.clone()]);
+        if kind == "value_error.json.depth" {
+            history["history"] = json!([nested(20)]);
+        }
+        cases.push((
+            Method::POST,
+            format!("/api/v1/project/{p}/dataset"),
+            history,
+            vec!["body", "history", kind],
+        ));
+        let import = json!({"name": format!("import-{kind}"), "task_list": [{"meta": bad.clone(), "task": {"source": "admin:deep"}}]});
+        cases.push((
+            Method::POST,
+            format!("/api/v1/project/{p}/workflow/import"),
+            import,
+            vec!["body", "task_list", "0", "meta", kind],
+        ));
+    }
+    for (method, path, body, expected) in &cases {
+        let (kind, loc) = expected.split_last().unwrap();
+        let (s, b) = send(&app, method.clone(), path, &admin, body.clone()).await;
+        assert_eq!(
+            (s, &b["detail"][0]["loc"], b["detail"][0]["type"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, &json!(loc), Some(*kind)),
+            "{service:?} {method} {path}: {b}"
+        );
+    }
+
+    // worker_init: a string column like the others.
+    let apply = format!(
+        "/api/v1/project/{p}/workflow/{w}/apply?input_dataset_id={d}&output_dataset_id={o}"
+    );
+    for bad in [json!("x".repeat(1025)), json!("a\u{0}b")] {
+        let (s, b) = send(
+            &app,
+            Method::POST,
+            &apply,
+            &admin,
+            json!({"worker_init": bad}),
+        )
+        .await;
+        assert_eq!(
+            (s, &b["detail"][0]["loc"]),
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &json!(["body", "worker_init"])
+            ),
+            "{service:?}: {b}"
+        );
+    }
+
+    // At the limit: stored, copied into a job, and every read of it answers.
+    let (s, b) = send(
+        &app,
+        Method::PATCH,
+        &format!("{wftasks}/{wt}"),
+        &admin,
+        json!({"meta": nested(20), "args": nested(20)}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{service:?}: {b}");
+    let (s, job) = send(
+        &app,
+        Method::POST,
+        &apply,
+        &admin,
+        json!({"worker_init": "x".repeat(1024)}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{service:?}: {job}");
+    let j = job["id"].as_i64().unwrap();
+    for path in [
+        format!("/api/v1/project/{p}/job/{j}"),
+        format!("/api/v1/project/{p}/job"),
+        format!("/api/v1/project/{p}/dataset/{o}/status"),
+    ] {
+        let (s, b) = send(&app, Method::GET, &path, &admin, Value::Null).await;
+        assert_eq!(s, StatusCode::OK, "{service:?} {path}: {b}");
+    }
+}
+
+/// Ten deletions of one group at once: one is acknowledged, the others are the 404 a later
+/// request gets (they used to be acknowledged too). Adding a member to a group deleted
+/// meanwhile is that 404 as well, not a bare `Not Found`.
+async fn concurrent_group_deletes_acknowledge_once(service: Service) {
+    let Some(app) = spawn_app_on(service).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    for round in 0..3 {
+        let (s, g) = send(
+            &app,
+            Method::POST,
+            "/auth/group",
+            &admin,
+            json!({"name": format!("doomed-{round}")}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED, "{g}");
+        let path = format!("/auth/group/{}", g["id"]);
+        let deletes = (0..10).map(|_| send(&app, Method::DELETE, &path, &admin, Value::Null));
+        let results = futures_util::future::join_all(deletes).await;
+        let statuses: Vec<u16> = results.iter().map(|(s, _)| s.as_u16()).collect();
+        assert_eq!(
+            (
+                statuses.iter().filter(|s| **s == 204).count(),
+                statuses.iter().filter(|s| **s == 404).count()
+            ),
+            (1, 9),
+            "{service:?}: {statuses:?}"
+        );
+        for (s, b) in &results {
+            if *s == StatusCode::NOT_FOUND {
+                assert_eq!(
+                    b["detail"],
+                    json!(format!("UserGroup {} not found.", g["id"])),
+                    "{service:?}"
+                );
+            }
+        }
+    }
+}
+
 macro_rules! on_every_backend {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -664,6 +953,8 @@ on_every_backend!(
     odd_bytes_in_other_cookies,
     arrays_are_not_objects,
     logout_ends_its_own_credential,
+    json_values_every_backend_can_store,
+    concurrent_group_deletes_acknowledge_once,
 );
 
 /// An empty login form names every missing field, as FastAPI does.

@@ -498,6 +498,11 @@ pub async fn permissions_union<S: Samples>(s: Arc<dyn SuiteStore<S::Id, S::Profi
         s.effective_permissions(&u.id).await.unwrap(),
         p(r#"{"contents": ["read", "write"]}"#)
     );
+    // Names are kept exactly, a quote included (stored JSON is read as JSON).
+    let quoted = Permissions::from_json(r#"{"O'Brien": ["read','admin"]}"#).unwrap();
+    let q = s.create(new_user("quotes@example.org")).await.unwrap();
+    s.set_user_permissions(&q.id, &quoted).await.unwrap();
+    assert_eq!(s.user_permissions(&q.id).await.unwrap(), quoted);
     s.add_user_to_group(&g2.id, &u.id).await.unwrap();
     assert_eq!(
         s.effective_permissions(&u.id).await.unwrap(),
