@@ -84,7 +84,7 @@ pub trait Guarded: Sized + 'static {
 
 /// The row with this primary key, or [`V1Error::RecordNotFound`] naming `what`.
 pub async fn find<E: EntityTrait>(
-    db: &DatabaseConnection,
+    db: &impl sea_orm::ConnectionTrait,
     id: i32,
     what: &'static str,
 ) -> Result<E::Model, V1Error>

@@ -18,7 +18,8 @@ use super::guard::find;
 use super::lookup::DbLookup;
 use super::read::{JobRead, datasets_read, wftasks_of, workflow_read};
 use super::{
-    ApiCaller, ProjectMember, V1Error, V1Result, caller, lax_int, no_content, ok, optional_body,
+    ApiCaller, ProjectMember, V1Error, V1Result, caller, in_transaction, lax_int, lock, no_content,
+    ok, optional_body,
 };
 
 /// Jobs that use a dataset (as input or output) or a workflow, by id.
@@ -46,7 +47,7 @@ pub(super) async fn jobs_using(
 
 /// Jobs writing to a dataset that are still submitted or running.
 pub(super) async fn ongoing_jobs_writing(
-    db: &DatabaseConnection,
+    db: &impl sea_orm::ConnectionTrait,
     dataset_id: i32,
 ) -> Result<Vec<apply_workflow::Model>, V1Error> {
     Ok(apply_workflow::Entity::find()
@@ -222,11 +223,6 @@ pub(super) async fn apply_workflow_route(
             output.name
         ));
     }
-    if !ongoing_jobs_writing(db, out_id).await?.is_empty() {
-        return refuse(format!(
-            "Output dataset {out_id} is already in use in pending/running job(s)."
-        ));
-    }
     let dump = job_workflow_dump(&workflow)?;
     let job = apply_workflow::ActiveModel {
         project_id: Set(Some(pid)),
@@ -243,7 +239,21 @@ pub(super) async fn apply_workflow_route(
         workflow_dump: Set(Some(dump)),
         ..Default::default()
     };
-    Ok(HttpResponse::Accepted().json(JobRead::from(job.insert(db).await?)))
+    let job = in_transaction(db, move |txn| {
+        Box::pin(async move {
+            // One pending or running job per output dataset: concurrent applies to one
+            // dataset decide one after the other, under its row's lock.
+            lock::<dataset::Entity>(txn, out_id).await?;
+            if !ongoing_jobs_writing(txn, out_id).await?.is_empty() {
+                return Err(V1Error::JobNotApplicable(format!(
+                    "Output dataset {out_id} is already in use in pending/running job(s)."
+                )));
+            }
+            Ok(job.insert(txn).await?)
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Accepted().json(JobRead::from(job)))
 }
 
 #[utoipa::path(get, path = "/project/{project_id}/job", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path)),

@@ -6,13 +6,12 @@ use actix_web::{HttpRequest, web};
 use auth_actix::auth_state_of;
 use auth_core::UserDatabase;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Set,
-    SqlErr, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set, SqlErr,
 };
 use serde::Serialize;
 
 use super::entities::{link_user_project, project};
-use super::{ProjectMember, V1Error, V1Result, created, no_content, ok};
+use super::{ProjectMember, V1Error, V1Result, created, in_transaction, lock, no_content, ok};
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub(super) struct MemberRead {
@@ -97,34 +96,32 @@ pub(super) async fn remove_member(
     path: web::Path<(i32, i32)>,
 ) -> V1Result {
     let (pid, uid) = path.into_inner();
-    // One transaction: the project's row locked (PostgreSQL, MariaDB), the link deleted, then
-    // the members left counted, and everything undone if none is. Checking the members first
-    // and deleting after let two members remove each other at once, leaving a project nobody
-    // can reach. (SQLite: the DELETE takes the database's write lock before the count.)
-    let txn = m.db.begin().await?;
-    project::Entity::find_by_id(pid)
-        .lock_exclusive()
-        .one(&txn)
-        .await?;
-    let deleted = link_user_project::Entity::delete_by_id((pid, uid))
-        .exec(&txn)
-        .await?
-        .rows_affected;
-    if deleted == 0 {
-        txn.rollback().await?;
-        return Err(V1Error::ProjectMemberNotFound {
-            user: uid,
-            project: pid,
-        });
-    }
-    let left = link_user_project::Entity::find()
-        .filter(link_user_project::Column::ProjectId.eq(pid))
-        .count(&txn)
-        .await?;
-    if left == 0 {
-        txn.rollback().await?;
-        return Err(V1Error::LastProjectMember(pid));
-    }
-    txn.commit().await?;
+    // One transaction: the project's row locked, the link deleted, then the members left
+    // counted, and everything undone if none is. Checking the members first and deleting after
+    // let two members remove each other at once, leaving a project nobody can reach.
+    in_transaction(&m.db, move |txn| {
+        Box::pin(async move {
+            lock::<project::Entity>(txn, pid).await?;
+            let deleted = link_user_project::Entity::delete_by_id((pid, uid))
+                .exec(txn)
+                .await?
+                .rows_affected;
+            if deleted == 0 {
+                return Err(V1Error::ProjectMemberNotFound {
+                    user: uid,
+                    project: pid,
+                });
+            }
+            let left = link_user_project::Entity::find()
+                .filter(link_user_project::Column::ProjectId.eq(pid))
+                .count(txn)
+                .await?;
+            if left == 0 {
+                return Err(V1Error::LastProjectMember(pid));
+            }
+            Ok(())
+        })
+    })
+    .await?;
     no_content()
 }

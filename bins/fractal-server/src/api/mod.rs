@@ -20,7 +20,10 @@ use std::collections::HashMap;
 
 use actix_web::HttpResponse;
 use auth_actix::openapi::RouteTable;
-use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
+use sea_orm::{
+    DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, Iterable, PrimaryKeyToColumn,
+    PrimaryKeyTrait, QuerySelect, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -77,21 +80,60 @@ fn no_content() -> V1Result {
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Runs `f` in a transaction; a failure is a storage failure.
+/// Runs `f` in a transaction, committed when `f` succeeds and rolled back when it fails (with a
+/// rule's refusal as much as a database error). On SQLite it is a write transaction from its
+/// `BEGIN` (`IMMEDIATE`): writers queue there, so what `f` reads is what it writes over, and a
+/// read followed by a write cannot fail with `SQLITE_BUSY_SNAPSHOT`. On PostgreSQL and MariaDB,
+/// `f` takes the row locks its rule needs with [`lock`] before it reads.
 async fn in_transaction<T, F>(db: &DatabaseConnection, f: F) -> Result<T, V1Error>
 where
     T: Send + 'static,
     F: for<'c> FnOnce(
             &'c DatabaseTransaction,
         ) -> std::pin::Pin<
-            Box<dyn std::future::Future<Output = Result<T, DbErr>> + Send + 'c>,
+            Box<dyn std::future::Future<Output = Result<T, V1Error>> + Send + 'c>,
         > + Send,
 {
-    db.transaction::<_, T, DbErr>(f).await.map_err(|e| match e {
-        sea_orm::TransactionError::Connection(e) | sea_orm::TransactionError::Transaction(e) => {
-            V1Error::from(e)
+    let txn = db
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        })
+        .await?;
+    match f(&txn).await {
+        Ok(value) => {
+            txn.commit().await?;
+            Ok(value)
         }
-    })
+        Err(e) => {
+            // The refusal or the first error is what the client needs; a failed rollback
+            // ends with the connection anyway.
+            let _ = txn.rollback().await;
+            Err(e)
+        }
+    }
+}
+
+/// Locks row `id` of `E` until the transaction ends (`SELECT id … FOR UPDATE` on PostgreSQL and
+/// MariaDB; SQLite's transactions from [`in_transaction`] already hold the write lock), so
+/// that requests checking a rule over the row's children (a workflow's task order, the pending
+/// jobs of an output dataset, a user's project names, a project's members) run one after the
+/// other instead of each passing the check before the other writes. `false`: no such row.
+async fn lock<E>(txn: &DatabaseTransaction, id: i32) -> Result<bool, DbErr>
+where
+    E: EntityTrait,
+    <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<i32>,
+{
+    let mut query = E::find_by_id(id).select_only();
+    for key in E::PrimaryKey::iter() {
+        query = query.column(key.into_column());
+    }
+    Ok(query
+        .lock_exclusive()
+        .into_tuple::<i32>()
+        .one(txn)
+        .await?
+        .is_some())
 }
 
 /// An optional integer read as pydantic v1 reads one: a number or a string holding one

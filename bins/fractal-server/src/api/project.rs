@@ -3,7 +3,7 @@
 use chrono::Utc;
 use migrations::limits;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, Set,
 };
 use serde::Deserialize;
@@ -11,10 +11,14 @@ use serde::Deserialize;
 use super::entities::{
     apply_workflow, dataset, link_user_project, project, resource, workflow, workflow_task,
 };
+use super::guard::find;
 use super::read::ProjectRead;
 use super::read::project_read;
-use super::{ApiCaller, ProjectMember, V1Error, V1Result, created, in_transaction, no_content, ok};
+use super::{
+    ApiCaller, ProjectMember, V1Error, V1Result, created, in_transaction, lock, no_content, ok,
+};
 use crate::schemas::required_text;
+use crate::user_table::user_oauth;
 use auth_actix::JsonObject;
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -32,7 +36,7 @@ pub(super) struct ProjectUpdate {
 
 /// Whether the user is a member of a project named `name` (other than `except`).
 async fn my_project_named(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     user_id: i32,
     name: &str,
     except: Option<i32>,
@@ -71,13 +75,16 @@ pub(super) fn table() -> auth_actix::openapi::RouteTable {
 pub(super) async fn create_project(c: ApiCaller, body: JsonObject<ProjectCreate>) -> V1Result {
     let db = c.db;
     let name = required_text("name", limits::PROJECT_NAME, &body.name)?;
-    if my_project_named(&db, c.user.id, &name, None).await? {
-        return Err(V1Error::ProjectNameInUse(name));
-    }
     let user_id = c.user.id;
     let read_only = body.read_only;
     let p = in_transaction(&db, move |txn| {
         Box::pin(async move {
+            // A user's project names are unique: concurrent creations by one user check one
+            // after the other, under the user's row lock.
+            lock::<user_oauth::Entity>(txn, user_id).await?;
+            if my_project_named(txn, user_id, &name, None).await? {
+                return Err(V1Error::ProjectNameInUse(name));
+            }
             let p = project::ActiveModel {
                 name: Set(name),
                 read_only: Set(read_only),
@@ -134,19 +141,31 @@ pub(super) async fn patch_project(
     m: ProjectMember<project::Model>,
     body: JsonObject<ProjectUpdate>,
 ) -> V1Result {
-    let (db, pid) = (&m.db, m.row.id);
-    let mut p: project::ActiveModel = m.row.into();
-    if let Some(name) = &body.name {
-        let name = required_text("name", limits::PROJECT_NAME, name)?;
-        if my_project_named(db, m.user.id, &name, Some(pid)).await? {
-            return Err(V1Error::ProjectNameInUse(name));
-        }
-        p.name = Set(name);
-    }
-    if let Some(ro) = body.read_only {
-        p.read_only = Set(ro);
-    }
-    let p = p.update(db).await?;
+    let (db, pid, user_id) = (&m.db, m.row.id, m.user.id);
+    let name = body
+        .name
+        .as_deref()
+        .map(|n| required_text("name", limits::PROJECT_NAME, n))
+        .transpose()?;
+    let read_only = body.read_only;
+    let p = in_transaction(db, move |txn| {
+        Box::pin(async move {
+            lock::<user_oauth::Entity>(txn, user_id).await?;
+            let mut p: project::ActiveModel =
+                find::<project::Entity>(txn, pid, "Project").await?.into();
+            if let Some(name) = name {
+                if my_project_named(txn, user_id, &name, Some(pid)).await? {
+                    return Err(V1Error::ProjectNameInUse(name));
+                }
+                p.name = Set(name);
+            }
+            if let Some(ro) = read_only {
+                p.read_only = Set(ro);
+            }
+            Ok(p.update(txn).await?)
+        })
+    })
+    .await?;
     ok(project_read(db, p).await?)
 }
 
@@ -154,7 +173,10 @@ pub(super) async fn patch_project(
     responses((status = 204, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project not found.")))]
 pub(super) async fn delete_project(m: ProjectMember<project::Model>) -> V1Result {
     let pid = m.row.id;
-    in_transaction(&m.db, move |txn| Box::pin(delete_project_tree(txn, pid))).await?;
+    in_transaction(&m.db, move |txn| {
+        Box::pin(async move { Ok(delete_project_tree(txn, pid).await?) })
+    })
+    .await?;
     no_content()
 }
 

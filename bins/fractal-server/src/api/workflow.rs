@@ -7,9 +7,11 @@ use auth_actix::JsonObject;
 use chrono::Utc;
 use migrations::limits;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, Set,
 };
+
+use super::guard::find;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -18,7 +20,7 @@ use super::job::jobs_using;
 use super::read::WorkflowRead;
 use super::read::{wftasks_of, workflow_read};
 use super::workflow_task::merged_args_meta;
-use super::{ProjectMember, V1Error, V1Result, created, in_transaction, no_content, ok};
+use super::{ProjectMember, V1Error, V1Result, created, in_transaction, lock, no_content, ok};
 use crate::schemas::{required_text, storable_json};
 
 type Workflow = ProjectMember<workflow::Model>;
@@ -56,7 +58,7 @@ pub(super) struct WorkflowImport {
 
 /// No other workflow of the project has this name.
 async fn check_workflow_name(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     pid: i32,
     name: &str,
     except: Option<i32>,
@@ -96,14 +98,22 @@ pub(super) async fn create_workflow(
 ) -> V1Result {
     let pid = m.row.id;
     let name = required_text("name", limits::WORKFLOW_NAME, &body.name)?;
-    check_workflow_name(&m.db, pid, &name, None).await?;
-    let w = workflow::ActiveModel {
-        project_id: Set(pid),
-        name: Set(name),
-        timestamp_created: Set(Some(Utc::now())),
-        ..Default::default()
-    };
-    let w = w.insert(&m.db).await?;
+    let w = in_transaction(&m.db, move |txn| {
+        Box::pin(async move {
+            // Names are unique per project: concurrent creations check one after the other.
+            lock::<project::Entity>(txn, pid).await?;
+            check_workflow_name(txn, pid, &name, None).await?;
+            Ok(workflow::ActiveModel {
+                project_id: Set(pid),
+                name: Set(name),
+                timestamp_created: Set(Some(Utc::now())),
+                ..Default::default()
+            }
+            .insert(txn)
+            .await?)
+        })
+    })
+    .await?;
     created(workflow_read(&m.db, w).await?)
 }
 
@@ -134,27 +144,37 @@ pub(super) async fn patch_workflow(m: Workflow, body: JsonObject<WorkflowUpdate>
     let db = &m.db;
     let (pid, wid) = (m.row.project_id, m.row.id);
     let body = body.into_inner();
-    let mut w: workflow::ActiveModel = m.row.into();
-    if let Some(name) = &body.name {
-        let name = required_text("name", limits::WORKFLOW_NAME, name)?;
-        check_workflow_name(db, pid, &name, Some(wid)).await?;
-        w.name = Set(name);
-    }
-    if let Some(order) = body.reordered_workflowtask_ids {
-        let current: Vec<i32> = wftasks_of(db, wid).await?.iter().map(|t| t.id).collect();
-        let mut a = order.clone();
-        let mut b = current.clone();
-        a.sort_unstable();
-        a.dedup();
-        b.sort_unstable();
-        if order.len() != current.len() || a != b {
-            return Err(V1Error::NotAPermutation {
-                current,
-                given: order,
-            });
-        }
-        in_transaction(db, move |txn| {
-            Box::pin(async move {
+    let name = body
+        .name
+        .as_deref()
+        .map(|n| required_text("name", limits::WORKFLOW_NAME, n))
+        .transpose()?;
+    let order = body.reordered_workflowtask_ids;
+    let w = in_transaction(db, move |txn| {
+        Box::pin(async move {
+            // The name is unique per project, the order a permutation of the tasks now there:
+            // both decided under the locks of the rows they are about.
+            lock::<project::Entity>(txn, pid).await?;
+            lock::<workflow::Entity>(txn, wid).await?;
+            let current_row = find::<workflow::Entity>(txn, wid, "Workflow").await?;
+            let mut w: workflow::ActiveModel = current_row.into();
+            if let Some(name) = name {
+                check_workflow_name(txn, pid, &name, Some(wid)).await?;
+                w.name = Set(name);
+            }
+            if let Some(order) = order {
+                let current: Vec<i32> = wftasks_of(txn, wid).await?.iter().map(|t| t.id).collect();
+                let mut a = order.clone();
+                let mut b = current.clone();
+                a.sort_unstable();
+                a.dedup();
+                b.sort_unstable();
+                if order.len() != current.len() || a != b {
+                    return Err(V1Error::NotAPermutation {
+                        current,
+                        given: order,
+                    });
+                }
                 for (position, id) in order.into_iter().enumerate() {
                     workflow_task::Entity::update_many()
                         .col_expr(
@@ -165,12 +185,11 @@ pub(super) async fn patch_workflow(m: Workflow, body: JsonObject<WorkflowUpdate>
                         .exec(txn)
                         .await?;
                 }
-                Ok(())
-            })
+            }
+            Ok(w.update(txn).await?)
         })
-        .await?;
-    }
-    let w = w.update(db).await?;
+    })
+    .await?;
     ok(workflow_read(db, w).await?)
 }
 
@@ -255,6 +274,8 @@ pub(super) async fn import_workflow(
     }
     let w = in_transaction(db, move |txn| {
         Box::pin(async move {
+            lock::<project::Entity>(txn, pid).await?;
+            check_workflow_name(txn, pid, &name, None).await?;
             let w = workflow::ActiveModel {
                 project_id: Set(pid),
                 name: Set(name),

@@ -16,7 +16,7 @@ use super::guard::find;
 use super::read::WorkflowTaskRead;
 use super::read::{wftasks_of, wftasks_read};
 use super::{
-    ProjectMember, V1Result, created, in_transaction, lax_int, no_content, ok, optional_body,
+    ProjectMember, V1Result, created, in_transaction, lax_int, lock, no_content, ok, optional_body,
 };
 
 type WorkflowTask = ProjectMember<workflow_task::Model>;
@@ -126,6 +126,8 @@ pub(super) async fn create_wftask(
     let order = body.order;
     let wt = in_transaction(db, move |txn| {
         Box::pin(async move {
+            // Concurrent inserts into one workflow renumber one after the other.
+            lock::<workflow::Entity>(txn, wid).await?;
             let mut ids: Vec<i32> = wftasks_of(txn, wid).await?.iter().map(|t| t.id).collect();
             let wt = workflow_task::ActiveModel {
                 workflow_id: Set(wid),
@@ -146,10 +148,10 @@ pub(super) async fn create_wftask(
             };
             ids.insert(at as usize, wt.id);
             renumber(txn, &ids).await?;
-            workflow_task::Entity::find_by_id(wt.id)
+            Ok(workflow_task::Entity::find_by_id(wt.id)
                 .one(txn)
                 .await?
-                .ok_or_else(|| DbErr::RecordNotFound("new workflow task".into()))
+                .ok_or_else(|| DbErr::RecordNotFound("new workflow task".into()))?)
         })
     })
     .await?;
@@ -175,32 +177,42 @@ pub(super) async fn patch_wftask(
     m: WorkflowTask,
     body: JsonObject<WorkflowTaskUpdate>,
 ) -> V1Result {
-    let (db, current) = (&m.db, m.row);
+    let (db, id) = (&m.db, m.row.id);
     let body = body.into_inner();
-    let t = find::<task::Entity>(db, current.task_id, "Task").await?;
-    let mut wt: workflow_task::ActiveModel = current.clone().into();
-    if let Some(args) = body
+    let t = find::<task::Entity>(db, m.row.task_id, "Task").await?;
+    let args = body
         .args
         .map(|a| storable_json(&["body", "args"], a))
-        .transpose()?
-    {
-        // 1.3.14: the schema's defaults, overridden by the given args; empty is NULL.
-        let mut a = default_args(&t);
-        if let Value::Object(given) = args {
-            a.extend(given);
-        }
-        wt.args = Set((!a.is_empty()).then_some(Value::Object(a)));
-    }
-    if let Some(Value::Object(meta)) = storable_object("meta", body.meta)? {
-        // 1.3.14: merged into the current meta.
-        let mut merged = match current.meta {
-            Some(Value::Object(o)) => o,
-            _ => serde_json::Map::new(),
-        };
-        merged.extend(meta);
-        wt.meta = Set(Some(Value::Object(merged)));
-    }
-    let wt = wt.update(db).await?;
+        .transpose()?;
+    let meta = storable_object("meta", body.meta)?;
+    let wt = in_transaction(db, move |txn| {
+        Box::pin(async move {
+            // `meta` is merged into the stored one: read under the row's lock, so that two
+            // concurrent merges both land.
+            lock::<workflow_task::Entity>(txn, id).await?;
+            let current = find::<workflow_task::Entity>(txn, id, "WorkflowTask").await?;
+            let mut wt: workflow_task::ActiveModel = current.clone().into();
+            if let Some(args) = args {
+                // 1.3.14: the schema's defaults, overridden by the given args; empty is NULL.
+                let mut a = default_args(&t);
+                if let Value::Object(given) = args {
+                    a.extend(given);
+                }
+                wt.args = Set((!a.is_empty()).then_some(Value::Object(a)));
+            }
+            if let Some(Value::Object(meta)) = meta {
+                // 1.3.14: merged into the current meta.
+                let mut merged = match current.meta {
+                    Some(Value::Object(o)) => o,
+                    _ => serde_json::Map::new(),
+                };
+                merged.extend(meta);
+                wt.meta = Set(Some(Value::Object(merged)));
+            }
+            Ok(wt.update(txn).await?)
+        })
+    })
+    .await?;
     ok(wftasks_read(db, vec![wt]).await?.remove(0))
 }
 
@@ -210,9 +222,10 @@ pub(super) async fn delete_wftask(m: WorkflowTask) -> V1Result {
     let (tid, wid) = (m.row.id, m.row.workflow_id);
     in_transaction(&m.db, move |txn| {
         Box::pin(async move {
+            lock::<workflow::Entity>(txn, wid).await?;
             workflow_task::Entity::delete_by_id(tid).exec(txn).await?;
             let ids: Vec<i32> = wftasks_of(txn, wid).await?.iter().map(|t| t.id).collect();
-            renumber(txn, &ids).await
+            Ok(renumber(txn, &ids).await?)
         })
     })
     .await?;

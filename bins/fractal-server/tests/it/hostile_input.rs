@@ -923,6 +923,49 @@ async fn concurrent_group_deletes_acknowledge_once(service: Service) {
     }
 }
 
+/// Names that rules compare are compared exactly on every backend, as Fractal does: on MariaDB
+/// the database's case- and accent-insensitive collation made `caseproj` "already in use" once
+/// `CaseProj` existed (and `cafe` once `café` did), for project and workflow names and task
+/// sources; PostgreSQL and SQLite accepted both.
+async fn names_differing_in_case_or_accents_are_distinct(service: Service) {
+    let Some(app) = spawn_app_on(service).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    let post = |path: String, body: Value| {
+        let admin = admin.clone();
+        let app = &app;
+        async move { send(app, Method::POST, &path, &admin, body).await }
+    };
+    let mut project = None;
+    for name in ["CaseProj", "caseproj", "café", "cafe"] {
+        let (s, b) = post("/api/v1/project".into(), json!({"name": name})).await;
+        assert_eq!(s, StatusCode::CREATED, "{service:?} project {name}: {b}");
+        project = b["id"].as_i64();
+    }
+    let p = project.unwrap();
+    for name in ["WF", "wf", "résumé", "resume"] {
+        let (s, b) = post(
+            format!("/api/v1/project/{p}/workflow"),
+            json!({"name": name}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED, "{service:?} workflow {name}: {b}");
+    }
+    for source in ["SRC1", "src1", "résumé", "resume"] {
+        let body = json!({"name": "t", "command": "c", "source": source, "input_type": "i", "output_type": "o"});
+        let (s, b) = post("/api/v1/task".into(), body).await;
+        assert_eq!(
+            s,
+            StatusCode::CREATED,
+            "{service:?} task source {source}: {b}"
+        );
+    }
+    // The same name twice is still refused.
+    let (s, b) = post("/api/v1/project".into(), json!({"name": "café"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{service:?}: {b}");
+}
+
 macro_rules! on_every_backend {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -955,6 +998,7 @@ on_every_backend!(
     logout_ends_its_own_credential,
     json_values_every_backend_can_store,
     concurrent_group_deletes_acknowledge_once,
+    names_differing_in_case_or_accents_are_distinct,
 );
 
 /// An empty login form names every missing field, as FastAPI does.
