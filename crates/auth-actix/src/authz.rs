@@ -64,7 +64,12 @@ pub async fn websocket_still_allowed<D: UserDatabase>(
     auth: &Authenticated<D::Id, D::Profile>,
     requested: Option<&Permissions>,
 ) -> Result<bool, AuthError> {
-    let Some(current) = state.plugin.reauthenticate(auth).await? else {
+    let Some(current) = state
+        .plugin
+        .reauthenticate(auth)
+        .await?
+        .filter(|current| current.user.id == auth.user.id)
+    else {
         return Ok(false);
     };
     let Some(user) = state.manager.db().get(&current.user.id).await? else {

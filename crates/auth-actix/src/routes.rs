@@ -286,10 +286,11 @@ async fn login<D: UserDatabase>(
         ));
     }
     let state = auth_state::<D>(&req)?;
-    state.reserve_login(&req, &username).await?;
     let backend = state
         .backend(backend)
         .ok_or_else(|| ApiError::auth(AuthError::Config(format!("no backend {backend}"))))?;
+    // Reserved last, so that nothing between here and the settlement can return early.
+    state.reserve_login(&req, &username).await?;
     let outcome = state
         .manager
         .login(
@@ -306,7 +307,7 @@ async fn login<D: UserDatabase>(
         Ok(_) | Err(AuthError::UserNotVerified) => LoginOutcome::Succeeded,
         Err(_) => LoginOutcome::Undecided,
     };
-    state.login_outcome(&req, &username, settled).await?;
+    state.login_outcome(&req, &username, settled).await;
     let (_, response) = outcome.map_err(ApiError::ctx(Context::Login))?;
     Ok(login_http(response))
 }

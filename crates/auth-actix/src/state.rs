@@ -84,20 +84,23 @@ impl<D: UserDatabase> AuthState<D> {
 
     /// Settles an attempt [`Self::reserve_login`] allowed: a failure stays counted, a success
     /// clears this client's failures on the account, and an attempt that could not be decided
-    /// (storage trouble) is taken back.
+    /// (storage trouble) is taken back. Best effort: the login's answer is already decided, so
+    /// a limiter store failing here is logged, not answered (it leaves the attempt counted).
     pub async fn login_outcome(
         &self,
         req: &actix_web::HttpRequest,
         account: &str,
         outcome: auth_core::LoginOutcome,
-    ) -> Result<(), crate::ApiError> {
+    ) {
         let Some(limiter) = &self.limiter else {
-            return Ok(());
+            return;
         };
-        limiter
+        if let Err(e) = limiter
             .settle_login(account, &client_address(req), outcome)
-            .await?;
-        Ok(())
+            .await
+        {
+            tracing::warn!(error = %e, ?outcome, "could not settle a login attempt with the rate limiter");
+        }
     }
 
     /// Replaces the plugin.

@@ -86,6 +86,4 @@ pub use transport::{
     BearerTransport, CookieTransport, CookieTransportConfig, LoginResponse, LogoutResponse,
     SameSite, Transport, read_cookie,
 };
-pub use user::{
-    NewUser, OAuthAccount, OAuthAccountData, Profile, User, UserId, first_session_generation,
-};
+pub use user::{NewUser, OAuthAccount, OAuthAccountData, Profile, User, UserId};

@@ -157,7 +157,7 @@ impl<Id: GeneratedId, P: Profile> UserDatabase for MemoryStore<Id, P> {
             is_superuser: user.is_superuser,
             is_verified: user.is_verified,
             profile: user.profile,
-            session_generation: crate::user::first_session_generation(),
+            session_generation: 0,
         };
         state.users.insert(id, stored.clone());
         Ok(stored)

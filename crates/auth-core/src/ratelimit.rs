@@ -282,7 +282,9 @@ impl Default for RateLimits {
 /// The limits of the sensitive routes (login, register, mail requests) over a store.
 ///
 /// Login counts **failures only**, so successful logins (scripts, a NAT, clients logging in
-/// on every command) never refuse an address; a request refused by a limit stores nothing.
+/// on every command) never refuse an address once settled; an attempt counts as a failure
+/// while its password is being checked (parallel attempts cannot pass one check together), and
+/// a request refused by a limit stores nothing.
 #[derive(Clone)]
 pub struct RateLimiter {
     store: Arc<dyn LimiterStore>,

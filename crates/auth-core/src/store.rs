@@ -189,9 +189,8 @@ pub trait UserDatabase: Send + Sync + 'static {
         oauth_name: &str,
         account_id: &str,
     ) -> Result<Option<User<Self::Id, Self::Profile>>, AuthError>;
-    /// Inserts a user; `UserAlreadyExists` if the e-mail is taken in any letter case. Its
-    /// `session_generation` is [`first_session_generation`](crate::first_session_generation)
-    /// (random): an id the store may reuse must not revive a deleted user's tokens.
+    /// Inserts a user (session generation 0); `UserAlreadyExists` if the e-mail is taken in any
+    /// letter case.
     async fn create(
         &self,
         user: NewUser<Self::Profile>,

@@ -57,19 +57,9 @@ pub struct User<Id, P = ()> {
     /// Application fields.
     pub profile: P,
     /// Bumped by "log out everywhere", a password change or reset and deactivation: tokens
-    /// issued under an older generation are refused. A new user's starts at
-    /// [`first_session_generation`], not 0.
+    /// issued under an older generation are refused. A new user's is 0, the column's default,
+    /// which is also what tokens of the Python server (which knows no generation) carry.
     pub session_generation: i64,
-}
-
-/// The session generation a store gives a new user: random in `[0, 2^62)`. Tokens name a user
-/// by (id, generation), and some databases hand a deleted user's id to the next user (SQLite
-/// without `AUTOINCREMENT`, as Fractal's tables are declared): starting every user at 0 let a
-/// deleted user's JWT (or Redis token) authenticate as whoever got the id next. The headroom
-/// up to `i64::MAX` leaves room for 2^62 "log out everywhere" increments.
-pub fn first_session_generation() -> i64 {
-    use rand::Rng as _;
-    rand::rng().random_range(0..1_i64 << 62)
 }
 
 impl<Id: Debug, P: Debug> Debug for User<Id, P> {

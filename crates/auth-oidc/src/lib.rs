@@ -201,7 +201,7 @@ impl<D: UserDatabase> AuthPlugin<D> for OidcAuth<D> {
         let Some(token) = self.token(headers) else {
             return Ok(None);
         };
-        self.authenticate_token(token).await
+        self.authenticate_token(token, true).await
     }
 
     /// The provider's token verified again (its expiry, signature, issuer and audience):
@@ -210,16 +210,19 @@ impl<D: UserDatabase> AuthPlugin<D> for OidcAuth<D> {
         &self,
         auth: &Authenticated<D::Id, D::Profile>,
     ) -> Result<Option<Authenticated<D::Id, D::Profile>>, AuthError> {
-        self.authenticate_token(auth.token.clone()).await
+        // Never creates a user: a user deleted while the socket was open stays gone.
+        self.authenticate_token(auth.token.clone(), false).await
     }
 }
 
 impl<D: UserDatabase> OidcAuth<D> {
-    /// The local user of a provider access token (created on first sight), with the grant of
-    /// its permissions claim; `None` when the token does not verify.
+    /// The local user of a provider access token (created on first sight when `create`), with
+    /// the grant of its permissions claim; `None` when the token does not verify (or names no
+    /// local user and `create` is false).
     async fn authenticate_token(
         &self,
         token: String,
+        create: bool,
     ) -> Result<Option<Authenticated<D::Id, D::Profile>>, AuthError> {
         let provider = match self.discover().await {
             Ok(p) => p,
@@ -254,6 +257,7 @@ impl<D: UserDatabase> OidcAuth<D> {
             .await?
         {
             Some(u) => u,
+            None if !create => return Ok(None),
             None => {
                 let Some(email) = claims
                     .get(&self.config.email_claim)

@@ -124,6 +124,15 @@ impl Default for PoolConfig {
     }
 }
 
+/// How long a statement of the pool waits for a row lock before it fails (and the request gets
+/// a 503 with `Retry-After`): 5 s. PostgreSQL waits forever by default and InnoDB 50 s, which
+/// left a request behind a stuck transaction hanging. (SQLite's writers wait up to its busy
+/// timeout, 30 s, for a whole transaction rather than a row.)
+#[cfg(feature = "postgres")]
+const LOCK_TIMEOUT_POSTGRES: &str = "SET lock_timeout = '5s'";
+#[cfg(feature = "mysql")]
+const LOCK_TIMEOUT_MYSQL: &str = "SET SESSION innodb_lock_wait_timeout = 5";
+
 /// Opens a pool. SQLite: the file and its directory are created, WAL journaling, a busy
 /// timeout and foreign keys are switched on. PostgreSQL: every connection's session runs at
 /// READ COMMITTED, whatever the server's default (the store's conditional writes rely on it);
@@ -173,8 +182,9 @@ pub async fn connect(
                     conn.execute(
                         "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED",
                     )
-                    .await
-                    .map(|_| ())
+                    .await?;
+                    // A row lock held by a stuck transaction answers 503 after this, not never.
+                    conn.execute(LOCK_TIMEOUT_POSTGRES).await.map(|_| ())
                 })
             })
         });
@@ -191,8 +201,8 @@ pub async fn connect(
                 Box::pin(async move {
                     use sea_orm::sqlx::Executor as _;
                     conn.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                        .await
-                        .map(|_| ())
+                        .await?;
+                    conn.execute(LOCK_TIMEOUT_MYSQL).await.map(|_| ())
                 })
             })
         });

@@ -84,8 +84,10 @@ pub(crate) fn is_unreachable(err: &DbErr) -> bool {
 
 /// Whether a statement lost a race with another transaction and may succeed if retried:
 /// PostgreSQL's serialization failure (`40001`), deadlock (`40P01`) and lock timeout
-/// (`55P03`); MySQL/MariaDB's deadlock (1213) and lock wait timeout (1205); SQLite's
-/// `SQLITE_BUSY` and `SQLITE_LOCKED` (with their extended codes, e.g. `BUSY_SNAPSHOT`).
+/// (`55P03`); MySQL/MariaDB's deadlock (1213), lock wait timeout (1205) and "record has
+/// changed since last read" (1020, under `innodb_snapshot_isolation`); SQLite's `SQLITE_BUSY`
+/// with its extended codes (e.g. `BUSY_SNAPSHOT`). Not `SQLITE_LOCKED`: without shared cache
+/// it means a statement conflicting on its own connection, a bug to see as a 500.
 /// Such trouble is the storage's, not the request's: a 503 with `Retry-After`, never a 500.
 pub(crate) fn is_contention(err: &DbErr) -> bool {
     use sea_orm::{RuntimeErr, sqlx};
@@ -99,14 +101,14 @@ pub(crate) fn is_contention(err: &DbErr) -> bool {
     let code = db.code().unwrap_or_default();
     #[cfg(feature = "mysql")]
     if let Some(m) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
-        return matches!(m.number(), 1205 | 1213);
+        return matches!(m.number(), 1020 | 1205 | 1213);
     }
     #[cfg(feature = "sqlite")]
     if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
         // The primary result code is the low byte of the extended one.
         return code
             .parse::<i32>()
-            .is_ok_and(|extended| matches!(extended & 0xff, 5 | 6));
+            .is_ok_and(|extended| extended & 0xff == 5);
     }
     matches!(code.as_ref(), "40001" | "40P01" | "55P03")
 }

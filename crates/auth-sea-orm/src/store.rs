@@ -434,10 +434,7 @@ impl<T: UserTable> SeaOrmStore<T> {
             (ucol::<T>(UserColumn::IsActive), user.is_active.into()),
             (ucol::<T>(UserColumn::IsSuperuser), user.is_superuser.into()),
             (ucol::<T>(UserColumn::IsVerified), user.is_verified.into()),
-            (
-                ucol::<T>(UserColumn::SessionGeneration),
-                auth_core::first_session_generation().into(),
-            ),
+            (ucol::<T>(UserColumn::SessionGeneration), 0i64.into()),
         ];
         if let Some(id) = T::Id::generate() {
             values.push((ucol::<T>(UserColumn::Id), id.into()));

@@ -17,7 +17,7 @@ use super::job::{id_list, jobs_using, ongoing_jobs_writing};
 use super::read::DatasetRead;
 use super::read::{ResourceRead, dataset_read, datasets_read, project_datasets, wftasks_of};
 use super::workflow::WorkflowImport;
-use super::{ProjectMember, V1Error, V1Result, created, in_transaction, no_content, ok};
+use super::{ProjectMember, V1Error, V1Result, created, in_transaction, lock, no_content, ok};
 use crate::schemas::{required_text, storable_json, storable_object};
 
 type Dataset = ProjectMember<dataset::Model>;
@@ -135,15 +135,19 @@ pub(super) async fn patch_dataset(m: Dataset, body: JsonObject<DatasetUpdate>) -
 #[utoipa::path(delete, path = "/project/{project_id}/dataset/{dataset_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("dataset_id" = i32, Path)),
     responses((status = 204, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
 pub(super) async fn delete_dataset(m: Dataset) -> V1Result {
-    let did = m.row.id;
-    if let Some(job) = jobs_using(&m.db, Some(did), None).await?.first() {
-        return Err(V1Error::DatasetLinkedToJob {
-            dataset: did,
-            job: job.id,
-        });
-    }
+    let (pid, did) = (m.row.project_id, m.row.id);
     in_transaction(&m.db, move |txn| {
         Box::pin(async move {
+            // Decided under the locks an apply takes (project, then dataset), so that no job
+            // is recorded for a dataset deleted meanwhile.
+            lock::<project::Entity>(txn, pid, "Project").await?;
+            lock::<dataset::Entity>(txn, did, "Dataset").await?;
+            if let Some(job) = jobs_using(txn, Some(did), None).await?.first() {
+                return Err(V1Error::DatasetLinkedToJob {
+                    dataset: did,
+                    job: job.id,
+                });
+            }
             resource::Entity::delete_many()
                 .filter(resource::Column::DatasetId.eq(did))
                 .exec(txn)

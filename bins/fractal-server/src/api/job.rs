@@ -4,10 +4,7 @@
 use actix_web::{HttpResponse, web};
 use chrono::Utc;
 use fractal_authz as authz;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde::Deserialize;
 
 use crate::schemas::optional_text;
@@ -24,7 +21,7 @@ use super::{
 
 /// Jobs that use a dataset (as input or output) or a workflow, by id.
 pub(super) async fn jobs_using(
-    db: &DatabaseConnection,
+    db: &impl sea_orm::ConnectionTrait,
     dataset_id: Option<i32>,
     workflow_id: Option<i32>,
 ) -> Result<Vec<apply_workflow::Model>, V1Error> {
@@ -243,7 +240,17 @@ pub(super) async fn apply_workflow_route(
         Box::pin(async move {
             // One pending or running job per output dataset: concurrent applies to one
             // dataset decide one after the other, under its row's lock.
-            lock::<dataset::Entity>(txn, out_id).await?;
+            // The project first (the job row's foreign keys reach it), then both datasets in
+            // ascending id order: two applies with swapped datasets cannot deadlock.
+            lock::<project::Entity>(txn, pid, "Project").await?;
+            let mut datasets = [in_id, out_id];
+            datasets.sort_unstable();
+            for id in datasets
+                .into_iter()
+                .collect::<std::collections::BTreeSet<_>>()
+            {
+                lock::<dataset::Entity>(txn, id, "Dataset").await?;
+            }
             if !ongoing_jobs_writing(txn, out_id).await?.is_empty() {
                 return Err(V1Error::JobNotApplicable(format!(
                     "Output dataset {out_id} is already in use in pending/running job(s)."

@@ -101,7 +101,7 @@ pub(super) async fn remove_member(
     // let two members remove each other at once, leaving a project nobody can reach.
     in_transaction(&m.db, move |txn| {
         Box::pin(async move {
-            lock::<project::Entity>(txn, pid).await?;
+            lock::<project::Entity>(txn, pid, "Project").await?;
             let deleted = link_user_project::Entity::delete_by_id((pid, uid))
                 .exec(txn)
                 .await?

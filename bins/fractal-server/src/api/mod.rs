@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use actix_web::HttpResponse;
 use auth_actix::openapi::RouteTable;
 use sea_orm::{
-    DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, Iterable, PrimaryKeyToColumn,
+    DatabaseConnection, DatabaseTransaction, EntityTrait, Iterable, PrimaryKeyToColumn,
     PrimaryKeyTrait, QuerySelect, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
@@ -114,26 +114,38 @@ where
     }
 }
 
-/// Locks row `id` of `E` until the transaction ends (`SELECT id … FOR UPDATE` on PostgreSQL and
-/// MariaDB; SQLite's transactions from [`in_transaction`] already hold the write lock), so
-/// that requests checking a rule over the row's children (a workflow's task order, the pending
-/// jobs of an output dataset, a user's project names, a project's members) run one after the
-/// other instead of each passing the check before the other writes. `false`: no such row.
-async fn lock<E>(txn: &DatabaseTransaction, id: i32) -> Result<bool, DbErr>
+/// Locks row `id` of `E` until the transaction ends (`SELECT id … FOR NO KEY UPDATE` on
+/// PostgreSQL, so that inserting children, whose foreign-key checks take a key-share lock, is
+/// not blocked by it; `FOR UPDATE` on MariaDB; SQLite's transactions from [`in_transaction`]
+/// already hold the write lock), so that requests checking a rule over the row's children (a
+/// workflow's task order, the pending jobs of an output dataset, a user's project names, a
+/// project's members) run one after the other instead of each passing the check before the
+/// other writes.
+///
+/// Lock parents before children, in this order: user, project, dataset (by ascending id),
+/// workflow, workflow task; deleting a tree locks its root first.
+///
+/// # Errors
+/// `RecordNotFound(what)` (404) when the row is gone, or a database error.
+async fn lock<E>(txn: &DatabaseTransaction, id: i32, what: &'static str) -> Result<(), V1Error>
 where
     E: EntityTrait,
     <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<i32>,
 {
+    use sea_orm::ConnectionTrait as _;
+    use sea_orm::sea_query::LockType;
     let mut query = E::find_by_id(id).select_only();
     for key in E::PrimaryKey::iter() {
         query = query.column(key.into_column());
     }
-    Ok(query
-        .lock_exclusive()
-        .into_tuple::<i32>()
-        .one(txn)
-        .await?
-        .is_some())
+    let kind = match txn.get_database_backend() {
+        sea_orm::DbBackend::Postgres => LockType::NoKeyUpdate,
+        _ => LockType::Update,
+    };
+    match query.lock(kind).into_tuple::<i32>().one(txn).await? {
+        Some(_) => Ok(()),
+        None => Err(V1Error::RecordNotFound(what)),
+    }
 }
 
 /// An optional integer read as pydantic v1 reads one: a number or a string holding one

@@ -81,7 +81,7 @@ pub(super) async fn create_project(c: ApiCaller, body: JsonObject<ProjectCreate>
         Box::pin(async move {
             // A user's project names are unique: concurrent creations by one user check one
             // after the other, under the user's row lock.
-            lock::<user_oauth::Entity>(txn, user_id).await?;
+            lock::<user_oauth::Entity>(txn, user_id, "User").await?;
             if my_project_named(txn, user_id, &name, None).await? {
                 return Err(V1Error::ProjectNameInUse(name));
             }
@@ -150,7 +150,7 @@ pub(super) async fn patch_project(
     let read_only = body.read_only;
     let p = in_transaction(db, move |txn| {
         Box::pin(async move {
-            lock::<user_oauth::Entity>(txn, user_id).await?;
+            lock::<user_oauth::Entity>(txn, user_id, "User").await?;
             let mut p: project::ActiveModel =
                 find::<project::Entity>(txn, pid, "Project").await?.into();
             if let Some(name) = name {
@@ -174,7 +174,11 @@ pub(super) async fn patch_project(
 pub(super) async fn delete_project(m: ProjectMember<project::Model>) -> V1Result {
     let pid = m.row.id;
     in_transaction(&m.db, move |txn| {
-        Box::pin(async move { Ok(delete_project_tree(txn, pid).await?) })
+        Box::pin(async move {
+            // The root first, as every handler locking under it does.
+            lock::<project::Entity>(txn, pid, "Project").await?;
+            Ok(delete_project_tree(txn, pid).await?)
+        })
     })
     .await?;
     no_content()

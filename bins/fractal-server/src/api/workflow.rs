@@ -101,7 +101,7 @@ pub(super) async fn create_workflow(
     let w = in_transaction(&m.db, move |txn| {
         Box::pin(async move {
             // Names are unique per project: concurrent creations check one after the other.
-            lock::<project::Entity>(txn, pid).await?;
+            lock::<project::Entity>(txn, pid, "Project").await?;
             check_workflow_name(txn, pid, &name, None).await?;
             Ok(workflow::ActiveModel {
                 project_id: Set(pid),
@@ -154,8 +154,8 @@ pub(super) async fn patch_workflow(m: Workflow, body: JsonObject<WorkflowUpdate>
         Box::pin(async move {
             // The name is unique per project, the order a permutation of the tasks now there:
             // both decided under the locks of the rows they are about.
-            lock::<project::Entity>(txn, pid).await?;
-            lock::<workflow::Entity>(txn, wid).await?;
+            lock::<project::Entity>(txn, pid, "Project").await?;
+            lock::<workflow::Entity>(txn, wid, "Workflow").await?;
             let current_row = find::<workflow::Entity>(txn, wid, "Workflow").await?;
             let mut w: workflow::ActiveModel = current_row.into();
             if let Some(name) = name {
@@ -196,15 +196,18 @@ pub(super) async fn patch_workflow(m: Workflow, body: JsonObject<WorkflowUpdate>
 #[utoipa::path(delete, path = "/project/{project_id}/workflow/{workflow_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("workflow_id" = i32, Path)),
     responses((status = 204, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
 pub(super) async fn delete_workflow(m: Workflow) -> V1Result {
-    let wid = m.row.id;
-    if let Some(job) = jobs_using(&m.db, None, Some(wid)).await?.first() {
-        return Err(V1Error::WorkflowLinkedToJob {
-            workflow: wid,
-            job: job.id,
-        });
-    }
+    let (pid, wid) = (m.row.project_id, m.row.id);
     in_transaction(&m.db, move |txn| {
         Box::pin(async move {
+            // Under the locks an apply and a task insert take (project, then workflow).
+            lock::<project::Entity>(txn, pid, "Project").await?;
+            lock::<workflow::Entity>(txn, wid, "Workflow").await?;
+            if let Some(job) = jobs_using(txn, None, Some(wid)).await?.first() {
+                return Err(V1Error::WorkflowLinkedToJob {
+                    workflow: wid,
+                    job: job.id,
+                });
+            }
             workflow_task::Entity::delete_many()
                 .filter(workflow_task::Column::WorkflowId.eq(wid))
                 .exec(txn)
@@ -274,7 +277,7 @@ pub(super) async fn import_workflow(
     }
     let w = in_transaction(db, move |txn| {
         Box::pin(async move {
-            lock::<project::Entity>(txn, pid).await?;
+            lock::<project::Entity>(txn, pid, "Project").await?;
             check_workflow_name(txn, pid, &name, None).await?;
             let w = workflow::ActiveModel {
                 project_id: Set(pid),

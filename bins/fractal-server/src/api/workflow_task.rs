@@ -127,7 +127,7 @@ pub(super) async fn create_wftask(
     let wt = in_transaction(db, move |txn| {
         Box::pin(async move {
             // Concurrent inserts into one workflow renumber one after the other.
-            lock::<workflow::Entity>(txn, wid).await?;
+            lock::<workflow::Entity>(txn, wid, "Workflow").await?;
             let mut ids: Vec<i32> = wftasks_of(txn, wid).await?.iter().map(|t| t.id).collect();
             let wt = workflow_task::ActiveModel {
                 workflow_id: Set(wid),
@@ -177,7 +177,7 @@ pub(super) async fn patch_wftask(
     m: WorkflowTask,
     body: JsonObject<WorkflowTaskUpdate>,
 ) -> V1Result {
-    let (db, id) = (&m.db, m.row.id);
+    let (db, id, wid) = (&m.db, m.row.id, m.row.workflow_id);
     let body = body.into_inner();
     let t = find::<task::Entity>(db, m.row.task_id, "Task").await?;
     let args = body
@@ -189,7 +189,8 @@ pub(super) async fn patch_wftask(
         Box::pin(async move {
             // `meta` is merged into the stored one: read under the row's lock, so that two
             // concurrent merges both land.
-            lock::<workflow_task::Entity>(txn, id).await?;
+            lock::<workflow::Entity>(txn, wid, "Workflow").await?;
+            lock::<workflow_task::Entity>(txn, id, "WorkflowTask").await?;
             let current = find::<workflow_task::Entity>(txn, id, "WorkflowTask").await?;
             let mut wt: workflow_task::ActiveModel = current.clone().into();
             if let Some(args) = args {
@@ -222,7 +223,7 @@ pub(super) async fn delete_wftask(m: WorkflowTask) -> V1Result {
     let (tid, wid) = (m.row.id, m.row.workflow_id);
     in_transaction(&m.db, move |txn| {
         Box::pin(async move {
-            lock::<workflow::Entity>(txn, wid).await?;
+            lock::<workflow::Entity>(txn, wid, "Workflow").await?;
             workflow_task::Entity::delete_by_id(tid).exec(txn).await?;
             let ids: Vec<i32> = wftasks_of(txn, wid).await?.iter().map(|t| t.id).collect();
             Ok(renumber(txn, &ids).await?)

@@ -157,13 +157,25 @@ async fn events(
         while let Some(Ok(msg)) = stream.recv().await {
             match msg {
                 Message::Text(text) => {
-                    let allowed = websocket_still_allowed(&state, &auth, asked.as_ref())
-                        .await
-                        .unwrap_or(false);
-                    if !allowed {
+                    let refusal = match websocket_still_allowed(&state, &auth, asked.as_ref()).await
+                    {
+                        Ok(true) => None,
+                        Ok(false) => {
+                            Some((CloseCode::Policy, "session ended or permission revoked"))
+                        }
+                        // Storage trouble is not a logout: 1013, the client may reconnect.
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot check a WebSocket's session");
+                            Some((
+                                CloseCode::Again,
+                                "cannot check the session now; try again later",
+                            ))
+                        }
+                    };
+                    if let Some((code, why)) = refusal {
                         let reason = CloseReason {
-                            code: CloseCode::Policy,
-                            description: Some("session ended or permission revoked".into()),
+                            code,
+                            description: Some(why.into()),
                         };
                         let _ = session.close(Some(reason)).await;
                         return;

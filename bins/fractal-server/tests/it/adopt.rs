@@ -215,53 +215,6 @@ async fn a_fractal_postgres_database_is_adopted_in_place() {
     adopts_in_place(Service::Postgres).await;
 }
 
-/// Fractal's SQLite tables declare `id INTEGER ... PRIMARY KEY` without `AUTOINCREMENT`, so
-/// SQLite gives the highest deleted id to the next user. Every user used to start at session
-/// generation 0, and a token names (id, generation): the deleted user's JWT then logged in as
-/// the next user registered. A new user's generation is now random.
-#[tokio::test]
-async fn a_reused_user_id_does_not_revive_a_deleted_users_token() {
-    let Some(db) = fractal_db(Service::Sqlite).await else {
-        return;
-    };
-    let app = spawn_app_on_db(db, &[])
-        .await
-        .unwrap_or_else(|(_, e)| panic!("{e}"));
-    let admin = app.admin_token().await;
-    let gone = app
-        .create_user("gone@example.org", "gone-pw", serde_json::json!({}))
-        .await;
-    let token = app.login("gone@example.org", "gone-pw").await;
-    assert_eq!(
-        get(&app, &token, "/auth/current-user").await["id"],
-        gone["id"]
-    );
-    let res = app
-        .client
-        .delete(app.url(&format!("/auth/users/{}", gone["id"])))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    let next = app
-        .create_user("next@example.org", "next-pw", serde_json::json!({}))
-        .await;
-    assert_eq!(next["id"], gone["id"], "the premise: SQLite reused the id");
-    let res = app
-        .client
-        .get(app.url("/auth/current-user"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        res.status(),
-        StatusCode::UNAUTHORIZED,
-        "the deleted user's token must not authenticate as the next user"
-    );
-}
-
 async fn conflicting_rows_stop_everything(service: Service) {
     let Some(db) = fractal_db(service).await else {
         return;

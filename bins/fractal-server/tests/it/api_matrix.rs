@@ -1190,14 +1190,14 @@ async fn concurrent_writes_keep_the_rules(service: Service) {
 
     let input = ready_dataset(&app, admin, p, "in").await;
     let output = ready_dataset(&app, admin, p, "out").await;
-    let apply = format!(
-        "/api/v1/project/{p}/workflow/{w}/apply?input_dataset_id={input}&output_dataset_id={output}"
-    );
+    let apply = |i: i64, o: i64| {
+        format!("/api/v1/project/{p}/workflow/{w}/apply?input_dataset_id={i}&output_dataset_id={o}")
+    };
     let results = all(
         &app,
         admin,
         (0..10)
-            .map(|_| (Method::POST, apply.clone(), Some(json!({}))))
+            .map(|_| (Method::POST, apply(input, output), Some(json!({}))))
             .collect(),
     )
     .await;
@@ -1206,6 +1206,25 @@ async fn concurrent_writes_keep_the_rules(service: Service) {
         (1, 9),
         "{service:?} applies: {results:?}"
     );
+    // Two applies with swapped datasets lock both datasets in one order: no deadlock (503).
+    for round in 0..3 {
+        let a = ready_dataset(&app, admin, p, &format!("a{round}")).await;
+        let b = ready_dataset(&app, admin, p, &format!("b{round}")).await;
+        let results = all(
+            &app,
+            admin,
+            vec![
+                (Method::POST, apply(a, b), Some(json!({}))),
+                (Method::POST, apply(b, a), Some(json!({}))),
+            ],
+        )
+        .await;
+        assert_eq!(
+            count(&results, 202),
+            2,
+            "{service:?} swapped applies: {results:?}"
+        );
+    }
 }
 
 #[tokio::test]
