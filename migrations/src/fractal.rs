@@ -460,6 +460,15 @@ pub async fn inspect(manager: &SchemaManager<'_>) -> Result<Option<Adoption>, Db
                 .into(),
         );
     }
+    if manager.get_database_backend() == DatabaseBackend::Sqlite
+        && !manager.has_table("user_id_high_water").await?
+    {
+        plan.changes.push(
+            "create table user_id_high_water and trigger user_oauth_reused_id: a user row that \
+             gets a deleted user's id gets a fresh session generation"
+                .into(),
+        );
+    }
     Ok(Some(plan))
 }
 

@@ -10,7 +10,7 @@ use crate::user_table::{IdType, UserTableDef, key_string};
 use crate::{
     m20261122_000001_auth, m20261122_000002_api_v1, m20261122_000003_permissions,
     m20261122_000004_oauth_state, m20261122_000005_sessions, m20261130_000006_fractal_v1,
-    m20261130_000007_cache_notify, m20261206_000008_exact_names,
+    m20261130_000007_cache_notify, m20261206_000008_exact_names, m20261206_000009_reused_user_ids,
 };
 
 /// Fractal's `user_oauth`, plus `email_lower`: the case-insensitive uniqueness of e-mails is
@@ -135,6 +135,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000006_fractal_v1::Migration),
             Box::new(m20261130_000007_cache_notify::Migration::<FractalUsers>::new()),
             Box::new(m20261206_000008_exact_names::Migration),
+            Box::new(m20261206_000009_reused_user_ids::Migration),
         ]
     }
 }

@@ -51,6 +51,8 @@ mod m20261130_000006_fractal_v1;
 mod m20261130_000007_cache_notify;
 #[cfg(feature = "fractal")]
 mod m20261206_000008_exact_names;
+#[cfg(feature = "fractal")]
+mod m20261206_000009_reused_user_ids;
 
 #[cfg(feature = "fractal")]
 pub use fractal_migrator::{FractalUsers, Migrator, UserOauth, migrate as fractal_migrate};

@@ -215,6 +215,97 @@ async fn a_fractal_postgres_database_is_adopted_in_place() {
     adopts_in_place(Service::Postgres).await;
 }
 
+/// Fractal's SQLite tables declare `id INTEGER ... PRIMARY KEY` without `AUTOINCREMENT`, so
+/// SQLite gives the highest deleted id to the next user; every user starts at session
+/// generation 0 and a token names (id, generation), so the deleted user's JWT logged in as the
+/// next user registered. A row whose id was used before now gets a fresh generation (migration
+/// `m20261206_000009_reused_user_ids`), whoever inserts it; a user with a new id keeps 0, what
+/// the Python server's tokens carry.
+#[tokio::test]
+async fn a_reused_user_id_does_not_revive_a_deleted_users_token() {
+    let Some(db) = fractal_db(Service::Sqlite).await else {
+        return;
+    };
+    let app = spawn_app_on_db(db, &[])
+        .await
+        .unwrap_or_else(|(_, e)| panic!("{e}"));
+    let admin = app.admin_token().await;
+    let gone = app
+        .create_user("gone@example.org", "gone-pw", serde_json::json!({}))
+        .await;
+    let token = app.login("gone@example.org", "gone-pw").await;
+    assert_eq!(
+        get(&app, &token, "/auth/current-user").await["id"],
+        gone["id"]
+    );
+    let conn = connect(app.db_url()).await;
+    let generation = |id: &serde_json::Value| {
+        format!("SELECT CAST(session_generation AS TEXT) FROM user_oauth WHERE id = {id}")
+    };
+    assert_eq!(
+        strings(&conn, &generation(&gone["id"])).await,
+        [Some("0".to_owned())],
+        "a new id starts at 0, as the Python server's tokens expect"
+    );
+    let res = app
+        .client
+        .delete(app.url(&format!("/auth/users/{}", gone["id"])))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let next = app
+        .create_user("next@example.org", "next-pw", serde_json::json!({}))
+        .await;
+    assert_eq!(next["id"], gone["id"], "the premise: SQLite reused the id");
+    let res = app
+        .client
+        .get(app.url("/auth/current-user"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::UNAUTHORIZED,
+        "the deleted user's token must not authenticate as the next user"
+    );
+    let own = app.login("next@example.org", "next-pw").await;
+    assert_eq!(
+        get(&app, &own, "/auth/current-user").await["email"],
+        "next@example.org"
+    );
+    // Fractal's own code inserting a user with a reused id gets the same treatment.
+    let res = app
+        .client
+        .delete(app.url(&format!("/auth/users/{}", next["id"])))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let hash = strings(
+        &conn,
+        "SELECT hashed_password FROM user_oauth ORDER BY id LIMIT 1",
+    )
+    .await;
+    conn.execute_unprepared(&fractal_insert(
+        "py@example.org",
+        hash[0].as_deref().unwrap(),
+        "py",
+        conn.get_database_backend(),
+    ))
+    .await
+    .unwrap();
+    let reused = strings(&conn, &generation(&next["id"])).await;
+    assert_ne!(
+        reused,
+        [Some("0".to_owned())],
+        "a Fractal-inserted row with a reused id"
+    );
+}
+
 async fn conflicting_rows_stop_everything(service: Service) {
     let Some(db) = fractal_db(service).await else {
         return;
@@ -289,6 +380,7 @@ async fn the_dry_run_reports_and_changes_nothing() {
         "add nullable column project.timestamp_created",
         "add nullable column applyworkflow.user_email",
         "create our own tables",
+        "create table user_id_high_water and trigger user_oauth_reused_id",
     ] {
         assert!(
             report.contains(expected),

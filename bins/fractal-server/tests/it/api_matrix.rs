@@ -1241,3 +1241,64 @@ async fn concurrent_writes_keep_the_rules_on_postgres() {
 async fn concurrent_writes_keep_the_rules_on_mariadb() {
     concurrent_writes_keep_the_rules(Service::MySql).await;
 }
+
+/// A row lock held by a stuck transaction (here one opened by hand) makes a request that needs
+/// the row a 503 with `Retry-After` after the pool's 5 s lock timeout, not a request that hangs
+/// (PostgreSQL waits forever by default, InnoDB 50 s); once the lock goes, the request works.
+async fn a_stuck_row_lock_is_a_503_not_a_hang(service: Service) {
+    use sea_orm::{ConnectionTrait, Database, TransactionTrait};
+    let Some(app) = spawn_app_on(service).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    let p = make(
+        &app,
+        &admin,
+        Method::POST,
+        "/api/v1/project",
+        Some(json!({"name": "stuck"})),
+    )
+    .await;
+    let raw = Database::connect(app.db_url()).await.unwrap();
+    let stuck = raw.begin().await.unwrap();
+    stuck
+        .execute_unprepared(&format!("SELECT id FROM project WHERE id = {p} FOR UPDATE"))
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let res = app
+        .client
+        .post(app.url(&format!("/api/v1/project/{p}/workflow")))
+        .bearer_auth(&admin)
+        .json(&json!({"name": "w"}))
+        .send()
+        .await
+        .unwrap();
+    let waited = started.elapsed();
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE, "{service:?}");
+    assert_eq!(res.headers()["retry-after"], "1");
+    assert!(
+        waited >= std::time::Duration::from_secs(4) && waited < std::time::Duration::from_secs(20),
+        "{service:?}: answered after {waited:?}"
+    );
+    stuck.rollback().await.unwrap();
+    let (s, b) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/project/{p}/workflow"),
+        Some(&admin),
+        Some(json!({"name": "w"})),
+    )
+    .await;
+    assert_eq!(s, 201, "{service:?}: {b}");
+}
+
+#[tokio::test]
+async fn a_stuck_row_lock_is_a_503_not_a_hang_on_postgres() {
+    a_stuck_row_lock_is_a_503_not_a_hang(Service::Postgres).await;
+}
+
+#[tokio::test]
+async fn a_stuck_row_lock_is_a_503_not_a_hang_on_mariadb() {
+    a_stuck_row_lock_is_a_503_not_a_hang(Service::MySql).await;
+}
