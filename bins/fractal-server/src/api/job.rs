@@ -243,12 +243,7 @@ pub(super) async fn apply_workflow_route(
             // The project first (the job row's foreign keys reach it), then both datasets in
             // ascending id order: two applies with swapped datasets cannot deadlock.
             lock::<project::Entity>(txn, pid, "Project").await?;
-            let mut datasets = [in_id, out_id];
-            datasets.sort_unstable();
-            for id in datasets
-                .into_iter()
-                .collect::<std::collections::BTreeSet<_>>()
-            {
+            for id in std::collections::BTreeSet::from([in_id, out_id]) {
                 lock::<dataset::Entity>(txn, id, "Dataset").await?;
             }
             if !ongoing_jobs_writing(txn, out_id).await?.is_empty() {
