@@ -63,6 +63,8 @@ make_error_codes! {
         TaskSourceInUse => UNPROCESSABLE_ENTITY, "TASK_SOURCE_IN_USE";
         /// `PATCH /task/{id}` with a `source`.
         TaskSourceImmutable => UNPROCESSABLE_ENTITY, "TASK_SOURCE_IMMUTABLE";
+        /// `PATCH /task/{id}` setting a field other than `version` to `null`.
+        TaskFieldNotNullable => UNPROCESSABLE_ENTITY, "TASK_FIELD_NOT_NULLABLE";
         /// A task still used by workflows.
         TaskInUse => UNPROCESSABLE_ENTITY, "TASK_IN_USE";
         /// Needs 1.3.14's job runner, which this server does not include.
@@ -199,6 +201,10 @@ pub enum V1Error {
     /// `PATCH /task/{id}` with a `source`.
     #[error("patch_task endpoint cannot set `source`")]
     TaskSourceImmutable,
+    /// `PATCH /task/{id}` setting this field (other than `version`) to `null`; 1.3.14's
+    /// message is Python's `f"Invalid {type(value)=} for {key=}"`.
+    #[error("Invalid type(value)=<class 'NoneType'> for key='{0}'")]
+    TaskFieldNotNullable(&'static str),
     /// A task still imported in workflows; 1.3.14 sends this detail as a one-string list (a
     /// tuple in its code), kept as is.
     #[error(
@@ -303,6 +309,7 @@ impl HttpError for V1Error {
             E::JobNotApplicable(_) => F::JobNotApplicable,
             E::TaskSourceInUse(_) => F::TaskSourceInUse,
             E::TaskSourceImmutable => F::TaskSourceImmutable,
+            E::TaskFieldNotNullable(_) => F::TaskFieldNotNullable,
             E::TaskImported { .. } | E::TaskUsedByWorkflow(_) => F::TaskInUse,
             E::NeedsJobRunner => F::NeedsJobRunner,
             E::Fractal2Database => F::Fractal2Database,

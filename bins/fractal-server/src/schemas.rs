@@ -101,6 +101,26 @@ impl<T> Default for Patch<T> {
     }
 }
 
+impl<T> Patch<T> {
+    /// A field whose Fractal validator refuses `None` (`valstr`, `valint`, without
+    /// `accept_none`): absent is `None`, `null` is 1.3.14's 422 at `["body", field]`,
+    /// `"{kind} attribute '{field}' cannot be None"` (`kind`: `String` or `Integer`).
+    ///
+    /// # Errors
+    /// That 422 for `null`.
+    pub fn not_none(self, field: &str, kind: &str) -> Result<Option<T>, ApiError> {
+        match self {
+            Patch::Absent => Ok(None),
+            Patch::Null => Err(ApiError::invalid(
+                &["body", field],
+                format!("{kind} attribute '{field}' cannot be None"),
+                "value_error",
+            )),
+            Patch::Value(v) => Ok(Some(v)),
+        }
+    }
+}
+
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Patch<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         Ok(match Option::<T>::deserialize(d)? {
@@ -137,7 +157,7 @@ pub struct UserCreateBody {
 
 /// `UserUpdate`: every field optional; `null` clears the optional profile fields and is
 /// refused for the others. No `Debug`: it may carry a password.
-#[derive(Default, Deserialize, utoipa::ToSchema)]
+#[derive(Default, Clone, Deserialize, utoipa::ToSchema)]
 #[schema(as = UserUpdate)]
 pub struct UserUpdateBody {
     /// New password.
@@ -175,7 +195,7 @@ pub struct UserUpdateBody {
 }
 
 /// `UserUpdateStrict` for `PATCH /auth/current-user`: only `cache_dir`; other fields are 422.
-#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Default, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = UserUpdateStrict)]
 pub struct UserUpdateStrictBody {

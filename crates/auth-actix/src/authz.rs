@@ -88,6 +88,10 @@ pub async fn websocket_still_allowed<D: UserDatabase>(
 }
 
 /// Updates the current user's own profile fields (a safe update: flags are ignored).
+///
+/// # Errors
+/// 409 `USER_CHANGED` when another request changed the user since `user` was read and
+/// `update` was built from it; [`auth_core::UserManager::update_with`] rebuilds instead.
 pub async fn update_user<D: UserDatabase>(
     req: &HttpRequest,
     user: &UserOf<D>,

@@ -426,7 +426,7 @@ fn is_default<Id: PathId>(groups: &GroupsConfig<Id>, g: &Group<Id>) -> Option<St
 async fn list_groups<D>(
     req: HttpRequest,
     _a: CurrentUser<D, Superuser>,
-    q: web::Query<GroupListQuery>,
+    q: crate::QueryParams<GroupListQuery>,
 ) -> ApiResult
 where
     D: UserDatabase,

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError, UrlencodedError};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
-use serde::de::{DeserializeOwned, Error as _};
+use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, ValidationItem, WebError};
 
@@ -32,27 +32,41 @@ impl<T> JsonObject<T> {
 impl<T: DeserializeOwned> JsonObject<T> {
     /// A body the handler read itself (e.g. an optional one, which an extractor wrapped in
     /// `Option` would silently drop when it cannot read it): `None` when empty or blank;
-    /// otherwise it must be a JSON object that deserializes into `T`.
+    /// otherwise it is read as FastAPI reads a model ([`crate::pydantic`]).
     ///
     /// # Errors
-    /// 422 `value_error.jsondecode` (the parser's message) for malformed JSON,
-    /// `type_error.dict` for anything but an object, and the field's item for a bad field.
+    /// 422 `value_error.jsondecode` (the parser's message) for malformed JSON, and pydantic's
+    /// items for the rest (`type_error.dict` for a string or number, one item per bad field).
     pub fn from_slice(bytes: &[u8]) -> Result<Option<Self>, ApiError> {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(None);
         }
-        match serde_json::from_slice::<ObjectOnly<T>>(bytes) {
-            Ok(ObjectOnly(body)) => Ok(Some(JsonObject(body))),
-            Err(e) if e.is_syntax() || e.is_eof() => Err(ApiError::invalid(
+        match serde_json::from_slice::<serde_json::Value>(bytes) {
+            Ok(value) => Self::from_json(value).map(Some),
+            Err(e) => Err(ApiError::invalid(
                 &["body"],
                 e.to_string(),
                 "value_error.jsondecode",
             )),
-            Err(e) => Err(ApiError::Validation(vec![serde_item(
-                "body",
-                &e.to_string(),
-            )])),
         }
+    }
+
+    /// Reads a parsed JSON body as FastAPI reads a model: `null` is a missing body, and the
+    /// rest goes through pydantic v1's conversions and error items ([`crate::pydantic`]).
+    ///
+    /// # Errors
+    /// 422 with every item pydantic would give.
+    pub fn from_json(value: serde_json::Value) -> Result<Self, ApiError> {
+        if value.is_null() {
+            return Err(ApiError::invalid(
+                &["body"],
+                "field required",
+                "value_error.missing",
+            ));
+        }
+        crate::pydantic::from_value(value, "body")
+            .map(JsonObject)
+            .map_err(ApiError::Validation)
     }
 }
 
@@ -63,29 +77,124 @@ impl<T> std::ops::Deref for JsonObject<T> {
     }
 }
 
-/// Deserializes `T` from a JSON object only.
-struct ObjectOnly<T>(T);
-
-impl<'de, T: DeserializeOwned> serde::Deserialize<'de> for ObjectOnly<T> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let value = serde_json::Value::deserialize(d)?;
-        if !value.is_object() {
-            return Err(D::Error::custom(NOT_A_DICT));
-        }
-        T::deserialize(value)
-            .map(ObjectOnly)
-            .map_err(D::Error::custom)
-    }
-}
-
 impl<T: DeserializeOwned + 'static> FromRequest for JsonObject<T> {
     type Error = actix_web::Error;
     type Future = Pin<Box<dyn Future<Output = Result<Self, actix_web::Error>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let body = web::Json::<ObjectOnly<T>>::from_request(req, payload);
-        Box::pin(async move { Ok(JsonObject(body.await?.into_inner().0)) })
+        let body = web::Json::<serde_json::Value>::from_request(req, payload);
+        Box::pin(async move { Ok(Self::from_json(body.await?.into_inner())?) })
     }
+}
+
+/// The query string read into `T` as FastAPI reads query parameters: a repeated name keeps
+/// its last value (Starlette's `QueryParams`), values convert as pydantic v1 converts them
+/// (`?flag=yes`, `?n=+3`), and every bad or missing parameter is an item at
+/// `["query", name]`. Use it instead of `web::Query`.
+pub struct QueryParams<T>(pub T);
+
+impl<T> QueryParams<T> {
+    /// The parameters.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for QueryParams<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: DeserializeOwned> FromRequest for QueryParams<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let read = || -> Result<Self, ApiError> {
+            let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
+                .map_err(|e| ApiError::invalid(&["query"], e.to_string(), "value_error"))?;
+            crate::pydantic::from_pairs(pairs, "query")
+                .map(QueryParams)
+                .map_err(ApiError::Validation)
+        };
+        std::future::ready(read())
+    }
+}
+
+/// The most a form body may hold (a login form is a few hundred bytes).
+const FORM_LIMIT: usize = 16 * 1024;
+
+/// A form body read into `T` as FastAPI reads `Form()` fields from Starlette's
+/// `request.form()`: `application/x-www-form-urlencoded` or `multipart/form-data` (what
+/// `curl -F` sends; parsed by `multer`), a repeated name keeps its last value, an empty value
+/// is an absent field, and any other content type is an empty form. Values convert as
+/// pydantic v1 converts them; items are at `["body", name]`.
+pub struct FormFields<T>(pub T);
+
+impl<T> FormFields<T> {
+    /// The fields.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for FormFields<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let content_type = req
+            .headers()
+            .get(actix_web::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let bytes = body
+                .await
+                .map_err(|_| ApiError::from(WebError::PayloadTooLarge))?;
+            if bytes.len() > FORM_LIMIT {
+                return Err(WebError::PayloadTooLarge.into());
+            }
+            let essence = content_type
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase();
+            let pairs: Vec<(String, String)> = match essence.as_str() {
+                "application/x-www-form-urlencoded" => serde_urlencoded::from_bytes(&bytes)
+                    .map_err(|e| ApiError::invalid(&["body"], e.to_string(), "value_error"))?,
+                "multipart/form-data" => multipart_fields(&content_type, bytes).await?,
+                _ => Vec::new(),
+            };
+            let pairs = pairs.into_iter().filter(|(_, v)| !v.is_empty());
+            crate::pydantic::from_pairs(pairs, "body")
+                .map(FormFields)
+                .map_err(ApiError::Validation)
+        })
+    }
+}
+
+/// The text fields of a `multipart/form-data` body, in order (file parts are read as text).
+async fn multipart_fields(
+    content_type: &str,
+    bytes: web::Bytes,
+) -> Result<Vec<(String, String)>, ApiError> {
+    let malformed = |e: multer::Error| ApiError::invalid(&["body"], e.to_string(), "value_error");
+    let boundary = multer::parse_boundary(content_type).map_err(malformed)?;
+    let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(bytes) });
+    let mut parts = multer::Multipart::new(stream, boundary);
+    let mut fields = Vec::new();
+    while let Some(field) = parts.next_field().await.map_err(malformed)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        let value = field.text().await.map_err(malformed)?;
+        fields.push((name, value));
+    }
+    Ok(fields)
 }
 
 /// Registers the JSON, form, path and query error handlers (call it on the `App` or a scope).
@@ -112,6 +221,19 @@ pub async fn not_found() -> HttpResponse {
 /// `{"detail": "Method Not Allowed"}` (use as a resource's `default_service`).
 pub async fn method_not_allowed() -> HttpResponse {
     actix_web::ResponseError::error_response(&ApiError::from(WebError::MethodNotAllowed))
+}
+
+/// 405 `{"detail": "Method Not Allowed"}` with `Allow: allow` (e.g. `"GET, PATCH"`), as
+/// Starlette answers; [`crate::openapi::RouteTable::mount`] answers so for every path.
+pub fn method_not_allowed_for(allow: &str) -> HttpResponse {
+    let mut response =
+        actix_web::ResponseError::error_response(&ApiError::from(WebError::MethodNotAllowed));
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(allow) {
+        response
+            .headers_mut()
+            .insert(actix_web::http::header::ALLOW, value);
+    }
+    response
 }
 
 /// Turns a serde message into a FastAPI item located in `root` (`body` or `query`).
@@ -144,13 +266,28 @@ pub fn serde_item(root: &str, message: &str) -> ValidationItem {
     ValidationItem::new(&[root], clean, kind)
 }
 
-fn json_error(err: JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
+fn json_error(err: JsonPayloadError, req: &HttpRequest) -> actix_web::Error {
+    // No body at all: FastAPI's missing body, whatever the content type.
+    let no_body = !req
+        .headers()
+        .contains_key(actix_web::http::header::TRANSFER_ENCODING)
+        && req
+            .headers()
+            .get(actix_web::http::header::CONTENT_LENGTH)
+            .is_none_or(|v| v.as_bytes() == b"0");
     let api = match &err {
+        // An empty body is a missing one to FastAPI.
+        JsonPayloadError::Deserialize(e) if e.is_eof() && e.line() == 1 && e.column() == 0 => {
+            ApiError::invalid(&["body"], "field required", "value_error.missing")
+        }
         JsonPayloadError::Deserialize(e) if e.is_syntax() || e.is_eof() => {
             ApiError::invalid(&["body"], "Invalid JSON body", "value_error.jsondecode")
         }
         JsonPayloadError::Deserialize(e) => {
             ApiError::Validation(vec![serde_item("body", &e.to_string())])
+        }
+        JsonPayloadError::ContentType if no_body => {
+            ApiError::invalid(&["body"], "field required", "value_error.missing")
         }
         JsonPayloadError::ContentType => ApiError::invalid(
             &["body"],
@@ -185,11 +322,40 @@ fn form_error(err: UrlencodedError, _: &HttpRequest) -> actix_web::Error {
     api.into()
 }
 
-fn path_error(err: PathError, _: &HttpRequest) -> actix_web::Error {
-    let PathError::Deserialize(e) = &err else {
-        return ApiError::invalid(&["path"], err.to_string(), "value_error").into();
-    };
-    ApiError::invalid(&["path"], e.to_string(), "type_error").into()
+fn path_error(err: PathError, req: &HttpRequest) -> actix_web::Error {
+    match &err {
+        PathError::Deserialize(e) => path_parameter_error(req, e).into(),
+        _ => ApiError::invalid(&["path"], err.to_string(), "value_error").into(),
+    }
+}
+
+/// A path parameter that does not parse (`err`: the message of `web::Path`'s reading, or of
+/// `req.match_info().load()`): pydantic's item at `["path", name]` (the name is the
+/// segment's whose text the parser quotes), `type_error.integer` for an integer.
+pub fn path_parameter_error(req: &HttpRequest, err: &dyn std::fmt::Display) -> ApiError {
+    // actix's words: `can not parse "abc" to a i32`.
+    let message = err.to_string();
+    let quoted = message
+        .split('"')
+        .nth(1)
+        .filter(|_| message.starts_with("can not parse"));
+    let name = quoted.and_then(|text| {
+        req.match_info()
+            .iter()
+            .find(|(_, value)| *value == text)
+            .map(|(name, _)| name.to_owned())
+    });
+    let integer = message
+        .rsplit(" to a ")
+        .next()
+        .is_some_and(|t| t.starts_with(['i', 'u']) && t[1..].parse::<u8>().is_ok());
+    let mut loc = vec!["path"];
+    loc.extend(name.as_deref());
+    if integer {
+        ApiError::invalid(&loc, "value is not a valid integer", "type_error.integer")
+    } else {
+        ApiError::invalid(&loc, message, "type_error")
+    }
 }
 
 fn query_error(err: QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
@@ -236,26 +402,46 @@ mod tests {
     }
 
     #[test]
-    fn bodies_must_be_objects() {
-        let ok: ObjectOnly<Body> = serde_json::from_str(r#"{"cache_dir": "/x"}"#).unwrap();
-        assert_eq!(ok.0.cache_dir.as_deref(), Some("/x"));
-        // Plain serde takes the array as the struct's fields in order.
+    fn bodies_are_read_as_fastapi_reads_a_model() {
+        let read = |json: &str| JsonObject::<Body>::from_slice(json.as_bytes());
+        assert_eq!(
+            read(r#"{"cache_dir": "/x"}"#)
+                .unwrap()
+                .unwrap()
+                .0
+                .cache_dir
+                .as_deref(),
+            Some("/x")
+        );
+        // Plain serde takes an array as the struct's fields in order; pydantic's `dict()`
+        // takes only pairs, and `[]` as `{}`.
         assert!(serde_json::from_str::<Body>(r#"["/x"]"#).is_ok());
-        for bad in [r#"["/x"]"#, "[]", "1", "\"x\"", "null", "true"] {
-            let e = serde_json::from_str::<ObjectOnly<Body>>(bad)
-                .err()
-                .unwrap_or_else(|| panic!("{bad} accepted"));
-            let item = serde_item("body", &e.to_string());
+        assert_eq!(read("[]").unwrap().unwrap().0, Body { cache_dir: None });
+        for bad in [r#"["/x"]"#, "1", "\"x\"", "true"] {
+            let Err(ApiError::Validation(items)) = read(bad) else {
+                panic!("{bad} accepted");
+            };
+            let item = &items[0];
             assert_eq!(
                 (item.msg.as_str(), item.kind.as_str(), item.loc.len()),
                 (NOT_A_DICT, "type_error.dict", 1),
                 "{bad}"
             );
         }
-        // Field errors keep their location.
-        let e = serde_json::from_str::<ObjectOnly<Body>>(r#"{"cache_dir": 1}"#)
-            .err()
-            .unwrap();
-        assert_eq!(serde_item("body", &e.to_string()).kind, "type_error");
+        let Err(ApiError::Validation(items)) = read("null") else {
+            panic!("null accepted");
+        };
+        assert_eq!(items[0].kind, "value_error.missing");
+        assert!(read("  ").unwrap().is_none());
+        // pydantic v1 makes a string of a number.
+        assert_eq!(
+            read(r#"{"cache_dir": 1}"#)
+                .unwrap()
+                .unwrap()
+                .0
+                .cache_dir
+                .as_deref(),
+            Some("1")
+        );
     }
 }

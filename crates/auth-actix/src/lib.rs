@@ -25,6 +25,7 @@ pub mod input;
 #[cfg(feature = "oauth")]
 pub mod oauth;
 pub mod openapi;
+pub mod pydantic;
 pub mod routes;
 pub mod schema;
 pub mod stack;
@@ -40,7 +41,10 @@ pub use extract::{
     Verified, auth_state as auth_state_of, neutral_headers, neutral_headers_named,
 };
 pub use groups::GroupsConfig;
-pub use input::{JsonObject, configure_input_errors, method_not_allowed, not_found};
+pub use input::{
+    FormFields, JsonObject, QueryParams, configure_input_errors, method_not_allowed,
+    method_not_allowed_for, not_found,
+};
 #[cfg(feature = "oauth")]
 pub use oauth::OAuthConfig;
 pub use routes::UserSchema;

@@ -27,14 +27,16 @@ pub trait UserSchema<D: UserDatabase>: 'static {
     type Read: Serialize;
     /// The body of register (`UserCreate`).
     type Create: DeserializeOwned + 'static;
-    /// The body of PATCH `/me` and `/{id}` (`UserUpdate`).
-    type Update: DeserializeOwned + 'static;
+    /// The body of PATCH `/me` and `/{id}` (`UserUpdate`); cloned when a concurrent change of
+    /// the user makes the route read it again and rebuild the update.
+    type Update: DeserializeOwned + Clone + 'static;
 
     /// Builds the wire form of a user.
     async fn read(state: &AuthState<D>, user: &UserOf<D>) -> Result<Self::Read, ApiError>;
     /// Validates a register body (422 on bad fields).
     fn create(body: Self::Create) -> Result<UserCreate<D::Profile>, ApiError>;
-    /// Validates an update body against the current user (422 on bad fields).
+    /// Validates an update body against the current user (422 on bad fields). Called again
+    /// with the user as stored when another request changed it in between.
     fn update(
         body: Self::Update,
         current: &UserOf<D>,
@@ -254,10 +256,12 @@ pub fn auth_table<D: UserDatabase>(backend: &str, kind: LoginKind) -> RouteTable
         .route(
             HttpMethod::Post,
             "/login",
-            web::post().to(move |req: HttpRequest, form: web::Form<LoginForm>| {
-                let name = login_name.clone();
-                async move { login::<D>(req, form.into_inner(), &name).await }
-            }),
+            web::post().to(
+                move |req: HttpRequest, form: crate::FormFields<LoginForm>| {
+                    let name = login_name.clone();
+                    async move { login::<D>(req, form.into_inner(), &name).await }
+                },
+            ),
             login_doc,
         )
         .route(
@@ -278,10 +282,15 @@ async fn login<D: UserDatabase>(
 ) -> Result<HttpResponse, ApiError> {
     let grant_type = form.grant_type.clone();
     let (username, password) = form.required()?;
-    if grant_type.as_deref().is_some_and(|g| g != "password") {
+    // FastAPI's `Form(pattern="password")`, matched as pydantic v1 matches (`re.match`:
+    // anchored at the start only); an empty value is no value.
+    if grant_type
+        .as_deref()
+        .is_some_and(|g| !g.starts_with("password"))
+    {
         return Err(ApiError::invalid(
             &["body", "grant_type"],
-            "string does not match regex \"^password$\"",
+            "string does not match regex \"password\"",
             "value_error.str.regex",
         ));
     }
@@ -680,11 +689,13 @@ async fn patch_me<D: UserDatabase, S: UserSchema<D>, Me: Requirement>(
     body: JsonObject<S::Update>,
 ) -> Result<HttpResponse, ApiError> {
     let state = auth_state::<D>(&req)?;
-    let update = S::update(body.into_inner(), current.user(), Safety::Safe)?;
+    let body = body.into_inner();
     let user = state
         .manager
-        .update(update, current.user(), Safety::Safe)
-        .await
+        .update_with(current.user(), Safety::Safe, |now| {
+            S::update(body.clone(), now, Safety::Safe)
+        })
+        .await?
         .map_err(ApiError::ctx(Context::Update))?;
     Ok(HttpResponse::Ok().json(S::read(&state, &user).await?))
 }
@@ -724,11 +735,13 @@ async fn patch_user<D: UserDatabase, S: UserSchema<D>>(
 ) -> Result<HttpResponse, ApiError> {
     let state = auth_state::<D>(&req)?;
     let user = user_from_path(&state, &id).await?;
-    let update = S::update(body.into_inner(), &user, Safety::Unsafe)?;
+    let body = body.into_inner();
     let user = state
         .manager
-        .update(update, &user, Safety::Unsafe)
-        .await
+        .update_with(&user, Safety::Unsafe, |now| {
+            S::update(body.clone(), now, Safety::Unsafe)
+        })
+        .await?
         .map_err(ApiError::ctx(Context::Update))?;
     Ok(HttpResponse::Ok().json(S::read(&state, &user).await?))
 }

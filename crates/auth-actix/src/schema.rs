@@ -29,13 +29,14 @@ pub struct PlainUserRead<Id> {
     pub is_verified: bool,
 }
 
-/// FastAPI Users' `BaseUserCreate`; the flags apply only to superuser-made users.
-#[derive(Debug, Deserialize)]
+/// FastAPI Users' `BaseUserCreate`; the flags apply only to superuser-made users. Its `Debug`
+/// redacts the password.
+#[derive(Debug, Clone, Deserialize)]
 pub struct PlainUserCreate {
     /// E-mail (validated; 422 otherwise).
     pub email: serde_json::Value,
     /// Password (checked against the manager's policy).
-    pub password: String,
+    pub password: SecretString,
     /// Default `true`.
     pub is_active: Option<bool>,
     /// Default `false`.
@@ -44,11 +45,11 @@ pub struct PlainUserCreate {
     pub is_verified: Option<bool>,
 }
 
-/// FastAPI Users' `BaseUserUpdate`: every field optional.
-#[derive(Debug, Deserialize)]
+/// FastAPI Users' `BaseUserUpdate`: every field optional. Its `Debug` redacts the password.
+#[derive(Debug, Clone, Deserialize)]
 pub struct PlainUserUpdate {
     /// New password.
-    pub password: Option<String>,
+    pub password: Option<SecretString>,
     /// New e-mail.
     pub email: Option<serde_json::Value>,
     /// New active flag (superusers only).
@@ -81,7 +82,7 @@ where
 
     fn create(body: Self::Create) -> Result<UserCreate<D::Profile>, ApiError> {
         let email = parse_email(&body.email, "email")?;
-        let mut create = UserCreate::new(email, SecretString::from(body.password));
+        let mut create = UserCreate::new(email, body.password);
         create.is_active = body.is_active.unwrap_or(true);
         create.is_superuser = body.is_superuser.unwrap_or(false);
         create.is_verified = body.is_verified.unwrap_or(false);
@@ -94,7 +95,7 @@ where
         _safety: Safety,
     ) -> Result<UserUpdate<D::Profile>, ApiError> {
         Ok(UserUpdate {
-            password: body.password.map(SecretString::from),
+            password: body.password,
             email: body
                 .email
                 .as_ref()

@@ -63,7 +63,8 @@ pub use hooks::{NoHooks, UserChanges, UserHooks};
 pub use jwt::{HeaderPolicy, HeaderRejection, JwtCodec, JwtKey, JwtRejection, check_header};
 pub use mail::{LogMailer, MailMessage, MailTemplates, Mailer, MailingHooks};
 pub use manager::{
-    OAuthCallbackOptions, Safety, UserCreate, UserManager, UserManagerConfig, UserOf, UserUpdate,
+    OAuthCallbackOptions, Safety, UPDATE_ATTEMPTS, UserCreate, UserManager, UserManagerConfig,
+    UserOf, UserUpdate,
 };
 pub use oauth_state::{MemoryOAuthStates, OAuthStateStore};
 pub use password::{

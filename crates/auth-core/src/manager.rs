@@ -27,6 +27,9 @@ pub type UserOf<D> = User<<D as UserDatabase>::Id, <D as UserDatabase>::Profile>
 pub const RESET_PASSWORD_AUDIENCE: &str = "fastapi-users:reset";
 /// Audience of verification tokens.
 pub const VERIFY_AUDIENCE: &str = "fastapi-users:verify";
+/// How many times [`UserManager::update_with`] builds and writes an update that keeps meeting
+/// concurrent changes of the user before it gives up with [`AuthError::UserChanged`].
+pub const UPDATE_ATTEMPTS: u32 = 5;
 
 /// Secrets and lifetimes of the manager's own tokens.
 pub struct UserManagerConfig {
@@ -386,6 +389,11 @@ impl<D: UserDatabase> UserManager<D> {
     ///
     /// Only the fields in `update` are written (a [`UserPatch`]): a concurrent request changing
     /// other fields (a deactivation, a logout-all, a password) is never undone by this one.
+    ///
+    /// # Errors
+    /// [`AuthError::UserChanged`] when `user` is stale where `update` depends on it: its
+    /// e-mail, or the profile `update.profile` was built from, changed since it was read.
+    /// [`Self::update_with`] reads again and rebuilds the update.
     pub async fn update(
         &self,
         update: UserUpdate<D::Profile>,
@@ -405,9 +413,12 @@ impl<D: UserDatabase> UserManager<D> {
                 patch.is_verified = Some(false);
             }
             if email != user.email {
-                patch.email = Some(email);
                 changes.fields.push("email");
             }
+            // Written even when it is the address read: that read may be stale. The
+            // verification reset above was decided from it, so it must still be the one stored.
+            patch.email = Some(email);
+            patch.only_if.email = Some(user.email.to_string());
         }
         if let Some(pw) = &update.password {
             patch.hashed_password = Some(self.hasher.hash(pw).await?);
@@ -442,6 +453,39 @@ impl<D: UserDatabase> UserManager<D> {
         let updated = self.db.update(&user.id, &patch).await?;
         self.hooks.on_after_update(&updated, &changes).await?;
         Ok(updated)
+    }
+
+    /// [`Self::update`] with an update built by `build` from the user as stored: when another
+    /// request changed the user between the read and the write ([`AuthError::UserChanged`]),
+    /// the user is read again and `build` called again, up to [`UPDATE_ATTEMPTS`] times. A
+    /// request body naming a field with the value it had when read is so never dropped in
+    /// favour of a concurrent change of that field.
+    ///
+    /// # Errors
+    /// `Err(e)` when `build` fails; `Ok(Err(_))` as [`Self::update`], `UserChanged` only when
+    /// every attempt met a concurrent change, `UserNotExists` when the user was deleted.
+    pub async fn update_with<E>(
+        &self,
+        user: &UserOf<D>,
+        safety: Safety,
+        mut build: impl FnMut(&UserOf<D>) -> Result<UserUpdate<D::Profile>, E>,
+    ) -> Result<Result<UserOf<D>, AuthError>, E> {
+        let mut current = user.clone();
+        let mut attempt = 1;
+        loop {
+            let update = build(&current)?;
+            match self.update(update, &current, safety).await {
+                Err(AuthError::UserChanged) if attempt < UPDATE_ATTEMPTS => {
+                    attempt += 1;
+                    current = match self.db.get(&current.id).await {
+                        Ok(Some(now)) => now,
+                        Ok(None) => return Ok(Err(AuthError::UserNotExists)),
+                        Err(e) => return Ok(Err(e)),
+                    };
+                }
+                outcome => return Ok(outcome),
+            }
+        }
     }
 
     /// Deletes a user (its OAuth accounts and tokens go with it), with both hooks.

@@ -112,7 +112,7 @@ impl<Id: GeneratedId, P> State<Id, P> {
 }
 
 #[async_trait]
-impl<Id: GeneratedId, P: Profile> UserDatabase for MemoryStore<Id, P> {
+impl<Id: GeneratedId, P: Profile + PartialEq> UserDatabase for MemoryStore<Id, P> {
     type Id = Id;
     type Profile = P;
 
@@ -167,7 +167,13 @@ impl<Id: GeneratedId, P: Profile> UserDatabase for MemoryStore<Id, P> {
         // Check and write under one lock: the same atomicity as a conditional UPDATE.
         let mut state = self.lock();
         let current = state.users.get(id).ok_or(AuthError::UserNotExists)?;
-        if !patch.only_if.holds(current) {
+        // The profile is one value here: it must be as the caller read it (a concurrent change
+        // of another field is refused too, and the caller reads again).
+        let stale_profile = patch
+            .profile
+            .as_ref()
+            .is_some_and(|change| change.before != current.profile);
+        if !patch.only_if.holds(current) || stale_profile {
             return Err(AuthError::UserChanged);
         }
         if let Some(email) = &patch.email
@@ -176,8 +182,6 @@ impl<Id: GeneratedId, P: Profile> UserDatabase for MemoryStore<Id, P> {
             return Err(AuthError::UserAlreadyExists);
         }
         let user = state.users.get_mut(id).ok_or(AuthError::UserNotExists)?;
-        // The profile is one value here: two concurrent changes of different profile fields
-        // keep the last (the SeaORM adapter writes profile fields one by one).
         patch.apply_to(user);
         Ok(user.clone())
     }

@@ -24,8 +24,11 @@ pub struct UserPatch<P> {
     pub is_superuser: Option<bool>,
     /// New verified flag.
     pub is_verified: Option<bool>,
-    /// New application fields: adapters write only the fields that differ between `before`
-    /// and `after` where they store fields separately.
+    /// New application fields. `before` is the profile the caller read: the patch applies
+    /// only if the fields it leaves unchanged (`before` = `after`) still hold those values
+    /// when it is written, otherwise [`AuthError::UserChanged`] and nothing is written.
+    /// Adapters that store fields separately write only those that differ, so concurrent
+    /// changes of different fields both stay; a store of one value checks all of `before`.
     pub profile: Option<ProfileChange<P>>,
     /// Ends every session: `session_generation = session_generation + 1`, computed by the
     /// database (never a value read earlier), so concurrent bumps all count.
@@ -200,7 +203,8 @@ pub trait UserDatabase: Send + Sync + 'static {
     /// `patch.only_if` holds for the stored row. Returns the user as stored afterwards.
     ///
     /// # Errors
-    /// `UserNotExists` if there is no such user, `UserChanged` if the condition does not hold,
+    /// `UserNotExists` if there is no such user, `UserChanged` if the condition does not hold
+    /// or a profile field the patch leaves unchanged no longer holds its `before` value,
     /// `UserAlreadyExists` if the new e-mail is taken in any letter case.
     async fn update(
         &self,

@@ -394,9 +394,19 @@ impl<T: UserTable> SeaOrmStore<T> {
         by: UserColumn,
         value: impl Into<Value>,
     ) -> Result<Option<UserOf<T>>, AuthError> {
+        self.find_user_on(&self.db, by, value).await
+    }
+
+    /// [`Self::find_user`] on a given connection (a transaction).
+    async fn find_user_on(
+        &self,
+        conn: &impl ConnectionTrait,
+        by: UserColumn,
+        value: impl Into<Value>,
+    ) -> Result<Option<UserOf<T>>, AuthError> {
         let row = T::Entity::find()
             .filter(ucol::<T>(by).eq(value))
-            .one(&self.db)
+            .one(conn)
             .await
             .map_err(|e| self.fail(e))?;
         row.as_ref().map(to_user::<T>).transpose()
@@ -578,14 +588,19 @@ impl<T: UserTable> UserDatabase for SeaOrmStore<T> {
         if let Some(v) = patch.is_verified {
             sets.push((c(UserColumn::IsVerified), v.into()));
         }
+        // The profile columns left as the caller read them: each must still hold that value
+        // when the write is done, or the caller decided from a stale read (a field it named
+        // with the value it saw, changed since by another request, would otherwise be lost).
+        let mut unwritten: Vec<(ColumnOf<T>, Value)> = Vec::new();
         if let Some(change) = &patch.profile {
             let before = T::profile_values(&change.before);
             for (col, after) in T::profile_values(&change.after) {
-                let same = before.iter().any(|(c0, v0)| {
-                    IdenStatic::as_str(c0) == IdenStatic::as_str(&col) && *v0 == after
-                });
-                if !same {
-                    sets.push((col, after));
+                match before
+                    .iter()
+                    .find(|(c0, _)| IdenStatic::as_str(c0) == IdenStatic::as_str(&col))
+                {
+                    Some((_, v0)) if *v0 == after => unwritten.push((col, after)),
+                    _ => sets.push((col, after)),
                 }
             }
         }
@@ -611,17 +626,29 @@ impl<T: UserTable> UserDatabase for SeaOrmStore<T> {
         if let Some(v) = cond.is_verified {
             query = query.filter(c(UserColumn::IsVerified).eq(v));
         }
+        // Where unwritten columns must be checked after a write, the write and the read that
+        // checks them are one transaction: the UPDATE holds the row (the database's write lock
+        // on SQLite) until the commit, and a failed check rolls the write back.
+        let txn = if writes && !unwritten.is_empty() {
+            Some(self.db.begin().await.map_err(|e| self.fail(e))?)
+        } else {
+            None
+        };
         let affected = if writes {
-            let res = query.exec(&self.db).await;
+            let res = match &txn {
+                Some(txn) => query.exec(txn).await,
+                None => query.exec(&self.db).await,
+            };
             self.cache.forget_user(*id);
             res.map_err(|e| self.fail(e))?.rows_affected
         } else {
             0
         };
-        let user = self
-            .find_user(UserColumn::Id, *id)
-            .await?
-            .ok_or(AuthError::UserNotExists)?;
+        let found = match &txn {
+            Some(txn) => self.find_user_on(txn, UserColumn::Id, *id).await?,
+            None => self.find_user(UserColumn::Id, *id).await?,
+        };
+        let user = found.ok_or(AuthError::UserNotExists)?;
         // A statement that matched no row of a user who exists: the condition failed when it
         // ran, whatever the row says now (it may have changed back since: an admin's
         // deactivation undone before this read must not pass a reset that wrote nothing).
@@ -632,7 +659,21 @@ impl<T: UserTable> UserDatabase for SeaOrmStore<T> {
         } else {
             !cond.holds(&user)
         };
-        if failed {
+        let stored = T::profile_values(&user.profile);
+        let stale = unwritten.iter().any(|(col, v0)| {
+            stored
+                .iter()
+                .any(|(c1, v1)| IdenStatic::as_str(c1) == IdenStatic::as_str(col) && v1 != v0)
+        });
+        if let Some(txn) = txn {
+            let end = if failed || stale {
+                txn.rollback().await
+            } else {
+                txn.commit().await
+            };
+            end.map_err(|e| self.fail(e))?;
+        }
+        if failed || stale {
             return Err(AuthError::UserChanged);
         }
         Ok(user)

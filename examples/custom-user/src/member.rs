@@ -108,7 +108,7 @@ pub struct MemberCreate {
 }
 
 /// The PATCH body.
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 pub struct MemberUpdate {
     #[serde(flatten)]
     base: PlainUserUpdate,
@@ -141,6 +141,9 @@ impl UserSchema<Store> for MemberSchema {
         safety: Safety,
     ) -> Result<UserUpdate<Profile>, ApiError> {
         let mut update = <PlainSchema as UserSchema<Store>>::update(body.base, current, safety)?;
+        // Named fields are sent even when they hold the value read: the store then checks
+        // that no other request changed them in between.
+        let named = body.profile.display_name.is_some() || body.profile.team.is_some();
         let changed = Profile {
             display_name: body
                 .profile
@@ -148,7 +151,7 @@ impl UserSchema<Store> for MemberSchema {
                 .or(current.profile.display_name.clone()),
             team: body.profile.team.or(current.profile.team.clone()),
         };
-        update.profile = (changed != current.profile).then_some(changed);
+        update.profile = named.then_some(changed);
         Ok(update)
     }
 }

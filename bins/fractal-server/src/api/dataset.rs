@@ -6,7 +6,7 @@ use auth_actix::{ApiError, JsonObject};
 use chrono::Utc;
 use migrations::limits;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, Set,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -14,33 +14,63 @@ use serde_json::{Value, json};
 use super::DatasetStatusRead;
 use super::entities::{dataset, project, resource};
 use super::job::{id_list, jobs_using, ongoing_jobs_writing};
-use super::read::DatasetRead;
+use super::read::{DatasetRead, WorkflowTaskRead};
 use super::read::{ResourceRead, dataset_read, datasets_read, project_datasets, wftasks_of};
 use super::workflow::WorkflowImport;
 use super::{ProjectMember, V1Error, V1Result, created, in_transaction, lock, no_content, ok};
-use crate::schemas::{required_text, storable_json, storable_object};
+use crate::schemas::{Patch, required_text, storable_json, storable_object};
 
 type Dataset = ProjectMember<dataset::Model>;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct DatasetCreate {
     name: String,
-    #[serde(rename = "type")]
-    kind: Option<String>,
+    /// Not `null` (1.3.14's `valstr`).
+    #[serde(rename = "type", default)]
+    #[schema(value_type = Option<String>)]
+    kind: Patch<String>,
+    /// An object, not `null` (1.3.14: `dict = {}`).
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
-    meta: Option<serde_json::Map<String, Value>>,
+    #[schema(value_type = Object)]
+    meta: serde_json::Map<String, Value>,
+    /// 1.3.14's `_DatasetHistoryItem`s, not `null`.
     #[serde(default)]
-    history: Option<Vec<Value>>,
+    history: Vec<DatasetHistoryItem>,
     #[serde(default)]
     read_only: bool,
 }
 
+/// 1.3.14's `_DatasetHistoryItem`: the workflow task (a `WorkflowTaskRead`), its status, and
+/// an optional `parallelization` object; stored as pydantic's `.dict()` of it (every field,
+/// unknown ones dropped).
+#[derive(Deserialize, serde::Serialize, utoipa::ToSchema)]
+pub(super) struct DatasetHistoryItem {
+    workflowtask: WorkflowTaskRead,
+    status: WorkflowTaskStatus,
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    parallelization: Option<serde_json::Map<String, Value>>,
+}
+
+/// 1.3.14's `WorkflowTaskStatusType`.
+#[derive(Deserialize, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum WorkflowTaskStatus {
+    Submitted,
+    Done,
+    Failed,
+}
+
 #[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct DatasetUpdate {
-    name: Option<String>,
-    #[serde(rename = "type")]
-    kind: Option<String>,
+    /// Not `null` (1.3.14's `valstr`).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    name: Patch<String>,
+    /// Not `null` (1.3.14's `valstr`).
+    #[serde(rename = "type", default)]
+    #[schema(value_type = Option<String>)]
+    kind: Patch<String>,
     #[schema(value_type = Option<Object>)]
     meta: Option<serde_json::Map<String, Value>>,
     history: Option<Value>,
@@ -72,22 +102,18 @@ pub(super) async fn create_dataset(
     let body = body.into_inner();
     let kind = body
         .kind
-        .as_deref()
-        .map(|k| required_text("type", limits::DATASET_TYPE, k))
+        .not_none("type", "String")?
+        .map(|k| required_text("type", limits::DATASET_TYPE, &k))
         .transpose()?;
+    let history = serde_json::to_value(&body.history)
+        .map_err(|e| ApiError::invalid(&["body", "history"], e.to_string(), "value_error"))?;
     let d = dataset::ActiveModel {
         project_id: Set(m.row.id),
         name: Set(required_text("name", limits::DATASET_NAME, &body.name)?),
         kind: Set(kind),
         read_only: Set(body.read_only),
-        meta: Set(Some(
-            storable_object("meta", body.meta)?
-                .unwrap_or_else(|| Value::Object(Default::default())),
-        )),
-        history: Set(Some(storable_json(
-            &["body", "history"],
-            Value::Array(body.history.unwrap_or_default()),
-        )?)),
+        meta: Set(storable_object("meta", Some(body.meta))?),
+        history: Set(Some(storable_json(&["body", "history"], history)?)),
         timestamp_created: Set(Some(Utc::now())),
         ..Default::default()
     };
@@ -116,10 +142,10 @@ pub(super) async fn patch_dataset(m: Dataset, body: JsonObject<DatasetUpdate>) -
         return Err(V1Error::DatasetHistoryReadOnly);
     }
     let mut d: dataset::ActiveModel = m.row.into();
-    if let Some(name) = body.name {
+    if let Some(name) = body.name.not_none("name", "String")? {
         d.name = Set(required_text("name", limits::DATASET_NAME, &name)?);
     }
-    if let Some(kind) = body.kind {
+    if let Some(kind) = body.kind.not_none("type", "String")? {
         d.kind = Set(Some(required_text("type", limits::DATASET_TYPE, &kind)?));
     }
     if let Some(meta) = storable_object("meta", body.meta)? {
@@ -193,18 +219,35 @@ pub(super) async fn list_resources(m: Dataset) -> V1Result {
 
 #[utoipa::path(post, path = "/project/{project_id}/dataset/{dataset_id}/resource", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("dataset_id" = i32, Path)), request_body = ResourceBody,
     responses((status = 201, body = ResourceRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
-pub(super) async fn create_resource(m: Dataset, body: web::Json<ResourceBody>) -> V1Result {
+pub(super) async fn create_resource(m: Dataset, body: JsonObject<ResourceBody>) -> V1Result {
     let r = resource::ActiveModel {
         dataset_id: Set(m.row.id),
         path: Set(absolute_path(&body.path)?),
         ..Default::default()
     };
-    created(ResourceRead::from(r.insert(&m.db).await?))
+    let (pid, did) = (m.row.project_id, m.row.id);
+    let row = in_transaction(&m.db, move |txn| {
+        Box::pin(async move {
+            lock_resources_of(txn, pid, did).await?;
+            Ok(r.insert(txn).await?)
+        })
+    })
+    .await?;
+    created(ResourceRead::from(row))
+}
+
+/// Locks a dataset (after its project, in [`lock`]'s order) before its resources change: an
+/// apply checks the resources of its datasets under the same locks, so a resource is added
+/// or removed before that check or after the job is recorded, never in between. A dataset
+/// deleted meanwhile is a 404.
+async fn lock_resources_of(txn: &DatabaseTransaction, pid: i32, did: i32) -> Result<(), V1Error> {
+    lock::<project::Entity>(txn, pid, "Project").await?;
+    lock::<dataset::Entity>(txn, did, "Dataset").await
 }
 
 /// The resource if it belongs to the dataset.
 async fn resource_of(
-    db: &DatabaseConnection,
+    db: &impl sea_orm::ConnectionTrait,
     did: i32,
     rid: i32,
 ) -> Result<Option<resource::Model>, V1Error> {
@@ -219,7 +262,7 @@ async fn resource_of(
 pub(super) async fn patch_resource(
     m: Dataset,
     path: web::Path<(i32, i32, i32)>,
-    body: web::Json<ResourceBody>,
+    body: JsonObject<ResourceBody>,
 ) -> V1Result {
     let (_, did, rid) = path.into_inner();
     let path = absolute_path(&body.path)?;
@@ -238,10 +281,18 @@ pub(super) async fn patch_resource(
     responses((status = 204, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
 pub(super) async fn delete_resource(m: Dataset, path: web::Path<(i32, i32, i32)>) -> V1Result {
     let (_, did, rid) = path.into_inner();
-    if resource_of(&m.db, did, rid).await?.is_none() {
-        return Err(V1Error::ResourceNotFoundInDataset);
-    }
-    resource::Entity::delete_by_id(rid).exec(&m.db).await?;
+    let pid = m.row.project_id;
+    in_transaction(&m.db, move |txn| {
+        Box::pin(async move {
+            lock_resources_of(txn, pid, did).await?;
+            if resource_of(txn, did, rid).await?.is_none() {
+                return Err(V1Error::ResourceNotFoundInDataset);
+            }
+            resource::Entity::delete_by_id(rid).exec(txn).await?;
+            Ok(())
+        })
+    })
+    .await?;
     no_content()
 }
 

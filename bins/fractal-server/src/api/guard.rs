@@ -187,7 +187,7 @@ impl<R: Guarded> FromRequest for ProjectMember<R> {
         let ids = req
             .match_info()
             .load::<R::Ids>()
-            .map_err(|e| ApiError::invalid(&["path"], e.to_string(), "type_error"));
+            .map_err(|e| auth_actix::input::path_parameter_error(req, &e));
         Box::pin(async move {
             let ApiCaller { user, db } = api_caller.await?;
             let ids = ids?;

@@ -7,7 +7,8 @@ use fractal_authz as authz;
 use sea_orm::{ActiveModelTrait, ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde::Deserialize;
 
-use crate::schemas::optional_text;
+use crate::schemas::{Patch, required_text};
+use auth_actix::{ApiError, ValidationItem};
 use migrations::limits;
 
 use super::entities::{apply_workflow, dataset, project, workflow};
@@ -15,8 +16,7 @@ use super::guard::find;
 use super::lookup::DbLookup;
 use super::read::{JobRead, datasets_read, wftasks_of, workflow_read};
 use super::{
-    ApiCaller, ProjectMember, V1Error, V1Result, caller, in_transaction, lax_int, lock, no_content,
-    ok, optional_body,
+    ApiCaller, ProjectMember, V1Error, V1Result, caller, in_transaction, lock, no_content, ok,
 };
 
 /// Jobs that use a dataset (as input or output) or a workflow, by id.
@@ -71,12 +71,76 @@ pub(super) struct ApplyQuery {
 }
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]
-struct ApplyWorkflowCreate {
-    worker_init: Option<String>,
-    #[serde(default, deserialize_with = "lax_int")]
+pub(super) struct ApplyWorkflowCreate {
+    /// Stripped, not empty, not `null` (1.3.14's `valstr`).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    worker_init: Patch<String>,
     first_task_index: Option<i32>,
-    #[serde(default, deserialize_with = "lax_int")]
     last_task_index: Option<i32>,
+}
+
+/// An [`ApplyWorkflowCreate`] that passed its validators.
+struct ApplyRequest {
+    worker_init: Option<String>,
+    first_task_index: Option<i32>,
+    last_task_index: Option<i32>,
+}
+
+impl ApplyWorkflowCreate {
+    /// 1.3.14's validators of `ApplyWorkflowCreate`, every failing one in one 422:
+    /// `worker_init`, then non-negative indices, then `first <= last`.
+    fn validated(self) -> Result<ApplyRequest, ApiError> {
+        let mut errors = Vec::new();
+        let mut fail = |field: &str, msg: String| {
+            errors.push(ValidationItem::new(&["body", field], msg, "value_error"));
+        };
+        let worker_init = match self.worker_init.not_none("worker_init", "String") {
+            Ok(Some(w)) => match required_text("worker_init", limits::JOB_WORKER_INIT, &w) {
+                Ok(w) => Some(w),
+                Err(ApiError::Validation(items)) => {
+                    items.into_iter().for_each(|i| fail("worker_init", i.msg));
+                    None
+                }
+                Err(e) => return Err(e),
+            },
+            Ok(None) => None,
+            Err(ApiError::Validation(items)) => {
+                items.into_iter().for_each(|i| fail("worker_init", i.msg));
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        let (first, last) = (self.first_task_index, self.last_task_index);
+        if let Some(f) = first.filter(|f| *f < 0) {
+            fail(
+                "first_task_index",
+                format!("first_task_index cannot be negative (given: {f})"),
+            );
+        }
+        if let Some(l) = last.filter(|l| *l < 0) {
+            fail(
+                "last_task_index",
+                format!("last_task_index cannot be negative (given: {l})"),
+            );
+        } else if let (Some(f), Some(l)) = (first.filter(|f| *f >= 0), last)
+            && f > l
+        {
+            fail(
+                "last_task_index",
+                format!("first_task_index={f} cannot be larger than last_task_index={l}"),
+            );
+        }
+        if errors.is_empty() {
+            Ok(ApplyRequest {
+                worker_init,
+                first_task_index: first,
+                last_task_index: last,
+            })
+        } else {
+            Err(ApiError::Validation(errors))
+        }
+    }
 }
 
 /// 1.3.14's `set_start_and_last_task_index`.
@@ -145,112 +209,123 @@ pub(super) fn table() -> auth_actix::openapi::RouteTable {
 /// Records a job with 1.3.14's checks, in its order (so not a [`ProjectMember`] guard: the
 /// datasets of the query are checked before the workflow of the path). This server has no
 /// runner: the job stays `submitted` (see docs/api.md).
-#[utoipa::path(post, path = "/project/{project_id}/workflow/{workflow_id}/apply", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("workflow_id" = i32, Path), ApplyQuery), request_body(content = Option<ApplyWorkflowCreate>, content_type = "application/json", description = "Optional."),
+#[utoipa::path(post, path = "/project/{project_id}/workflow/{workflow_id}/apply", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("workflow_id" = i32, Path), ApplyQuery), request_body = ApplyWorkflowCreate,
     responses((status = 202, body = JobRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
 pub(super) async fn apply_workflow_route(
     c: ApiCaller,
     path: web::Path<(i32, i32)>,
-    query: web::Query<ApplyQuery>,
-    body: web::Bytes,
+    query: auth_actix::QueryParams<ApplyQuery>,
+    body: auth_actix::JsonObject<ApplyWorkflowCreate>,
 ) -> V1Result {
     let db = &c.db;
     let (pid, wid) = path.into_inner();
+    // The body is validated before the route runs, as FastAPI does.
+    let ApplyRequest {
+        worker_init,
+        first_task_index,
+        last_task_index,
+    } = body.into_inner().validated()?;
     // No `is_verified` requirement: the spec says no endpoint requires it, and 1.3.14 (the
     // version the spec describes) lets unverified users apply workflows.
     let who = caller(&c.user);
-    let lookup = DbLookup(db);
     let (in_id, out_id) = (query.input_dataset_id, query.output_dataset_id);
-    authz::check_dataset(&lookup, pid, in_id, &who).await?;
-    authz::check_dataset(&lookup, pid, out_id, &who).await?;
-    let input = find::<dataset::Entity>(db, in_id, "Dataset").await?;
-    let output = find::<dataset::Entity>(db, out_id, "Dataset").await?;
-    let refuse = |msg: String| Err(V1Error::JobNotApplicable(msg));
-    if output.read_only {
-        return refuse(format!(
-            "Cannot apply workflow because output dataset (output_dataset_id={out_id}) is \
-             read_only."
-        ));
-    }
-    authz::check_workflow(&lookup, pid, wid, &who).await?;
-    let w = find::<workflow::Entity>(db, wid, "Workflow").await?;
-    let steps = wftasks_of(db, wid).await?;
-    if steps.is_empty() {
-        return refuse(format!("Workflow {wid} has empty task list"));
-    }
-    let body: ApplyWorkflowCreate = optional_body(&body)?;
-    let worker_init = optional_text("worker_init", limits::JOB_WORKER_INIT, body.worker_init)?;
-    let n = steps.len() as i32;
-    let (first, last) = match task_range(n, body.first_task_index, body.last_task_index) {
-        Ok(range) => range,
-        Err(e) => {
-            return refuse(format!(
-                "Invalid values for first_task_index or last_task_index (with num_tasks={n}).\n\
-                 Original error: {e}"
-            ));
-        }
-    };
-    let resources = datasets_read(db, vec![input.clone(), output.clone()]).await?;
-    if resources[0].resource_list.is_empty() {
-        return refuse("Input dataset has empty resource_list".into());
-    }
-    if resources[1].resource_list.len() != 1 {
-        return refuse(format!(
-            "Output dataset must have a single resource, but it has {}",
-            resources[1].resource_list.len()
-        ));
-    }
-    let workflow = workflow_read(db, w.clone()).await?;
-    let first_task = &workflow.task_list[first as usize].task;
-    let last_task = &workflow.task_list[last as usize].task;
-    if first_task.input_type != "Any" && Some(&first_task.input_type) != input.kind.as_ref() {
-        return refuse(format!(
-            "Incompatible types `{}` of workflow `{}` and `{}` of dataset `{}`",
-            first_task.input_type,
-            w.name,
-            py_str(&input.kind),
-            input.name
-        ));
-    }
-    if last_task.output_type != "Any" && Some(&last_task.output_type) != output.kind.as_ref() {
-        return refuse(format!(
-            "Incompatible types `{}` of workflow `{}` and `{}` of dataset `{}`",
-            last_task.output_type,
-            w.name,
-            py_str(&output.kind),
-            output.name
-        ));
-    }
-    let dump = job_workflow_dump(&workflow)?;
-    let job = apply_workflow::ActiveModel {
-        project_id: Set(Some(pid)),
-        workflow_id: Set(Some(wid)),
-        input_dataset_id: Set(Some(in_id)),
-        output_dataset_id: Set(Some(out_id)),
-        status: Set("submitted".into()),
-        user_email: Set(Some(c.user.email.to_string())),
-        start_timestamp: Set(Some(Utc::now())),
-        end_timestamp: Set(None),
-        worker_init: Set(worker_init),
-        first_task_index: Set(Some(first)),
-        last_task_index: Set(Some(last)),
-        workflow_dump: Set(Some(dump)),
-        ..Default::default()
-    };
+    authz::check_dataset(&DbLookup(db), pid, in_id, &who).await?;
+    authz::check_dataset(&DbLookup(db), pid, out_id, &who).await?;
+    let user = c.user.clone();
     let job = in_transaction(db, move |txn| {
         Box::pin(async move {
-            // One pending or running job per output dataset: concurrent applies to one
-            // dataset decide one after the other, under its row's lock.
-            // The project first (the job row's foreign keys reach it), then both datasets in
-            // ascending id order: two applies with swapped datasets cannot deadlock.
+            let who = caller(&user);
+            // Every rule is checked on rows read under the locks of what it reads, so that
+            // no concurrent request changes them between the check and the job's insert:
+            // the project (the job row's foreign keys reach it), both datasets in ascending id
+            // order (their read-only flags, their resources, the pending jobs writing the
+            // output), then the workflow (its tasks). Two applies with swapped datasets
+            // cannot deadlock.
             lock::<project::Entity>(txn, pid, "Project").await?;
             for id in std::collections::BTreeSet::from([in_id, out_id]) {
                 lock::<dataset::Entity>(txn, id, "Dataset").await?;
             }
-            if !ongoing_jobs_writing(txn, out_id).await?.is_empty() {
-                return Err(V1Error::JobNotApplicable(format!(
-                    "Output dataset {out_id} is already in use in pending/running job(s)."
-                )));
+            let input = find::<dataset::Entity>(txn, in_id, "Dataset").await?;
+            let output = find::<dataset::Entity>(txn, out_id, "Dataset").await?;
+            let refuse = |msg: String| Err(V1Error::JobNotApplicable(msg));
+            if output.read_only {
+                return refuse(format!(
+                    "Cannot apply workflow because output dataset (output_dataset_id={out_id}) \
+                     is read_only."
+                ));
             }
+            authz::check_workflow(&DbLookup(txn), pid, wid, &who).await?;
+            lock::<workflow::Entity>(txn, wid, "Workflow").await?;
+            let w = find::<workflow::Entity>(txn, wid, "Workflow").await?;
+            let steps = wftasks_of(txn, wid).await?;
+            if steps.is_empty() {
+                return refuse(format!("Workflow {wid} has empty task list"));
+            }
+            let n = steps.len() as i32;
+            let (first, last) = match task_range(n, first_task_index, last_task_index) {
+                Ok(range) => range,
+                Err(e) => {
+                    return refuse(format!(
+                        "Invalid values for first_task_index or last_task_index (with \
+                         num_tasks={n}).\nOriginal error: {e}"
+                    ));
+                }
+            };
+            let resources = datasets_read(txn, vec![input.clone(), output.clone()]).await?;
+            if resources[0].resource_list.is_empty() {
+                return refuse("Input dataset has empty resource_list".into());
+            }
+            if resources[1].resource_list.len() != 1 {
+                return refuse(format!(
+                    "Output dataset must have a single resource, but it has {}",
+                    resources[1].resource_list.len()
+                ));
+            }
+            let workflow = workflow_read(txn, w.clone()).await?;
+            let first_task = &workflow.task_list[first as usize].task;
+            let last_task = &workflow.task_list[last as usize].task;
+            if first_task.input_type != "Any" && Some(&first_task.input_type) != input.kind.as_ref()
+            {
+                return refuse(format!(
+                    "Incompatible types `{}` of workflow `{}` and `{}` of dataset `{}`",
+                    first_task.input_type,
+                    w.name,
+                    py_str(&input.kind),
+                    input.name
+                ));
+            }
+            if last_task.output_type != "Any"
+                && Some(&last_task.output_type) != output.kind.as_ref()
+            {
+                return refuse(format!(
+                    "Incompatible types `{}` of workflow `{}` and `{}` of dataset `{}`",
+                    last_task.output_type,
+                    w.name,
+                    py_str(&output.kind),
+                    output.name
+                ));
+            }
+            // One pending or running job per output dataset.
+            if !ongoing_jobs_writing(txn, out_id).await?.is_empty() {
+                return refuse(format!(
+                    "Output dataset {out_id} is already in use in pending/running job(s)."
+                ));
+            }
+            let job = apply_workflow::ActiveModel {
+                project_id: Set(Some(pid)),
+                workflow_id: Set(Some(wid)),
+                input_dataset_id: Set(Some(in_id)),
+                output_dataset_id: Set(Some(out_id)),
+                status: Set("submitted".into()),
+                user_email: Set(Some(user.email.to_string())),
+                start_timestamp: Set(Some(Utc::now())),
+                end_timestamp: Set(None),
+                worker_init: Set(worker_init),
+                first_task_index: Set(Some(first)),
+                last_task_index: Set(Some(last)),
+                workflow_dump: Set(Some(job_workflow_dump(&workflow)?)),
+                ..Default::default()
+            };
             Ok(job.insert(txn).await?)
         })
     })

@@ -2,17 +2,19 @@
 
 use async_trait::async_trait;
 use fractal_authz::{ChildKind, Denial, Id, ProjectLookup};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+};
 
 use super::entities::{
     apply_workflow, dataset, link_user_project, project, workflow, workflow_task,
 };
 
-/// Answers the rules' questions with one indexed query each.
-pub struct DbLookup<'a>(pub &'a DatabaseConnection);
+/// Answers the rules' questions with one indexed query each, on the pool or in a transaction.
+pub struct DbLookup<'a, C = DatabaseConnection>(pub &'a C);
 
 #[async_trait]
-impl ProjectLookup for DbLookup<'_> {
+impl<C: ConnectionTrait + Sync> ProjectLookup for DbLookup<'_, C> {
     async fn project_exists(&self, project_id: Id) -> Result<bool, Denial> {
         Ok(project::Entity::find_by_id(project_id)
             .one(self.0)

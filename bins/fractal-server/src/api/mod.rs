@@ -24,8 +24,8 @@ use sea_orm::{
     DatabaseConnection, DatabaseTransaction, EntityTrait, Iterable, PrimaryKeyToColumn,
     PrimaryKeyTrait, QuerySelect, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::json;
 
 pub use guard::{ApiCaller, FractalDb, ProjectMember, caller};
 
@@ -146,34 +146,6 @@ where
         Some(_) => Ok(()),
         None => Err(V1Error::RecordNotFound(what)),
     }
-}
-
-/// An optional integer read as pydantic v1 reads one: a number or a string holding one
-/// (fractal-client 1.3.7 sends `{"order": "0"}`).
-fn lax_int<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i32>, D::Error> {
-    use serde::de::Error as _;
-    match Option::<Value>::deserialize(d)? {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n
-            .as_i64()
-            .and_then(|n| i32::try_from(n).ok())
-            .map(Some)
-            .ok_or_else(|| D::Error::custom("value is not a valid integer")),
-        Some(Value::String(s)) => s
-            .trim()
-            .parse::<i32>()
-            .map(Some)
-            .map_err(|_| D::Error::custom("value is not a valid integer")),
-        Some(_) => Err(D::Error::custom("value is not a valid integer")),
-    }
-}
-
-/// An optional JSON body (none or blank is `T::default()`), read by
-/// [`auth_actix::JsonObject::from_slice`].
-fn optional_body<T: serde::de::DeserializeOwned + Default>(bytes: &[u8]) -> Result<T, V1Error> {
-    Ok(auth_actix::JsonObject::<T>::from_slice(bytes)?
-        .map(auth_actix::JsonObject::into_inner)
-        .unwrap_or_default())
 }
 
 #[utoipa::path(get, path = "/api/alive", tag = "api/v1",

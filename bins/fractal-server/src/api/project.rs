@@ -17,7 +17,7 @@ use super::read::project_read;
 use super::{
     ApiCaller, ProjectMember, V1Error, V1Result, created, in_transaction, lock, no_content, ok,
 };
-use crate::schemas::required_text;
+use crate::schemas::{Patch, required_text};
 use crate::user_table::user_oauth;
 use auth_actix::JsonObject;
 
@@ -30,7 +30,10 @@ pub(super) struct ProjectCreate {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct ProjectUpdate {
-    name: Option<String>,
+    /// Not `null` (1.3.14's `valstr`).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    name: Patch<String>,
     read_only: Option<bool>,
 }
 
@@ -142,10 +145,11 @@ pub(super) async fn patch_project(
     body: JsonObject<ProjectUpdate>,
 ) -> V1Result {
     let (db, pid, user_id) = (&m.db, m.row.id, m.user.id);
+    let body = body.into_inner();
     let name = body
         .name
-        .as_deref()
-        .map(|n| required_text("name", limits::PROJECT_NAME, n))
+        .not_none("name", "String")?
+        .map(|n| required_text("name", limits::PROJECT_NAME, &n))
         .transpose()?;
     let read_only = body.read_only;
     let p = in_transaction(db, move |txn| {

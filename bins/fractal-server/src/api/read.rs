@@ -63,7 +63,9 @@ pub(super) struct ProjectRead {
     pub(super) dataset_list: Vec<DatasetRead>,
 }
 
-#[derive(Serialize, Clone, utoipa::ToSchema)]
+/// Also read, inside a dataset's history items (`_DatasetHistoryItem.workflowtask.task`), as
+/// pydantic reads 1.3.14's `TaskRead`: the six fields without a default are required.
+#[derive(Serialize, serde::Deserialize, Clone, utoipa::ToSchema)]
 pub(super) struct TaskRead {
     pub(super) source: String,
     pub(super) id: i32,
@@ -71,13 +73,19 @@ pub(super) struct TaskRead {
     pub(super) command: String,
     pub(super) input_type: String,
     pub(super) output_type: String,
+    #[serde(default = "empty_object")]
     pub(super) meta: Value,
     pub(super) owner: Option<String>,
     pub(super) version: Option<String>,
+    #[serde(default)]
     pub(super) args_schema: Value,
     pub(super) args_schema_version: Option<String>,
     pub(super) docs_info: Option<String>,
     pub(super) docs_link: Option<String>,
+}
+
+fn empty_object() -> Value {
+    Value::Object(serde_json::Map::new())
 }
 
 impl From<task::Model> for TaskRead {
@@ -100,9 +108,12 @@ impl From<task::Model> for TaskRead {
     }
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+/// Also read as 1.3.14's `_DatasetHistoryItem.workflowtask` is.
+#[derive(Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub(super) struct WorkflowTaskRead {
+    #[serde(default)]
     pub(super) meta: Value,
+    #[serde(default)]
     pub(super) args: Value,
     pub(super) id: i32,
     pub(super) order: Option<i32>,
@@ -162,7 +173,7 @@ impl From<apply_workflow::Model> for JobRead {
 
 /// Datasets with their resources, in one query for the resources.
 pub(super) async fn datasets_read(
-    db: &DatabaseConnection,
+    db: &impl sea_orm::ConnectionTrait,
     rows: Vec<dataset::Model>,
 ) -> Result<Vec<DatasetRead>, V1Error> {
     let ids: Vec<i32> = rows.iter().map(|d| d.id).collect();
@@ -239,7 +250,7 @@ pub(super) async fn wftasks_of(
 }
 
 pub(super) async fn wftasks_read(
-    db: &DatabaseConnection,
+    db: &impl sea_orm::ConnectionTrait,
     rows: Vec<workflow_task::Model>,
 ) -> Result<Vec<WorkflowTaskRead>, V1Error> {
     let ids: Vec<i32> = rows.iter().map(|t| t.task_id).collect();
@@ -276,7 +287,7 @@ pub(super) async fn wftasks_read(
 }
 
 pub(super) async fn workflow_read(
-    db: &DatabaseConnection,
+    db: &impl sea_orm::ConnectionTrait,
     w: workflow::Model,
 ) -> Result<WorkflowRead, V1Error> {
     let rows = wftasks_of(db, w.id).await?;

@@ -2,7 +2,7 @@
 //! task-collection routes this server does not have.
 
 use actix_web::web;
-use auth_actix::JsonObject;
+use auth_actix::{ApiError, JsonObject};
 use fractal_authz::{self as authz, Denial};
 use migrations::limits;
 use sea_orm::{
@@ -16,7 +16,7 @@ use super::entities::{task, workflow_task};
 use super::guard::find;
 use super::read::TaskRead;
 use super::{ApiCaller, V1Error, V1Result, caller, created, no_content, ok};
-use crate::schemas::{optional_text, required_text, storable_object};
+use crate::schemas::{Patch, fits, optional_text, required_text, storable_object};
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct TaskCreate {
@@ -27,27 +27,118 @@ pub(super) struct TaskCreate {
     output_type: String,
     #[schema(value_type = Option<Object>)]
     meta: Option<serde_json::Map<String, Value>>,
-    version: Option<String>,
+    /// Not `null` (1.3.14's `valstr`).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    version: Patch<String>,
     args_schema: Option<serde_json::Map<String, Value>>,
-    args_schema_version: Option<String>,
+    /// Not `null` (1.3.14's `valstr`).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    args_schema_version: Patch<String>,
     docs_info: Option<String>,
+    /// An `http(s)` URL (pydantic's `HttpUrl`).
     docs_link: Option<String>,
 }
 
+/// Every field is optional; `null` is refused for all but `version` (which it clears), as
+/// 1.3.14 does (by its validators for the strings it strips, by the route for the others).
 #[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct TaskUpdate {
-    source: Option<Value>,
-    name: Option<String>,
-    command: Option<String>,
-    input_type: Option<String>,
-    output_type: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    source: Patch<Value>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    name: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    command: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    input_type: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    output_type: Patch<String>,
+    /// Merged into the stored `meta` (1.3.14: `current.update(value)`).
+    #[serde(default)]
     #[schema(value_type = Option<Object>)]
-    meta: Option<serde_json::Map<String, Value>>,
-    version: Option<String>,
-    args_schema: Option<serde_json::Map<String, Value>>,
-    args_schema_version: Option<String>,
-    docs_info: Option<String>,
-    docs_link: Option<String>,
+    meta: Patch<serde_json::Map<String, Value>>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    version: Patch<String>,
+    /// Replaces the stored `args_schema`.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    args_schema: Patch<serde_json::Map<String, Value>>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    args_schema_version: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    docs_info: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    docs_link: Patch<String>,
+}
+
+/// pydantic v1's `HttpUrl` as 1.3.14 uses it for `docs_link`: surrounding whitespace
+/// stripped, at most 2083 characters, scheme `http` or `https`, a host, and a top-level domain
+/// unless the host is an IP address; the text is kept as given. The items are pydantic's.
+fn http_url(field: &str, value: &str) -> Result<String, ApiError> {
+    let refuse = |msg: &str, kind: &str| Err(ApiError::invalid(&["body", field], msg, kind));
+    let url = value.trim();
+    if url.chars().count() > 2083 {
+        return refuse(
+            "ensure this value has at most 2083 characters",
+            "value_error.any_str.max_length",
+        );
+    }
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return refuse("invalid or missing URL scheme", "value_error.url.scheme");
+    };
+    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+    if !scheme_ok {
+        return refuse("invalid or missing URL scheme", "value_error.url.scheme");
+    }
+    if !["http", "https"].contains(&scheme.to_ascii_lowercase().as_str()) {
+        return refuse("URL scheme not permitted", "value_error.url.scheme");
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit('@').next().unwrap_or_default();
+    let (host, ip) = match host_port.strip_prefix('[') {
+        // An IPv6 literal: `[…]` then an optional port.
+        Some(inside) => (inside.split(']').next().unwrap_or_default(), true),
+        None => {
+            let host = match host_port.rsplit_once(':') {
+                Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
+                _ => host_port,
+            };
+            (host, host.parse::<std::net::Ipv4Addr>().is_ok())
+        }
+    };
+    if host.is_empty() || host.contains(|c: char| c.is_whitespace() || c == ':') {
+        return refuse("URL host invalid", "value_error.url.host");
+    }
+    let tld = host
+        .trim_end_matches('.')
+        .rsplit_once('.')
+        .is_some_and(|(_, tld)| tld.len() >= 2 && tld.chars().all(char::is_alphabetic));
+    if !ip && !tld {
+        return refuse(
+            "URL host invalid, top level domain required",
+            "value_error.url.host",
+        );
+    }
+    let mut errors = Vec::new();
+    if fits(field, limits::TASK_DOCS_LINK, url, &mut errors) {
+        Ok(url.to_owned())
+    } else {
+        Err(ApiError::Validation(errors))
+    }
 }
 
 /// `None`, or stripped, non-empty and fitting `column` (Fractal's `valstr` on an optional field).
@@ -113,24 +204,24 @@ pub(super) async fn create_task(c: ApiCaller, body: JsonObject<TaskCreate>) -> V
         version: Set(optional_valstr(
             "version",
             limits::TASK_VERSION,
-            body.version,
+            body.version.not_none("version", "String")?,
         )?),
         args_schema: Set(storable_object("args_schema", body.args_schema)?),
         args_schema_version: Set(optional_valstr(
             "args_schema_version",
             limits::TASK_ARGS_SCHEMA_VERSION,
-            body.args_schema_version,
+            body.args_schema_version
+                .not_none("args_schema_version", "String")?,
         )?),
         docs_info: Set(optional_text(
             "docs_info",
             limits::TASK_DOCS_INFO,
             body.docs_info,
         )?),
-        docs_link: Set(optional_text(
-            "docs_link",
-            limits::TASK_DOCS_LINK,
-            body.docs_link,
-        )?),
+        docs_link: Set(body
+            .docs_link
+            .map(|l| http_url("docs_link", &l))
+            .transpose()?),
         ..Default::default()
     };
     match t.insert(&db).await {
@@ -183,42 +274,101 @@ pub(super) async fn patch_task(
 ) -> V1Result {
     let db = &c.db;
     let body = body.into_inner();
-    let mut t: task::ActiveModel = task_for_change(db, &c, path.into_inner()).await?.into();
-    if body.source.is_some() {
+    // The validators' refusals (pydantic's, before the route), every one at once.
+    let text = |field: &str, column, patch: Patch<String>| -> Result<Option<String>, ApiError> {
+        patch
+            .not_none(field, "String")?
+            .map(|v| required_text(field, column, &v))
+            .transpose()
+    };
+    let mut errors = Vec::new();
+    let mut check = |r: Result<Option<String>, ApiError>| match r {
+        Ok(v) => v,
+        Err(ApiError::Validation(items)) => {
+            errors.extend(items);
+            None
+        }
+        Err(_) => None,
+    };
+    let name = check(text("name", limits::TASK_NAME, body.name));
+    let input_type = check(text("input_type", limits::TASK_INPUT_TYPE, body.input_type));
+    let output_type = check(text(
+        "output_type",
+        limits::TASK_OUTPUT_TYPE,
+        body.output_type,
+    ));
+    let command = check(text("command", limits::TASK_COMMAND, body.command));
+    let docs_link = match &body.docs_link {
+        Patch::Value(l) => check(http_url("docs_link", l).map(Some)),
+        _ => None,
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors).into());
+    }
+    // Then the route, in 1.3.14's order: a `source` (given and not empty) is refused, the
+    // caller must own the task, and a `null` is refused for any field but `version`.
+    if matches!(&body.source, Patch::Value(v) if v.as_str() != Some("")) {
         return Err(V1Error::TaskSourceImmutable);
     }
-    if let Some(v) = body.name {
-        t.name = Set(required_text("name", limits::TASK_NAME, &v)?);
+    let current = task_for_change(db, &c, path.into_inner()).await?;
+    for (key, is_null) in [
+        ("source", matches!(body.source, Patch::Null)),
+        ("meta", matches!(body.meta, Patch::Null)),
+        ("args_schema", matches!(body.args_schema, Patch::Null)),
+        (
+            "args_schema_version",
+            matches!(body.args_schema_version, Patch::Null),
+        ),
+        ("docs_info", matches!(body.docs_info, Patch::Null)),
+        ("docs_link", matches!(body.docs_link, Patch::Null)),
+    ] {
+        if is_null {
+            return Err(V1Error::TaskFieldNotNullable(key));
+        }
     }
-    if let Some(v) = body.command {
-        t.command = Set(required_text("command", limits::TASK_COMMAND, &v)?);
+    let mut t: task::ActiveModel = current.clone().into();
+    if let Some(v) = name {
+        t.name = Set(v);
     }
-    if let Some(v) = body.input_type {
-        t.input_type = Set(required_text("input_type", limits::TASK_INPUT_TYPE, &v)?);
+    if let Some(v) = command {
+        t.command = Set(v);
     }
-    if let Some(v) = body.output_type {
-        t.output_type = Set(required_text("output_type", limits::TASK_OUTPUT_TYPE, &v)?);
+    if let Some(v) = input_type {
+        t.input_type = Set(v);
     }
-    if let Some(v) = storable_object("meta", body.meta)? {
-        t.meta = Set(Some(v));
+    if let Some(v) = output_type {
+        t.output_type = Set(v);
     }
-    if let Some(v) = body.version {
-        t.version = Set(Some(required_text("version", limits::TASK_VERSION, &v)?));
+    if let Patch::Value(given) = body.meta {
+        // Merged into the stored meta, as 1.3.14's `current_dict.update(value)`.
+        let mut merged = match current.meta {
+            Some(Value::Object(m)) => m,
+            _ => serde_json::Map::new(),
+        };
+        merged.extend(given);
+        t.meta = Set(storable_object("meta", Some(merged))?);
     }
-    if let Some(v) = storable_object("args_schema", body.args_schema)? {
-        t.args_schema = Set(Some(v));
+    match body.version {
+        Patch::Absent => {}
+        Patch::Null => t.version = Set(None),
+        Patch::Value(v) => {
+            t.version = Set(Some(required_text("version", limits::TASK_VERSION, &v)?));
+        }
     }
-    if let Some(v) = body.args_schema_version {
+    if let Patch::Value(v) = body.args_schema {
+        t.args_schema = Set(storable_object("args_schema", Some(v))?);
+    }
+    if let Patch::Value(v) = body.args_schema_version {
         t.args_schema_version = Set(Some(required_text(
             "args_schema_version",
             limits::TASK_ARGS_SCHEMA_VERSION,
             &v,
         )?));
     }
-    if let Some(v) = optional_text("docs_info", limits::TASK_DOCS_INFO, body.docs_info)? {
-        t.docs_info = Set(Some(v));
+    if let Patch::Value(v) = body.docs_info {
+        t.docs_info = Set(optional_text("docs_info", limits::TASK_DOCS_INFO, Some(v))?);
     }
-    if let Some(v) = optional_text("docs_link", limits::TASK_DOCS_LINK, body.docs_link)? {
+    if let Some(v) = docs_link {
         t.docs_link = Set(Some(v));
     }
     ok(TaskRead::from(t.update(db).await?))

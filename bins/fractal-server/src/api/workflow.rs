@@ -2,8 +2,7 @@
 
 use std::collections::HashMap;
 
-use actix_web::web;
-use auth_actix::JsonObject;
+use auth_actix::{ApiError, JsonObject};
 use chrono::Utc;
 use migrations::limits;
 use sea_orm::{
@@ -21,7 +20,7 @@ use super::read::WorkflowRead;
 use super::read::{wftasks_of, workflow_read};
 use super::workflow_task::merged_args_meta;
 use super::{ProjectMember, V1Error, V1Result, created, in_transaction, lock, no_content, ok};
-use crate::schemas::{required_text, storable_json};
+use crate::schemas::{Patch, required_text, storable_json};
 
 type Workflow = ProjectMember<workflow::Model>;
 
@@ -32,8 +31,42 @@ pub(super) struct WorkflowCreate {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct WorkflowUpdate {
-    name: Option<String>,
-    reordered_workflowtask_ids: Option<Vec<i32>>,
+    /// Not `null` (1.3.14's `valstr`).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    name: Patch<String>,
+    /// Not `null`, no negative id, no id twice (1.3.14's validator).
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<i32>>)]
+    reordered_workflowtask_ids: Patch<Vec<i32>>,
+}
+
+/// 1.3.14's `check_positive_and_unique` (its `None` message is Python's own).
+fn valid_reordering(ids: Patch<Vec<i32>>) -> Result<Option<Vec<i32>>, ApiError> {
+    let refuse = |msg: &str, kind: &str| {
+        Err(ApiError::invalid(
+            &["body", "reordered_workflowtask_ids"],
+            msg,
+            kind,
+        ))
+    };
+    match ids {
+        Patch::Absent => Ok(None),
+        Patch::Null => refuse("'NoneType' object is not iterable", "type_error"),
+        Patch::Value(ids) if ids.iter().any(|i| *i < 0) => refuse(
+            "Negative `id` in `reordered_workflowtask_ids`",
+            "value_error",
+        ),
+        Patch::Value(ids)
+            if ids.len() != ids.iter().collect::<std::collections::BTreeSet<_>>().len() =>
+        {
+            refuse(
+                "`reordered_workflowtask_ids` has repetitions",
+                "value_error",
+            )
+        }
+        Patch::Value(ids) => Ok(Some(ids)),
+    }
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -146,10 +179,10 @@ pub(super) async fn patch_workflow(m: Workflow, body: JsonObject<WorkflowUpdate>
     let body = body.into_inner();
     let name = body
         .name
-        .as_deref()
-        .map(|n| required_text("name", limits::WORKFLOW_NAME, n))
+        .not_none("name", "String")?
+        .map(|n| required_text("name", limits::WORKFLOW_NAME, &n))
         .transpose()?;
-    let order = body.reordered_workflowtask_ids;
+    let order = valid_reordering(body.reordered_workflowtask_ids)?;
     let w = in_transaction(db, move |txn| {
         Box::pin(async move {
             // The name is unique per project, the order a permutation of the tasks now there:
@@ -236,7 +269,7 @@ pub(super) async fn export_workflow(m: Workflow) -> V1Result {
     responses((status = 201, body = WorkflowRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project not found.")))]
 pub(super) async fn import_workflow(
     m: ProjectMember<project::Model>,
-    body: web::Json<WorkflowImport>,
+    body: auth_actix::JsonObject<WorkflowImport>,
 ) -> V1Result {
     let (db, pid) = (&m.db, m.row.id);
     let body = body.into_inner();

@@ -1,7 +1,6 @@
 //! Workflow tasks: `/project/{project_id}/workflow/{workflow_id}/wftask[/{wftask_id}]`.
 
-use actix_web::web;
-use auth_actix::JsonObject;
+use auth_actix::{ApiError, JsonObject};
 use fractal_authz::Denial;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, Set,
@@ -9,15 +8,13 @@ use sea_orm::{
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::schemas::{storable_json, storable_object};
+use crate::schemas::{Patch, storable_object};
 
 use super::entities::{task, workflow, workflow_task};
 use super::guard::find;
 use super::read::WorkflowTaskRead;
 use super::read::{wftasks_of, wftasks_read};
-use super::{
-    ProjectMember, V1Result, created, in_transaction, lax_int, lock, no_content, ok, optional_body,
-};
+use super::{ProjectMember, V1Result, created, in_transaction, lock, no_content, ok};
 
 type WorkflowTask = ProjectMember<workflow_task::Model>;
 
@@ -28,19 +25,59 @@ pub(super) struct TaskIdQuery {
 }
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]
-struct WorkflowTaskCreate {
+pub(super) struct WorkflowTaskCreate {
     #[schema(value_type = Option<Object>)]
     meta: Option<serde_json::Map<String, Value>>,
     args: Option<serde_json::Map<String, Value>>,
-    #[serde(default, deserialize_with = "lax_int")]
-    order: Option<i32>,
+    /// 1.3.14's `valint("order", min_val=0)`: not `null`, not negative.
+    #[serde(default)]
+    #[schema(value_type = Option<i32>)]
+    order: Patch<i32>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct WorkflowTaskUpdate {
+    /// Merged into the stored `meta`; `null` and `parallelization_level` are refused.
+    #[serde(default)]
     #[schema(value_type = Option<Object>)]
-    meta: Option<serde_json::Map<String, Value>>,
-    args: Option<Value>,
+    meta: Patch<serde_json::Map<String, Value>>,
+    /// Over the task's defaults (replacing the stored `args`); `null` resets to the defaults.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    args: Patch<serde_json::Map<String, Value>>,
+}
+
+/// 1.3.14's `valint("order", min_val=0)`.
+fn valid_order(order: Patch<i32>) -> Result<Option<i32>, ApiError> {
+    match order.not_none("order", "Integer")? {
+        Some(o) if o < 0 => Err(ApiError::invalid(
+            &["body", "order"],
+            format!("Integer attribute 'order' cannot be less than 0 (given {o})"),
+            "value_error",
+        )),
+        other => Ok(other),
+    }
+}
+
+/// 1.3.14's `WorkflowTaskUpdate` validator of `meta` (its messages are Python's own: the
+/// validator tests `"parallelization_level" in meta`, which fails on `None`).
+fn valid_meta_update(
+    meta: Patch<serde_json::Map<String, Value>>,
+) -> Result<Option<Value>, ApiError> {
+    match meta {
+        Patch::Absent => Ok(None),
+        Patch::Null => Err(ApiError::invalid(
+            &["body", "meta"],
+            "argument of type 'NoneType' is not iterable",
+            "type_error",
+        )),
+        Patch::Value(m) if m.contains_key("parallelization_level") => Err(ApiError::invalid(
+            &["body", "meta"],
+            "Overriding task parallelization level currently not allowed",
+            "value_error",
+        )),
+        Patch::Value(m) => storable_object("meta", Some(m)),
+    }
 }
 
 /// The defaults of a task's `args_schema` (`properties.*.default` that are not null).
@@ -105,25 +142,25 @@ pub(super) fn table() -> auth_actix::openapi::RouteTable {
         .at(__path_delete_wftask, delete_wftask)
 }
 
-#[utoipa::path(post, path = "/project/{project_id}/workflow/{workflow_id}/wftask", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("workflow_id" = i32, Path), TaskIdQuery), request_body(content = Option<WorkflowTaskCreate>, content_type = "application/json", description = "Optional."),
+#[utoipa::path(post, path = "/project/{project_id}/workflow/{workflow_id}/wftask", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("workflow_id" = i32, Path), TaskIdQuery), request_body = WorkflowTaskCreate,
     responses((status = 201, body = WorkflowTaskRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project, workflow or task not found.")))]
 pub(super) async fn create_wftask(
     m: ProjectMember<workflow::Model>,
-    query: web::Query<TaskIdQuery>,
-    body: web::Bytes,
+    query: auth_actix::QueryParams<TaskIdQuery>,
+    body: JsonObject<WorkflowTaskCreate>,
 ) -> V1Result {
     let (db, wid) = (&m.db, m.row.id);
     let tid = query.task_id;
-    let Some(t) = task::Entity::find_by_id(tid).one(db).await? else {
-        return Err(Denial::TaskNotFound(tid).into());
-    };
-    let body: WorkflowTaskCreate = optional_body(&body)?;
-    let (args, meta) = merged_args_meta(
-        &t,
+    let body = body.into_inner();
+    let order = valid_order(body.order)?;
+    let (args, meta) = (
         storable_object("args", body.args)?,
         storable_object("meta", body.meta)?,
     );
-    let order = body.order;
+    let Some(t) = task::Entity::find_by_id(tid).one(db).await? else {
+        return Err(Denial::TaskNotFound(tid).into());
+    };
+    let (args, meta) = merged_args_meta(&t, args, meta);
     let wt = in_transaction(db, move |txn| {
         Box::pin(async move {
             // Concurrent inserts into one workflow renumber one after the other.
@@ -139,13 +176,10 @@ pub(super) async fn create_wftask(
             }
             .insert(txn)
             .await?;
-            // Python's list.insert: a position past the end appends, a negative one counts back.
+            // Python's list.insert: a position past the end appends (negative ones were
+            // refused above).
             let n = ids.len() as i32;
-            let at = match order {
-                None => n,
-                Some(o) if o < 0 => (n + o).max(0),
-                Some(o) => o.min(n),
-            };
+            let at = order.map_or(n, |o| o.clamp(0, n));
             ids.insert(at as usize, wt.id);
             renumber(txn, &ids).await?;
             Ok(workflow_task::Entity::find_by_id(wt.id)
@@ -179,12 +213,15 @@ pub(super) async fn patch_wftask(
 ) -> V1Result {
     let (db, id, wid) = (&m.db, m.row.id, m.row.workflow_id);
     let body = body.into_inner();
+    let meta = valid_meta_update(body.meta)?;
+    // Given (possibly `null`, or `[]` read as `{}`): the defaults, then the given keys.
+    let args = match body.args {
+        Patch::Absent => None,
+        Patch::Null => Some(serde_json::Map::new()),
+        Patch::Value(a) => Some(a),
+    };
+    let args = storable_object("args", args)?;
     let t = find::<task::Entity>(db, m.row.task_id, "Task").await?;
-    let args = body
-        .args
-        .map(|a| storable_json(&["body", "args"], a))
-        .transpose()?;
-    let meta = storable_object("meta", body.meta)?;
     let wt = in_transaction(db, move |txn| {
         Box::pin(async move {
             // `meta` is merged into the stored one: read under the row's lock, so that two

@@ -97,7 +97,7 @@ const USERLIST_CHUNK: u64 = 1000;
 async fn userlist(
     req: HttpRequest,
     _admin: CurrentUser<Store, Superuser>,
-    query: web::Query<ListQuery>,
+    query: auth_actix::QueryParams<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let state = auth_state_of::<Store>(&req)?;
     let offset = query.offset.unwrap_or(0);
@@ -151,7 +151,7 @@ async fn userlist(
 async fn list_users(
     req: HttpRequest,
     admin: CurrentUser<Store, Superuser>,
-    query: web::Query<ListQuery>,
+    query: auth_actix::QueryParams<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     userlist(req, admin, query).await
 }
@@ -165,11 +165,13 @@ async fn patch_current_user(
     body: auth_actix::JsonObject<UserUpdateStrictBody>,
 ) -> Result<HttpResponse, ApiError> {
     let state = auth_state_of::<Store>(&req)?;
-    let update = strict_update(body.into_inner(), current.user())?;
+    let body = body.into_inner();
     let user = state
         .manager
-        .update(update, current.user(), Safety::Safe)
-        .await
+        .update_with(current.user(), Safety::Safe, |now| {
+            strict_update(body.clone(), now)
+        })
+        .await?
         .map_err(ApiError::ctx(Context::Update))?;
     Ok(HttpResponse::Ok().json(FractalSchema::read(&state, &user).await?))
 }

@@ -115,7 +115,7 @@ fn requested(query: &PermissionsQuery) -> Result<Option<Permissions>, ApiError> 
     responses((status = 200, body = ApiMe)))]
 async fn api_me(
     req: HttpRequest,
-    query: web::Query<PermissionsQuery>,
+    query: auth_actix::QueryParams<PermissionsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let asked = requested(&query)?.unwrap_or_default();
     let (auth, grant) = current_user::<Store>(&req, &Permissions::new()).await?;
@@ -135,7 +135,7 @@ async fn api_me(
 async fn events(
     req: HttpRequest,
     body: web::Payload,
-    query: web::Query<PermissionsQuery>,
+    query: auth_actix::QueryParams<PermissionsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let asked = requested(&query)?;
     let (auth, grant) = websocket_auth::<Store>(&req, asked.as_ref()).await?;

@@ -183,7 +183,7 @@ async fn world(app: &TestApp) -> World {
             Some(json!({"order": 0})),
         )
         .await;
-        let j = make(app, tok, Method::POST, &format!("/api/v1/project/{pid}/workflow/{w}/apply?input_dataset_id={d}&output_dataset_id={out}"), None).await;
+        let j = make(app, tok, Method::POST, &format!("/api/v1/project/{pid}/workflow/{w}/apply?input_dataset_id={d}&output_dataset_id={out}"), Some(json!({}))).await;
         let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
         ids.insert(leak(format!("D{tag}")), d);
         ids.insert(leak(format!("W{tag}")), w);
@@ -254,11 +254,11 @@ async fn fresh(app: &TestApp, w: &World, fresh: Fresh, n: usize) -> Option<i64> 
         }
         Fresh::Dataset => make(app, m, Method::POST, &format!("/api/v1/project/{p}/dataset"), Some(json!({"name": "x"}))).await,
         Fresh::Workflow => make(app, m, Method::POST, &format!("/api/v1/project/{p}/workflow"), Some(json!({"name": format!("x{n}")}))).await,
-        Fresh::WfTask => make(app, m, Method::POST, &format!("/api/v1/project/{p}/workflow/{}/wftask?task_id={}", id("WP"), id("T1")), None).await,
+        Fresh::WfTask => make(app, m, Method::POST, &format!("/api/v1/project/{p}/workflow/{}/wftask?task_id={}", id("WP"), id("T1")), Some(json!({}))).await,
         Fresh::Job => {
             let d = id("DP");
             let out = ready_dataset(app, m, p, &format!("out{n}")).await;
-            make(app, m, Method::POST, &format!("/api/v1/project/{p}/workflow/{}/apply?input_dataset_id={d}&output_dataset_id={out}", id("WP")), None).await
+            make(app, m, Method::POST, &format!("/api/v1/project/{p}/workflow/{}/apply?input_dataset_id={d}&output_dataset_id={out}", id("WP")), Some(json!({}))).await
         }
         // 1.3.14 refuses a second pending job writing to the same dataset.
         Fresh::OutputDataset => ready_dataset(app, m, p, &format!("out{n}")).await,
@@ -491,14 +491,14 @@ fn table(w: &World) -> Vec<Row> {
         r(
             M::POST,
             format!("{proj}/workflow/{wp}/apply?input_dataset_id={dp}&output_dataset_id={{fresh}}"),
-            None,
+            Some(json!({})),
             F::OutputDataset,
             [401, 401, 202, 202, 403, 403, 403, 403],
         ),
         r(
             M::POST,
             format!("{proj}/workflow/{wp}/apply?input_dataset_id={dq}&output_dataset_id={{fresh}}"),
-            None,
+            Some(json!({})),
             F::OutputDataset,
             [401, 401, 422, 422, 403, 403, 403, 403],
         ),

@@ -7,6 +7,7 @@ mod auth_flows;
 mod cli;
 mod cross_site;
 mod docs;
+mod fastapi_parity;
 mod first_start;
 mod health;
 mod helpers;

@@ -216,6 +216,7 @@ async fn mounted_equals_documented(env: &[(&str, &str)]) -> BTreeSet<(String, St
     assert!(patterns.len() > 50, "{patterns:?}");
 
     let mut mounted = BTreeSet::new();
+    let mut refused = Vec::new();
     for pattern in patterns
         .iter()
         .filter(|p| p.as_str() != docs::SWAGGER_ASSETS)
@@ -253,13 +254,44 @@ async fn mounted_equals_documented(env: &[(&str, &str)]) -> BTreeSet<(String, St
                 .iter()
                 .map(|(name, _)| name.to_owned())
                 .collect();
-            if res.status() != StatusCode::IM_A_TEAPOT && filled == own {
+            if filled != own || res.status() == StatusCode::IM_A_TEAPOT {
+                continue;
+            }
+            if res.status() == StatusCode::METHOD_NOT_ALLOWED {
+                let allow = res
+                    .headers()
+                    .get("allow")
+                    .map(|v| v.to_str().unwrap().to_owned());
+                refused.push((method.to_string(), pattern.clone(), allow));
+            } else {
                 mounted.insert((method.to_string(), pattern.clone()));
             }
         }
     }
     let doc = serde_json::to_value(docs::document(&Site::of(&stack, false), &stack)).unwrap();
     let documented = documented(&doc);
+    // A documented path asked with a method it does not serve: 405 naming its methods.
+    for (method, pattern, allow) in &refused {
+        let own: Vec<&str> = documented
+            .iter()
+            .filter(|(_, p)| p == pattern)
+            .map(|(m, _)| m.as_str())
+            .collect();
+        assert!(
+            !own.is_empty(),
+            "405 on an undocumented path: {method} {pattern}"
+        );
+        assert!(
+            !own.contains(&method.as_str()),
+            "{method} {pattern} refused"
+        );
+        assert_eq!(
+            allow.as_deref(),
+            Some(own.join(", ").as_str()),
+            "{method} {pattern}"
+        );
+    }
+    assert!(refused.len() > 100, "{}", refused.len());
     let undocumented: Vec<_> = mounted.difference(&documented).collect();
     let unmounted: Vec<_> = documented.difference(&mounted).collect();
     assert!(

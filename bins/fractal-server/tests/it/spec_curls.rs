@@ -1,6 +1,6 @@
 //! Every curl of the spec (`shared/spec/seeds/002_…`), with its exact response.
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::spawn_app;
@@ -233,6 +233,51 @@ async fn every_route_answers_with_and_without_a_trailing_slash() {
         (res.status(), res.text().await.unwrap()),
         (StatusCode::NOT_FOUND, r#"{"detail":"Not Found"}"#.into())
     );
+}
+
+/// A known path asked with another method is FastAPI's 405 with `Allow`, not a 404 (found by
+/// sending the same requests to fractal-server 1.3.14), with or without the trailing slash,
+/// with or without a credential.
+#[tokio::test]
+async fn a_known_path_with_another_method_is_405() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    for (method, path, allow) in [
+        (Method::PUT, "/auth/whoami", "GET"),
+        (Method::HEAD, "/auth/whoami/", "GET"),
+        (Method::GET, "/auth/token/login", "POST"),
+        (Method::DELETE, "/auth/register/", "POST"),
+        (Method::PUT, "/auth/users/1", "DELETE, GET, PATCH"),
+        (Method::POST, "/api/v1/project/1", "DELETE, GET, PATCH"),
+        (Method::OPTIONS, "/api/v1/project/", "GET, POST"),
+        (Method::from_bytes(b"BREW").unwrap(), "/api/alive/", "GET"),
+    ] {
+        for bearer in [None, Some(token.as_str())] {
+            let mut req = app.client.request(method.clone(), app.url(path));
+            if let Some(t) = bearer {
+                req = req.bearer_auth(t);
+            }
+            let res = req.send().await.unwrap();
+            let got_allow = res
+                .headers()
+                .get("allow")
+                .map(|v| v.to_str().unwrap().to_owned());
+            let status = res.status();
+            let body = res.text().await.unwrap();
+            assert_eq!(
+                status,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path}: {body}"
+            );
+            assert_eq!(got_allow.as_deref(), Some(allow), "{method} {path}");
+            if method != Method::HEAD {
+                assert_eq!(
+                    body, r#"{"detail":"Method Not Allowed"}"#,
+                    "{method} {path}"
+                );
+            }
+        }
+    }
 }
 
 #[tokio::test]

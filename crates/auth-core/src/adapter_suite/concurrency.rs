@@ -1,6 +1,7 @@
 //! Concurrent requests through the user manager: no acknowledged change is undone by another
 //! request, and every single-use value is used once.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -133,9 +134,18 @@ where
         tasks.push(tokio::spawn(async move {
             barrier.wait().await;
             for i in 0..10 {
-                m.update(profile_update::<S>(t * 10 + i), &stale, Safety::Safe)
+                // Built from the stale read: a store that sees the profile changed since asks
+                // for a fresh read, which may meet the other tasks' writes every time.
+                let done = m
+                    .update_with(&stale, Safety::Safe, |_| {
+                        Ok::<_, Infallible>(profile_update::<S>(t * 10 + i))
+                    })
                     .await
                     .unwrap();
+                assert!(
+                    matches!(done, Ok(_) | Err(AuthError::UserChanged)),
+                    "{done:?}"
+                );
             }
         }));
     }
@@ -204,6 +214,76 @@ pub async fn logout_all_survives_concurrent_self_updates<S: Samples>(
         m.get(&user.id).await.unwrap().session_generation,
         user.session_generation + 9
     );
+}
+
+pub async fn stale_reads_are_refused_then_rebuilt<S: Samples>(
+    s: Arc<dyn SuiteStore<S::Id, S::Profile>>,
+) {
+    let (m, user) = manager_and_user::<S>(s, "stale@example.org").await;
+    let profile = |p: S::Profile| UserUpdate {
+        profile: Some(p),
+        ..Default::default()
+    };
+    // Another request changes the profile after `user` was read.
+    m.update(profile(S::profile(1)), &user, Safety::Safe)
+        .await
+        .unwrap();
+    // A request built from the old read names the profile it saw: refused, never dropped in
+    // favour of the other request's value while answering success.
+    assert!(matches!(
+        m.update(profile(user.profile.clone()), &user, Safety::Safe)
+            .await,
+        Err(AuthError::UserChanged)
+    ));
+    assert_eq!(m.get(&user.id).await.unwrap().profile, S::profile(1));
+    // Rebuilt from a fresh read, it is written.
+    let mut builds = 0;
+    let done = m
+        .update_with(&user, Safety::Safe, |_| {
+            builds += 1;
+            Ok::<_, Infallible>(profile(user.profile.clone()))
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((done.profile, builds), (user.profile.clone(), 2));
+    // The same for the e-mail: the address read, named again after another request moved it.
+    let moved = Email::parse("stale-moved@example.org").unwrap();
+    let email = |e: &Email| UserUpdate {
+        email: Some(e.clone()),
+        ..Default::default()
+    };
+    m.update(email(&moved), &user, Safety::Unsafe)
+        .await
+        .unwrap();
+    assert!(matches!(
+        m.update(email(&user.email), &user, Safety::Unsafe).await,
+        Err(AuthError::UserChanged)
+    ));
+    assert_eq!(m.get(&user.id).await.unwrap().email, moved);
+    let back = m
+        .update_with(&user, Safety::Unsafe, |_| {
+            Ok::<_, Infallible>(email(&user.email))
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(back.email, user.email);
+    // A build error is returned as it is, and a deleted user is `UserNotExists`.
+    assert_eq!(
+        m.update_with(&user, Safety::Safe, |_| Err::<UserUpdate<_>, _>("bad body"))
+            .await
+            .unwrap_err(),
+        "bad body"
+    );
+    m.delete(&user).await.unwrap();
+    assert!(matches!(
+        m.update_with(&user, Safety::Safe, |_| {
+            Ok::<_, Infallible>(profile(S::profile(2)))
+        })
+        .await,
+        Ok(Err(AuthError::UserNotExists))
+    ));
 }
 
 pub async fn email_and_password_changes_both_survive<S: Samples>(

@@ -108,6 +108,7 @@ macro_rules! adapter_suite {
                 concurrency::deactivation_survives_concurrent_self_updates,
                 concurrency::logout_all_survives_concurrent_self_updates,
                 concurrency::email_and_password_changes_both_survive,
+                concurrency::stale_reads_are_refused_then_rebuilt,
                 concurrency::reset_token_is_used_once,
                 concurrency::verify_token_is_used_once,
                 concurrency::unicode_domain_user_verifies,
