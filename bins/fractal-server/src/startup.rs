@@ -11,7 +11,7 @@ use actix_web::http::Uri;
 use actix_web::{HttpServer, web};
 use auth_actix::{
     AuthStack, AuthStackConfig, AuthState, GroupsConfig, OAuthConfig, PluginChoice,
-    RateLimitConfig, WebConfig, configure_input_errors, not_found,
+    RateLimitConfig, WebConfig, configure_input_errors,
 };
 use auth_core::{
     AuthError, CookieTransportConfig, LimiterStore, LogMailer, MailTemplates, Mailer, NoAuth,
@@ -357,6 +357,17 @@ pub fn configure_app(
     }
 }
 
+/// The app's default service: 405 with `Allow` for a mounted path asked with another method
+/// (FastAPI's answer), 404 for the rest; from the same tables [`configure_app`] mounts.
+pub fn fallback(stack: &AuthStack<SeaOrmStore>, metrics: bool) -> auth_actix::Fallback {
+    let site = routes::Site::of(stack, metrics);
+    let mut operations = routes::table(&site, stack).operations("");
+    if metrics {
+        operations.extend(crate::metrics::table().operations(""));
+    }
+    auth_actix::Fallback::new(operations)
+}
+
 /// Every route answers with and without a trailing slash, without a redirect: the path is
 /// rewritten before routing. `/docs/` keeps its slash (Swagger UI's assets are relative to it).
 fn trim_trailing_slash(req: &mut ServiceRequest) {
@@ -479,6 +490,7 @@ impl Application {
         let readiness = stack.readiness;
         let (csrf, trusted) = (settings.csrf_protection, settings.trusted_origins.clone());
         let metrics_on = metrics.is_some();
+        let fallback = fallback(&auth, metrics_on);
         if !csrf {
             tracing::warn!(
                 "FRACTAL_CSRF_PROTECTION=false: cross-site requests carrying the auth cookie are not refused"
@@ -511,7 +523,13 @@ impl Application {
                         crate::metrics::configure(m)(cfg);
                     }
                 })
-                .default_service(web::to(not_found))
+                .default_service(web::to({
+                    let fallback = fallback.clone();
+                    move |req: actix_web::HttpRequest| {
+                        let fallback = fallback.clone();
+                        async move { fallback.respond(&req) }
+                    }
+                }))
                 .wrap_fn(move |req, srv| crate::telemetry::observe(metrics.clone(), req, srv))
         })
         .listen(listener)

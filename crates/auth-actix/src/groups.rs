@@ -435,8 +435,9 @@ where
     let shared = shared::<D::Id>(&req)?;
     let groups = groups_of(&shared)?;
     let mut out = Vec::new();
+    let user_ids = q.into_inner()?.user_ids;
     for g in groups.store.list_groups().await? {
-        out.push(read(groups, g, q.user_ids).await?);
+        out.push(read(groups, g, user_ids).await?);
     }
     Ok(HttpResponse::Ok().json(out))
 }
@@ -452,6 +453,7 @@ where
 {
     let shared = shared::<D::Id>(&req)?;
     let groups = groups_of(&shared)?;
+    let body = body.into_inner()?;
     let name = group_name(&body.name, groups.max_name_chars)?;
     // `GroupAlreadyExists` is 422 "A group with the same name already exists".
     let g = groups.store.create_group(&name).await?;

@@ -14,30 +14,35 @@ use crate::error::{ApiError, ValidationItem, WebError};
 /// FastAPI's message for a body that is not a JSON object.
 const NOT_A_DICT: &str = "value is not a valid dict";
 
-/// A JSON body that must be a JSON *object*, deserialized into `T`.
+/// A JSON body read into `T` as FastAPI reads a model ([`crate::pydantic`]: pydantic v1's
+/// conversions and error items; a string or a number is `type_error.dict`, never a struct's
+/// fields in order as serde would take an array). Use it instead of `web::Json` for every body
+/// that is a struct; limits and syntax errors are `web::Json`'s ([`configure_input_errors`]).
 ///
-/// serde's derived `Deserialize` also accepts a struct written as an array of its fields in
-/// order (`["/x"]` for `{"cache_dir": "/x"}`); FastAPI refuses anything but an object with
-/// 422 `value is not a valid dict`. Use this extractor instead of `web::Json` for every body
-/// that is a struct; limits and error handling are `web::Json`'s ([`configure_input_errors`]).
-pub struct JsonObject<T>(pub T);
+/// Malformed JSON is refused by the extractor, as FastAPI decodes a body before anything else;
+/// `T`'s validation errors are kept and answered where the handler asks for the body
+/// ([`Self::into_inner`]), after the route's other extractors: FastAPI reports them after the
+/// route's dependencies (a 401, 403 or 404 comes first).
+pub struct JsonObject<T>(Result<T, ApiError>);
 
 impl<T> JsonObject<T> {
     /// The body.
-    pub fn into_inner(self) -> T {
+    ///
+    /// # Errors
+    /// The 422 of its validation.
+    pub fn into_inner(self) -> Result<T, ApiError> {
         self.0
     }
 }
 
 impl<T: DeserializeOwned> JsonObject<T> {
-    /// A body the handler read itself (e.g. an optional one, which an extractor wrapped in
-    /// `Option` would silently drop when it cannot read it): `None` when empty or blank;
-    /// otherwise it is read as FastAPI reads a model ([`crate::pydantic`]).
+    /// A body the handler read itself (e.g. an optional one): `None` when empty or blank;
+    /// otherwise read as [`Self::from_json`].
     ///
     /// # Errors
     /// 422 `value_error.jsondecode` (the parser's message) for malformed JSON, and pydantic's
     /// items for the rest (`type_error.dict` for a string or number, one item per bad field).
-    pub fn from_slice(bytes: &[u8]) -> Result<Option<Self>, ApiError> {
+    pub fn from_slice(bytes: &[u8]) -> Result<Option<T>, ApiError> {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(None);
         }
@@ -56,7 +61,7 @@ impl<T: DeserializeOwned> JsonObject<T> {
     ///
     /// # Errors
     /// 422 with every item pydantic would give.
-    pub fn from_json(value: serde_json::Value) -> Result<Self, ApiError> {
+    pub fn from_json(value: serde_json::Value) -> Result<T, ApiError> {
         if value.is_null() {
             return Err(ApiError::invalid(
                 &["body"],
@@ -64,16 +69,7 @@ impl<T: DeserializeOwned> JsonObject<T> {
                 "value_error.missing",
             ));
         }
-        crate::pydantic::from_value(value, "body")
-            .map(JsonObject)
-            .map_err(ApiError::Validation)
-    }
-}
-
-impl<T> std::ops::Deref for JsonObject<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.0
+        crate::pydantic::from_value(value, "body").map_err(ApiError::Validation)
     }
 }
 
@@ -83,27 +79,25 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonObject<T> {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let body = web::Json::<serde_json::Value>::from_request(req, payload);
-        Box::pin(async move { Ok(Self::from_json(body.await?.into_inner())?) })
+        Box::pin(async move { Ok(JsonObject(Self::from_json(body.await?.into_inner()))) })
     }
 }
 
 /// The query string read into `T` as FastAPI reads query parameters: a repeated name keeps
 /// its last value (Starlette's `QueryParams`), values convert as pydantic v1 converts them
 /// (`?flag=yes`, `?n=+3`), and every bad or missing parameter is an item at
-/// `["query", name]`. Use it instead of `web::Query`.
-pub struct QueryParams<T>(pub T);
+/// `["query", name]`, answered where the handler asks for the parameters
+/// ([`Self::into_inner`]), after the route's dependencies as in FastAPI. Use it instead of
+/// `web::Query`.
+pub struct QueryParams<T>(Result<T, ApiError>);
 
 impl<T> QueryParams<T> {
     /// The parameters.
-    pub fn into_inner(self) -> T {
+    ///
+    /// # Errors
+    /// The 422 of their validation.
+    pub fn into_inner(self) -> Result<T, ApiError> {
         self.0
-    }
-}
-
-impl<T> std::ops::Deref for QueryParams<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.0
     }
 }
 
@@ -112,14 +106,12 @@ impl<T: DeserializeOwned> FromRequest for QueryParams<T> {
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let read = || -> Result<Self, ApiError> {
+        let read = || -> Result<T, ApiError> {
             let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
                 .map_err(|e| ApiError::invalid(&["query"], e.to_string(), "value_error"))?;
-            crate::pydantic::from_pairs(pairs, "query")
-                .map(QueryParams)
-                .map_err(ApiError::Validation)
+            crate::pydantic::from_pairs(pairs, "query").map_err(ApiError::Validation)
         };
-        std::future::ready(read())
+        std::future::ready(Ok(QueryParams(read())))
     }
 }
 
@@ -130,12 +122,17 @@ const FORM_LIMIT: usize = 16 * 1024;
 /// `request.form()`: `application/x-www-form-urlencoded` or `multipart/form-data` (what
 /// `curl -F` sends; parsed by `multer`), a repeated name keeps its last value, an empty value
 /// is an absent field, and any other content type is an empty form. Values convert as
-/// pydantic v1 converts them; items are at `["body", name]`.
-pub struct FormFields<T>(pub T);
+/// pydantic v1 converts them; items are at `["body", name]`, answered where the handler asks
+/// for the fields ([`Self::into_inner`]). A body too large or not parsable is refused by the
+/// extractor.
+pub struct FormFields<T>(Result<T, ApiError>);
 
 impl<T> FormFields<T> {
     /// The fields.
-    pub fn into_inner(self) -> T {
+    ///
+    /// # Errors
+    /// The 422 of their validation.
+    pub fn into_inner(self) -> Result<T, ApiError> {
         self.0
     }
 }
@@ -172,9 +169,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for FormFields<T> {
                 _ => Vec::new(),
             };
             let pairs = pairs.into_iter().filter(|(_, v)| !v.is_empty());
-            crate::pydantic::from_pairs(pairs, "body")
-                .map(FormFields)
-                .map_err(ApiError::Validation)
+            Ok(FormFields(
+                crate::pydantic::from_pairs(pairs, "body").map_err(ApiError::Validation),
+            ))
         })
     }
 }
@@ -223,8 +220,71 @@ pub async fn method_not_allowed() -> HttpResponse {
     actix_web::ResponseError::error_response(&ApiError::from(WebError::MethodNotAllowed))
 }
 
+/// An app's default service in FastAPI's manner: a request whose path is an operation's, asked
+/// with a method none of that path's operations serves, is 405 `{"detail": "Method Not
+/// Allowed"}` with `Allow` naming the path's methods (RFC 9110 §15.5.6; Starlette names the
+/// first matching route's only); anything else is 404 `{"detail": "Not Found"}`. Actix calls
+/// the default service only when no route matched, so it never shadows a route mounted later.
+///
+/// ```ignore
+/// let fallback = Fallback::new(table.operations(""));
+/// App::new().default_service(web::to(move |req: HttpRequest| {
+///     let f = fallback.clone();
+///     async move { f.respond(&req) }
+/// }))
+/// ```
+#[derive(Clone)]
+pub struct Fallback {
+    /// Each path template once, in mounting order, with its `Allow` value.
+    paths: std::sync::Arc<Vec<(actix_web::dev::ResourceDef, String)>>,
+}
+
+impl Fallback {
+    /// From `(method, path)` pairs such as [`crate::openapi::RouteTable::operations`] lists.
+    pub fn new(
+        operations: impl IntoIterator<Item = (utoipa::openapi::path::HttpMethod, String)>,
+    ) -> Self {
+        let mut by_path: Vec<(String, Vec<String>)> = Vec::new();
+        for (method, path) in operations {
+            let name = crate::openapi::actix_method(&method).as_str().to_owned();
+            match by_path.iter_mut().find(|(p, _)| *p == path) {
+                Some((_, methods)) => methods.push(name),
+                None => by_path.push((path, vec![name])),
+            }
+        }
+        let paths = by_path
+            .into_iter()
+            .map(|(path, mut methods)| {
+                methods.sort_unstable();
+                methods.dedup();
+                (actix_web::dev::ResourceDef::new(path), methods.join(", "))
+            })
+            .collect();
+        Self {
+            paths: std::sync::Arc::new(paths),
+        }
+    }
+
+    /// The `Allow` value for `path` when it is an operation's path (the first matching
+    /// template, as Starlette takes the first matching route).
+    pub fn allowed(&self, path: &str) -> Option<&str> {
+        self.paths
+            .iter()
+            .find(|(def, _)| def.is_match(path))
+            .map(|(_, allow)| allow.as_str())
+    }
+
+    /// 405 with `Allow` for a known path, else 404.
+    pub fn respond(&self, req: &HttpRequest) -> HttpResponse {
+        match self.allowed(req.path()) {
+            Some(allow) => method_not_allowed_for(allow),
+            None => actix_web::ResponseError::error_response(&ApiError::from(WebError::NotFound)),
+        }
+    }
+}
+
 /// 405 `{"detail": "Method Not Allowed"}` with `Allow: allow` (e.g. `"GET, PATCH"`), as
-/// Starlette answers; [`crate::openapi::RouteTable::mount`] answers so for every path.
+/// Starlette answers ([`Fallback`]).
 pub fn method_not_allowed_for(allow: &str) -> HttpResponse {
     let mut response =
         actix_web::ResponseError::error_response(&ApiError::from(WebError::MethodNotAllowed));
@@ -408,7 +468,6 @@ mod tests {
             read(r#"{"cache_dir": "/x"}"#)
                 .unwrap()
                 .unwrap()
-                .0
                 .cache_dir
                 .as_deref(),
             Some("/x")
@@ -416,7 +475,7 @@ mod tests {
         // Plain serde takes an array as the struct's fields in order; pydantic's `dict()`
         // takes only pairs, and `[]` as `{}`.
         assert!(serde_json::from_str::<Body>(r#"["/x"]"#).is_ok());
-        assert_eq!(read("[]").unwrap().unwrap().0, Body { cache_dir: None });
+        assert_eq!(read("[]").unwrap().unwrap(), Body { cache_dir: None });
         for bad in [r#"["/x"]"#, "1", "\"x\"", "true"] {
             let Err(ApiError::Validation(items)) = read(bad) else {
                 panic!("{bad} accepted");
@@ -438,7 +497,6 @@ mod tests {
             read(r#"{"cache_dir": 1}"#)
                 .unwrap()
                 .unwrap()
-                .0
                 .cache_dir
                 .as_deref(),
             Some("1")

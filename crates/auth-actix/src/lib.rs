@@ -42,7 +42,7 @@ pub use extract::{
 };
 pub use groups::GroupsConfig;
 pub use input::{
-    FormFields, JsonObject, QueryParams, configure_input_errors, method_not_allowed,
+    Fallback, FormFields, JsonObject, QueryParams, configure_input_errors, method_not_allowed,
     method_not_allowed_for, not_found,
 };
 #[cfg(feature = "oauth")]

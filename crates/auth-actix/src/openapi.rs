@@ -472,7 +472,7 @@ impl Default for RouteTable {
     }
 }
 
-fn actix_method(method: &HttpMethod) -> actix_web::http::Method {
+pub(crate) fn actix_method(method: &HttpMethod) -> actix_web::http::Method {
     use actix_web::http::Method;
     match method {
         HttpMethod::Get => Method::GET,
@@ -577,38 +577,19 @@ impl RouteTable {
         out
     }
 
-    /// Mounts every operation, in order (nested tables as scopes), then, for each path, a
-    /// resource answering any other method 405 `{"detail": "Method Not Allowed"}` with an
-    /// `Allow` header listing the path's methods, as FastAPI (Starlette) answers a path it
-    /// knows asked with a method it does not serve. Starlette's `Allow` names only the first
-    /// matching route's methods; this one names every method of the path (RFC 9110 §10.2.1).
+    /// Mounts every operation, in order (nested tables as scopes). A known path asked with
+    /// another method falls through to the app's default service: [`crate::Fallback`] made
+    /// from [`Self::operations`] answers it 405 with `Allow`, as FastAPI does.
     pub fn mount(self, cfg: &mut web::ServiceConfig) {
-        let mut methods_of: Vec<(String, Vec<actix_web::http::Method>)> = Vec::new();
         for entry in self.entries {
             match entry {
                 Entry::Endpoint(e) => {
-                    let method = actix_method(&e.method);
-                    match methods_of.iter_mut().find(|(path, _)| *path == e.path) {
-                        Some((_, methods)) => methods.push(method),
-                        None => methods_of.push((e.path.clone(), vec![method])),
-                    }
                     cfg.route(&e.path, e.route);
                 }
                 Entry::Scope(prefix, table) => {
                     cfg.service(web::scope(&prefix).configure(|c| table.mount(c)));
                 }
             }
-        }
-        // After every route: a path's own routes, and any other route matching the same
-        // request (`/workflow/import` beside `/workflow/{id}`), are tried first.
-        for (path, methods) in methods_of {
-            let mut names: Vec<&str> = methods.iter().map(|m| m.as_str()).collect();
-            names.sort_unstable();
-            names.dedup();
-            let allow = names.join(", ");
-            cfg.service(web::resource(&path).default_service(web::to(move || {
-                std::future::ready(crate::input::method_not_allowed_for(&allow))
-            })));
         }
     }
 

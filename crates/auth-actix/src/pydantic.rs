@@ -9,8 +9,8 @@
 //! string, …), so the body types stay plain serde structs. serde has no such deserializer and
 //! no crate emulates pydantic's rules; they are the wire behaviour this crate reproduces.
 
-use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::cell::Cell;
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::de::{self, DeserializeOwned, DeserializeSeed, Error as _, IntoDeserializer, Visitor};
@@ -25,60 +25,53 @@ const MAX_ERRORS: usize = 32;
 /// How many times one value is read at most (each pass past an error fills one place).
 const MAX_PASSES: usize = 64;
 
+/// How many values all the passes over one body may read together: past it, the errors found
+/// so far are answered (a 64 KiB body of 30,000 values is read at most 6 times).
+const MAX_READS: usize = 200_000;
+
 /// Deserializes `T` from `value` with pydantic v1's conversions. `root` is the first part of
 /// every item's `loc` (`"body"`, `"query"`).
 ///
 /// # Errors
-/// Every field error pydantic would report (up to 32), each located at `[root, field, …]`:
-/// `value_error.missing` for each missing field, `type_error.*` for values of the wrong type,
-/// `value_error.extra` for unknown fields of a `deny_unknown_fields` type.
+/// The field errors pydantic would report, each located at `[root, field, …]` and in the
+/// order of the fields' declarations: `value_error.missing` for each missing field,
+/// `type_error.*` for values of the wrong type, `value_error.extra` for unknown fields of a
+/// `deny_unknown_fields` type. At most 32, and fewer when reading them all would cost more
+/// than reading the body a few times over (each error after the first costs one more reading).
 pub fn from_value<T: DeserializeOwned>(value: Value, root: &str) -> Result<T, Vec<ValidationItem>> {
     // After an error, that place is filled with a stand-in and the value read again, so that
     // the next error is found too (pydantic validates every field).
-    let mut stand_ins: BTreeSet<Vec<Loc>> = BTreeSet::new();
-    let orders = RefCell::new(BTreeMap::new());
+    let mut stand_ins = Trie::default();
     let mut errors: Vec<LaxError> = Vec::new();
-    loop {
+    let reads = Cell::new(0usize);
+    for _ in 0..MAX_PASSES {
         let top = Lax {
             value: Some(value.clone()),
-            path: Vec::new(),
-            stand_ins: &stand_ins,
-            orders: &orders,
+            trie: Some(&stand_ins),
+            reads: &reads,
         };
         let e = match T::deserialize(top) {
             Ok(t) if errors.is_empty() => return Ok(t),
             Ok(_) => break,
             Err(e) => e,
         };
-        let path = e.path.clone().unwrap_or_default();
-        if stand_ins.contains(&path) || stand_ins.len() >= MAX_PASSES {
+        let path = e.path();
+        if stand_ins.get(&path).is_some_and(|t| t.here.is_some()) {
             break;
         }
-        if e.kind != Kind::UnderStandIn {
+        let kind = e.kind;
+        if kind != Kind::UnderStandIn {
             errors.push(e);
             if errors.len() >= MAX_ERRORS {
                 break;
             }
         }
-        stand_ins.insert(path);
+        stand_ins.insert(&path, kind);
+        if reads.get() >= MAX_READS {
+            break;
+        }
     }
-    // In the order of the fields' declarations, as pydantic validates them.
-    let orders = orders.into_inner();
-    let rank = |e: &LaxError| -> Vec<(usize, Loc)> {
-        let path = e.path.clone().unwrap_or_default();
-        (0..path.len())
-            .map(|i| {
-                let declared = match &path[i] {
-                    Loc::Key(k) => orders
-                        .get(&path[..i])
-                        .and_then(|fields: &&[&str]| fields.iter().position(|f| f == k)),
-                    Loc::Index(n) => Some(*n),
-                };
-                (declared.unwrap_or(usize::MAX), path[i].clone())
-            })
-            .collect()
-    };
-    errors.sort_by_key(|e| rank(e));
+    errors.sort_by_key(LaxError::rank);
     Err(errors.iter().map(|e| e.item(root)).collect())
 }
 
@@ -87,6 +80,27 @@ pub fn from_value<T: DeserializeOwned>(value: Value, root: &str) -> Result<T, Ve
 enum Loc {
     Key(String),
     Index(usize),
+}
+
+/// The places filled with stand-ins, as a tree of `loc` steps (each value's place is found
+/// from its parent's in one lookup), with the error each place gave.
+#[derive(Debug, Default)]
+struct Trie {
+    here: Option<Kind>,
+    children: BTreeMap<Loc, Trie>,
+}
+
+impl Trie {
+    fn get(&self, path: &[Loc]) -> Option<&Trie> {
+        path.iter().try_fold(self, |t, step| t.children.get(step))
+    }
+
+    fn insert(&mut self, path: &[Loc], kind: Kind) {
+        let node = path
+            .iter()
+            .fold(self, |t, step| t.children.entry(step.clone()).or_default());
+        node.here = Some(kind);
+    }
 }
 
 /// pydantic v1's error types, each with its message.
@@ -151,11 +165,12 @@ impl Kind {
     }
 }
 
-/// A deserialization error: where (once known) and what.
+/// A deserialization error: what, and where, built step by step as it leaves each container
+/// (innermost step first), with each step's rank among its container's declared fields.
 #[derive(Debug)]
 struct LaxError {
-    path: Option<Vec<Loc>>,
-    /// A field named by the type (missing, unknown): the path is the map's plus this.
+    steps: Vec<(Loc, usize)>,
+    /// A field named by a struct's visitor (missing, unknown): the struct's own step for it.
     field: Option<String>,
     kind: Kind,
     message: String,
@@ -164,22 +179,38 @@ struct LaxError {
 impl LaxError {
     fn new(kind: Kind) -> Self {
         Self {
-            path: None,
+            steps: Vec::new(),
             field: None,
             kind,
             message: String::new(),
         }
     }
 
-    /// Locates an error raised by a visitor of the value at `path` (errors of inner values
-    /// are located already).
-    fn at(mut self, path: &[Loc]) -> Self {
-        if self.path.is_none() {
-            let mut full = path.to_vec();
-            full.extend(self.field.take().map(Loc::Key));
-            self.path = Some(full);
+    /// The error as it leaves a container: the step to the value it came from.
+    fn under(mut self, step: Loc, fields: Option<&'static [&'static str]>) -> Self {
+        let rank = rank_of(&step, fields);
+        self.steps.push((step, rank));
+        self
+    }
+
+    /// The error as it leaves a struct or map's visitor: a field it named becomes a step.
+    fn of_fields(mut self, fields: Option<&'static [&'static str]>) -> Self {
+        if let Some(field) = self.field.take() {
+            self = self.under(Loc::Key(field), fields);
         }
         self
+    }
+
+    fn path(&self) -> Vec<Loc> {
+        self.steps.iter().rev().map(|(l, _)| l.clone()).collect()
+    }
+
+    fn rank(&self) -> Vec<(usize, Loc)> {
+        self.steps
+            .iter()
+            .rev()
+            .map(|(l, r)| (*r, l.clone()))
+            .collect()
     }
 
     fn item(&self, root: &str) -> ValidationItem {
@@ -190,13 +221,23 @@ impl LaxError {
             message
         };
         let mut item = ValidationItem::new(&[root], msg, code);
-        for part in self.path.iter().flatten() {
+        for (part, _) in self.steps.iter().rev() {
             item.loc.push(match part {
                 Loc::Key(k) => Value::from(k.as_str()),
                 Loc::Index(i) => Value::from(*i),
             });
         }
         item
+    }
+}
+
+/// Where a step falls among its container's declared fields (an index by its position).
+fn rank_of(step: &Loc, fields: Option<&'static [&'static str]>) -> usize {
+    match step {
+        Loc::Index(i) => *i,
+        Loc::Key(k) => fields
+            .and_then(|f| f.iter().position(|name| name == k))
+            .unwrap_or(usize::MAX),
     }
 }
 
@@ -272,115 +313,164 @@ impl de::Error for LaxError {
     }
 }
 
-/// The declared fields of the structs read, by path (to order the errors).
-type FieldOrders = RefCell<BTreeMap<Vec<Loc>, &'static [&'static str]>>;
-
-/// A value being read: `None` for a stand-in (a place that already gave an error).
+/// A value being read (`None`: a stand-in, a place that already gave an error), the
+/// stand-ins below it, and the count of values read so far.
 struct Lax<'s> {
     value: Option<Value>,
-    path: Vec<Loc>,
-    stand_ins: &'s BTreeSet<Vec<Loc>>,
-    orders: &'s FieldOrders,
+    trie: Option<&'s Trie>,
+    reads: &'s Cell<usize>,
 }
 
 impl<'s> Lax<'s> {
-    fn child(&self, step: Loc, value: Option<Value>) -> Lax<'s> {
-        let mut path = self.path.clone();
-        path.push(step);
-        let value = if self.stand_ins.contains(&path) {
+    fn child(
+        trie: Option<&'s Trie>,
+        reads: &'s Cell<usize>,
+        step: &Loc,
+        value: Option<Value>,
+    ) -> Lax<'s> {
+        reads.set(reads.get() + 1);
+        let trie = trie.and_then(|t| t.children.get(step));
+        let value = if trie.is_some_and(|t| t.here.is_some()) {
             None
         } else {
             value
         };
-        Lax {
-            value,
-            path,
-            stand_ins: self.stand_ins,
-            orders: self.orders,
-        }
-    }
-
-    fn fail(&self, kind: Kind) -> LaxError {
-        LaxError::new(kind).at(&self.path)
+        Lax { value, trie, reads }
     }
 
     /// The wrong type, or `null` where none is allowed.
     fn wrong(&self, kind: Kind) -> LaxError {
         match self.value {
-            Some(Value::Null) => self.fail(Kind::NoneNotAllowed),
-            _ => self.fail(kind),
+            Some(Value::Null) => LaxError::new(Kind::NoneNotAllowed),
+            _ => LaxError::new(kind),
         }
     }
 
     fn visit_object<'de, V: Visitor<'de>>(
-        self,
+        trie: Option<&'s Trie>,
+        reads: &'s Cell<usize>,
         entries: Vec<(String, Value)>,
+        fields: Option<&'static [&'static str]>,
         visitor: V,
     ) -> Result<V::Value, LaxError> {
-        // Stand-ins of missing fields join the map (their values are stand-ins too).
-        let mut keys: Vec<String> = entries.iter().map(|(k, _)| k.clone()).collect();
-        let mut all: Vec<(String, Option<Value>)> =
-            entries.into_iter().map(|(k, v)| (k, Some(v))).collect();
-        for stand_in in self.stand_ins.iter() {
-            if stand_in.len() == self.path.len() + 1
-                && stand_in.starts_with(&self.path)
-                && let Some(Loc::Key(k)) = stand_in.last()
-                && !keys.contains(k)
-            {
-                keys.push(k.clone());
-                all.push((k.clone(), None));
+        // An unknown field already reported is left out; stand-ins of missing fields join.
+        let mut all: Vec<(String, Option<Value>)> = Vec::with_capacity(entries.len());
+        for (k, v) in entries {
+            let below = trie.and_then(|t| t.children.get(&Loc::Key(k.clone())));
+            if below.is_some_and(|t| t.here == Some(Kind::Extra)) {
+                continue;
+            }
+            all.push((k, Some(v)));
+        }
+        if let Some(t) = trie {
+            for (step, below) in &t.children {
+                if let Loc::Key(k) = step
+                    && below.here.is_some_and(|kind| kind != Kind::Extra)
+                    && !all.iter().any(|(present, _)| present == k)
+                {
+                    all.push((k.clone(), None));
+                }
             }
         }
         let access = LaxMap {
-            parent: &self,
+            trie,
+            reads,
+            fields,
             entries: all.into_iter(),
             next: None,
         };
         visitor
             .visit_map(access)
-            .map_err(|e: LaxError| e.at(&self.path))
+            .map_err(|e: LaxError| e.of_fields(fields))
     }
 
     fn visit_array<'de, V: Visitor<'de>>(
-        self,
+        trie: Option<&'s Trie>,
+        reads: &'s Cell<usize>,
         items: Vec<Value>,
         visitor: V,
     ) -> Result<V::Value, LaxError> {
         let access = LaxSeq {
-            parent: &self,
+            trie,
+            reads,
             items: items.into_iter().enumerate(),
         };
-        visitor
-            .visit_seq(access)
-            .map_err(|e: LaxError| e.at(&self.path))
+        visitor.visit_seq(access)
     }
 
     /// A stand-in read as a struct or map: an empty one. A field it then lacks is not
     /// reported ([`Kind::UnderStandIn`] at that field): the next pass fills it with a
     /// stand-in too.
-    fn visit_stand_in_map<'de, V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, LaxError> {
-        let path = self.path.clone();
-        self.visit_object(Vec::new(), visitor)
-            .map_err(|e| LaxError {
-                path: Some(e.path.unwrap_or(path)),
+    fn visit_stand_in_map<'de, V: Visitor<'de>>(
+        self,
+        fields: Option<&'static [&'static str]>,
+        visitor: V,
+    ) -> Result<V::Value, LaxError> {
+        Self::visit_object(self.trie, self.reads, Vec::new(), fields, visitor).map_err(|e| {
+            LaxError {
+                steps: e.steps,
                 ..LaxError::new(Kind::UnderStandIn)
-            })
+            }
+        })
     }
 
-    /// pydantic's `dict(v)`: an object, a list of `[key, value]` pairs, or `""`.
-    fn dict_entries(&self) -> Option<Vec<(String, Value)>> {
-        match &self.value {
-            Some(Value::Object(map)) => Some(map.clone().into_iter().collect()),
-            Some(Value::String(s)) if s.is_empty() => Some(Vec::new()),
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|pair| match pair.as_array().map(Vec::as_slice) {
-                    Some([Value::String(k), v]) => Some((k.clone(), v.clone())),
-                    _ => None,
-                })
-                .collect(),
-            _ => None,
+    fn read_map<'de, V: Visitor<'de>>(
+        self,
+        fields: Option<&'static [&'static str]>,
+        visitor: V,
+    ) -> Result<V::Value, LaxError> {
+        let Lax { value, trie, reads } = self;
+        let entries = match value {
+            None => {
+                return Lax {
+                    value: None,
+                    trie,
+                    reads,
+                }
+                .visit_stand_in_map(fields, visitor);
+            }
+            Some(v) => dict_entries(v),
+        };
+        match entries {
+            Ok(entries) => Self::visit_object(trie, reads, entries, fields, visitor),
+            Err(Value::Null) => Err(LaxError::new(Kind::NoneNotAllowed)),
+            Err(_) => Err(LaxError::new(Kind::Dict)),
         }
+    }
+}
+
+/// pydantic's `dict(v)`: an object, a list of `[key, value]` pairs (the last of a repeated key
+/// kept; a number or boolean key as its text), or `""`. The value back when it is none of these.
+fn dict_entries(value: Value) -> Result<Vec<(String, Value)>, Value> {
+    match value {
+        Value::Object(map) => Ok(map.into_iter().collect()),
+        Value::String(s) if s.is_empty() => Ok(Vec::new()),
+        Value::Array(items) => {
+            let pairs = items.iter().all(|pair| {
+                matches!(
+                    pair.as_array().map(Vec::as_slice),
+                    Some([Value::String(_) | Value::Number(_) | Value::Bool(_), _])
+                )
+            });
+            if !pairs {
+                return Err(Value::Array(items));
+            }
+            let mut map = Map::new();
+            for pair in items {
+                if let Value::Array(mut kv) = pair {
+                    let v = kv.pop().unwrap_or(Value::Null);
+                    let key = match kv.pop() {
+                        Some(Value::String(k)) => k,
+                        Some(Value::Number(n)) => python_str(&n),
+                        Some(Value::Bool(b)) => if b { "True" } else { "False" }.to_owned(),
+                        _ => continue,
+                    };
+                    map.insert(key, v);
+                }
+            }
+            Ok(map.into_iter().collect())
+        }
+        other => Err(other),
     }
 }
 
@@ -417,10 +507,18 @@ fn python_str(n: &Number) -> String {
         if f.is_finite() && f == f.trunc() && f.abs() < 1e16 {
             return format!("{f:.1}");
         }
+        // Rust's shortest round-trip digits switch to an exponent where Python's `repr` does
+        // (below 1e-4, from 1e16); Python writes the exponent signed, with two digits at least.
         let debug = format!("{f:?}");
         return match debug.split_once('e') {
-            Some((mantissa, exp)) if !exp.starts_with('-') => format!("{mantissa}e+{exp}"),
-            _ => debug,
+            Some((mantissa, exp)) => {
+                let (sign, digits) = match exp.strip_prefix('-') {
+                    Some(d) => ('-', d),
+                    None => ('+', exp),
+                };
+                format!("{mantissa}e{sign}{digits:0>2}")
+            }
+            None => debug,
         };
     }
     n.to_string()
@@ -447,10 +545,9 @@ macro_rules! integer {
                     Ok(i) => visitor.visit_i64(i),
                     Err(_) => match u64::try_from(n) {
                         Ok(u) => visitor.visit_u64(u),
-                        Err(_) => Err(self.fail(Kind::Integer)),
+                        Err(_) => Err(LaxError::new(Kind::Integer)),
                     },
-                }
-                .map_err(|e: LaxError| e.at(&self.path)),
+                },
                 None => Err(self.wrong(Kind::Integer)),
             }
         }
@@ -461,26 +558,22 @@ impl<'de> de::Deserializer<'de> for Lax<'_> {
     type Error = LaxError;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, LaxError> {
-        let result = match &self.value {
+        let Lax { value, trie, reads } = self;
+        match value {
             None | Some(Value::Null) => visitor.visit_unit(),
-            Some(Value::Bool(b)) => visitor.visit_bool(*b),
+            Some(Value::Bool(b)) => visitor.visit_bool(b),
             Some(Value::Number(n)) => match (n.as_u64(), n.as_i64(), n.as_f64()) {
                 (Some(u), _, _) => visitor.visit_u64(u),
                 (_, Some(i), _) => visitor.visit_i64(i),
                 (_, _, Some(f)) => visitor.visit_f64(f),
                 _ => visitor.visit_unit(),
             },
-            Some(Value::String(s)) => visitor.visit_str(s),
-            Some(Value::Array(items)) => {
-                let items = items.clone();
-                return self.visit_array(items, visitor);
-            }
+            Some(Value::String(s)) => visitor.visit_string(s),
+            Some(Value::Array(items)) => Lax::visit_array(trie, reads, items, visitor),
             Some(Value::Object(map)) => {
-                let entries = map.clone().into_iter().collect();
-                return self.visit_object(entries, visitor);
+                Lax::visit_object(trie, reads, map.into_iter().collect(), None, visitor)
             }
-        };
-        result.map_err(|e: LaxError| e.at(&self.path))
+        }
     }
 
     fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, LaxError> {
@@ -500,9 +593,7 @@ impl<'de> de::Deserializer<'de> for Lax<'_> {
             _ => None,
         };
         match b {
-            Some(b) => visitor
-                .visit_bool(b)
-                .map_err(|e: LaxError| e.at(&self.path)),
+            Some(b) => visitor.visit_bool(b),
             None => Err(self.wrong(Kind::Bool)),
         }
     }
@@ -525,7 +616,7 @@ impl<'de> de::Deserializer<'de> for Lax<'_> {
             _ => None,
         };
         match f {
-            Some(f) => visitor.visit_f64(f).map_err(|e: LaxError| e.at(&self.path)),
+            Some(f) => visitor.visit_f64(f),
             None => Err(self.wrong(Kind::Float)),
         }
     }
@@ -540,19 +631,13 @@ impl<'de> de::Deserializer<'de> for Lax<'_> {
 
     fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, LaxError> {
         // pydantic v1's `str` takes numbers (and booleans, an `int` in Python) as `str(v)`.
-        let s = match &self.value {
-            None => Some(String::new()),
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(Value::Number(n)) => Some(python_str(n)),
-            Some(Value::Bool(true)) => Some("True".to_owned()),
-            Some(Value::Bool(false)) => Some("False".to_owned()),
-            _ => None,
-        };
-        match s {
-            Some(s) => visitor
-                .visit_string(s)
-                .map_err(|e: LaxError| e.at(&self.path)),
-            None => Err(self.wrong(Kind::Str)),
+        match self.value {
+            None => visitor.visit_string(String::new()),
+            Some(Value::String(s)) => visitor.visit_string(s),
+            Some(Value::Number(n)) => visitor.visit_string(python_str(&n)),
+            Some(Value::Bool(b)) => visitor.visit_str(if b { "True" } else { "False" }),
+            Some(Value::Null) => Err(LaxError::new(Kind::NoneNotAllowed)),
+            Some(_) => Err(LaxError::new(Kind::Str)),
         }
     }
 
@@ -567,19 +652,14 @@ impl<'de> de::Deserializer<'de> for Lax<'_> {
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, LaxError> {
         match &self.value {
             None | Some(Value::Null) => visitor.visit_none(),
-            Some(_) => {
-                let path = self.path.clone();
-                visitor.visit_some(self).map_err(|e: LaxError| e.at(&path))
-            }
+            Some(_) => visitor.visit_some(self),
         }
     }
 
     fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, LaxError> {
         match &self.value {
-            None | Some(Value::Null) => {
-                visitor.visit_unit().map_err(|e: LaxError| e.at(&self.path))
-            }
-            _ => Err(self.fail(Kind::Value)),
+            None | Some(Value::Null) => visitor.visit_unit(),
+            _ => Err(LaxError::custom("value is not none")),
         }
     }
 
@@ -596,20 +676,16 @@ impl<'de> de::Deserializer<'de> for Lax<'_> {
         _name: &'static str,
         visitor: V,
     ) -> Result<V::Value, LaxError> {
-        let path = self.path.clone();
-        visitor
-            .visit_newtype_struct(self)
-            .map_err(|e: LaxError| e.at(&path))
+        visitor.visit_newtype_struct(self)
     }
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, LaxError> {
-        match &self.value {
-            None => self.visit_array(Vec::new(), visitor),
-            Some(Value::Array(items)) => {
-                let items = items.clone();
-                self.visit_array(items, visitor)
-            }
-            _ => Err(self.wrong(Kind::List)),
+        let Lax { value, trie, reads } = self;
+        match value {
+            None => Lax::visit_array(trie, reads, Vec::new(), visitor),
+            Some(Value::Array(items)) => Lax::visit_array(trie, reads, items, visitor),
+            Some(Value::Null) => Err(LaxError::new(Kind::NoneNotAllowed)),
+            Some(_) => Err(LaxError::new(Kind::List)),
         }
     }
 
@@ -631,13 +707,7 @@ impl<'de> de::Deserializer<'de> for Lax<'_> {
     }
 
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, LaxError> {
-        if self.value.is_none() {
-            return self.visit_stand_in_map(visitor);
-        }
-        match self.dict_entries() {
-            Some(entries) => self.visit_object(entries, visitor),
-            None => Err(self.wrong(Kind::Dict)),
-        }
+        self.read_map(None, visitor)
     }
 
     fn deserialize_struct<V: Visitor<'de>>(
@@ -646,8 +716,7 @@ impl<'de> de::Deserializer<'de> for Lax<'_> {
         fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, LaxError> {
-        self.orders.borrow_mut().insert(self.path.clone(), fields);
-        self.deserialize_map(visitor)
+        self.read_map(Some(fields), visitor)
     }
 
     fn deserialize_enum<V: Visitor<'de>>(
@@ -656,21 +725,19 @@ impl<'de> de::Deserializer<'de> for Lax<'_> {
         variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, LaxError> {
-        match self.value.clone() {
+        match self.value {
             // A stand-in: the first variant, if it is a unit one.
             None => match variants.first() {
                 Some(first) => visitor
                     .visit_enum((*first).into_deserializer())
-                    .map_err(|_: LaxError| self.fail(Kind::UnderStandIn)),
-                None => Err(self.fail(Kind::UnderStandIn)),
+                    .map_err(|_: LaxError| LaxError::new(Kind::UnderStandIn)),
+                None => Err(LaxError::new(Kind::UnderStandIn)),
             },
             // A unit variant by its name: pydantic's `Enum` field.
-            Some(Value::String(s)) => visitor
-                .visit_enum(s.into_deserializer())
-                .map_err(|e: LaxError| e.at(&self.path)),
-            Some(Value::Null) => Err(self.fail(Kind::NoneNotAllowed)),
+            Some(Value::String(s)) => visitor.visit_enum(s.into_deserializer()),
+            Some(Value::Null) => Err(LaxError::new(Kind::NoneNotAllowed)),
             Some(value) => de::Deserializer::deserialize_enum(value, name, variants, visitor)
-                .map_err(|e| LaxError::custom(e).at(&self.path)),
+                .map_err(LaxError::custom),
         }
     }
 
@@ -683,13 +750,15 @@ impl<'de> de::Deserializer<'de> for Lax<'_> {
     }
 }
 
-struct LaxMap<'a, 's> {
-    parent: &'a Lax<'s>,
+struct LaxMap<'s> {
+    trie: Option<&'s Trie>,
+    reads: &'s Cell<usize>,
+    fields: Option<&'static [&'static str]>,
     entries: std::vec::IntoIter<(String, Option<Value>)>,
     next: Option<(String, Option<Value>)>,
 }
 
-impl<'de> de::MapAccess<'de> for LaxMap<'_, '_> {
+impl<'de> de::MapAccess<'de> for LaxMap<'_> {
     type Error = LaxError;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(
@@ -699,7 +768,7 @@ impl<'de> de::MapAccess<'de> for LaxMap<'_, '_> {
         let Some((key, value)) = self.entries.next() else {
             return Ok(None);
         };
-        let read = seed.deserialize(key.clone().into_deserializer());
+        let read = seed.deserialize(key.as_str().into_deserializer());
         self.next = Some((key, value));
         read.map(Some)
     }
@@ -709,16 +778,19 @@ impl<'de> de::MapAccess<'de> for LaxMap<'_, '_> {
             .next
             .take()
             .ok_or_else(|| LaxError::custom("a value asked before its key"))?;
-        seed.deserialize(self.parent.child(Loc::Key(key), value))
+        let step = Loc::Key(key);
+        seed.deserialize(Lax::child(self.trie, self.reads, &step, value))
+            .map_err(|e| e.under(step, self.fields))
     }
 }
 
-struct LaxSeq<'a, 's> {
-    parent: &'a Lax<'s>,
+struct LaxSeq<'s> {
+    trie: Option<&'s Trie>,
+    reads: &'s Cell<usize>,
     items: std::iter::Enumerate<std::vec::IntoIter<Value>>,
 }
 
-impl<'de> de::SeqAccess<'de> for LaxSeq<'_, '_> {
+impl<'de> de::SeqAccess<'de> for LaxSeq<'_> {
     type Error = LaxError;
 
     fn next_element_seed<T: DeserializeSeed<'de>>(
@@ -727,9 +799,12 @@ impl<'de> de::SeqAccess<'de> for LaxSeq<'_, '_> {
     ) -> Result<Option<T::Value>, LaxError> {
         match self.items.next() {
             None => Ok(None),
-            Some((i, value)) => seed
-                .deserialize(self.parent.child(Loc::Index(i), Some(value)))
-                .map(Some),
+            Some((i, value)) => {
+                let step = Loc::Index(i);
+                seed.deserialize(Lax::child(self.trie, self.reads, &step, Some(value)))
+                    .map(Some)
+                    .map_err(|e| e.under(step, None))
+            }
         }
     }
 }
@@ -817,6 +892,8 @@ mod tests {
             ("True", Some(json!({"a": 1}).as_object().cloned().unwrap()))
         );
         assert_eq!(python_str(&Number::from_f64(1e20).unwrap()), "1e+20");
+        assert_eq!(python_str(&Number::from_f64(1e-5).unwrap()), "1e-05");
+        assert_eq!(python_str(&Number::from_f64(1.5e-7).unwrap()), "1.5e-07");
         assert_eq!(python_int(" 1_000 "), Some(1000));
         assert_eq!(python_int("1__0"), None);
     }
@@ -910,6 +987,20 @@ mod tests {
                 ),
                 (json!(["body", "inner", "status"]), "value_error.missing"),
                 (json!(["body", "password"]), "value_error.extra"),
+            ]
+        );
+        // Every unknown field, and the fields after them (keys are read in sorted order).
+        let e = from_value::<Strict>(json!({"a": 1, "b": 2, "cache_dir": []}), "body").unwrap_err();
+        let got: Vec<(Value, &str)> = e
+            .iter()
+            .map(|i| (Value::from(i.loc.clone()), i.kind.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (json!(["body", "cache_dir"]), "type_error.str"),
+                (json!(["body", "a"]), "value_error.extra"),
+                (json!(["body", "b"]), "value_error.extra"),
             ]
         );
         // A model given a string: one item, not its fields' too.

@@ -259,7 +259,7 @@ pub fn auth_table<D: UserDatabase>(backend: &str, kind: LoginKind) -> RouteTable
             web::post().to(
                 move |req: HttpRequest, form: crate::FormFields<LoginForm>| {
                     let name = login_name.clone();
-                    async move { login::<D>(req, form.into_inner(), &name).await }
+                    async move { login::<D>(req, form.into_inner()?, &name).await }
                 },
             ),
             login_doc,
@@ -435,7 +435,7 @@ async fn register<D: UserDatabase, S: UserSchema<D>, R: Requirement>(
 ) -> Result<HttpResponse, ApiError> {
     let state = auth_state::<D>(&req)?;
     state.limit(&req, "register", None).await?;
-    let data = S::create(body.into_inner())?;
+    let data = S::create(body.into_inner()?)?;
     let user = state
         .manager
         .create(data, Safety::Safe)
@@ -491,6 +491,7 @@ async fn forgot_password<D: UserDatabase>(
     req: HttpRequest,
     body: JsonObject<EmailBody>,
 ) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner()?;
     let email = parse_email(&body.email, "email")?;
     let state = auth_state::<D>(&req)?;
     state
@@ -506,7 +507,7 @@ async fn reset_password<D: UserDatabase>(
     body: JsonObject<ResetBody>,
 ) -> Result<HttpResponse, ApiError> {
     let state = auth_state::<D>(&req)?;
-    let body = body.into_inner();
+    let body = body.into_inner()?;
     state
         .manager
         .reset_password(body.token.expose_secret(), &body.password)
@@ -564,6 +565,7 @@ async fn request_verify<D: UserDatabase>(
     req: HttpRequest,
     body: JsonObject<EmailBody>,
 ) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner()?;
     let email = parse_email(&body.email, "email")?;
     let state = auth_state::<D>(&req)?;
     state
@@ -583,6 +585,7 @@ async fn verify<D: UserDatabase, S: UserSchema<D>>(
     body: JsonObject<TokenBody>,
 ) -> Result<HttpResponse, ApiError> {
     let state = auth_state::<D>(&req)?;
+    let body = body.into_inner()?;
     let user = state
         .manager
         .verify(body.token.expose_secret())
@@ -689,7 +692,7 @@ async fn patch_me<D: UserDatabase, S: UserSchema<D>, Me: Requirement>(
     body: JsonObject<S::Update>,
 ) -> Result<HttpResponse, ApiError> {
     let state = auth_state::<D>(&req)?;
-    let body = body.into_inner();
+    let body = body.into_inner()?;
     let user = state
         .manager
         .update_with(current.user(), Safety::Safe, |now| {
@@ -735,7 +738,7 @@ async fn patch_user<D: UserDatabase, S: UserSchema<D>>(
 ) -> Result<HttpResponse, ApiError> {
     let state = auth_state::<D>(&req)?;
     let user = user_from_path(&state, &id).await?;
-    let body = body.into_inner();
+    let body = body.into_inner()?;
     let user = state
         .manager
         .update_with(&user, Safety::Unsafe, |now| {

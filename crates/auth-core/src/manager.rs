@@ -400,6 +400,18 @@ impl<D: UserDatabase> UserManager<D> {
         user: &UserOf<D>,
         safety: Safety,
     ) -> Result<UserOf<D>, AuthError> {
+        self.update_once(update, user, safety, &mut None).await
+    }
+
+    /// [`Self::update`], hashing a new password only if `hashed` holds no hash of it yet (a
+    /// retry of [`Self::update_with`] reuses the hash of its first attempt).
+    async fn update_once(
+        &self,
+        update: UserUpdate<D::Profile>,
+        user: &UserOf<D>,
+        safety: Safety,
+        hashed: &mut Option<(SecretString, String)>,
+    ) -> Result<UserOf<D>, AuthError> {
         let mut patch = UserPatch::default();
         let mut changes = UserChanges::default();
         if let Some(pw) = &update.password {
@@ -421,7 +433,19 @@ impl<D: UserDatabase> UserManager<D> {
             patch.only_if.email = Some(user.email.to_string());
         }
         if let Some(pw) = &update.password {
-            patch.hashed_password = Some(self.hasher.hash(pw).await?);
+            let known = hashed
+                .as_ref()
+                .filter(|(plain, _)| plain.expose_secret() == pw.expose_secret())
+                .map(|(_, hash)| hash.clone());
+            let hash = match known {
+                Some(hash) => hash,
+                None => {
+                    let hash = self.hasher.hash(pw).await?;
+                    *hashed = Some((pw.clone(), hash.clone()));
+                    hash
+                }
+            };
+            patch.hashed_password = Some(hash);
             // A new password ends every session issued before it.
             patch.end_sessions = true;
             changes.fields.push("password");
@@ -472,9 +496,13 @@ impl<D: UserDatabase> UserManager<D> {
     ) -> Result<Result<UserOf<D>, AuthError>, E> {
         let mut current = user.clone();
         let mut attempt = 1;
+        let mut hashed = None;
         loop {
             let update = build(&current)?;
-            match self.update(update, &current, safety).await {
+            match self
+                .update_once(update, &current, safety, &mut hashed)
+                .await
+            {
                 Err(AuthError::UserChanged) if attempt < UPDATE_ATTEMPTS => {
                     attempt += 1;
                     current = match self.db.get(&current.id).await {

@@ -671,9 +671,14 @@ impl<T: UserTable> UserDatabase for SeaOrmStore<T> {
             } else {
                 txn.commit().await
             };
+            // Again once the transaction is over: a read between the `forget_user` above and
+            // the commit may have cached the row as it was before.
+            self.cache.forget_user(*id);
             end.map_err(|e| self.fail(e))?;
         }
         if failed || stale {
+            // The caller read the user before another change: its next read must be fresh.
+            self.cache.forget_user(*id);
             return Err(AuthError::UserChanged);
         }
         Ok(user)

@@ -98,22 +98,30 @@ pub struct MemberRead {
     profile: Profile,
 }
 
-/// The register body.
+/// The register body: its fields spelled out, not `#[serde(flatten)]`ed, so that they are read
+/// field by field as FastAPI reads them (auth-actix's request reading converts and locates
+/// errors per field; flatten would hand it serde's buffered values instead).
 #[derive(Deserialize)]
 pub struct MemberCreate {
-    #[serde(flatten)]
-    base: PlainUserCreate,
-    #[serde(flatten)]
-    profile: Profile,
+    email: serde_json::Value,
+    password: secrecy::SecretString,
+    is_active: Option<bool>,
+    is_superuser: Option<bool>,
+    is_verified: Option<bool>,
+    display_name: Option<String>,
+    team: Option<String>,
 }
 
-/// The PATCH body.
+/// The PATCH body (every field optional).
 #[derive(Clone, Deserialize)]
 pub struct MemberUpdate {
-    #[serde(flatten)]
-    base: PlainUserUpdate,
-    #[serde(flatten)]
-    profile: Profile,
+    password: Option<secrecy::SecretString>,
+    email: Option<serde_json::Value>,
+    is_active: Option<bool>,
+    is_superuser: Option<bool>,
+    is_verified: Option<bool>,
+    display_name: Option<String>,
+    team: Option<String>,
 }
 
 #[async_trait(?Send)]
@@ -130,8 +138,18 @@ impl UserSchema<Store> for MemberSchema {
     }
 
     fn create(body: MemberCreate) -> Result<UserCreate<Profile>, ApiError> {
-        let mut create = <PlainSchema as UserSchema<Store>>::create(body.base)?;
-        create.profile = body.profile;
+        let base = PlainUserCreate {
+            email: body.email,
+            password: body.password,
+            is_active: body.is_active,
+            is_superuser: body.is_superuser,
+            is_verified: body.is_verified,
+        };
+        let mut create = <PlainSchema as UserSchema<Store>>::create(base)?;
+        create.profile = Profile {
+            display_name: body.display_name,
+            team: body.team,
+        };
         Ok(create)
     }
 
@@ -140,16 +158,20 @@ impl UserSchema<Store> for MemberSchema {
         current: &UserOf<Store>,
         safety: Safety,
     ) -> Result<UserUpdate<Profile>, ApiError> {
-        let mut update = <PlainSchema as UserSchema<Store>>::update(body.base, current, safety)?;
+        let base = PlainUserUpdate {
+            password: body.password,
+            email: body.email,
+            is_active: body.is_active,
+            is_superuser: body.is_superuser,
+            is_verified: body.is_verified,
+        };
+        let mut update = <PlainSchema as UserSchema<Store>>::update(base, current, safety)?;
         // Named fields are sent even when they hold the value read: the store then checks
         // that no other request changed them in between.
-        let named = body.profile.display_name.is_some() || body.profile.team.is_some();
+        let named = body.display_name.is_some() || body.team.is_some();
         let changed = Profile {
-            display_name: body
-                .profile
-                .display_name
-                .or(current.profile.display_name.clone()),
-            team: body.profile.team.or(current.profile.team.clone()),
+            display_name: body.display_name.or(current.profile.display_name.clone()),
+            team: body.team.or(current.profile.team.clone()),
         };
         update.profile = named.then_some(changed);
         Ok(update)

@@ -99,7 +99,7 @@ pub(super) async fn create_dataset(
     m: ProjectMember<project::Model>,
     body: JsonObject<DatasetCreate>,
 ) -> V1Result {
-    let body = body.into_inner();
+    let body = body.into_inner()?;
     let kind = body
         .kind
         .not_none("type", "String")?
@@ -137,7 +137,7 @@ pub(super) async fn get_dataset(m: Dataset) -> V1Result {
 #[utoipa::path(patch, path = "/project/{project_id}/dataset/{dataset_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("dataset_id" = i32, Path)), request_body = DatasetUpdate,
     responses((status = 200, body = DatasetRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
 pub(super) async fn patch_dataset(m: Dataset, body: JsonObject<DatasetUpdate>) -> V1Result {
-    let body = body.into_inner();
+    let body = body.into_inner()?;
     if body.history.is_some() {
         return Err(V1Error::DatasetHistoryReadOnly);
     }
@@ -220,6 +220,7 @@ pub(super) async fn list_resources(m: Dataset) -> V1Result {
 #[utoipa::path(post, path = "/project/{project_id}/dataset/{dataset_id}/resource", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("dataset_id" = i32, Path)), request_body = ResourceBody,
     responses((status = 201, body = ResourceRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
 pub(super) async fn create_resource(m: Dataset, body: JsonObject<ResourceBody>) -> V1Result {
+    let body = body.into_inner()?;
     let r = resource::ActiveModel {
         dataset_id: Set(m.row.id),
         path: Set(absolute_path(&body.path)?),
@@ -265,7 +266,7 @@ pub(super) async fn patch_resource(
     body: JsonObject<ResourceBody>,
 ) -> V1Result {
     let (_, did, rid) = path.into_inner();
-    let path = absolute_path(&body.path)?;
+    let path = absolute_path(&body.into_inner()?.path)?;
     let Some(r) = resource_of(&m.db, did, rid).await? else {
         return Err(V1Error::ResourceNotInDataset {
             resource: rid,

@@ -224,7 +224,8 @@ pub(super) async fn apply_workflow_route(
         worker_init,
         first_task_index,
         last_task_index,
-    } = body.into_inner().validated()?;
+    } = body.into_inner()?.validated()?;
+    let query = query.into_inner()?;
     // No `is_verified` requirement: the spec says no endpoint requires it, and 1.3.14 (the
     // version the spec describes) lets unverified users apply workflows.
     let who = caller(&c.user);

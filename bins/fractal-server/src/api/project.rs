@@ -77,6 +77,7 @@ pub(super) fn table() -> auth_actix::openapi::RouteTable {
     responses((status = 201, body = ProjectRead, description = "Done.")))]
 pub(super) async fn create_project(c: ApiCaller, body: JsonObject<ProjectCreate>) -> V1Result {
     let db = c.db;
+    let body = body.into_inner()?;
     let name = required_text("name", limits::PROJECT_NAME, &body.name)?;
     let user_id = c.user.id;
     let read_only = body.read_only;
@@ -145,7 +146,7 @@ pub(super) async fn patch_project(
     body: JsonObject<ProjectUpdate>,
 ) -> V1Result {
     let (db, pid, user_id) = (&m.db, m.row.id, m.user.id);
-    let body = body.into_inner();
+    let body = body.into_inner()?;
     let name = body
         .name
         .not_none("name", "String")?

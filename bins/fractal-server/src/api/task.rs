@@ -15,7 +15,7 @@ use serde_json::Value;
 use super::entities::{task, workflow_task};
 use super::guard::find;
 use super::read::TaskRead;
-use super::{ApiCaller, V1Error, V1Result, caller, created, no_content, ok};
+use super::{ApiCaller, V1Error, V1Result, caller, created, in_transaction, lock, no_content, ok};
 use crate::schemas::{Patch, fits, optional_text, required_text, storable_object};
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -171,7 +171,7 @@ pub(super) async fn create_task(c: ApiCaller, body: JsonObject<TaskCreate>) -> V
     let owner = authz::task_owner_of(&who)
         .map_err(V1Error::from)?
         .to_owned();
-    let body = body.into_inner();
+    let body = body.into_inner()?;
     // Stored as `<owner>:<source>`: the whole must fit the column.
     let source = format!(
         "{owner}:{}",
@@ -273,7 +273,7 @@ pub(super) async fn patch_task(
     body: JsonObject<TaskUpdate>,
 ) -> V1Result {
     let db = &c.db;
-    let body = body.into_inner();
+    let body = body.into_inner()?;
     // The validators' refusals (pydantic's, before the route), every one at once.
     let text = |field: &str, column, patch: Patch<String>| -> Result<Option<String>, ApiError> {
         patch
@@ -302,6 +302,14 @@ pub(super) async fn patch_task(
         Patch::Value(l) => check(http_url("docs_link", l).map(Some)),
         _ => None,
     };
+    // `valstr("version", accept_none=True)`: `null` clears it.
+    let version = match &body.version {
+        Patch::Absent => None,
+        Patch::Null => Some(None),
+        Patch::Value(v) => {
+            check(required_text("version", limits::TASK_VERSION, v).map(Some)).map(Some)
+        }
+    };
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors).into());
     }
@@ -310,7 +318,8 @@ pub(super) async fn patch_task(
     if matches!(&body.source, Patch::Value(v) if v.as_str() != Some("")) {
         return Err(V1Error::TaskSourceImmutable);
     }
-    let current = task_for_change(db, &c, path.into_inner()).await?;
+    let id = path.into_inner();
+    task_for_change(db, &c, id).await?;
     for (key, is_null) in [
         ("source", matches!(body.source, Patch::Null)),
         ("meta", matches!(body.meta, Patch::Null)),
@@ -326,52 +335,74 @@ pub(super) async fn patch_task(
             return Err(V1Error::TaskFieldNotNullable(key));
         }
     }
-    let mut t: task::ActiveModel = current.clone().into();
-    if let Some(v) = name {
-        t.name = Set(v);
-    }
-    if let Some(v) = command {
-        t.command = Set(v);
-    }
-    if let Some(v) = input_type {
-        t.input_type = Set(v);
-    }
-    if let Some(v) = output_type {
-        t.output_type = Set(v);
-    }
-    if let Patch::Value(given) = body.meta {
-        // Merged into the stored meta, as 1.3.14's `current_dict.update(value)`.
-        let mut merged = match current.meta {
-            Some(Value::Object(m)) => m,
-            _ => serde_json::Map::new(),
-        };
-        merged.extend(given);
-        t.meta = Set(storable_object("meta", Some(merged))?);
-    }
-    match body.version {
-        Patch::Absent => {}
-        Patch::Null => t.version = Set(None),
-        Patch::Value(v) => {
-            t.version = Set(Some(required_text("version", limits::TASK_VERSION, &v)?));
-        }
-    }
-    if let Patch::Value(v) = body.args_schema {
-        t.args_schema = Set(storable_object("args_schema", Some(v))?);
-    }
-    if let Patch::Value(v) = body.args_schema_version {
-        t.args_schema_version = Set(Some(required_text(
+    let args_schema = match body.args_schema {
+        Patch::Value(v) => storable_object("args_schema", Some(v))?,
+        _ => None,
+    };
+    let args_schema_version = match body.args_schema_version {
+        Patch::Value(v) => Some(required_text(
             "args_schema_version",
             limits::TASK_ARGS_SCHEMA_VERSION,
             &v,
-        )?));
-    }
-    if let Patch::Value(v) = body.docs_info {
-        t.docs_info = Set(optional_text("docs_info", limits::TASK_DOCS_INFO, Some(v))?);
-    }
-    if let Some(v) = docs_link {
-        t.docs_link = Set(Some(v));
-    }
-    ok(TaskRead::from(t.update(db).await?))
+        )?),
+        _ => None,
+    };
+    let docs_info = match body.docs_info {
+        Patch::Value(v) => optional_text("docs_info", limits::TASK_DOCS_INFO, Some(v))?,
+        _ => None,
+    };
+    let meta = match body.meta {
+        Patch::Value(m) => Some(m),
+        _ => None,
+    };
+    let row = in_transaction(db, move |txn| {
+        Box::pin(async move {
+            // `meta` is merged into the stored one: read under the row's lock, so that two
+            // concurrent merges both land.
+            lock::<task::Entity>(txn, id, "Task").await?;
+            let current = find::<task::Entity>(txn, id, "Task").await?;
+            let mut t: task::ActiveModel = current.clone().into();
+            if let Some(v) = name {
+                t.name = Set(v);
+            }
+            if let Some(v) = command {
+                t.command = Set(v);
+            }
+            if let Some(v) = input_type {
+                t.input_type = Set(v);
+            }
+            if let Some(v) = output_type {
+                t.output_type = Set(v);
+            }
+            if let Some(given) = meta {
+                // Merged into the stored meta, as 1.3.14's `current_dict.update(value)`.
+                let mut merged = match current.meta {
+                    Some(Value::Object(m)) => m,
+                    _ => serde_json::Map::new(),
+                };
+                merged.extend(given);
+                t.meta = Set(storable_object("meta", Some(merged))?);
+            }
+            if let Some(v) = version {
+                t.version = Set(v);
+            }
+            if let Some(v) = args_schema {
+                t.args_schema = Set(Some(v));
+            }
+            if let Some(v) = args_schema_version {
+                t.args_schema_version = Set(Some(v));
+            }
+            if let Some(v) = docs_info {
+                t.docs_info = Set(Some(v));
+            }
+            if let Some(v) = docs_link {
+                t.docs_link = Set(Some(v));
+            }
+            Ok(t.update(txn).await?)
+        })
+    })
+    .await?;
+    ok(TaskRead::from(row))
 }
 
 #[utoipa::path(delete, path = "/task/{task_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("task_id" = i32, Path)),

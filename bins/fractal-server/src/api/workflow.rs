@@ -130,7 +130,7 @@ pub(super) async fn create_workflow(
     body: JsonObject<WorkflowCreate>,
 ) -> V1Result {
     let pid = m.row.id;
-    let name = required_text("name", limits::WORKFLOW_NAME, &body.name)?;
+    let name = required_text("name", limits::WORKFLOW_NAME, &body.into_inner()?.name)?;
     let w = in_transaction(&m.db, move |txn| {
         Box::pin(async move {
             // Names are unique per project: concurrent creations check one after the other.
@@ -176,7 +176,7 @@ pub(super) async fn get_workflow(m: Workflow) -> V1Result {
 pub(super) async fn patch_workflow(m: Workflow, body: JsonObject<WorkflowUpdate>) -> V1Result {
     let db = &m.db;
     let (pid, wid) = (m.row.project_id, m.row.id);
-    let body = body.into_inner();
+    let body = body.into_inner()?;
     let name = body
         .name
         .not_none("name", "String")?
@@ -272,7 +272,7 @@ pub(super) async fn import_workflow(
     body: auth_actix::JsonObject<WorkflowImport>,
 ) -> V1Result {
     let (db, pid) = (&m.db, m.row.id);
-    let body = body.into_inner();
+    let body = body.into_inner()?;
     let name = required_text("name", limits::WORKFLOW_NAME, &body.name)?;
     check_workflow_name(db, pid, &name, None).await?;
     let mut tasks: HashMap<String, task::Model> = HashMap::new();

@@ -150,8 +150,8 @@ pub(super) async fn create_wftask(
     body: JsonObject<WorkflowTaskCreate>,
 ) -> V1Result {
     let (db, wid) = (&m.db, m.row.id);
-    let tid = query.task_id;
-    let body = body.into_inner();
+    let tid = query.into_inner()?.task_id;
+    let body = body.into_inner()?;
     let order = valid_order(body.order)?;
     let (args, meta) = (
         storable_object("args", body.args)?,
@@ -212,7 +212,7 @@ pub(super) async fn patch_wftask(
     body: JsonObject<WorkflowTaskUpdate>,
 ) -> V1Result {
     let (db, id, wid) = (&m.db, m.row.id, m.row.workflow_id);
-    let body = body.into_inner();
+    let body = body.into_inner()?;
     let meta = valid_meta_update(body.meta)?;
     // Given (possibly `null`, or `[]` read as `{}`): the defaults, then the given keys.
     let args = match body.args {

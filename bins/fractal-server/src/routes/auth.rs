@@ -100,6 +100,7 @@ async fn userlist(
     query: auth_actix::QueryParams<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let state = auth_state_of::<Store>(&req)?;
+    let query = query.into_inner()?;
     let offset = query.offset.unwrap_or(0);
     if let Some(limit) = query.limit {
         let users = state.manager.db().list(Page { offset, limit }).await?;
@@ -165,7 +166,7 @@ async fn patch_current_user(
     body: auth_actix::JsonObject<UserUpdateStrictBody>,
 ) -> Result<HttpResponse, ApiError> {
     let state = auth_state_of::<Store>(&req)?;
-    let body = body.into_inner();
+    let body = body.into_inner()?;
     let user = state
         .manager
         .update_with(current.user(), Safety::Safe, |now| {

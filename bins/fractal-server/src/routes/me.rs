@@ -117,7 +117,7 @@ async fn api_me(
     req: HttpRequest,
     query: auth_actix::QueryParams<PermissionsQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let asked = requested(&query)?.unwrap_or_default();
+    let asked = requested(&query.into_inner()?)?.unwrap_or_default();
     let (auth, grant) = current_user::<Store>(&req, &Permissions::new()).await?;
     Ok(HttpResponse::Ok().json(ApiMe {
         identity: Identity::from(&auth.user),
@@ -137,7 +137,7 @@ async fn events(
     body: web::Payload,
     query: auth_actix::QueryParams<PermissionsQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let asked = requested(&query)?;
+    let asked = requested(&query.into_inner()?)?;
     let (auth, grant) = websocket_auth::<Store>(&req, asked.as_ref()).await?;
     let state = auth_state_of::<Store>(&req)?;
     let (response, mut session, mut stream) = actix_ws::handle(&req, body).map_err(|e| {

@@ -756,3 +756,72 @@ async fn login_forms_are_read_as_starlette_reads_them() {
         ])
     );
 }
+
+/// FastAPI's order: the route's dependencies (authentication, the user of the path), then the
+/// body's validation.
+#[tokio::test]
+async fn dependencies_answer_before_the_bodys_validation() {
+    let app = spawn_app().await;
+    let w = world(&app).await;
+    let a = w.admin.as_str();
+    let (s, u) = send(
+        &app,
+        Method::POST,
+        "/auth/register",
+        a,
+        Some(json!({"email": "n@example.org", "password": "pw-n1"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{u}");
+    let res = app
+        .client
+        .post(app.url("/auth/token/login"))
+        .form(&[("username", "n@example.org"), ("password", "pw-n1")])
+        .send()
+        .await
+        .unwrap();
+    let plain = res.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bad = Some(json!({"is_active": "maybe"}));
+    let user = format!("/auth/users/{}", w.user_id);
+    let (s, b) = send(&app, Method::PATCH, &user, &plain, bad.clone()).await;
+    assert_eq!(
+        (s, &b),
+        (
+            StatusCode::FORBIDDEN,
+            &json!({"detail": "This action is restricted to superusers"})
+        )
+    );
+    let (s, _) = send(&app, Method::PATCH, "/auth/users/9999", a, bad.clone()).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = send(
+        &app,
+        Method::POST,
+        "/api/v1/project",
+        "not-a-token",
+        Some(json!({"name": []})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, b) = send(
+        &app,
+        Method::POST,
+        "/api/v1/project",
+        a,
+        Some(json!({"name": []})),
+    )
+    .await;
+    assert_eq!(
+        (s, &b),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &items(&[item(
+                json!(["body", "name"]),
+                "str type expected",
+                "type_error.str"
+            )])
+        )
+    );
+}
