@@ -226,12 +226,16 @@ pub async fn method_not_allowed() -> HttpResponse {
 /// first matching route's only); anything else is 404 `{"detail": "Not Found"}`. Actix calls
 /// the default service only when no route matched, so it never shadows a route mounted later.
 ///
-/// ```ignore
+/// ```
+/// use actix_web::{App, HttpRequest, web};
+/// use auth_actix::{Fallback, openapi::RouteTable};
+///
+/// let table = RouteTable::new(); // your routes' table, also mounted
 /// let fallback = Fallback::new(table.operations(""));
-/// App::new().default_service(web::to(move |req: HttpRequest| {
+/// let _app = App::new().default_service(web::to(move |req: HttpRequest| {
 ///     let f = fallback.clone();
 ///     async move { f.respond(&req) }
-/// }))
+/// }));
 /// ```
 #[derive(Clone)]
 pub struct Fallback {
@@ -349,11 +353,11 @@ fn json_error(err: JsonPayloadError, req: &HttpRequest) -> actix_web::Error {
         JsonPayloadError::ContentType if no_body => {
             ApiError::invalid(&["body"], "field required", "value_error.missing")
         }
-        JsonPayloadError::ContentType => ApiError::invalid(
-            &["body"],
-            "expected a JSON body (Content-Type: application/json)",
-            "value_error.missing",
-        ),
+        // A body of another type (a form, text): FastAPI validates its bytes as the model
+        // and says they are no dict.
+        JsonPayloadError::ContentType => {
+            ApiError::invalid(&["body"], NOT_A_DICT, "type_error.dict")
+        }
         JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
             WebError::PayloadTooLarge.into()
         }
