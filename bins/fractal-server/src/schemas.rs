@@ -216,11 +216,7 @@ pub fn fits(field: &str, column: Column, value: &str, errors: &mut Vec<Validatio
     match column.check(value) {
         Ok(()) => true,
         Err(Unstorable::TooLong { max }) => {
-            errors.push(ValidationItem::new(
-                &["body", field],
-                format!("ensure this value has at most {max} characters"),
-                "value_error.any_str.max_length",
-            ));
+            errors.push(ValidationItem::too_long(&["body", field], max));
             false
         }
         Err(Unstorable::Nul) => {

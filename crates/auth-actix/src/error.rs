@@ -552,6 +552,9 @@ pub struct ValidationItem {
     /// Machine type, e.g. `value_error.missing`.
     #[serde(rename = "type")]
     pub kind: String,
+    /// pydantic's context of the error, e.g. `{"limit_value": 255}`; left out when `None`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ctx: Option<Value>,
 }
 
 impl ValidationItem {
@@ -561,7 +564,25 @@ impl ValidationItem {
             loc: loc.iter().map(|s| Value::from(*s)).collect(),
             msg: msg.into(),
             kind: kind.into(),
+            ctx: None,
         }
+    }
+
+    /// The item with pydantic's `ctx` (`{"limit_value": 255}`, `{"pattern": "password"}`).
+    pub fn with_ctx(mut self, ctx: Value) -> Self {
+        self.ctx = Some(ctx);
+        self
+    }
+
+    /// pydantic's `value_error.any_str.max_length` at `loc`, for a string over `max`
+    /// characters.
+    pub fn too_long(loc: &[&str], max: usize) -> Self {
+        Self::new(
+            loc,
+            format!("ensure this value has at most {max} characters"),
+            "value_error.any_str.max_length",
+        )
+        .with_ctx(serde_json::json!({ "limit_value": max }))
     }
 }
 

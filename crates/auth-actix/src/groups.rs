@@ -407,10 +407,10 @@ fn group_name(value: &str, max: usize) -> Result<String, ApiError> {
         ));
     }
     if s.chars().count() > max {
-        return Err(item(
-            format!("ensure this value has at most {max} characters"),
-            "value_error.any_str.max_length",
-        ));
+        return Err(ApiError::Validation(vec![ValidationItem::too_long(
+            &["body", "name"],
+            max,
+        )]));
     }
     Ok(s.to_owned())
 }

@@ -9,7 +9,6 @@
 //! string, …), so the body types stay plain serde structs. serde has no such deserializer and
 //! no crate emulates pydantic's rules; they are the wire behaviour this crate reproduces.
 
-use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -25,9 +24,10 @@ const MAX_ERRORS: usize = 32;
 /// How many times one value is read at most (each pass past an error fills one place).
 const MAX_PASSES: usize = 64;
 
-/// How many values all the passes over one body may read together: past it, the errors found
-/// so far are answered (a 64 KiB body of 30,000 values is read at most 6 times).
-const MAX_READS: usize = 200_000;
+/// How many values all the passes over one body may copy and read together: a body of `n`
+/// values is read at most `MAX_WORK / n` times (a 64 KiB body of 10,000 values 5 times, a
+/// body of a few dozen values up to `MAX_PASSES`), and the errors found by then are answered.
+const MAX_WORK: usize = 50_000;
 
 /// Deserializes `T` from `value` with pydantic v1's conversions. `root` is the first part of
 /// every item's `loc` (`"body"`, `"query"`).
@@ -43,12 +43,12 @@ pub fn from_value<T: DeserializeOwned>(value: Value, root: &str) -> Result<T, Ve
     // the next error is found too (pydantic validates every field).
     let mut stand_ins = Trie::default();
     let mut errors: Vec<LaxError> = Vec::new();
-    let reads = Cell::new(0usize);
-    for _ in 0..MAX_PASSES {
+    // Each pass copies the whole body: the passes are bounded by its size.
+    let passes = (MAX_WORK / count_values(&value).max(1)).clamp(1, MAX_PASSES);
+    for _ in 0..passes {
         let top = Lax {
             value: Some(value.clone()),
             trie: Some(&stand_ins),
-            reads: &reads,
         };
         let e = match T::deserialize(top) {
             Ok(t) if errors.is_empty() => return Ok(t),
@@ -67,12 +67,18 @@ pub fn from_value<T: DeserializeOwned>(value: Value, root: &str) -> Result<T, Ve
             }
         }
         stand_ins.insert(&path, kind);
-        if reads.get() >= MAX_READS {
-            break;
-        }
     }
     errors.sort_by_key(LaxError::rank);
     Err(errors.iter().map(|e| e.item(root)).collect())
+}
+
+/// How many JSON values `value` holds, itself included.
+fn count_values(value: &Value) -> usize {
+    1 + match value {
+        Value::Array(items) => items.iter().map(count_values).sum(),
+        Value::Object(map) => map.values().map(count_values).sum(),
+        _ => 0,
+    }
 }
 
 /// One step of a `loc`: an object key or a list index.
@@ -174,6 +180,8 @@ struct LaxError {
     field: Option<String>,
     kind: Kind,
     message: String,
+    /// pydantic's `ctx` of the item, where it has one.
+    ctx: Option<Value>,
 }
 
 impl LaxError {
@@ -183,6 +191,7 @@ impl LaxError {
             field: None,
             kind,
             message: String::new(),
+            ctx: None,
         }
     }
 
@@ -221,6 +230,7 @@ impl LaxError {
             message
         };
         let mut item = ValidationItem::new(&[root], msg, code);
+        item.ctx = self.ctx.clone();
         for (part, _) in self.steps.iter().rev() {
             item.loc.push(match part {
                 Loc::Key(k) => Value::from(k.as_str()),
@@ -294,6 +304,7 @@ impl de::Error for LaxError {
                 "value is not a valid enumeration member; permitted: {}",
                 permitted.join(", ")
             ),
+            ctx: Some(serde_json::json!({ "enum_values": expected })),
             ..Self::new(Kind::Enum)
         }
     }
@@ -313,29 +324,22 @@ impl de::Error for LaxError {
     }
 }
 
-/// A value being read (`None`: a stand-in, a place that already gave an error), the
-/// stand-ins below it, and the count of values read so far.
+/// A value being read (`None`: a stand-in, a place that already gave an error) and the
+/// stand-ins below it.
 struct Lax<'s> {
     value: Option<Value>,
     trie: Option<&'s Trie>,
-    reads: &'s Cell<usize>,
 }
 
 impl<'s> Lax<'s> {
-    fn child(
-        trie: Option<&'s Trie>,
-        reads: &'s Cell<usize>,
-        step: &Loc,
-        value: Option<Value>,
-    ) -> Lax<'s> {
-        reads.set(reads.get() + 1);
+    fn child(trie: Option<&'s Trie>, step: &Loc, value: Option<Value>) -> Lax<'s> {
         let trie = trie.and_then(|t| t.children.get(step));
         let value = if trie.is_some_and(|t| t.here.is_some()) {
             None
         } else {
             value
         };
-        Lax { value, trie, reads }
+        Lax { value, trie }
     }
 
     /// The wrong type, or `null` where none is allowed.
@@ -348,7 +352,6 @@ impl<'s> Lax<'s> {
 
     fn visit_object<'de, V: Visitor<'de>>(
         trie: Option<&'s Trie>,
-        reads: &'s Cell<usize>,
         entries: Vec<(String, Value)>,
         fields: Option<&'static [&'static str]>,
         visitor: V,
@@ -374,7 +377,6 @@ impl<'s> Lax<'s> {
         }
         let access = LaxMap {
             trie,
-            reads,
             fields,
             entries: all.into_iter(),
             next: None,
@@ -386,13 +388,11 @@ impl<'s> Lax<'s> {
 
     fn visit_array<'de, V: Visitor<'de>>(
         trie: Option<&'s Trie>,
-        reads: &'s Cell<usize>,
         items: Vec<Value>,
         visitor: V,
     ) -> Result<V::Value, LaxError> {
         let access = LaxSeq {
             trie,
-            reads,
             items: items.into_iter().enumerate(),
         };
         visitor.visit_seq(access)
@@ -406,11 +406,9 @@ impl<'s> Lax<'s> {
         fields: Option<&'static [&'static str]>,
         visitor: V,
     ) -> Result<V::Value, LaxError> {
-        Self::visit_object(self.trie, self.reads, Vec::new(), fields, visitor).map_err(|e| {
-            LaxError {
-                steps: e.steps,
-                ..LaxError::new(Kind::UnderStandIn)
-            }
+        Self::visit_object(self.trie, Vec::new(), fields, visitor).map_err(|e| LaxError {
+            steps: e.steps,
+            ..LaxError::new(Kind::UnderStandIn)
         })
     }
 
@@ -419,20 +417,15 @@ impl<'s> Lax<'s> {
         fields: Option<&'static [&'static str]>,
         visitor: V,
     ) -> Result<V::Value, LaxError> {
-        let Lax { value, trie, reads } = self;
+        let Lax { value, trie } = self;
         let entries = match value {
             None => {
-                return Lax {
-                    value: None,
-                    trie,
-                    reads,
-                }
-                .visit_stand_in_map(fields, visitor);
+                return Lax { value: None, trie }.visit_stand_in_map(fields, visitor);
             }
             Some(v) => dict_entries(v),
         };
         match entries {
-            Ok(entries) => Self::visit_object(trie, reads, entries, fields, visitor),
+            Ok(entries) => Self::visit_object(trie, entries, fields, visitor),
             Err(Value::Null) => Err(LaxError::new(Kind::NoneNotAllowed)),
             Err(_) => Err(LaxError::new(Kind::Dict)),
         }
@@ -558,7 +551,7 @@ impl<'de> de::Deserializer<'de> for Lax<'_> {
     type Error = LaxError;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, LaxError> {
-        let Lax { value, trie, reads } = self;
+        let Lax { value, trie } = self;
         match value {
             None | Some(Value::Null) => visitor.visit_unit(),
             Some(Value::Bool(b)) => visitor.visit_bool(b),
@@ -569,9 +562,9 @@ impl<'de> de::Deserializer<'de> for Lax<'_> {
                 _ => visitor.visit_unit(),
             },
             Some(Value::String(s)) => visitor.visit_string(s),
-            Some(Value::Array(items)) => Lax::visit_array(trie, reads, items, visitor),
+            Some(Value::Array(items)) => Lax::visit_array(trie, items, visitor),
             Some(Value::Object(map)) => {
-                Lax::visit_object(trie, reads, map.into_iter().collect(), None, visitor)
+                Lax::visit_object(trie, map.into_iter().collect(), None, visitor)
             }
         }
     }
@@ -680,10 +673,10 @@ impl<'de> de::Deserializer<'de> for Lax<'_> {
     }
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, LaxError> {
-        let Lax { value, trie, reads } = self;
+        let Lax { value, trie } = self;
         match value {
-            None => Lax::visit_array(trie, reads, Vec::new(), visitor),
-            Some(Value::Array(items)) => Lax::visit_array(trie, reads, items, visitor),
+            None => Lax::visit_array(trie, Vec::new(), visitor),
+            Some(Value::Array(items)) => Lax::visit_array(trie, items, visitor),
             Some(Value::Null) => Err(LaxError::new(Kind::NoneNotAllowed)),
             Some(_) => Err(LaxError::new(Kind::List)),
         }
@@ -752,7 +745,6 @@ impl<'de> de::Deserializer<'de> for Lax<'_> {
 
 struct LaxMap<'s> {
     trie: Option<&'s Trie>,
-    reads: &'s Cell<usize>,
     fields: Option<&'static [&'static str]>,
     entries: std::vec::IntoIter<(String, Option<Value>)>,
     next: Option<(String, Option<Value>)>,
@@ -779,14 +771,13 @@ impl<'de> de::MapAccess<'de> for LaxMap<'_> {
             .take()
             .ok_or_else(|| LaxError::custom("a value asked before its key"))?;
         let step = Loc::Key(key);
-        seed.deserialize(Lax::child(self.trie, self.reads, &step, value))
+        seed.deserialize(Lax::child(self.trie, &step, value))
             .map_err(|e| e.under(step, self.fields))
     }
 }
 
 struct LaxSeq<'s> {
     trie: Option<&'s Trie>,
-    reads: &'s Cell<usize>,
     items: std::iter::Enumerate<std::vec::IntoIter<Value>>,
 }
 
@@ -801,7 +792,7 @@ impl<'de> de::SeqAccess<'de> for LaxSeq<'_> {
             None => Ok(None),
             Some((i, value)) => {
                 let step = Loc::Index(i);
-                seed.deserialize(Lax::child(self.trie, self.reads, &step, Some(value)))
+                seed.deserialize(Lax::child(self.trie, &step, Some(value)))
                     .map(Some)
                     .map_err(|e| e.under(step, None))
             }
@@ -1002,6 +993,24 @@ mod tests {
                 (json!(["body", "a"]), "value_error.extra"),
                 (json!(["body", "b"]), "value_error.extra"),
             ]
+        );
+        // A big body is read few times: its errors past that are not collected (each pass
+        // copies the whole body). 20,000 values: two passes, two items of the 40.
+        let filler: Vec<Value> = (0..20_000).map(Value::from).collect();
+        let inners: Vec<Value> = (0..20).map(|_| json!({})).collect();
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Many {
+            inner: Vec<Inner>,
+            filler: Vec<i64>,
+        }
+        let e = from_value::<Many>(json!({"inner": inners, "filler": filler}), "body").unwrap_err();
+        assert_eq!(e.len(), 2, "{e:?}");
+        let e = from_value::<Many>(json!({"inner": inners, "filler": []}), "body").unwrap_err();
+        assert_eq!(
+            e.len(),
+            MAX_ERRORS,
+            "a small body reports up to {MAX_ERRORS}"
         );
         // A model given a string: one item, not its fields' too.
         let e = from_value::<Strict>(json!({"inner": "x"}), "body").unwrap_err();

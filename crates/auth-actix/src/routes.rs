@@ -288,11 +288,14 @@ async fn login<D: UserDatabase>(
         .as_deref()
         .is_some_and(|g| !g.starts_with("password"))
     {
-        return Err(ApiError::invalid(
-            &["body", "grant_type"],
-            "string does not match regex \"password\"",
-            "value_error.str.regex",
-        ));
+        return Err(ApiError::Validation(vec![
+            crate::error::ValidationItem::new(
+                &["body", "grant_type"],
+                "string does not match regex \"password\"",
+                "value_error.str.regex",
+            )
+            .with_ctx(serde_json::json!({"pattern": "password"})),
+        ]));
     }
     let state = auth_state::<D>(&req)?;
     let backend = state

@@ -2,7 +2,7 @@
 //! task-collection routes this server does not have.
 
 use actix_web::web;
-use auth_actix::{ApiError, JsonObject};
+use auth_actix::{ApiError, JsonObject, ValidationItem};
 use fractal_authz::{self as authz, Denial};
 use migrations::limits;
 use sea_orm::{
@@ -89,10 +89,10 @@ fn http_url(field: &str, value: &str) -> Result<String, ApiError> {
     let refuse = |msg: &str, kind: &str| Err(ApiError::invalid(&["body", field], msg, kind));
     let url = value.trim();
     if url.chars().count() > 2083 {
-        return refuse(
-            "ensure this value has at most 2083 characters",
-            "value_error.any_str.max_length",
-        );
+        return Err(ApiError::Validation(vec![ValidationItem::too_long(
+            &["body", field],
+            2083,
+        )]));
     }
     let Some((scheme, rest)) = url.split_once("://") else {
         return refuse("invalid or missing URL scheme", "value_error.url.scheme");
@@ -105,7 +105,14 @@ fn http_url(field: &str, value: &str) -> Result<String, ApiError> {
         return refuse("invalid or missing URL scheme", "value_error.url.scheme");
     }
     if !["http", "https"].contains(&scheme.to_ascii_lowercase().as_str()) {
-        return refuse("URL scheme not permitted", "value_error.url.scheme");
+        return Err(ApiError::Validation(vec![
+            ValidationItem::new(
+                &["body", field],
+                "URL scheme not permitted",
+                "value_error.url.scheme",
+            )
+            .with_ctx(serde_json::json!({"allowed_schemes": ["https", "http"]})),
+        ]));
     }
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let host_port = authority.rsplit('@').next().unwrap_or_default();

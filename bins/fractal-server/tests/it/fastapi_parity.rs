@@ -29,6 +29,11 @@ fn item(loc: Value, msg: &str, kind: &str) -> Value {
     json!({"loc": loc, "msg": msg, "type": kind})
 }
 
+fn with_ctx(mut item: Value, ctx: Value) -> Value {
+    item["ctx"] = ctx;
+    item
+}
+
 fn items(list: &[Value]) -> Value {
     json!({ "detail": list })
 }
@@ -524,10 +529,13 @@ async fn fractal_validators_refuse_what_they_refuse() {
             Some(
                 json!({"name": "d9", "history": [{"workflowtask": {"id": 1, "workflow_id": 1, "task_id": 1, "task": {"source": "s", "id": 1, "name": "n", "command": "c", "input_type": "Any", "output_type": "Any"}}, "status": "lost"}]}),
             ),
-            items(&[item(
-                json!(["body", "history", 0, "status"]),
-                "value is not a valid enumeration member; permitted: 'submitted', 'done', 'failed'",
-                "type_error.enum",
+            items(&[with_ctx(
+                item(
+                    json!(["body", "history", 0, "status"]),
+                    "value is not a valid enumeration member; permitted: 'submitted', 'done', 'failed'",
+                    "type_error.enum",
+                ),
+                json!({"enum_values": ["submitted", "done", "failed"]}),
             )]),
         ),
         (
@@ -580,10 +588,13 @@ async fn fractal_validators_refuse_what_they_refuse() {
             Method::POST,
             "/api/v1/task".to_owned(),
             Some(new_task("ftp://example.org/x")),
-            items(&[item(
-                json!(["body", "docs_link"]),
-                "URL scheme not permitted",
-                "value_error.url.scheme",
+            items(&[with_ctx(
+                item(
+                    json!(["body", "docs_link"]),
+                    "URL scheme not permitted",
+                    "value_error.url.scheme",
+                ),
+                json!({"allowed_schemes": ["https", "http"]}),
             )]),
         ),
         (

@@ -306,7 +306,7 @@ async fn strings_are_checked_against_the_columns(service: Service) {
     .await;
     assert_eq!(
         b["detail"][0],
-        json!({"loc": ["body", "name"], "msg": "ensure this value has at most 255 characters", "type": "value_error.any_str.max_length"})
+        json!({"loc": ["body", "name"], "msg": "ensure this value has at most 255 characters", "type": "value_error.any_str.max_length", "ctx": {"limit_value": 255}})
     );
     let (_, b) = send(
         &app,
