@@ -25,7 +25,8 @@ impl UserChanges {
 /// in [`SecretString`]s; an error from a hook aborts the operation that called it.
 #[async_trait]
 pub trait UserHooks<Id: UserId, P: Profile>: Send + Sync + 'static {
-    /// A user was created (register, OAuth sign-up, admin creation).
+    /// A user was created (register, OAuth sign-up, admin creation). An error here undoes the
+    /// creation (the user is deleted) and is the registration's error.
     async fn on_after_register(&self, _user: &User<Id, P>) -> Result<(), AuthError> {
         Ok(())
     }

@@ -254,8 +254,22 @@ impl<D: UserDatabase> UserManager<D> {
                 profile: data.profile,
             })
             .await?;
-        self.hooks.on_after_register(&user).await?;
+        if let Err(e) = self.hooks.on_after_register(&user).await {
+            return Err(self.undo_registration(&user, e).await);
+        }
         Ok(user)
+    }
+
+    /// Undoes a registration whose next step failed (`on_after_register`, e.g. joining the
+    /// default group, or linking the provider account): the client is told it failed, so no
+    /// half-made user may remain (a retry would be "already exists" for an account it cannot
+    /// use as registered). FastAPI Users keeps the user. Best effort: a failed deletion is
+    /// logged, and `cause` is returned.
+    async fn undo_registration(&self, user: &UserOf<D>, cause: AuthError) -> AuthError {
+        if let Err(e) = self.db.delete(&user.id).await {
+            tracing::error!(user_id = %user.id, error = %e, cause = %cause, "a failed registration could not be undone");
+        }
+        cause
     }
 
     /// Checks credentials. Unknown e-mail, wrong password and unreadable hashes give `None`;
@@ -740,8 +754,12 @@ impl<D: UserDatabase> UserManager<D> {
                 profile: Default::default(),
             })
             .await?;
-        self.db.add_oauth_account(&user.id, account).await?;
-        self.hooks.on_after_register(&user).await?;
+        if let Err(e) = self.db.add_oauth_account(&user.id, account).await {
+            return Err(self.undo_registration(&user, e).await);
+        }
+        if let Err(e) = self.hooks.on_after_register(&user).await {
+            return Err(self.undo_registration(&user, e).await);
+        }
         Ok(user)
     }
 

@@ -682,3 +682,73 @@ async fn parse_id_rejects_garbage() {
         Err(AuthError::InvalidId)
     ));
 }
+
+/// Hooks whose `on_after_register` fails (a default group that cannot be joined).
+struct FailingRegisterHooks;
+
+#[async_trait::async_trait]
+impl UserHooks<i32, ()> for FailingRegisterHooks {
+    async fn on_after_register(&self, _: &User<i32>) -> Result<(), AuthError> {
+        Err(AuthError::unavailable(std::io::Error::other(
+            "the default group table is locked",
+        )))
+    }
+}
+
+/// A registration whose `on_after_register` fails answers that error and leaves no user: the
+/// client was told it failed, and its retry must not be "already exists" for an account it
+/// cannot use. The same for an OAuth registration.
+#[tokio::test]
+async fn a_failed_registration_leaves_no_user() {
+    let store = Arc::new(memory::MemoryStore::<i32>::new());
+    let manager = UserManager::new(
+        store.clone(),
+        crate::helpers::cheap_hasher(),
+        UserManagerConfig::with_secret(secret(SECRET)),
+    )
+    .unwrap()
+    .with_hooks(Arc::new(FailingRegisterHooks));
+    let e = manager
+        .create(
+            UserCreate::new(email("half@example.org"), secret("pw-half")),
+            Safety::Safe,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, AuthError::Unavailable(_)), "{e:?}");
+    assert!(
+        store
+            .get_by_email("half@example.org")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let account = OAuthAccountData {
+        oauth_name: "github".into(),
+        access_token: "at".into(),
+        expires_at: None,
+        refresh_token: None,
+        account_id: "gh-1".into(),
+        account_email: "oauth-half@example.org".into(),
+    };
+    let options = OAuthCallbackOptions {
+        associate_by_email: false,
+        is_verified_by_default: false,
+        allow_registration: true,
+    };
+    assert!(manager.oauth_callback(account, options).await.is_err());
+    assert!(
+        store
+            .get_by_email("oauth-half@example.org")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .get_by_oauth_account("github", "gh-1")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
