@@ -282,6 +282,10 @@ pub fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let result = runtime.block_on(run(command, settings));
+    // Tasks still running (the database pool's maintenance, cache invalidation) are dropped,
+    // not awaited: a finished command exits. sqlx 0.9's pool maintenance task was seen
+    // spinning after its pool was dropped, and dropping the runtime waited on it for good.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match result {
         Ok(()) => Ok(()),
         Err(f) => exit(f),
