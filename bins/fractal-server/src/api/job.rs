@@ -91,25 +91,20 @@ impl ApplyWorkflowCreate {
     /// 1.3.14's validators of `ApplyWorkflowCreate`, every failing one in one 422:
     /// `worker_init`, then non-negative indices, then `first <= last`.
     fn validated(self) -> Result<ApplyRequest, ApiError> {
-        let mut errors = Vec::new();
+        // `worker_init`'s items keep their own type (`value_error.any_str.max_length`, …).
+        let (mut errors, worker_init) = match self
+            .worker_init
+            .not_none("worker_init", "String")
+            .and_then(|w| {
+                w.map(|w| required_text("worker_init", limits::JOB_WORKER_INIT, &w))
+                    .transpose()
+            }) {
+            Ok(w) => (Vec::new(), w),
+            Err(ApiError::Validation(items)) => (items, None),
+            Err(e) => return Err(e),
+        };
         let mut fail = |field: &str, msg: String| {
             errors.push(ValidationItem::new(&["body", field], msg, "value_error"));
-        };
-        let worker_init = match self.worker_init.not_none("worker_init", "String") {
-            Ok(Some(w)) => match required_text("worker_init", limits::JOB_WORKER_INIT, &w) {
-                Ok(w) => Some(w),
-                Err(ApiError::Validation(items)) => {
-                    items.into_iter().for_each(|i| fail("worker_init", i.msg));
-                    None
-                }
-                Err(e) => return Err(e),
-            },
-            Ok(None) => None,
-            Err(ApiError::Validation(items)) => {
-                items.into_iter().for_each(|i| fail("worker_init", i.msg));
-                None
-            }
-            Err(e) => return Err(e),
         };
         let (first, last) = (self.first_task_index, self.last_task_index);
         if let Some(f) = first.filter(|f| *f < 0) {

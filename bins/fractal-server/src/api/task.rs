@@ -289,13 +289,17 @@ pub(super) async fn patch_task(
             .transpose()
     };
     let mut errors = Vec::new();
+    let mut other = None;
     let mut check = |r: Result<Option<String>, ApiError>| match r {
         Ok(v) => v,
         Err(ApiError::Validation(items)) => {
             errors.extend(items);
             None
         }
-        Err(_) => None,
+        Err(e) => {
+            other.get_or_insert(e);
+            None
+        }
     };
     let name = check(text("name", limits::TASK_NAME, body.name));
     let input_type = check(text("input_type", limits::TASK_INPUT_TYPE, body.input_type));
@@ -317,6 +321,9 @@ pub(super) async fn patch_task(
             check(required_text("version", limits::TASK_VERSION, v).map(Some)).map(Some)
         }
     };
+    if let Some(e) = other {
+        return Err(e.into());
+    }
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors).into());
     }

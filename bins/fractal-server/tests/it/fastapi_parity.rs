@@ -170,15 +170,8 @@ async fn values_convert_as_pydantic_v1_converts_them() {
     }
     let (s, b) = send(&app, Method::PATCH, &user, a, Some(json!({"username": 42}))).await;
     assert_eq!((s, &b["username"]), (StatusCode::OK, &json!("42")), "{b}");
-    // The password became "12345678".
-    let res = app
-        .client
-        .post(app.url("/auth/token/login"))
-        .form(&[("username", "c@example.org"), ("password", "12345678")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
+    // The password became "12345678" (the helper asserts the login's 200).
+    app.login("c@example.org", "12345678").await;
 
     let (s, b) = send(
         &app,
@@ -784,17 +777,7 @@ async fn dependencies_answer_before_the_bodys_validation() {
     )
     .await;
     assert_eq!(s, StatusCode::CREATED, "{u}");
-    let res = app
-        .client
-        .post(app.url("/auth/token/login"))
-        .form(&[("username", "n@example.org"), ("password", "pw-n1")])
-        .send()
-        .await
-        .unwrap();
-    let plain = res.json::<Value>().await.unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let plain = app.login("n@example.org", "pw-n1").await;
     let bad = Some(json!({"is_active": "maybe"}));
     let user = format!("/auth/users/{}", w.user_id);
     let (s, b) = send(&app, Method::PATCH, &user, &plain, bad.clone()).await;
