@@ -523,13 +523,7 @@ impl Application {
                         crate::metrics::configure(m)(cfg);
                     }
                 })
-                .default_service(web::to({
-                    let fallback = fallback.clone();
-                    move |req: actix_web::HttpRequest| {
-                        let fallback = fallback.clone();
-                        async move { fallback.respond(&req) }
-                    }
-                }))
+                .default_service(fallback.clone().route())
                 .wrap_fn(move |req, srv| crate::telemetry::observe(metrics.clone(), req, srv))
         })
         .listen(listener)

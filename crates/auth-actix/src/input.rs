@@ -227,15 +227,12 @@ pub async fn method_not_allowed() -> HttpResponse {
 /// the default service only when no route matched, so it never shadows a route mounted later.
 ///
 /// ```
-/// use actix_web::{App, HttpRequest, web};
+/// use actix_web::App;
 /// use auth_actix::{Fallback, openapi::RouteTable};
 ///
 /// let table = RouteTable::new(); // your routes' table, also mounted
 /// let fallback = Fallback::new(table.operations(""));
-/// let _app = App::new().default_service(web::to(move |req: HttpRequest| {
-///     let f = fallback.clone();
-///     async move { f.respond(&req) }
-/// }));
+/// let _app = App::new().default_service(fallback.route());
 /// ```
 #[derive(Clone)]
 pub struct Fallback {
@@ -276,6 +273,14 @@ impl Fallback {
             .iter()
             .find(|(def, _)| def.is_match(path))
             .map(|(_, allow)| allow.as_str())
+    }
+
+    /// The fallback as an actix route, for `App::default_service`.
+    pub fn route(self) -> actix_web::Route {
+        web::to(move |req: HttpRequest| {
+            let fallback = self.clone();
+            async move { fallback.respond(&req) }
+        })
     }
 
     /// 405 with `Allow` for a known path, else 404.
