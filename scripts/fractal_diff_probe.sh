@@ -30,9 +30,11 @@ printf 'DB_ENGINE=postgres\nPOSTGRES_USER=postgres\nPOSTGRES_HOST=127.0.0.1\nPOS
 (cd "$D/py" && "$FRACTAL_SERVER_VENV/bin/fractalctl" set-db > set-db.log 2>&1) || { cat "$D/py/set-db.log"; exit 1; }
 (cd "$D/py" && exec "$FRACTAL_SERVER_VENV/bin/uvicorn" fractal_server.main:app --host 127.0.0.1 --port "$PY_PORT" > py.log 2>&1) &
 pids+=($!)
-# Ours as the probe expects: bcrypt (as 1.3.14), no rate limit, no read cache.
+# Ours as the probe expects: bcrypt (as 1.3.14), no rate limit, no read cache, and 1.3.14's
+# default CORS origins (ours default to none, a documented difference).
 (cd "$D/ours" && exec env -i PATH="$PATH" JWT_SECRET_KEY="$SECRET" JWT_EXPIRE_SECONDS=36000 \
   DATABASE_URL="postgres://postgres@127.0.0.1:5432/diffprobe_ours" FRACTAL_DATA_DIR="$D/ours" \
+  FRACTAL_CORS_ALLOW_ORIGIN="http://127.0.0.1:5173;http://localhost:5173" \
   FRACTAL_RATE_LIMIT=false FRACTAL_CACHE_TTL_MS=0 FRACTAL_PASSWORD_HASH=bcrypt \
   "$BIN" --host 127.0.0.1 --port "$OURS_PORT" > ours.log 2>&1) &
 pids+=($!)

@@ -362,16 +362,13 @@ fn absolute(
 }
 
 fn email_of(v: &Value, errors: &mut Vec<ValidationItem>) -> Option<auth_core::Email> {
-    match v.as_str().map(auth_core::Email::parse) {
-        Some(Ok(e)) => Some(e),
-        _ => {
-            errors.push(ValidationItem::new(
-                &["body", "email"],
-                "value is not a valid email address",
-                "value_error.email",
-            ));
+    match auth_actix::routes::parse_email(v, "email") {
+        Ok(e) => Some(e),
+        Err(auth_actix::ApiError::Validation(items)) => {
+            errors.extend(items);
             None
         }
+        Err(_) => None,
     }
 }
 

@@ -441,6 +441,33 @@ async fn api_v1_not_served(
     Err(crate::error::V1Error::Fractal2Database)
 }
 
+/// CORS as Fractal 1.3.14 configures Starlette's `CORSMiddleware` for the origins of
+/// `FRACTAL_CORS_ALLOW_ORIGIN`: credentials allowed; the methods `GET, POST, PUT, PATCH, DELETE,
+/// OPTIONS`; the CORS-safelisted request headers plus `set-cookie`, `x-requested-with` and
+/// `access-control-allow-headers` (so no `Authorization`: a page uses the cookie); preflights
+/// cached 600 s. A request from another origin is served without `Access-Control-Allow-Origin`,
+/// so the browser keeps the answer from that page; a preflight from one is 400, as in Starlette.
+fn cors(origins: &[auth_actix::TrustedOrigin]) -> actix_cors::Cors {
+    use actix_web::http::header;
+    origins
+        .iter()
+        .fold(actix_cors::Cors::default(), |cors, origin| {
+            cors.allowed_origin(origin.as_str())
+        })
+        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+        .allowed_headers([
+            header::ACCEPT,
+            header::ACCEPT_LANGUAGE,
+            header::CONTENT_LANGUAGE,
+            header::CONTENT_TYPE,
+            header::SET_COOKIE,
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            header::HeaderName::from_static("x-requested-with"),
+        ])
+        .supports_credentials()
+        .max_age(600)
+}
+
 /// A bound, not yet running server.
 pub struct Application {
     server: Server,
@@ -489,6 +516,7 @@ impl Application {
         }
         let readiness = stack.readiness;
         let (csrf, trusted) = (settings.csrf_protection, settings.trusted_origins.clone());
+        let cors_origins = settings.cors_allow_origins.clone();
         let metrics_on = metrics.is_some();
         let fallback = fallback(&auth, metrics_on);
         if !csrf {
@@ -524,6 +552,10 @@ impl Application {
                     }
                 })
                 .default_service(fallback.clone().route())
+                .wrap(actix_web::middleware::Condition::new(
+                    !cors_origins.is_empty(),
+                    cors(&cors_origins),
+                ))
                 .wrap_fn(move |req, srv| crate::telemetry::observe(metrics.clone(), req, srv))
         })
         .listen(listener)

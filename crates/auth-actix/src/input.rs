@@ -8,6 +8,7 @@ use actix_web::dev::Payload;
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError, UrlencodedError};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use crate::error::{ApiError, ValidationItem, WebError};
 
@@ -162,25 +163,43 @@ impl<T: DeserializeOwned + 'static> FromRequest for FormFields<T> {
                 .unwrap_or_default()
                 .trim()
                 .to_ascii_lowercase();
-            let pairs: Vec<(String, String)> = match essence.as_str() {
-                "application/x-www-form-urlencoded" => serde_urlencoded::from_bytes(&bytes)
-                    .map_err(|e| ApiError::invalid(&["body"], e.to_string(), "value_error"))?,
+            let fields: Vec<(String, Value)> = match essence.as_str() {
+                "application/x-www-form-urlencoded" => {
+                    serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
+                        .map_err(|e| ApiError::invalid(&["body"], e.to_string(), "value_error"))?
+                        .into_iter()
+                        .map(|(k, v)| (k, Value::String(v)))
+                        .collect()
+                }
                 "multipart/form-data" => multipart_fields(&content_type, bytes).await?,
                 _ => Vec::new(),
             };
-            let pairs = pairs.into_iter().filter(|(_, v)| !v.is_empty());
+            // A repeated name keeps its last value; an empty value is an absent field.
+            let mut form = serde_json::Map::new();
+            for (name, value) in fields {
+                if value.as_str().is_some_and(str::is_empty) {
+                    form.remove(&name);
+                } else {
+                    form.insert(name, value);
+                }
+            }
             Ok(FormFields(
-                crate::pydantic::from_pairs(pairs, "body").map_err(ApiError::Validation),
+                crate::pydantic::from_value(Value::Object(form), "body")
+                    .map_err(ApiError::Validation),
             ))
         })
     }
 }
 
-/// The text fields of a `multipart/form-data` body, in order (file parts are read as text).
+/// The fields of a `multipart/form-data` body, in order, as Starlette gives them to FastAPI: a
+/// field's bytes are text in UTF-8, or Latin-1 when they are not UTF-8 (the part's own
+/// `charset` is not read); a part with a `filename` is a file, which no text field accepts
+/// (an object stands for it, so its field's item is `type_error.str`, as pydantic v1 answers an
+/// `UploadFile` given for a `str`).
 async fn multipart_fields(
     content_type: &str,
     bytes: web::Bytes,
-) -> Result<Vec<(String, String)>, ApiError> {
+) -> Result<Vec<(String, Value)>, ApiError> {
     let malformed = |e: multer::Error| ApiError::invalid(&["body"], e.to_string(), "value_error");
     let boundary = multer::parse_boundary(content_type).map_err(malformed)?;
     let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(bytes) });
@@ -188,7 +207,15 @@ async fn multipart_fields(
     let mut fields = Vec::new();
     while let Some(field) = parts.next_field().await.map_err(malformed)? {
         let name = field.name().unwrap_or_default().to_owned();
-        let value = field.text().await.map_err(malformed)?;
+        let file_name = field.file_name().map(str::to_owned);
+        let data = field.bytes().await.map_err(malformed)?;
+        let value = match file_name {
+            Some(file_name) => serde_json::json!({ "filename": file_name }),
+            None => Value::String(match std::str::from_utf8(&data) {
+                Ok(text) => text.to_owned(),
+                Err(_) => data.iter().map(|&b| char::from(b)).collect(),
+            }),
+        };
         fields.push((name, value));
     }
     Ok(fields)

@@ -197,17 +197,39 @@ pub fn logout_http(response: LogoutResponse) -> HttpResponse {
     }
 }
 
-/// Parses a body field as an e-mail, 422 otherwise.
+/// Parses a body field as an e-mail, 422 otherwise, with pydantic v1's item for `EmailStr`:
+/// `null` is `type_error.none.not_allowed`, a list or an object `type_error.str` (its
+/// `str_validator` runs first), anything else that is no address `value_error.email`.
+///
+/// # Errors
+/// [`ApiError::Validation`] with one item at `["body", field]`.
 pub fn parse_email(value: &serde_json::Value, field: &str) -> Result<auth_core::Email, ApiError> {
-    let invalid = || {
-        ApiError::invalid(
-            &["body", field],
+    use serde_json::Value;
+    let at = ["body", field];
+    match value {
+        Value::String(s) => auth_core::Email::parse(s).map_err(|_| {
+            ApiError::invalid(
+                &at,
+                "value is not a valid email address",
+                "value_error.email",
+            )
+        }),
+        Value::Null => Err(ApiError::invalid(
+            &at,
+            "none is not an allowed value",
+            "type_error.none.not_allowed",
+        )),
+        Value::Array(_) | Value::Object(_) => Err(ApiError::invalid(
+            &at,
+            "str type expected",
+            "type_error.str",
+        )),
+        Value::Bool(_) | Value::Number(_) => Err(ApiError::invalid(
+            &at,
             "value is not a valid email address",
             "value_error.email",
-        )
-    };
-    let s = value.as_str().ok_or_else(invalid)?;
-    auth_core::Email::parse(s).map_err(|_| invalid())
+        )),
+    }
 }
 
 /// `POST /login` and `POST /logout` of one backend (described as either login kind).

@@ -17,7 +17,9 @@ use super::job::{id_list, jobs_using, ongoing_jobs_writing};
 use super::read::{DatasetRead, WorkflowTaskRead};
 use super::read::{ResourceRead, dataset_read, datasets_read, project_datasets, wftasks_of};
 use super::workflow::WorkflowImport;
-use super::{ProjectMember, V1Error, V1Result, created, in_transaction, lock, no_content, ok};
+use super::{
+    MemberCheck, ProjectMember, V1Error, V1Result, created, in_transaction, lock, no_content, ok,
+};
 use crate::schemas::{Patch, required_text, storable_json, storable_object};
 
 type Dataset = ProjectMember<dataset::Model>;
@@ -96,7 +98,7 @@ pub(super) fn table() -> auth_actix::openapi::RouteTable {
 #[utoipa::path(post, path = "/project/{project_id}/dataset", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path)), request_body = DatasetCreate,
     responses((status = 201, body = DatasetRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project not found.")))]
 pub(super) async fn create_dataset(
-    m: ProjectMember<project::Model>,
+    m: MemberCheck<project::Model>,
     body: JsonObject<DatasetCreate>,
 ) -> V1Result {
     let body = body.into_inner()?;
@@ -107,13 +109,17 @@ pub(super) async fn create_dataset(
         .transpose()?;
     let history = serde_json::to_value(&body.history)
         .map_err(|e| ApiError::invalid(&["body", "history"], e.to_string(), "value_error"))?;
+    let name = required_text("name", limits::DATASET_NAME, &body.name)?;
+    let meta = storable_object("meta", Some(body.meta))?;
+    let history = storable_json(&["body", "history"], history)?;
+    let m = m.into_member()?;
     let d = dataset::ActiveModel {
         project_id: Set(m.row.id),
-        name: Set(required_text("name", limits::DATASET_NAME, &body.name)?),
+        name: Set(name),
         kind: Set(kind),
         read_only: Set(body.read_only),
-        meta: Set(storable_object("meta", Some(body.meta))?),
-        history: Set(Some(storable_json(&["body", "history"], history)?)),
+        meta: Set(meta),
+        history: Set(Some(history)),
         timestamp_created: Set(Some(Utc::now())),
         ..Default::default()
     };
@@ -136,19 +142,34 @@ pub(super) async fn get_dataset(m: Dataset) -> V1Result {
 
 #[utoipa::path(patch, path = "/project/{project_id}/dataset/{dataset_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("dataset_id" = i32, Path)), request_body = DatasetUpdate,
     responses((status = 200, body = DatasetRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
-pub(super) async fn patch_dataset(m: Dataset, body: JsonObject<DatasetUpdate>) -> V1Result {
+pub(super) async fn patch_dataset(
+    m: MemberCheck<dataset::Model>,
+    body: JsonObject<DatasetUpdate>,
+) -> V1Result {
     let body = body.into_inner()?;
     if body.history.is_some() {
         return Err(V1Error::DatasetHistoryReadOnly);
     }
+    let name = body
+        .name
+        .not_none("name", "String")?
+        .map(|n| required_text("name", limits::DATASET_NAME, &n))
+        .transpose()?;
+    let kind = body
+        .kind
+        .not_none("type", "String")?
+        .map(|k| required_text("type", limits::DATASET_TYPE, &k))
+        .transpose()?;
+    let meta = storable_object("meta", body.meta)?;
+    let m = m.into_member()?;
     let mut d: dataset::ActiveModel = m.row.into();
-    if let Some(name) = body.name.not_none("name", "String")? {
-        d.name = Set(required_text("name", limits::DATASET_NAME, &name)?);
+    if let Some(name) = name {
+        d.name = Set(name);
     }
-    if let Some(kind) = body.kind.not_none("type", "String")? {
-        d.kind = Set(Some(required_text("type", limits::DATASET_TYPE, &kind)?));
+    if let Some(kind) = kind {
+        d.kind = Set(Some(kind));
     }
-    if let Some(meta) = storable_object("meta", body.meta)? {
+    if let Some(meta) = meta {
         d.meta = Set(Some(meta));
     }
     if let Some(ro) = body.read_only {
@@ -219,11 +240,15 @@ pub(super) async fn list_resources(m: Dataset) -> V1Result {
 
 #[utoipa::path(post, path = "/project/{project_id}/dataset/{dataset_id}/resource", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("dataset_id" = i32, Path)), request_body = ResourceBody,
     responses((status = 201, body = ResourceRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
-pub(super) async fn create_resource(m: Dataset, body: JsonObject<ResourceBody>) -> V1Result {
-    let body = body.into_inner()?;
+pub(super) async fn create_resource(
+    m: MemberCheck<dataset::Model>,
+    body: JsonObject<ResourceBody>,
+) -> V1Result {
+    let path = absolute_path(&body.into_inner()?.path)?;
+    let m = m.into_member()?;
     let r = resource::ActiveModel {
         dataset_id: Set(m.row.id),
-        path: Set(absolute_path(&body.path)?),
+        path: Set(path),
         ..Default::default()
     };
     let (pid, did) = (m.row.project_id, m.row.id);
@@ -261,12 +286,13 @@ async fn resource_of(
 #[utoipa::path(patch, path = "/project/{project_id}/dataset/{dataset_id}/resource/{resource_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("dataset_id" = i32, Path), ("resource_id" = i32, Path)), request_body = ResourceBody,
     responses((status = 200, body = ResourceRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
 pub(super) async fn patch_resource(
-    m: Dataset,
+    m: MemberCheck<dataset::Model>,
     path: web::Path<(i32, i32, i32)>,
     body: JsonObject<ResourceBody>,
 ) -> V1Result {
     let (_, did, rid) = path.into_inner();
     let path = absolute_path(&body.into_inner()?.path)?;
+    let m = m.into_member()?;
     let Some(r) = resource_of(&m.db, did, rid).await? else {
         return Err(V1Error::ResourceNotInDataset {
             resource: rid,

@@ -182,6 +182,33 @@ impl<R: Guarded> FromRequest for ProjectMember<R> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, V1Error>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let check = MemberCheck::<R>::from_request(req, payload);
+        Box::pin(async move { check.await?.into_member() })
+    }
+}
+
+/// [`ProjectMember`] for a route with a body: authentication (401) and the path's ids (422)
+/// are answered by the extractor, the rule (404, 403) where the handler asks for the member,
+/// after the body's validation. 1.3.14's routes read their rows in the handler's body
+/// (`_get_project_check_owner` and its kin), after FastAPI has validated the request body, so a
+/// bad body for a missing project is 422 there, not 404.
+pub struct MemberCheck<R>(Result<ProjectMember<R>, V1Error>);
+
+impl<R> MemberCheck<R> {
+    /// The admitted member.
+    ///
+    /// # Errors
+    /// The rule's refusal, or a database failure while it was checked.
+    pub fn into_member(self) -> Result<ProjectMember<R>, V1Error> {
+        self.0
+    }
+}
+
+impl<R: Guarded> FromRequest for MemberCheck<R> {
+    type Error = V1Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, V1Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let api_caller = ApiCaller::from_request(req, payload);
         // `web::Path`'s reading and `auth_actix::input`'s 422 for it.
         let ids = req
@@ -191,8 +218,8 @@ impl<R: Guarded> FromRequest for ProjectMember<R> {
         Box::pin(async move {
             let ApiCaller { user, db } = api_caller.await?;
             let ids = ids?;
-            let row = R::guard(&db, ids, &caller(&user)).await?;
-            Ok(ProjectMember { user, db, row })
+            let row = R::guard(&db, ids, &caller(&user)).await;
+            Ok(MemberCheck(row.map(|row| ProjectMember { user, db, row })))
         })
     }
 }

@@ -27,7 +27,7 @@ use sea_orm::{
 use serde::Serialize;
 use serde_json::json;
 
-pub use guard::{ApiCaller, FractalDb, ProjectMember, caller};
+pub use guard::{ApiCaller, FractalDb, MemberCheck, ProjectMember, caller};
 
 pub use crate::error::V1Error;
 

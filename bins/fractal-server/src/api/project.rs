@@ -15,7 +15,8 @@ use super::guard::find;
 use super::read::ProjectRead;
 use super::read::project_read;
 use super::{
-    ApiCaller, ProjectMember, V1Error, V1Result, created, in_transaction, lock, no_content, ok,
+    ApiCaller, MemberCheck, ProjectMember, V1Error, V1Result, created, in_transaction, lock,
+    no_content, ok,
 };
 use crate::schemas::{Patch, required_text};
 use crate::user_table::user_oauth;
@@ -142,16 +143,17 @@ pub(super) async fn get_project(m: ProjectMember<project::Model>) -> V1Result {
 #[utoipa::path(patch, path = "/project/{project_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path)), request_body = ProjectUpdate,
     responses((status = 200, body = ProjectRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project not found.")))]
 pub(super) async fn patch_project(
-    m: ProjectMember<project::Model>,
+    m: MemberCheck<project::Model>,
     body: JsonObject<ProjectUpdate>,
 ) -> V1Result {
-    let (db, pid, user_id) = (&m.db, m.row.id, m.user.id);
     let body = body.into_inner()?;
     let name = body
         .name
         .not_none("name", "String")?
         .map(|n| required_text("name", limits::PROJECT_NAME, &n))
         .transpose()?;
+    let m = m.into_member()?;
+    let (db, pid, user_id) = (&m.db, m.row.id, m.user.id);
     let read_only = body.read_only;
     let p = in_transaction(db, move |txn| {
         Box::pin(async move {

@@ -19,7 +19,9 @@ use super::job::jobs_using;
 use super::read::WorkflowRead;
 use super::read::{wftasks_of, workflow_read};
 use super::workflow_task::merged_args_meta;
-use super::{ProjectMember, V1Error, V1Result, created, in_transaction, lock, no_content, ok};
+use super::{
+    MemberCheck, ProjectMember, V1Error, V1Result, created, in_transaction, lock, no_content, ok,
+};
 use crate::schemas::{Patch, required_text, storable_json};
 
 type Workflow = ProjectMember<workflow::Model>;
@@ -126,11 +128,12 @@ pub(super) fn table() -> auth_actix::openapi::RouteTable {
 #[utoipa::path(post, path = "/project/{project_id}/workflow", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path)), request_body = WorkflowCreate,
     responses((status = 201, body = WorkflowRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project not found.")))]
 pub(super) async fn create_workflow(
-    m: ProjectMember<project::Model>,
+    m: MemberCheck<project::Model>,
     body: JsonObject<WorkflowCreate>,
 ) -> V1Result {
-    let pid = m.row.id;
     let name = required_text("name", limits::WORKFLOW_NAME, &body.into_inner()?.name)?;
+    let m = m.into_member()?;
+    let pid = m.row.id;
     let w = in_transaction(&m.db, move |txn| {
         Box::pin(async move {
             // Names are unique per project: concurrent creations check one after the other.
@@ -173,9 +176,10 @@ pub(super) async fn get_workflow(m: Workflow) -> V1Result {
 
 #[utoipa::path(patch, path = "/project/{project_id}/workflow/{workflow_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("workflow_id" = i32, Path)), request_body = WorkflowUpdate,
     responses((status = 200, body = WorkflowRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
-pub(super) async fn patch_workflow(m: Workflow, body: JsonObject<WorkflowUpdate>) -> V1Result {
-    let db = &m.db;
-    let (pid, wid) = (m.row.project_id, m.row.id);
+pub(super) async fn patch_workflow(
+    m: MemberCheck<workflow::Model>,
+    body: JsonObject<WorkflowUpdate>,
+) -> V1Result {
     let body = body.into_inner()?;
     let name = body
         .name
@@ -183,6 +187,9 @@ pub(super) async fn patch_workflow(m: Workflow, body: JsonObject<WorkflowUpdate>
         .map(|n| required_text("name", limits::WORKFLOW_NAME, &n))
         .transpose()?;
     let order = valid_reordering(body.reordered_workflowtask_ids)?;
+    let m = m.into_member()?;
+    let db = &m.db;
+    let (pid, wid) = (m.row.project_id, m.row.id);
     let w = in_transaction(db, move |txn| {
         Box::pin(async move {
             // The name is unique per project, the order a permutation of the tasks now there:
@@ -268,12 +275,13 @@ pub(super) async fn export_workflow(m: Workflow) -> V1Result {
 #[utoipa::path(post, path = "/project/{project_id}/workflow/import", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path)), request_body = WorkflowImport,
     responses((status = 201, body = WorkflowRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project not found.")))]
 pub(super) async fn import_workflow(
-    m: ProjectMember<project::Model>,
+    m: MemberCheck<project::Model>,
     body: auth_actix::JsonObject<WorkflowImport>,
 ) -> V1Result {
-    let (db, pid) = (&m.db, m.row.id);
     let body = body.into_inner()?;
     let name = required_text("name", limits::WORKFLOW_NAME, &body.name)?;
+    let m = m.into_member()?;
+    let (db, pid) = (&m.db, m.row.id);
     check_workflow_name(db, pid, &name, None).await?;
     let mut tasks: HashMap<String, task::Model> = HashMap::new();
     for wt in &body.task_list {

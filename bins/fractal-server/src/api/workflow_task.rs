@@ -1,4 +1,4 @@
-//! Workflow tasks: `/project/{project_id}/workflow/{workflow_id}/wftask[/{wftask_id}]`.
+//! Workflow tasks: `/project/{project_id}/workflow/{workflow_id}/wftask[/{workflow_task_id}]`.
 
 use auth_actix::{ApiError, JsonObject};
 use fractal_authz::Denial;
@@ -14,7 +14,7 @@ use super::entities::{task, workflow, workflow_task};
 use super::guard::find;
 use super::read::WorkflowTaskRead;
 use super::read::{wftasks_of, wftasks_read};
-use super::{ProjectMember, V1Result, created, in_transaction, lock, no_content, ok};
+use super::{MemberCheck, ProjectMember, V1Result, created, in_transaction, lock, no_content, ok};
 
 type WorkflowTask = ProjectMember<workflow_task::Model>;
 
@@ -145,11 +145,10 @@ pub(super) fn table() -> auth_actix::openapi::RouteTable {
 #[utoipa::path(post, path = "/project/{project_id}/workflow/{workflow_id}/wftask", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("workflow_id" = i32, Path), TaskIdQuery), request_body = WorkflowTaskCreate,
     responses((status = 201, body = WorkflowTaskRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project, workflow or task not found.")))]
 pub(super) async fn create_wftask(
-    m: ProjectMember<workflow::Model>,
+    m: MemberCheck<workflow::Model>,
     query: auth_actix::QueryParams<TaskIdQuery>,
     body: JsonObject<WorkflowTaskCreate>,
 ) -> V1Result {
-    let (db, wid) = (&m.db, m.row.id);
     let tid = query.into_inner()?.task_id;
     let body = body.into_inner()?;
     let order = valid_order(body.order)?;
@@ -157,6 +156,8 @@ pub(super) async fn create_wftask(
         storable_object("args", body.args)?,
         storable_object("meta", body.meta)?,
     );
+    let m = m.into_member()?;
+    let (db, wid) = (&m.db, m.row.id);
     let Some(t) = task::Entity::find_by_id(tid).one(db).await? else {
         return Err(Denial::TaskNotFound(tid).into());
     };
@@ -199,19 +200,18 @@ pub(super) async fn list_wftasks(m: ProjectMember<workflow::Model>) -> V1Result 
     ok(wftasks_read(&m.db, rows).await?)
 }
 
-#[utoipa::path(get, path = "/project/{project_id}/workflow/{workflow_id}/wftask/{wftask_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("workflow_id" = i32, Path), ("wftask_id" = i32, Path)),
+#[utoipa::path(get, path = "/project/{project_id}/workflow/{workflow_id}/wftask/{workflow_task_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("workflow_id" = i32, Path), ("workflow_task_id" = i32, Path)),
     responses((status = 200, body = WorkflowTaskRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
 pub(super) async fn get_wftask(m: WorkflowTask) -> V1Result {
     ok(wftasks_read(&m.db, vec![m.row]).await?.remove(0))
 }
 
-#[utoipa::path(patch, path = "/project/{project_id}/workflow/{workflow_id}/wftask/{wftask_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("workflow_id" = i32, Path), ("wftask_id" = i32, Path)), request_body = WorkflowTaskUpdate,
+#[utoipa::path(patch, path = "/project/{project_id}/workflow/{workflow_id}/wftask/{workflow_task_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("workflow_id" = i32, Path), ("workflow_task_id" = i32, Path)), request_body = WorkflowTaskUpdate,
     responses((status = 200, body = WorkflowTaskRead, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
 pub(super) async fn patch_wftask(
-    m: WorkflowTask,
+    m: MemberCheck<workflow_task::Model>,
     body: JsonObject<WorkflowTaskUpdate>,
 ) -> V1Result {
-    let (db, id, wid) = (&m.db, m.row.id, m.row.workflow_id);
     let body = body.into_inner()?;
     let meta = valid_meta_update(body.meta)?;
     // Given (possibly `null`, or `[]` read as `{}`): the defaults, then the given keys.
@@ -221,6 +221,8 @@ pub(super) async fn patch_wftask(
         Patch::Value(a) => Some(a),
     };
     let args = storable_object("args", args)?;
+    let m = m.into_member()?;
+    let (db, id, wid) = (&m.db, m.row.id, m.row.workflow_id);
     let t = find::<task::Entity>(db, m.row.task_id, "Task").await?;
     let wt = in_transaction(db, move |txn| {
         Box::pin(async move {
@@ -254,7 +256,7 @@ pub(super) async fn patch_wftask(
     ok(wftasks_read(db, vec![wt]).await?.remove(0))
 }
 
-#[utoipa::path(delete, path = "/project/{project_id}/workflow/{workflow_id}/wftask/{wftask_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("workflow_id" = i32, Path), ("wftask_id" = i32, Path)),
+#[utoipa::path(delete, path = "/project/{project_id}/workflow/{workflow_id}/wftask/{workflow_task_id}", tag = "api/v1", security(("bearer" = []), ("cookie" = [])), params(("project_id" = i32, Path), ("workflow_id" = i32, Path), ("workflow_task_id" = i32, Path)),
     responses((status = 204, description = "Done."), (status = 403, description = "Not a member of the project."), (status = 404, description = "Project or child not found.")))]
 pub(super) async fn delete_wftask(m: WorkflowTask) -> V1Result {
     let (tid, wid) = (m.row.id, m.row.workflow_id);

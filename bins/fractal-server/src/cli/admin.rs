@@ -153,23 +153,17 @@ pub(super) enum Flag {
 pub(super) async fn set_flags(settings: Settings, who: &str, flag: Flag) -> Result<(), Failure> {
     let stack = open(&settings).await?;
     let target = find_user(&stack, who).await?;
-    if let Flag::Superuser(false) | Flag::Active(false) = flag
+    let takes_a_superuser = matches!(flag, Flag::Superuser(false) | Flag::Active(false))
         && target.is_superuser
-        && target.is_active
-    {
-        let others = stack
-            .store
-            .list(Page::ALL)
-            .await?
-            .into_iter()
-            .filter(|u| u.is_superuser && u.is_active && u.id != target.id)
-            .count();
-        if others == 0 {
-            return Err(Failure::Other(format!(
-                "{} is the only active superuser; promote another user first",
-                target.email
-            )));
-        }
+        && target.is_active;
+    let only_superuser = || {
+        Failure::Other(format!(
+            "{} is the only active superuser; promote another user first",
+            target.email
+        ))
+    };
+    if takes_a_superuser && active_superusers(&stack).await? <= 1 {
+        return Err(only_superuser());
     }
     let (update, done) = match flag {
         Flag::Active(v) => (
@@ -200,8 +194,35 @@ pub(super) async fn set_flags(settings: Settings, who: &str, flag: Flag) -> Resu
         .manager
         .update(update, &target, Safety::Unsafe)
         .await?;
+    // The check above and the write are two steps: two commands taking away two superusers at
+    // once could each have counted the other. Counted again after the write, a command that
+    // left none puts its user back (if both did, both are put back and both fail).
+    if takes_a_superuser && active_superusers(&stack).await? == 0 {
+        let restore = UserUpdate {
+            is_active: Some(true),
+            is_superuser: Some(true),
+            ..Default::default()
+        };
+        stack
+            .state
+            .manager
+            .update(restore, &u, Safety::Unsafe)
+            .await?;
+        return Err(only_superuser());
+    }
     println!("user {} ({}) {done}", u.id, u.email);
     Ok(())
+}
+
+/// How many users are active superusers now.
+async fn active_superusers(stack: &Stack) -> Result<usize, Failure> {
+    Ok(stack
+        .store
+        .list(Page::ALL)
+        .await?
+        .into_iter()
+        .filter(|u| u.is_superuser && u.is_active)
+        .count())
 }
 
 /// One row of `list-users --json`.

@@ -116,6 +116,10 @@ pub struct Settings {
     /// Origins besides the server's own whose pages may send them
     /// (`FRACTAL_CSRF_TRUSTED_ORIGINS`, and Fractal 1.3's `FRACTAL_CORS_ALLOW_ORIGIN`; none).
     pub trusted_origins: Vec<auth_actix::TrustedOrigin>,
+    /// Origins whose pages may read this server's answers with the browser's credentials: CORS
+    /// with `Access-Control-Allow-Credentials`, as Fractal 1.3 sends (`FRACTAL_CORS_ALLOW_ORIGIN`;
+    /// none, where 1.3.14 has fractal-web's development origins). They are trusted origins too.
+    pub cors_allow_origins: Vec<auth_actix::TrustedOrigin>,
     /// First superuser (`FRACTAL_DEFAULT_ADMIN_EMAIL`, admin@fractal.xy).
     pub admin_email: Email,
     /// Its password (`FRACTAL_DEFAULT_ADMIN_PASSWORD`, 1234).
@@ -380,6 +384,7 @@ impl Settings {
             },
             csrf_protection: flat.fractal_csrf_protection,
             trusted_origins: trusted_origins(&s)?,
+            cors_allow_origins: origin_list(&s, "FRACTAL_CORS_ALLOW_ORIGIN")?,
             admin_email,
             admin_password: SecretString::from(flat.fractal_default_admin_password),
             admin_username: Some(flat.fractal_default_admin_username),
@@ -434,25 +439,37 @@ impl Settings {
     }
 }
 
-/// `FRACTAL_CSRF_TRUSTED_ORIGINS` and `FRACTAL_CORS_ALLOW_ORIGIN` (Fractal 1.3 separates with
-/// `;`; commas and spaces work too), each entry `http(s)://host[:port]`.
+/// `FRACTAL_CSRF_TRUSTED_ORIGINS` and `FRACTAL_CORS_ALLOW_ORIGIN`, without repeats.
 fn trusted_origins(s: &Sources) -> Result<Vec<auth_actix::TrustedOrigin>, SettingsError> {
+    let mut origins = origin_list(s, "FRACTAL_CSRF_TRUSTED_ORIGINS")?;
+    for origin in origin_list(s, "FRACTAL_CORS_ALLOW_ORIGIN")? {
+        if !origins.contains(&origin) {
+            origins.push(origin);
+        }
+    }
+    Ok(origins)
+}
+
+/// The origins in `var` (Fractal 1.3 separates them with `;`; commas and spaces work too), each
+/// `http(s)://host[:port]`, without repeats.
+fn origin_list(
+    s: &Sources,
+    var: &'static str,
+) -> Result<Vec<auth_actix::TrustedOrigin>, SettingsError> {
     let mut origins = Vec::new();
-    for var in ["FRACTAL_CSRF_TRUSTED_ORIGINS", "FRACTAL_CORS_ALLOW_ORIGIN"] {
-        let value = s.get(var).unwrap_or_default();
-        for item in value
-            .split([';', ',', ' '])
-            .filter(|s| !s.trim().is_empty())
-        {
-            let origin = auth_actix::TrustedOrigin::parse(item).ok_or_else(|| {
-                s.invalid(
-                    var,
-                    format!("{item:?} is not an origin like https://fractal-web.example.org"),
-                )
-            })?;
-            if !origins.contains(&origin) {
-                origins.push(origin);
-            }
+    let value = s.get(var).unwrap_or_default();
+    for item in value
+        .split([';', ',', ' '])
+        .filter(|s| !s.trim().is_empty())
+    {
+        let origin = auth_actix::TrustedOrigin::parse(item).ok_or_else(|| {
+            s.invalid(
+                var,
+                format!("{item:?} is not an origin like https://fractal-web.example.org"),
+            )
+        })?;
+        if !origins.contains(&origin) {
+            origins.push(origin);
         }
     }
     Ok(origins)
@@ -611,6 +628,7 @@ mod tests {
         assert_eq!(s.database_url.as_str(), "sqlite://data/fractal.db?mode=rwc");
         assert!(s.csrf_protection);
         assert!(s.trusted_origins.is_empty());
+        assert!(s.cors_allow_origins.is_empty());
     }
 
     #[test]
@@ -634,6 +652,15 @@ mod tests {
                 "https://b.example",
                 "http://127.0.0.1:5173",
                 "http://localhost:5173"
+            ]
+        );
+        let cors: Vec<&str> = s.cors_allow_origins.iter().map(|o| o.as_str()).collect();
+        assert_eq!(
+            cors,
+            [
+                "http://127.0.0.1:5173",
+                "http://localhost:5173",
+                "https://b.example"
             ]
         );
     }

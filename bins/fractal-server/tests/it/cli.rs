@@ -458,6 +458,74 @@ async fn admin_commands_list_set_password_activate_promote_and_end_sessions() {
     }
 }
 
+/// Two commands taking away the last two superusers at the same time: whatever their timing,
+/// one superuser stays active, and a command that did not leave one says so and changed nothing.
+#[tokio::test]
+async fn concurrent_demotions_leave_an_active_superuser() {
+    use fractal_testkit::Service;
+    for service in [Service::Sqlite, Service::Postgres, Service::MySql] {
+        let Some(app) =
+            crate::helpers::spawn_app_with(service, &[("FRACTAL_CACHE_TTL_MS", "0")]).await
+        else {
+            continue;
+        };
+        let dir = temp_dir("demote");
+        let url = app.db_url().to_owned();
+        let cli = |args: &[&str], stdin: Option<&str>| {
+            let mut all: Vec<&str> = args.to_vec();
+            all.extend(["--database-url", url.as_str()]);
+            run_cli(&dir, &all, &[], stdin)
+        };
+        let (admin, ann) = ("admin@fractal.xy", "ann@example.org");
+        let (code, _, err) = cli(
+            &[
+                "create-user",
+                "--email",
+                ann,
+                "--superuser",
+                "--password-stdin",
+            ],
+            Some("ann-password-1\n"),
+        );
+        assert_eq!(code, 0, "{service:?}: {err}");
+        for (round, verb) in ["demote", "deactivate", "demote"].into_iter().enumerate() {
+            let outcomes = std::thread::scope(|scope| {
+                let runs = [admin, ann].map(|who| scope.spawn(move || cli(&[verb, who], None)));
+                runs.map(|run| run.join().unwrap())
+            });
+            let (code, out, _) = cli(&["list-users", "--json"], None);
+            assert_eq!(code, 0);
+            let users: serde_json::Value = serde_json::from_str(&out).unwrap();
+            let superusers = users
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|u| u["is_superuser"] == true && u["is_active"] == true)
+                .count();
+            assert!(
+                superusers >= 1,
+                "{service:?} round {round}: {outcomes:?} left {users}"
+            );
+            let done = outcomes.iter().filter(|(code, _, _)| *code == 0).count();
+            assert_eq!(
+                done,
+                2 - superusers,
+                "{service:?} round {round}: {outcomes:?}"
+            );
+            for (code, _, err) in &outcomes {
+                if *code != 0 {
+                    assert!(err.contains("only active superuser"), "{err}");
+                }
+            }
+            for who in [admin, ann] {
+                assert_eq!(cli(&["activate", who], None).0, 0);
+                assert_eq!(cli(&["promote", who], None).0, 0);
+            }
+        }
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
 #[test]
 fn a_second_seed_is_one_line_without_a_backtrace() {
     let dir = temp_dir("seed");

@@ -473,3 +473,119 @@ async fn websocket_handshakes_from_foreign_origins_are_refused() {
         "the server's own pages may open it"
     );
 }
+
+/// Fractal 1.3's CORS for `FRACTAL_CORS_ALLOW_ORIGIN` (fractal-web of that era called the server
+/// from the browser): preflights answered with credentials allowed, answers (errors too) readable
+/// by the listed origin only, and no CORS at all without the setting.
+#[tokio::test]
+async fn cors_answers_the_listed_origins_as_fractal_1_3_does() {
+    const WEB: &str = "http://localhost:5173";
+    let app = spawn_app_with(Service::Sqlite, &[("FRACTAL_CORS_ALLOW_ORIGIN", WEB)])
+        .await
+        .unwrap();
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(Method::OPTIONS, app.url("/auth/login"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+            .send()
+    };
+    let res = preflight(WEB).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let h = res.headers();
+    assert_eq!(h["access-control-allow-origin"], WEB);
+    assert_eq!(h["access-control-allow-credentials"], "true");
+    assert_eq!(h["access-control-max-age"], "600");
+    let sorted = |v: &reqwest::header::HeaderValue| {
+        let mut items: Vec<String> = v
+            .to_str()
+            .unwrap()
+            .split(',')
+            .map(|m| m.trim().to_ascii_lowercase())
+            .collect();
+        items.sort();
+        items
+    };
+    assert_eq!(
+        sorted(&h["access-control-allow-methods"]),
+        ["delete", "get", "options", "patch", "post", "put"]
+    );
+    assert!(sorted(&h["access-control-allow-headers"]).contains(&"content-type".to_owned()));
+    let res = preflight(EVIL).await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(!res.headers().contains_key("access-control-allow-origin"));
+    // As 1.3.14 allows them: no method beyond its list, no header beyond its list (a page of
+    // the listed origin uses the cookie, not `Authorization`).
+    for (method, headers) in [("TRACE", "content-type"), ("POST", "authorization")] {
+        let res = app
+            .client
+            .request(Method::OPTIONS, app.url("/auth/login"))
+            .header("origin", WEB)
+            .header("access-control-request-method", method)
+            .header("access-control-request-headers", headers)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{method} {headers}");
+    }
+
+    // The page logs in with the cookie and reads who it is; a refusal is readable too.
+    let res = app
+        .client
+        .post(app.url("/auth/login"))
+        .header("origin", WEB)
+        .form(&[("username", "admin@fractal.xy"), ("password", "1234")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(res.headers()["access-control-allow-origin"], WEB);
+    assert_eq!(res.headers()["access-control-allow-credentials"], "true");
+    let cookie = res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let whoami = |origin: &'static str, cookie: Option<String>| {
+        let mut req = app
+            .client
+            .get(app.url("/auth/whoami"))
+            .header("origin", origin);
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        req.send()
+    };
+    let res = whoami(WEB, Some(cookie.clone())).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["access-control-allow-origin"], WEB);
+    assert!(
+        res.headers()["vary"].to_str().unwrap().contains("Origin"),
+        "{:?}",
+        res.headers()
+    );
+    let res = whoami(WEB, None).await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(res.headers()["access-control-allow-origin"], WEB);
+    // Another origin is served (the browser, not the server, keeps the answer from its page)
+    // but is not allowed to read it: no `Access-Control-Allow-Origin`.
+    let res = whoami(EVIL, Some(cookie)).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(!res.headers().contains_key("access-control-allow-origin"));
+
+    // Without the setting there is no CORS: a preflight is an OPTIONS like any other.
+    let plain = spawn_app().await;
+    let res = plain
+        .client
+        .request(Method::OPTIONS, plain.url("/auth/login"))
+        .header("origin", WEB)
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert!(!res.headers().contains_key("access-control-allow-origin"));
+}

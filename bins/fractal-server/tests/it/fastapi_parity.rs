@@ -711,7 +711,8 @@ async fn patches_merge_and_reset_as_fractal_does() {
 }
 
 /// The login form as Starlette reads it: multipart (`curl -F`) as well as urlencoded, the
-/// last of a repeated field, an empty `grant_type` as none.
+/// last of a repeated field (an empty one is none), an empty `grant_type` as none, a file part
+/// as no text.
 #[tokio::test]
 async fn login_forms_are_read_as_starlette_reads_them() {
     let app = spawn_app().await;
@@ -735,6 +736,39 @@ async fn login_forms_are_read_as_starlette_reads_them() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK, "{:?}", res.text().await);
+    // A file part is no text field (Starlette gives FastAPI an `UploadFile`), and the last
+    // value of a repeated field counts even when it is empty.
+    let form = reqwest::multipart::Form::new()
+        .text("username", "admin@fractal.xy")
+        .part(
+            "password",
+            reqwest::multipart::Part::bytes(b"1234".to_vec()).file_name("pw.txt"),
+        );
+    let res = app
+        .client
+        .post(app.url("/auth/token/login"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        res.json::<Value>().await.unwrap(),
+        items(&[item(
+            json!(["body", "password"]),
+            "str type expected",
+            "type_error.str"
+        )])
+    );
+    let res = app
+        .client
+        .post(app.url("/auth/token/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("username=admin%40fractal.xy&password=1234&password=")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     // A JSON body is no form: both fields are missing.
     let res = app
         .client
@@ -818,4 +852,87 @@ async fn dependencies_answer_before_the_bodys_validation() {
             )])
         )
     );
+
+    // 1.3.14's /api/v1 routes read their rows in the handler, after the body's validation: a
+    // bad body for a missing or foreign row is 422; a good one 404 (or 403).
+    let missing = [
+        (
+            Method::PATCH,
+            "/api/v1/project/999".to_owned(),
+            json!({"read_only": "maybe"}),
+        ),
+        (
+            Method::POST,
+            "/api/v1/project/999/dataset".to_owned(),
+            json!({"name": []}),
+        ),
+        (
+            Method::POST,
+            "/api/v1/project/999/workflow".to_owned(),
+            json!({"name": []}),
+        ),
+        (
+            Method::POST,
+            "/api/v1/project/999/workflow/import".to_owned(),
+            json!({}),
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/project/{}/dataset/999", w.project),
+            json!({"read_only": "maybe"}),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/project/{}/dataset/999/resource", w.project),
+            json!({}),
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/project/{}/dataset/999/resource/1", w.project),
+            json!({}),
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/project/{}/workflow/999", w.project),
+            json!({"name": []}),
+        ),
+        (
+            Method::POST,
+            format!(
+                "/api/v1/project/{}/workflow/999/wftask?task_id={}",
+                w.project, w.task
+            ),
+            json!({"order": -1}),
+        ),
+        (
+            Method::PATCH,
+            format!(
+                "/api/v1/project/{}/workflow/{}/wftask/999",
+                w.project, w.workflow
+            ),
+            json!({"meta": 5}),
+        ),
+    ];
+    for (method, path, body) in missing {
+        let (s, b) = send(&app, method.clone(), &path, a, Some(body)).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{method} {path}: {b}");
+        assert_eq!(b["detail"][0]["loc"][0], "body", "{method} {path}: {b}");
+    }
+    let (s, _) = send(
+        &app,
+        Method::PATCH,
+        "/api/v1/project/999",
+        a,
+        Some(json!({"read_only": true})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // A path parameter's item names it as 1.3.14's route does.
+    let path = format!(
+        "/api/v1/project/{}/workflow/{}/wftask/abc",
+        w.project, w.workflow
+    );
+    let (s, b) = send(&app, Method::GET, &path, a, None).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(b["detail"][0]["loc"], json!(["path", "workflow_task_id"]));
 }

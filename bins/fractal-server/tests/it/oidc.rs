@@ -306,6 +306,49 @@ async fn key_rotation_is_picked_up() {
     );
 }
 
+/// A WebSocket opened with a provider token is checked against the provider again on each
+/// message (`AuthPlugin::reauthenticate`): it lives while the token verifies and closes with
+/// 1008 once the provider withdraws the token's key.
+#[tokio::test]
+async fn a_websocket_lives_as_long_as_its_provider_token_verifies() {
+    use crate::plugins::{closed_with_1008, next_json, ws};
+    use futures_util::SinkExt as _;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let p = provider(vec![
+        jwk(RSA_A, Algorithm::RS256, "a"),
+        jwk(EC, Algorithm::ES256, "e"),
+    ])
+    .await;
+    let app = app_for(&p).await;
+    let old = token(RSA_A, Algorithm::RS256, "a", claims(&p, "sock", json!({})));
+    let mut socket = ws(&app, Some(&old), None).await.unwrap();
+    assert_eq!(next_json(&mut socket).await["type"], "welcome");
+    socket.send(Message::text("ping")).await.unwrap();
+    assert_eq!(
+        next_json(&mut socket).await,
+        json!({"type": "echo", "data": "ping"})
+    );
+    let other = token(EC, Algorithm::ES256, "e", claims(&p, "sock", json!({})));
+    let mut survivor = ws(&app, Some(&other), None).await.unwrap();
+    next_json(&mut survivor).await;
+
+    // The provider withdraws key a; a token under a new key makes the server fetch the set.
+    *p.jwks.lock().unwrap() = vec![
+        jwk(RSA_B, Algorithm::RS256, "b"),
+        jwk(EC, Algorithm::ES256, "e"),
+    ];
+    let new = token(RSA_B, Algorithm::RS256, "b", claims(&p, "sock", json!({})));
+    assert_eq!(whoami(&app, &new).await.0, StatusCode::OK);
+    closed_with_1008(&mut socket, "the key of its token was withdrawn").await;
+    survivor.send(Message::text("ping")).await.unwrap();
+    assert_eq!(
+        next_json(&mut survivor).await,
+        json!({"type": "echo", "data": "ping"}),
+        "a socket whose key stays lives on"
+    );
+}
+
 /// RFC 7515 §4.1.11 and RFC 8725: a provider token whose header names an extension we do not
 /// understand (`crit`) or brings its own key (`jwk`, `jku`, `x5u`, `x5c`) is refused, even
 /// with a valid signature by a key of the JWKS.

@@ -31,10 +31,16 @@ async fn me(app: &TestApp, token: Option<&str>, perms: &str) -> (StatusCode, Val
     (res.status(), res.json().await.unwrap_or(Value::Null))
 }
 
-type Ws =
+pub(crate) type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn ws(app: &TestApp, token: Option<&str>, perms: Option<&str>) -> Result<Ws, StatusCode> {
+/// Opens `/api/events` (with `?permissions=` when given) with a Bearer token, or the refusal's
+/// status.
+pub(crate) async fn ws(
+    app: &TestApp,
+    token: Option<&str>,
+    perms: Option<&str>,
+) -> Result<Ws, StatusCode> {
     let base = app.base.replace("http://", "ws://");
     let url = match perms {
         Some(p) => format!("{base}/api/events?permissions={}", q(p)),
@@ -52,7 +58,8 @@ async fn ws(app: &TestApp, token: Option<&str>, perms: Option<&str>) -> Result<W
     }
 }
 
-async fn next_json(stream: &mut Ws) -> Value {
+/// The next text frame, as JSON (pings and pongs skipped).
+pub(crate) async fn next_json(stream: &mut Ws) -> Value {
     loop {
         match stream.next().await.expect("a frame").expect("no error") {
             Message::Text(t) => return serde_json::from_str(t.as_str()).unwrap(),
@@ -318,7 +325,7 @@ async fn websocket_any_of_granted_subset_403_and_1008() {
 }
 
 /// Sends a message and expects the server to close with 1008 (policy) instead of answering.
-async fn closed_with_1008(socket: &mut Ws, why: &str) {
+pub(crate) async fn closed_with_1008(socket: &mut Ws, why: &str) {
     socket.send(Message::text("still there?")).await.unwrap();
     match socket.next().await.expect("a frame").expect("no error") {
         Message::Close(Some(frame)) => assert_eq!(frame.code, CloseCode::Policy, "{why}"),
