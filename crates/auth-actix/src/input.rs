@@ -221,6 +221,26 @@ async fn multipart_fields(
     Ok(fields)
 }
 
+/// Two inputs validated together, as FastAPI validates a route's parameters and body before
+/// answering: when both are 422s, one 422 with the first's items, then the second's (FastAPI
+/// lists path, query, header, cookie, then body items). Give it the query's and the body's
+/// `into_inner()`, in that order.
+///
+/// # Errors
+/// The merged 422; an error that is not a 422 before any 422.
+pub fn both<A, B>(a: Result<A, ApiError>, b: Result<B, ApiError>) -> Result<(A, B), ApiError> {
+    match (a, b) {
+        (Ok(a), Ok(b)) => Ok((a, b)),
+        (Err(ApiError::Validation(mut first)), Err(ApiError::Validation(second))) => {
+            first.extend(second);
+            Err(ApiError::Validation(first))
+        }
+        // A 401, 404, 503… answers before any 422.
+        (Err(ApiError::Validation(_)), Err(other)) => Err(other),
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    }
+}
+
 /// Registers the JSON, form, path and query error handlers (call it on the `App` or a scope).
 pub fn configure_input_errors(cfg: &mut web::ServiceConfig) {
     cfg.app_data(
@@ -465,6 +485,32 @@ fn query_error(err: QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn both_lists_the_items_of_both_and_lets_other_errors_answer_first() {
+        let item = |name: &str| ValidationItem::new(&["query", name], "field required", "x");
+        let invalid = |name: &str| Err::<(), _>(ApiError::Validation(vec![item(name)]));
+        match both(invalid("a"), invalid("b")) {
+            Err(ApiError::Validation(items)) => assert_eq!(items, [item("a"), item("b")]),
+            other => panic!("{:?}", other.err()),
+        }
+        let not_found = || Err::<(), _>(ApiError::from(WebError::NotFound));
+        for result in [
+            both(invalid("a"), not_found()),
+            both(not_found(), invalid("b")),
+        ] {
+            assert!(
+                matches!(result, Err(ApiError::Coded(_))),
+                "{:?}",
+                result.err()
+            );
+        }
+        assert!(matches!(
+            both(Ok(1), invalid("b")),
+            Err(ApiError::Validation(_))
+        ));
+        assert_eq!(both::<_, _>(Ok(1), Ok(2)).ok(), Some((1, 2)));
+    }
 
     #[test]
     fn serde_messages_become_items() {

@@ -42,8 +42,8 @@ pub use extract::{
 };
 pub use groups::GroupsConfig;
 pub use input::{
-    Fallback, FormFields, JsonObject, QueryParams, configure_input_errors, method_not_allowed,
-    method_not_allowed_for, not_found,
+    Fallback, FormFields, JsonObject, QueryParams, both, configure_input_errors,
+    method_not_allowed, method_not_allowed_for, not_found,
 };
 #[cfg(feature = "oauth")]
 pub use oauth::OAuthConfig;

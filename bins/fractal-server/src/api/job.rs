@@ -214,13 +214,17 @@ pub(super) async fn apply_workflow_route(
 ) -> V1Result {
     let db = &c.db;
     let (pid, wid) = path.into_inner();
-    // The body is validated before the route runs, as FastAPI does.
+    // The query and the body are validated before the route runs, as FastAPI does, and their
+    // items answered together.
+    let (query, body) = auth_actix::both(
+        query.into_inner(),
+        body.into_inner().and_then(ApplyWorkflowCreate::validated),
+    )?;
     let ApplyRequest {
         worker_init,
         first_task_index,
         last_task_index,
-    } = body.into_inner()?.validated()?;
-    let query = query.into_inner()?;
+    } = body;
     // No `is_verified` requirement: the spec says no endpoint requires it, and 1.3.14 (the
     // version the spec describes) lets unverified users apply workflows.
     let who = caller(&c.user);

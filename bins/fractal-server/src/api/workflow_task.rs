@@ -149,13 +149,16 @@ pub(super) async fn create_wftask(
     query: auth_actix::QueryParams<TaskIdQuery>,
     body: JsonObject<WorkflowTaskCreate>,
 ) -> V1Result {
-    let tid = query.into_inner()?.task_id;
-    let body = body.into_inner()?;
-    let order = valid_order(body.order)?;
-    let (args, meta) = (
-        storable_object("args", body.args)?,
-        storable_object("meta", body.meta)?,
-    );
+    // The query and the body (with its validators) answer their items together, as FastAPI's.
+    let body = body.into_inner().and_then(|b| {
+        Ok((
+            valid_order(b.order)?,
+            storable_object("args", b.args)?,
+            storable_object("meta", b.meta)?,
+        ))
+    });
+    let (query, (order, args, meta)) = auth_actix::both(query.into_inner(), body)?;
+    let tid = query.task_id;
     let m = m.into_member()?;
     let (db, wid) = (&m.db, m.row.id);
     let Some(t) = task::Entity::find_by_id(tid).one(db).await? else {

@@ -927,6 +927,52 @@ async fn dependencies_answer_before_the_bodys_validation() {
     )
     .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+    // The query's and the body's items answer together, the query's first (FastAPI's order).
+    let path = format!(
+        "/api/v1/project/{}/workflow/{}/wftask",
+        w.project, w.workflow
+    );
+    let (s, b) = send(&app, Method::POST, &path, a, Some(json!({"order": -1}))).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let locs: Vec<&Value> = b["detail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| &i["loc"])
+        .collect();
+    assert_eq!(
+        locs,
+        [&json!(["query", "task_id"]), &json!(["body", "order"])],
+        "{b}"
+    );
+    let path = format!(
+        "/api/v1/project/{}/workflow/{}/apply",
+        w.project, w.workflow
+    );
+    let (s, b) = send(
+        &app,
+        Method::POST,
+        &path,
+        a,
+        Some(json!({"first_task_index": -1})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let locs: Vec<&Value> = b["detail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| &i["loc"])
+        .collect();
+    assert_eq!(
+        locs,
+        [
+            &json!(["query", "input_dataset_id"]),
+            &json!(["query", "output_dataset_id"]),
+            &json!(["body", "first_task_index"])
+        ],
+        "{b}"
+    );
     // A path parameter's item names it as 1.3.14's route does.
     let path = format!(
         "/api/v1/project/{}/workflow/{}/wftask/abc",
