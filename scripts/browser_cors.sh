@@ -63,7 +63,7 @@ if [ ! -f "$CACHE/node_modules/playwright-core/package.json" ]; then
   echo "# installing playwright-core (npm) into $CACHE" >&2
   mkdir -p "$CACHE"
   [ -f "$CACHE/package.json" ] || echo '{"name":"fractal-browser","private":true}' >"$CACHE/package.json"
-  npm install --prefix "$CACHE" --no-audit --no-fund --silent playwright-core >&2
+  npm install --prefix "$CACHE" --no-audit --no-fund --silent playwright-core@1.65.2 >&2
 fi
 if ! getent ahosts localhost | grep -q '^127\.0\.0\.1'; then
   echo "localhost does not resolve to 127.0.0.1 here (see /etc/hosts); the page origins need it" >&2

@@ -138,7 +138,11 @@ def send(side, method, path, auth=None, headers=None, **kw):
         return client.request(method, url, headers=hs, **kw)
     except (httpx.ReadError, httpx.RemoteProtocolError):
         # uvicorn closes a kept-alive connection after an unhandled exception (its 500 says no
-        # "Connection: close"); the next request on it is reset before it is read: send it again.
+        # "Connection: close"); the next request on it is reset before it is read. Sent again
+        # only when sending it twice cannot change the outcome (a POST or PATCH may have been
+        # handled before the reset).
+        if method.upper() not in ("GET", "HEAD", "OPTIONS"):
+            raise
         return client.request(method, url, headers=hs, **kw)
 
 

@@ -362,14 +362,9 @@ fn absolute(
 }
 
 fn email_of(v: &Value, errors: &mut Vec<ValidationItem>) -> Option<auth_core::Email> {
-    match auth_actix::routes::parse_email(v, "email") {
-        Ok(e) => Some(e),
-        Err(auth_actix::ApiError::Validation(items)) => {
-            errors.extend(items);
-            None
-        }
-        Err(_) => None,
-    }
+    auth_actix::routes::email_item(v, "email")
+        .map_err(|item| errors.push(item))
+        .ok()
 }
 
 fn finish<T>(value: T, errors: Vec<ValidationItem>) -> Result<T, ApiError> {

@@ -8,8 +8,9 @@
 //! 1. Safe methods (`GET`, `HEAD`, `OPTIONS`, `TRACE`) pass, except WebSocket handshakes, which
 //!    browsers send cross-site with cookies attached (cross-site WebSocket hijacking).
 //! 2. A request with an `Authorization` header passes: a page cannot attach one to a cross-site
-//!    request without a CORS preflight that this layer never grants, so Bearer clients are
-//!    never affected.
+//!    request without a CORS preflight that grants it, so Bearer clients are never affected.
+//!    This holds only while the app's CORS (if any) never allows `Authorization` from an
+//!    untrusted origin; the server's (`FRACTAL_CORS_ALLOW_ORIGIN`) allows it from none.
 //! 3. `Sec-Fetch-Site: same-origin` or `none` passes; any other value (`same-site`,
 //!    `cross-site`) passes only from a trusted origin.
 //! 4. Without `Sec-Fetch-Site` (older browsers, non-browser clients): the `Origin` header, or
@@ -49,12 +50,25 @@ pub struct TrustedOrigin(String);
 
 impl TrustedOrigin {
     /// Parses `http(s)://host[:port]` (a trailing `/` is allowed); `None` for anything else
-    /// (paths, queries, other schemes, `null`, wildcards).
+    /// (paths, queries, other schemes, `null`, wildcards, an authority that is not one by
+    /// RFC 3986 §3.2 as the `http` crate reads it, a host of other characters than letters,
+    /// digits, `.` and `-` or a bracketed IPv6 address, a port that is not a 16-bit number).
     pub fn parse(s: &str) -> Option<Self> {
         let s = s.trim();
         let s = s.strip_suffix('/').unwrap_or(s);
         let origin = normalize_origin(s)?;
-        (origin.len() == s.len()).then_some(Self(origin))
+        let (_, authority) = origin.split_once("://")?;
+        let parsed: actix_web::http::uri::Authority = authority.parse().ok()?;
+        let host = parsed.host();
+        let host_ok = (host.starts_with('[') && host.ends_with(']'))
+            || (!host.is_empty()
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-'));
+        let port_ok = parsed.port().is_none() || parsed.port_u16().is_some();
+        let whole = host.len() + parsed.port().map_or(0, |p| p.as_str().len() + 1);
+        (origin.len() == s.len() && host_ok && port_ok && whole == authority.len())
+            .then_some(Self(origin))
     }
 
     /// The origin, as browsers send it in `Origin`.
@@ -284,6 +298,13 @@ mod tests {
                 .as_str(),
             "https://web.example.org:8443"
         );
+        for good in [
+            "http://[::1]:8080",
+            "http://127.0.0.1:5173",
+            "https://a-b.example",
+        ] {
+            assert_eq!(TrustedOrigin::parse(good).unwrap().as_str(), good);
+        }
         for bad in [
             "null",
             "*",
@@ -293,6 +314,13 @@ mod tests {
             "https://x/path",
             "https://u@x",
             "https://",
+            "http://localhost:5173\"",
+            "http://h:80:80",
+            "http://h:99999",
+            "http://h:abc",
+            "http://h:",
+            "http://a b",
+            "http://h%41",
         ] {
             assert!(TrustedOrigin::parse(bad).is_none(), "{bad}");
         }

@@ -122,7 +122,10 @@ const FORM_LIMIT: usize = 16 * 1024;
 /// A form body read into `T` as FastAPI reads `Form()` fields from Starlette's
 /// `request.form()`: `application/x-www-form-urlencoded` or `multipart/form-data` (what
 /// `curl -F` sends; parsed by `multer`), a repeated name keeps its last value, an empty value
-/// is an absent field, and any other content type is an empty form. Values convert as
+/// is an absent field, and any other content type is an empty form. A multipart file part (one
+/// with a `filename`) stands as the object `{"filename": …}`: a `String` field answers
+/// `type_error.str` as pydantic answers an `UploadFile`, but a `serde_json::Value` or map field
+/// would take it, so give form fields string, number or boolean types. Values convert as
 /// pydantic v1 converts them; items are at `["body", name]`, answered where the handler asks
 /// for the fields ([`Self::into_inner`]). A body too large or not parsable is refused by the
 /// extractor.

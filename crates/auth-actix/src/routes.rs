@@ -202,33 +202,42 @@ pub fn logout_http(response: LogoutResponse) -> HttpResponse {
 /// `str_validator` runs first), anything else that is no address `value_error.email`.
 ///
 /// # Errors
-/// [`ApiError::Validation`] with one item at `["body", field]`.
+/// [`ApiError::Validation`] with one item at `["body", field]` ([`email_item`]'s).
 pub fn parse_email(value: &serde_json::Value, field: &str) -> Result<auth_core::Email, ApiError> {
+    email_item(value, field).map_err(|item| ApiError::Validation(vec![item]))
+}
+
+/// [`parse_email`] for a caller that collects the items of several fields.
+///
+/// # Errors
+/// The item at `["body", field]`.
+pub fn email_item(
+    value: &serde_json::Value,
+    field: &str,
+) -> Result<auth_core::Email, crate::ValidationItem> {
+    use crate::ValidationItem;
     use serde_json::Value;
     let at = ["body", field];
+    let not_an_address = || {
+        ValidationItem::new(
+            &at,
+            "value is not a valid email address",
+            "value_error.email",
+        )
+    };
     match value {
-        Value::String(s) => auth_core::Email::parse(s).map_err(|_| {
-            ApiError::invalid(
-                &at,
-                "value is not a valid email address",
-                "value_error.email",
-            )
-        }),
-        Value::Null => Err(ApiError::invalid(
+        Value::String(s) => auth_core::Email::parse(s).map_err(|_| not_an_address()),
+        Value::Null => Err(ValidationItem::new(
             &at,
             "none is not an allowed value",
             "type_error.none.not_allowed",
         )),
-        Value::Array(_) | Value::Object(_) => Err(ApiError::invalid(
+        Value::Array(_) | Value::Object(_) => Err(ValidationItem::new(
             &at,
             "str type expected",
             "type_error.str",
         )),
-        Value::Bool(_) | Value::Number(_) => Err(ApiError::invalid(
-            &at,
-            "value is not a valid email address",
-            "value_error.email",
-        )),
+        Value::Bool(_) | Value::Number(_) => Err(not_an_address()),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The extractors of `/api/v1`: [`ApiCaller`] (an active user and Fractal's database) and
 //! [`ProjectMember`], which runs `fractal_authz`'s membership rule for the ids of the path and
-//! hands the handler what it guards (meilisearch's `GuardedData` is the model). No handler
+//! hands the handler what it guards (meilisearch's `GuardedData` is the model), or
+//! [`MemberCheck`], the same with the refusal kept for after the body's validation. No handler
 //! repeats the rule or reaches for the database itself.
 
 use std::future::Future;

@@ -1,7 +1,9 @@
 //! `/api/v1`: projects (with their members), datasets, workflows, workflow tasks, jobs and
 //! tasks, guarded by `fractal_authz`'s rules, with fractal-server 1.3.14's JSON shapes (read off
 //! its `/openapi.json`), validations and messages. The membership rule runs in the
-//! [`guard::ProjectMember`] extractor; handlers do the work and return [`V1Error`]s. Routes that
+//! [`guard::ProjectMember`] extractor, or for a route with a body in [`guard::MemberCheck`],
+//! whose refusal the handler answers after the body's validation (1.3.14's order); handlers do
+//! the work and return [`V1Error`]s. Routes that
 //! need 1.3.14's job runner or task collection answer 501 with a JSON `detail` saying so.
 
 mod dataset;

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use auth_actix::{ApiError, JsonObject};
+use auth_actix::{ApiError, JsonObject, ValidationItem};
 use chrono::Utc;
 use migrations::limits;
 use sea_orm::{
@@ -89,6 +89,28 @@ pub(super) struct WorkflowTaskImport {
 pub(super) struct WorkflowImport {
     name: String,
     task_list: Vec<WorkflowTaskImport>,
+}
+
+/// `result`'s value; its 422 items moved to `["body", …loc]` and added to `errors` (`None`);
+/// any other error returned.
+fn relocated<T>(
+    result: Result<T, ApiError>,
+    loc: &[Value],
+    errors: &mut Vec<ValidationItem>,
+) -> Result<Option<T>, V1Error> {
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(ApiError::Validation(items)) => {
+            errors.extend(items.into_iter().map(|mut item| {
+                item.loc = std::iter::once(Value::from("body"))
+                    .chain(loc.iter().cloned())
+                    .collect();
+                item
+            }));
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// No other workflow of the project has this name.
@@ -279,13 +301,45 @@ pub(super) async fn import_workflow(
     body: auth_actix::JsonObject<WorkflowImport>,
 ) -> V1Result {
     let body = body.into_inner()?;
-    let name = required_text("name", limits::WORKFLOW_NAME, &body.name)?;
+    // 1.3.14's validators of the body and of each item (`meta`, `args`, then the task's
+    // `source`, stripped and non-empty), every failing one in one 422, before the project is
+    // read.
+    let mut errors = Vec::new();
+    let name = relocated(
+        required_text("name", limits::WORKFLOW_NAME, &body.name),
+        &["name".into()],
+        &mut errors,
+    )?;
+    let mut items = Vec::new();
+    for (i, wt) in body.task_list.into_iter().enumerate() {
+        let at = |field: &[&str]| -> Vec<Value> {
+            let mut loc = vec![Value::from("task_list"), Value::from(i)];
+            loc.extend(field.iter().map(|f| Value::from(*f)));
+            loc
+        };
+        let stored = |m: Option<serde_json::Map<String, Value>>| {
+            m.map(|m| storable_json(&["body"], Value::Object(m)))
+                .transpose()
+        };
+        let meta = relocated(stored(wt.meta), &at(&["meta"]), &mut errors)?;
+        let args = relocated(stored(wt.args), &at(&["args"]), &mut errors)?;
+        let source = relocated(
+            required_text("source", limits::TASK_SOURCE, &wt.task.source),
+            &at(&["task", "source"]),
+            &mut errors,
+        )?;
+        items.push((source, args.flatten(), meta.flatten()));
+    }
+    let name = match name {
+        Some(name) if errors.is_empty() => name,
+        _ => return Err(ApiError::Validation(errors).into()),
+    };
     let m = m.into_member()?;
     let (db, pid) = (&m.db, m.row.id);
     check_workflow_name(db, pid, &name, None).await?;
     let mut tasks: HashMap<String, task::Model> = HashMap::new();
-    for wt in &body.task_list {
-        let source = &wt.task.source;
+    for (source, _, _) in &items {
+        let Some(source) = source else { continue };
         if tasks.contains_key(source) {
             continue;
         }
@@ -303,19 +357,10 @@ pub(super) async fn import_workflow(
             tasks.insert(source.clone(), t);
         }
     }
-    let mut steps: Vec<(task::Model, Option<Value>, Option<Value>)> = Vec::new();
-    for (i, wt) in body.task_list.into_iter().enumerate() {
-        let at = i.to_string();
-        let stored = |name: &str, m: Option<serde_json::Map<String, Value>>| {
-            m.map(|m| storable_json(&["body", "task_list", &at, name], Value::Object(m)))
-                .transpose()
-        };
-        steps.push((
-            tasks[&wt.task.source].clone(),
-            stored("args", wt.args)?,
-            stored("meta", wt.meta)?,
-        ));
-    }
+    let steps: Vec<(task::Model, Option<Value>, Option<Value>)> = items
+        .into_iter()
+        .filter_map(|(source, args, meta)| Some((tasks.get(&source?)?.clone(), args, meta)))
+        .collect();
     let w = in_transaction(db, move |txn| {
         Box::pin(async move {
             lock::<project::Entity>(txn, pid, "Project").await?;

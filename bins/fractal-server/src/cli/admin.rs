@@ -196,18 +196,35 @@ pub(super) async fn set_flags(settings: Settings, who: &str, flag: Flag) -> Resu
         .await?;
     // The check above and the write are two steps: two commands taking away two superusers at
     // once could each have counted the other. Counted again after the write, a command that
-    // left none puts its user back (if both did, both are put back and both fail).
+    // left none gives back the flag it took (if both did, both give it back and both fail).
     if takes_a_superuser && active_superusers(&stack).await? == 0 {
-        let restore = UserUpdate {
-            is_active: Some(true),
-            is_superuser: Some(true),
-            ..Default::default()
+        let (restore, command) = match flag {
+            Flag::Active(_) => (
+                UserUpdate {
+                    is_active: Some(true),
+                    ..Default::default()
+                },
+                "activate",
+            ),
+            Flag::Superuser(_) => (
+                UserUpdate {
+                    is_superuser: Some(true),
+                    ..Default::default()
+                },
+                "promote",
+            ),
         };
-        stack
+        if let Err(e) = stack
             .state
             .manager
             .update(restore, &u, Safety::Unsafe)
-            .await?;
+            .await
+        {
+            return Err(Failure::Other(format!(
+                "no active superuser is left ({e}); run `fractal-server {command} {}`",
+                target.email
+            )));
+        }
         return Err(only_superuser());
     }
     println!("user {} ({}) {done}", u.id, u.email);

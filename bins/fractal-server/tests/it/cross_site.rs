@@ -572,8 +572,20 @@ async fn cors_answers_the_listed_origins_as_fractal_1_3_does() {
     assert_eq!(res.headers()["access-control-allow-origin"], WEB);
     // Another origin is served (the browser, not the server, keeps the answer from its page)
     // but is not allowed to read it: no `Access-Control-Allow-Origin`.
-    let res = whoami(EVIL, Some(cookie)).await.unwrap();
+    let res = whoami(EVIL, Some(cookie.clone())).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
+    assert!(!res.headers().contains_key("access-control-allow-origin"));
+    // Its cookie request that would change something is refused, and unreadable too.
+    let res = app
+        .client
+        .post(app.url("/api/v1/project"))
+        .header("origin", EVIL)
+        .header("cookie", cookie)
+        .json(&json!({"name": "from evil"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert!(!res.headers().contains_key("access-control-allow-origin"));
 
     // Without the setting there is no CORS: a preflight is an OPTIONS like any other.

@@ -769,6 +769,14 @@ async fn login_forms_are_read_as_starlette_reads_them() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        res.json::<Value>().await.unwrap(),
+        items(&[item(
+            json!(["body", "password"]),
+            "field required",
+            "value_error.missing"
+        )])
+    );
     // A JSON body is no form: both fields are missing.
     let res = app
         .client
@@ -853,9 +861,17 @@ async fn dependencies_answer_before_the_bodys_validation() {
         )
     );
 
-    // 1.3.14's /api/v1 routes read their rows in the handler, after the body's validation: a
-    // bad body for a missing or foreign row is 422; a good one 404 (or 403).
+    // 1.3.14's /api/v1 routes read their rows in the handler, after the body's validation
+    // (pydantic's types, then the schema's validators): a bad body for a missing or foreign row
+    // is 422; a good one 404 (or 403). Each body reaches its handler's own validator.
+    let (p, wf) = (w.project, w.workflow);
+    let blank = json!({"name": "  "});
     let missing = [
+        (
+            Method::PATCH,
+            "/api/v1/project/999".to_owned(),
+            blank.clone(),
+        ),
         (
             Method::PATCH,
             "/api/v1/project/999".to_owned(),
@@ -864,53 +880,47 @@ async fn dependencies_answer_before_the_bodys_validation() {
         (
             Method::POST,
             "/api/v1/project/999/dataset".to_owned(),
-            json!({"name": []}),
+            blank.clone(),
         ),
         (
             Method::POST,
             "/api/v1/project/999/workflow".to_owned(),
-            json!({"name": []}),
+            blank.clone(),
         ),
         (
             Method::POST,
             "/api/v1/project/999/workflow/import".to_owned(),
-            json!({}),
+            json!({"name": "w", "task_list": [{"task": {"source": " "}}]}),
         ),
         (
             Method::PATCH,
-            format!("/api/v1/project/{}/dataset/999", w.project),
-            json!({"read_only": "maybe"}),
+            format!("/api/v1/project/{p}/dataset/999"),
+            blank.clone(),
         ),
         (
             Method::POST,
-            format!("/api/v1/project/{}/dataset/999/resource", w.project),
-            json!({}),
+            format!("/api/v1/project/{p}/dataset/999/resource"),
+            json!({"path": "relative"}),
         ),
         (
             Method::PATCH,
-            format!("/api/v1/project/{}/dataset/999/resource/1", w.project),
-            json!({}),
+            format!("/api/v1/project/{p}/dataset/999/resource/1"),
+            json!({"path": "relative"}),
         ),
         (
             Method::PATCH,
-            format!("/api/v1/project/{}/workflow/999", w.project),
-            json!({"name": []}),
+            format!("/api/v1/project/{p}/workflow/999"),
+            json!({"reordered_workflowtask_ids": [1, 1]}),
         ),
         (
             Method::POST,
-            format!(
-                "/api/v1/project/{}/workflow/999/wftask?task_id={}",
-                w.project, w.task
-            ),
+            format!("/api/v1/project/{p}/workflow/999/wftask?task_id={}", w.task),
             json!({"order": -1}),
         ),
         (
             Method::PATCH,
-            format!(
-                "/api/v1/project/{}/workflow/{}/wftask/999",
-                w.project, w.workflow
-            ),
-            json!({"meta": 5}),
+            format!("/api/v1/project/{p}/workflow/{wf}/wftask/999"),
+            json!({"meta": {"parallelization_level": 1}}),
         ),
     ];
     for (method, path, body) in missing {
@@ -918,6 +928,45 @@ async fn dependencies_answer_before_the_bodys_validation() {
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{method} {path}: {b}");
         assert_eq!(b["detail"][0]["loc"][0], "body", "{method} {path}: {b}");
     }
+    let (s, b) = send(
+        &app,
+        Method::POST,
+        "/api/v1/project/999/workflow/import",
+        a,
+        Some(json!({"name": "w", "task_list": [
+            {"task": {"source": "ok"}},
+            {"args": {"a": "\u{0}"}, "task": {"source": ""}}
+        ]})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let locs: Vec<&Value> = b["detail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| &i["loc"])
+        .collect();
+    assert_eq!(
+        locs,
+        [
+            &json!(["body", "task_list", 1, "args"]),
+            &json!(["body", "task_list", 1, "task", "source"])
+        ],
+        "{b}"
+    );
+    // A member's project, asked by someone else: 422 for a bad body, 403 for a good one.
+    let theirs = format!("/api/v1/project/{p}");
+    let (s, _) = send(&app, Method::PATCH, &theirs, &plain, Some(blank.clone())).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, _) = send(
+        &app,
+        Method::PATCH,
+        &theirs,
+        &plain,
+        Some(json!({"name": "x"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
     let (s, _) = send(
         &app,
         Method::PATCH,
