@@ -117,11 +117,13 @@ impl Refusal {
     pub fn to_error(&self) -> ApiError {
         let reason = match self {
             Refusal::CrossSite { site, origin } => format!(
-                "a {site} request from {} is refused for cookie-authenticated calls",
+                "a {site} request from {} is refused: only the server's own and trusted origins may send it without an Authorization header",
                 origin.as_deref().unwrap_or("an unknown origin")
             ),
             Refusal::ForeignOrigin(o) => {
-                format!("origin {o} is not allowed for cookie-authenticated calls")
+                format!(
+                    "origin {o} is refused: only the server's own and trusted origins may send this request without an Authorization header"
+                )
             }
         };
         WebError::CrossSiteRequestRefused(reason).into()
@@ -321,6 +323,8 @@ mod tests {
             "http://h:",
             "http://a b",
             "http://h%41",
+            "http://h:8443'",
+            "http://h':8443",
         ] {
             assert!(TrustedOrigin::parse(bad).is_none(), "{bad}");
         }

@@ -400,7 +400,7 @@ async fn hash_timing(iterations: u32, threads: u32) -> anyhow::Result<()> {
 }
 
 /// What start-up is about to use, in one INFO line: database (password redacted), auth
-/// plugin, token strategy, shared state.
+/// plugin, token strategy, shared state, the CORS and the trusted origins.
 fn log_configuration(settings: &Settings) {
     let plugin = match &settings.auth {
         AuthMode::Embedded => "embedded",
@@ -416,6 +416,16 @@ fn log_configuration(settings: &Settings) {
         || "none".to_owned(),
         |u| crate::preflight::redact_url(u.expose_secret()),
     );
+    let origins = |list: &[auth_actix::TrustedOrigin]| {
+        if list.is_empty() {
+            "none".to_owned()
+        } else {
+            list.iter()
+                .map(auth_actix::TrustedOrigin::as_str)
+                .collect::<Vec<_>>()
+                .join(",")
+        }
+    };
     tracing::info!(
         database = %settings.database_url.redacted(),
         plugin,
@@ -423,6 +433,8 @@ fn log_configuration(settings: &Settings) {
         transports = "bearer,cookie",
         redis = %redis,
         rate_limit = settings.rate_limit.is_some(),
+        cors_origins = %origins(&settings.cors_allow_origins),
+        trusted_origins = %origins(&settings.trusted_origins),
         "starting"
     );
 }

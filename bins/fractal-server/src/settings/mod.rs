@@ -683,6 +683,8 @@ mod tests {
                 "https://ok.example, *.example",
             ),
             ("FRACTAL_CORS_ALLOW_ORIGIN", "http://127.0.0.1:5173;null"),
+            ("FRACTAL_CORS_ALLOW_ORIGIN", "http://localhost:5173\""),
+            ("FRACTAL_CORS_ALLOW_ORIGIN", "https://web.example.org:8443'"),
         ] {
             let err = load(&[(var, val)]).unwrap_err();
             assert_eq!(err.variable, var, "{err}");

@@ -694,6 +694,7 @@ async fn start_up_and_request_logs() {
             );
             assert_eq!(starting["plugin"], "embedded");
             assert_eq!(starting["token_strategy"], "jwt");
+            assert_eq!(starting["cors_origins"], "none");
             let user = lines
                 .iter()
                 .find(|l| l["message"] == "request" && l["route"] == "/auth/users/{id}")
