@@ -44,3 +44,15 @@ bench-instructions:
 # Schema-driven fuzzing: /openapi.json validated, then schemathesis against the binary (docs/api.md)
 fuzz *ARGS:
     cargo build -p fractal-server && scripts/schemathesis.sh {{ARGS}}
+
+# The same ~635 requests to fractal-server 1.3.14 (PyPI) and to ours, every difference printed
+diff-probe:
+    cargo build --release -p fractal-server && scripts/fractal_diff_probe.sh "${CARGO_TARGET_DIR:-target}/release/fractal-server"
+
+# CORS and the auth cookie in headless Chromium (installs chromium and playwright-core if missing).
+browser-cors:
+    cargo build --release -p fractal-server && scripts/browser_cors.sh "${CARGO_TARGET_DIR:-target}/release/fractal-server"
+
+# The suite with its MariaDB tests on a second MariaDB at SERIALIZABLE with a binary log.
+mariadb-serializable *ARGS:
+    scripts/mariadb_serializable.sh {{ARGS}}

@@ -3,7 +3,8 @@
 # from PyPI and to this server, each on a fresh PostgreSQL database (127.0.0.1:5432, user
 # postgres) with one JWT secret, and prints every difference and a count:
 #   scripts/fractal_diff_probe.sh [path/to/fractal-server] [name filter]
-# (default binary: $CARGO_TARGET_DIR/release/fractal-server). A tool for finding wire
+# (default binary: ${CARGO_TARGET_DIR:-target}/release/fractal-server; `just diff-probe` builds
+# it first). A tool for finding wire
 # differences, not a test: what it finds becomes a test (tests/it/fastapi_parity.rs) or a
 # documented difference (docs/api.md). Not run by CI. The report of every answer is left in
 # the printed directory.
@@ -11,7 +12,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/fractal_pyenv.sh"
 fractal_server_venv
-BIN=${1:-${CARGO_TARGET_DIR:-$HOME/.cache/fractal-auth-target}/release/fractal-server}
+BIN=${1:-${CARGO_TARGET_DIR:-$here/../target}/release/fractal-server}
 FILTER=${2:-}
 PY_PORT=${PY_PORT:-18001}
 OURS_PORT=${OURS_PORT:-18002}
