@@ -4,10 +4,9 @@
 # postgres) with one JWT secret, and prints every difference and a count:
 #   scripts/fractal_diff_probe.sh [path/to/fractal-server] [name filter]
 # (default binary: ${CARGO_TARGET_DIR:-target}/release/fractal-server; `just diff-probe` builds
-# it first). A tool for finding wire
-# differences, not a test: what it finds becomes a test (tests/it/fastapi_parity.rs) or a
-# documented difference (docs/api.md). Not run by CI. The report of every answer is left in
-# the printed directory.
+# it first). A tool for finding wire differences, not a test: what it finds becomes a test
+# (tests/it/fastapi_parity.rs) or a documented difference (docs/api.md). Not run by CI. The
+# report of every answer is left in the printed directory.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/fractal_pyenv.sh"
