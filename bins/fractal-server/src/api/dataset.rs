@@ -16,6 +16,7 @@ use super::entities::{dataset, project, resource};
 use super::job::{id_list, jobs_using, ongoing_jobs_writing};
 use super::read::{DatasetRead, WorkflowTaskRead};
 use super::read::{ResourceRead, dataset_read, datasets_read, project_datasets, wftasks_of};
+use super::stored_json::StoredJson;
 use super::workflow::WorkflowImport;
 use super::{
     MemberCheck, ProjectMember, V1Error, V1Result, created, in_transaction, lock, no_content, ok,
@@ -118,8 +119,8 @@ pub(super) async fn create_dataset(
         name: Set(name),
         kind: Set(kind),
         read_only: Set(body.read_only),
-        meta: Set(meta),
-        history: Set(Some(history)),
+        meta: Set(meta.map(StoredJson)),
+        history: Set(Some(StoredJson(history))),
         timestamp_created: Set(Some(Utc::now())),
         ..Default::default()
     };
@@ -170,7 +171,7 @@ pub(super) async fn patch_dataset(
         d.kind = Set(Some(kind));
     }
     if let Some(meta) = meta {
-        d.meta = Set(Some(meta));
+        d.meta = Set(Some(StoredJson(meta)));
     }
     if let Some(ro) = body.read_only {
         d.read_only = Set(ro);
@@ -340,7 +341,7 @@ pub(super) async fn dataset_status(m: Dataset) -> V1Result {
         });
     }
     let mut status = serde_json::Map::new();
-    if let Some(Value::Array(items)) = d.history {
+    if let Some(StoredJson(Value::Array(items))) = d.history {
         for item in items {
             if let (Some(id), Some(s)) = (
                 item.pointer("/workflowtask/id").and_then(Value::as_i64),
@@ -380,7 +381,7 @@ pub(super) async fn export_history(m: Dataset) -> V1Result {
         });
     }
     let mut task_list = Vec::new();
-    if let Some(Value::Array(items)) = d.history {
+    if let Some(StoredJson(Value::Array(items))) = d.history {
         for item in items {
             if item.get("status").and_then(Value::as_str) == Some("done")
                 && let Some(wt) = item.get("workflowtask")

@@ -5,6 +5,8 @@ macro_rules! entity {
         #[doc = concat!("`", $table, "`.")]
         pub mod $module {
             use sea_orm::entity::prelude::*;
+            #[allow(unused_imports)]
+            use crate::api::stored_json::StoredJson;
 
             #[doc = concat!("A row of `", $table, "`.")]
             #[sea_orm::compact_model]
@@ -44,8 +46,8 @@ entity!(dataset, "dataset", {
     name: String,
     #[sea_orm(column_name = "type")] kind: Option<String>,
     read_only: bool,
-    meta: Option<Json>,
-    history: Option<Json>,
+    #[sea_orm(column_type = "Json")] meta: Option<StoredJson>,
+    #[sea_orm(column_type = "Json")] history: Option<StoredJson>,
     timestamp_created: Option<DateTimeUtc>,
 });
 
@@ -70,9 +72,9 @@ entity!(task, "task", {
     owner: Option<String>,
     input_type: String,
     output_type: String,
-    meta: Option<Json>,
+    #[sea_orm(column_type = "Json")] meta: Option<StoredJson>,
     version: Option<String>,
-    args_schema: Option<Json>,
+    #[sea_orm(column_type = "Json")] args_schema: Option<StoredJson>,
     args_schema_version: Option<String>,
     docs_info: Option<String>,
     docs_link: Option<String>,
@@ -83,8 +85,8 @@ entity!(workflow_task, "workflowtask", {
     workflow_id: i32,
     task_id: i32,
     order: Option<i32>,
-    meta: Option<Json>,
-    args: Option<Json>,
+    #[sea_orm(column_type = "Json")] meta: Option<StoredJson>,
+    #[sea_orm(column_type = "Json")] args: Option<StoredJson>,
 });
 
 entity!(apply_workflow, "applyworkflow", {
@@ -100,7 +102,7 @@ entity!(apply_workflow, "applyworkflow", {
     worker_init: Option<String>,
     working_dir: Option<String>,
     working_dir_user: Option<String>,
-    workflow_dump: Option<Json>,
+    #[sea_orm(column_type = "Json")] workflow_dump: Option<StoredJson>,
     log: Option<String>,
     first_task_index: Option<i32>,
     last_task_index: Option<i32>,

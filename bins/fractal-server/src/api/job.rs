@@ -15,6 +15,7 @@ use super::entities::{apply_workflow, dataset, project, workflow};
 use super::guard::find;
 use super::lookup::DbLookup;
 use super::read::{JobRead, datasets_read, wftasks_of, workflow_read};
+use super::stored_json::StoredJson;
 use super::{
     ApiCaller, ProjectMember, V1Error, V1Result, caller, in_transaction, lock, no_content, ok,
 };
@@ -323,7 +324,7 @@ pub(super) async fn apply_workflow_route(
                 worker_init: Set(worker_init),
                 first_task_index: Set(Some(first)),
                 last_task_index: Set(Some(last)),
-                workflow_dump: Set(Some(job_workflow_dump(&workflow)?)),
+                workflow_dump: Set(Some(StoredJson(job_workflow_dump(&workflow)?))),
                 ..Default::default()
             };
             Ok(job.insert(txn).await?)

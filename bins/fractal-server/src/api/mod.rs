@@ -14,6 +14,7 @@ pub mod lookup;
 mod membership;
 mod project;
 mod read;
+pub mod stored_json;
 mod task;
 mod workflow;
 mod workflow_task;

@@ -10,19 +10,20 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::entities::{apply_workflow, dataset, project, resource, task, workflow, workflow_task};
+use super::stored_json::StoredJson;
 use crate::error::V1Error;
 
 /// A JSON object column, `{}` when empty (1.3.14's `meta` default).
-fn object_or_empty(v: Option<Value>) -> Value {
+fn object_or_empty(v: Option<StoredJson>) -> Value {
     match v {
-        Some(Value::Object(o)) => Value::Object(o),
+        Some(StoredJson(Value::Object(o))) => Value::Object(o),
         _ => json!({}),
     }
 }
 
 /// A JSON column that 1.3.14 reads as optional: SQL `NULL` and JSON `null` are both `null`.
-fn json_or_null(v: Option<Value>) -> Value {
-    v.unwrap_or(Value::Null)
+fn json_or_null(v: Option<StoredJson>) -> Value {
+    v.map_or(Value::Null, Value::from)
 }
 
 #[derive(Serialize, Clone, utoipa::ToSchema)]
@@ -196,7 +197,7 @@ pub(super) async fn datasets_read(
             name: d.name,
             kind: d.kind,
             meta: object_or_empty(d.meta),
-            history: d.history.unwrap_or_else(|| json!([])),
+            history: d.history.map_or_else(|| json!([]), Value::from),
             read_only: d.read_only,
             id: d.id,
             project_id: d.project_id,

@@ -15,6 +15,7 @@ use serde_json::Value;
 use super::entities::{task, workflow_task};
 use super::guard::find;
 use super::read::TaskRead;
+use super::stored_json::StoredJson;
 use super::{ApiCaller, V1Error, V1Result, caller, created, in_transaction, lock, no_content, ok};
 use crate::schemas::{Patch, fits, optional_text, required_text, storable_object};
 
@@ -204,16 +205,16 @@ pub(super) async fn create_task(c: ApiCaller, body: JsonObject<TaskCreate>) -> V
             limits::TASK_OUTPUT_TYPE,
             &body.output_type,
         )?),
-        meta: Set(Some(
+        meta: Set(Some(StoredJson(
             storable_object("meta", body.meta)?
                 .unwrap_or_else(|| Value::Object(Default::default())),
-        )),
+        ))),
         version: Set(optional_valstr(
             "version",
             limits::TASK_VERSION,
             body.version.not_none("version", "String")?,
         )?),
-        args_schema: Set(storable_object("args_schema", body.args_schema)?),
+        args_schema: Set(storable_object("args_schema", body.args_schema)?.map(StoredJson)),
         args_schema_version: Set(optional_valstr(
             "args_schema_version",
             limits::TASK_ARGS_SCHEMA_VERSION,
@@ -391,17 +392,17 @@ pub(super) async fn patch_task(
             if let Some(given) = meta {
                 // Merged into the stored meta, as 1.3.14's `current_dict.update(value)`.
                 let mut merged = match current.meta {
-                    Some(Value::Object(m)) => m,
+                    Some(StoredJson(Value::Object(m))) => m,
                     _ => serde_json::Map::new(),
                 };
                 merged.extend(given);
-                t.meta = Set(storable_object("meta", Some(merged))?);
+                t.meta = Set(storable_object("meta", Some(merged))?.map(StoredJson));
             }
             if let Some(v) = version {
                 t.version = Set(v);
             }
             if let Some(v) = args_schema {
-                t.args_schema = Set(Some(v));
+                t.args_schema = Set(Some(StoredJson(v)));
             }
             if let Some(v) = args_schema_version {
                 t.args_schema_version = Set(Some(v));

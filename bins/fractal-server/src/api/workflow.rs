@@ -11,6 +11,7 @@ use sea_orm::{
 };
 
 use super::guard::find;
+use super::stored_json::StoredJson;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -379,8 +380,8 @@ pub(super) async fn import_workflow(
                     workflow_id: Set(w.id),
                     task_id: Set(t.id),
                     order: Set(Some(position as i32)),
-                    args: Set(args),
-                    meta: Set(meta),
+                    args: Set(args.map(StoredJson)),
+                    meta: Set(meta.map(StoredJson)),
                     ..Default::default()
                 }
                 .insert(txn)

@@ -14,6 +14,7 @@ use super::entities::{task, workflow, workflow_task};
 use super::guard::find;
 use super::read::WorkflowTaskRead;
 use super::read::{wftasks_of, wftasks_read};
+use super::stored_json::StoredJson;
 use super::{MemberCheck, ProjectMember, V1Result, created, in_transaction, lock, no_content, ok};
 
 type WorkflowTask = ProjectMember<workflow_task::Model>;
@@ -83,7 +84,7 @@ fn valid_meta_update(
 /// The defaults of a task's `args_schema` (`properties.*.default` that are not null).
 fn default_args(t: &task::Model) -> serde_json::Map<String, Value> {
     let mut out = serde_json::Map::new();
-    if let Some(Value::Object(props)) = t.args_schema.as_ref().and_then(|s| s.get("properties")) {
+    if let Some(Value::Object(props)) = t.args_schema.as_ref().and_then(|s| s.0.get("properties")) {
         for (k, v) in props {
             if let Some(d) = v.get("default").filter(|d| !d.is_null()) {
                 out.insert(k.clone(), d.clone());
@@ -105,7 +106,7 @@ pub(super) fn merged_args_meta(
         a.extend(given);
     }
     let mut m = match &t.meta {
-        Some(Value::Object(o)) => o.clone(),
+        Some(StoredJson(Value::Object(o))) => o.clone(),
         _ => serde_json::Map::new(),
     };
     if let Some(Value::Object(given)) = meta {
@@ -174,8 +175,8 @@ pub(super) async fn create_wftask(
                 workflow_id: Set(wid),
                 task_id: Set(tid),
                 order: Set(None),
-                args: Set(args),
-                meta: Set(meta),
+                args: Set(args.map(StoredJson)),
+                meta: Set(meta.map(StoredJson)),
                 ..Default::default()
             }
             .insert(txn)
@@ -241,16 +242,16 @@ pub(super) async fn patch_wftask(
                 if let Value::Object(given) = args {
                     a.extend(given);
                 }
-                wt.args = Set((!a.is_empty()).then_some(Value::Object(a)));
+                wt.args = Set((!a.is_empty()).then_some(StoredJson(Value::Object(a))));
             }
             if let Some(Value::Object(meta)) = meta {
                 // 1.3.14: merged into the current meta.
                 let mut merged = match current.meta {
-                    Some(Value::Object(o)) => o,
+                    Some(StoredJson(Value::Object(o))) => o,
                     _ => serde_json::Map::new(),
                 };
                 merged.extend(meta);
-                wt.meta = Set(Some(Value::Object(merged)));
+                wt.meta = Set(Some(StoredJson(Value::Object(merged))));
             }
             Ok(wt.update(txn).await?)
         })

@@ -59,6 +59,19 @@ impl TestApp {
         n
     }
 
+    /// Runs one SQL statement against the app's database (to plant rows another server wrote).
+    pub async fn execute(&self, sql: &str) {
+        use sea_orm::{ConnectionTrait, Database, Statement};
+        let conn = Database::connect(self.db_url()).await.unwrap();
+        conn.execute_raw(Statement::from_string(
+            conn.get_database_backend(),
+            sql.to_owned(),
+        ))
+        .await
+        .unwrap();
+        let _ = conn.close().await;
+    }
+
     /// Absolute URL of a path.
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)

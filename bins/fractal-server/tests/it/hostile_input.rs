@@ -978,6 +978,65 @@ async fn names_differing_in_case_or_accents_are_distinct(service: Service) {
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{service:?}: {b}");
 }
 
+/// JSON that fractal-server 1.3.14 could store and this server never writes: Python's `json`
+/// reads about 1,000 levels, this server stores at most 20. A dataset's `meta` nested 900
+/// levels, written straight into the table as the Python server would have, is read back in
+/// full by the dataset, the project's dataset list and the status; before, SeaORM's reader
+/// (serde_json's 128-level limit) made every one of them a 500. (Not on MariaDB: its JSON
+/// check refuses more than 32 levels, and Fractal 1.3 does not run on it.)
+#[tokio::test]
+async fn deep_json_stored_by_fractal_1_3_is_read() {
+    for service in [Service::Sqlite, Service::Postgres] {
+        let Some(app) = spawn_app_on(service).await else {
+            continue;
+        };
+        let admin = app.admin_token().await;
+        let (_, project) = send(
+            &app,
+            Method::POST,
+            "/api/v1/project",
+            &admin,
+            json!({"name": "p"}),
+        )
+        .await;
+        let p = project["id"].as_i64().unwrap();
+        let (_, dataset) = send(
+            &app,
+            Method::POST,
+            &format!("/api/v1/project/{p}/dataset"),
+            &admin,
+            json!({"name": "d"}),
+        )
+        .await;
+        let d = dataset["id"].as_i64().unwrap();
+        let deep = format!("{}{}", "[".repeat(900), "]".repeat(900));
+        app.execute(&format!(
+            "UPDATE dataset SET meta = '{{\"x\": {deep}}}' WHERE id = {d}"
+        ))
+        .await;
+        for path in [
+            format!("/api/v1/project/{p}/dataset/{d}"),
+            format!("/api/v1/project/{p}/dataset"),
+            format!("/api/v1/project/{p}"),
+            format!("/api/v1/project/{p}/dataset/{d}/status"),
+        ] {
+            let res = app
+                .client
+                .get(app.url(&path))
+                .bearer_auth(&admin)
+                .send()
+                .await
+                .unwrap();
+            let status = res.status();
+            let text = res.text().await.unwrap();
+            assert_eq!(status, StatusCode::OK, "{service:?} {path}: {text:.200}");
+            if !path.ends_with("/status") {
+                assert!(text.contains(&deep), "{service:?} {path}: {text:.200}");
+            }
+        }
+    }
+}
+
 macro_rules! on_every_backend {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
