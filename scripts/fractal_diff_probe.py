@@ -133,17 +133,22 @@ def send(side, method, path, auth=None, headers=None, **kw):
     if "json" in kw:
         kw["content"] = json.dumps(kw.pop("json")).encode()
         hs.append(("Content-Type", "application/json"))
+    global client
     client.cookies.clear()
     try:
-        return client.request(method, url, headers=hs, **kw)
+        resp = client.request(method, url, headers=hs, **kw)
     except (httpx.ReadError, httpx.RemoteProtocolError):
-        # uvicorn closes a kept-alive connection after an unhandled exception (its 500 says no
-        # "Connection: close"); the next request on it is reset before it is read. Sent again
-        # only when sending it twice cannot change the outcome (a POST or PATCH may have been
-        # handled before the reset).
+        # A kept-alive connection the server closed meanwhile. Sent again only when sending it
+        # twice cannot change the outcome (a POST or PATCH may have been handled).
         if method.upper() not in ("GET", "HEAD", "OPTIONS"):
             raise
         return client.request(method, url, headers=hs, **kw)
+    if resp.status_code >= 500:
+        # uvicorn closes the connection after an unhandled exception without saying so in its
+        # 500 ("Connection: close"): new connections, so that the next request is not reset.
+        client.close()
+        client = httpx.Client(timeout=30, follow_redirects=False)
+    return resp
 
 
 def case(name, method, path, auth=None, unordered=False, **kw):
