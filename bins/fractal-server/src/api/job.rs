@@ -188,6 +188,20 @@ fn job_workflow_dump(workflow: &impl serde::Serialize) -> Result<serde_json::Val
             }
         }
     }
+    // Stored tasks may hold JSON as deep as 1.3.14 wrote it; the dump nests it a few levels
+    // deeper, and a job this server could not read back is refused before it is made.
+    let depth = super::stored_json::depth(&dump);
+    if depth > super::stored_json::MAX_STORED_DEPTH {
+        return Err(auth_actix::ApiError::invalid(
+            &["body"],
+            format!(
+                "the workflow's tasks hold JSON nested {depth} levels deep in the job's dump (at most {} are stored)",
+                super::stored_json::MAX_STORED_DEPTH
+            ),
+            "value_error.json.depth",
+        )
+        .into());
+    }
     Ok(dump)
 }
 

@@ -6,7 +6,8 @@
 //! but fractal-server 1.3.14 stored what Python's `json` reads, about 1,000 levels deep. Read
 //! through `Json`, every request touching such a row was a 500; read through this type, the
 //! row's raw JSON text is parsed without the limit, on a stack grown on demand
-//! (`serde_stacker`), up to [`MAX_STORED_DEPTH`] levels.
+//! (`serde_stacker`), up to [`MAX_STORED_DEPTH`] levels. What else Python's `json` stored and
+//! JSON has no word for (`NaN`, `Infinity`, lone surrogates in SQLite) is still an error.
 
 use sea_orm::sea_query::{ArrayType, ColumnType, Nullable, ValueType, ValueTypeErr};
 use sea_orm::{ColIdx, DbErr, QueryResult, TryGetError, TryGetable};
@@ -14,9 +15,11 @@ use serde::Deserialize as _;
 use serde_json::Value;
 
 /// The deepest stored JSON value this server reads: above what Python's `json` module reads
-/// (its recursion limit, 1,000), below what would strain a worker's stack when the value is
-/// written out again.
-pub const MAX_STORED_DEPTH: usize = 2_048;
+/// (its recursion limit, 1,000, less the frames in use) with room for the levels a job's
+/// `workflow_dump` adds around a task's `meta`, and below what a 2 MiB worker stack survives
+/// when the value is cloned or written out again in a debug build (about 1,500 levels,
+/// measured). A job dump deeper than this is refused when it is made ([`depth`]).
+pub const MAX_STORED_DEPTH: usize = 1_100;
 
 /// A JSON value of a `/api/v1` column (see the module's documentation).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,7 +73,12 @@ impl ValueType for StoredJson {
 impl TryGetable for StoredJson {
     fn try_get_by<I: ColIdx>(res: &QueryResult, index: I) -> Result<Self, TryGetError> {
         use sea_orm::sqlx::Row as _;
-        let sqlx = |e: sea_orm::sqlx::Error| TryGetError::DbErr(DbErr::Type(e.to_string()));
+        // Kept whole, so that a lost connection is storage trouble (503), not a type error.
+        let sqlx = |e: sea_orm::sqlx::Error| {
+            TryGetError::DbErr(DbErr::Query(sea_orm::RuntimeErr::SqlxError(
+                std::sync::Arc::new(e),
+            )))
+        };
         let text: Option<String> = if let Some(row) = res.try_as_pg_row() {
             // `json` or `jsonb`: sqlx hands over the text either way.
             row.try_get::<Option<sea_orm::sqlx::types::Json<Box<serde_json::value::RawValue>>>, _>(
@@ -113,6 +121,22 @@ fn parse(text: &str) -> Result<Value, String> {
         Value::deserialize(serde_stacker::Deserializer::new(&mut de)).map_err(|e| e.to_string())?;
     de.end().map_err(|e| e.to_string())?;
     Ok(value)
+}
+
+/// The nesting of arrays and objects of `value` (a scalar is 0), counted without recursion.
+pub fn depth(value: &Value) -> usize {
+    let mut deepest = 0;
+    let mut todo = vec![(value, 0usize)];
+    while let Some((v, d)) = todo.pop() {
+        let children: Box<dyn Iterator<Item = &Value>> = match v {
+            Value::Array(items) => Box::new(items.iter()),
+            Value::Object(map) => Box::new(map.values()),
+            _ => continue,
+        };
+        deepest = deepest.max(d + 1);
+        todo.extend(children.map(|c| (c, d + 1)));
+    }
+    deepest
 }
 
 /// The deepest nesting of arrays and objects in JSON `text` (brackets inside strings do not
@@ -173,9 +197,15 @@ mod tests {
         assert!(
             parse(&nested(MAX_STORED_DEPTH + 1))
                 .unwrap_err()
-                .contains("2049")
+                .contains("1101")
         );
         assert!(parse(&nested(MAX_STORED_DEPTH)).is_ok());
+        assert_eq!(
+            depth(&parse(&nested(MAX_STORED_DEPTH)).unwrap()),
+            MAX_STORED_DEPTH
+        );
+        assert_eq!(depth(&serde_json::json!({"a": [1, {"b": {}}], "c": 2})), 4);
+        assert_eq!(depth(&serde_json::json!(5)), 0);
         assert_eq!(nesting(r#"{"a": "[[[[\"{{{", "b": [1, {"c": []}]}"#), 4);
         assert!(parse(r#"{"a": 1} x"#).is_err());
         assert_eq!(parse(r#"{"a": [1, "]"]}"#).unwrap()["a"][1], "]");

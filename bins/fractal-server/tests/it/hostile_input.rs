@@ -981,7 +981,9 @@ async fn names_differing_in_case_or_accents_are_distinct(service: Service) {
 /// JSON that fractal-server 1.3.14 could store and this server never writes: Python's `json`
 /// reads about 1,000 levels, this server stores at most 20. A dataset's `meta` nested 900
 /// levels, written straight into the table as the Python server would have, is read back in
-/// full by the dataset, the project's dataset list and the status; before, SeaORM's reader
+/// full by the dataset, the project's dataset list and the status, and with a job that copied
+/// it (a dump that would be too deep to read back is refused when the job is made); before,
+/// SeaORM's reader
 /// (serde_json's 128-level limit) made every one of them a 500. (Not on MariaDB: its JSON
 /// check refuses more than 32 levels, and Fractal 1.3 does not run on it.)
 #[tokio::test]
@@ -1034,6 +1036,100 @@ async fn deep_json_stored_by_fractal_1_3_is_read() {
                 assert!(text.contains(&deep), "{service:?} {path}: {text:.200}");
             }
         }
+
+        // A task's `meta` as deep, copied into a job's `workflow_dump` a few levels deeper by
+        // apply, reads back with the job; one so deep that the dump would pass what is read is
+        // refused when the job would be made, not stored to fail every later read.
+        let created = |(s, b): (StatusCode, Value)| {
+            assert!(s.is_success(), "{service:?}: setup {s} {b}");
+            b["id"].as_i64().unwrap()
+        };
+        let mut with_resource = Vec::new();
+        for name in ["in", "out"] {
+            let ds = created(
+                send(
+                    &app,
+                    Method::POST,
+                    &format!("/api/v1/project/{p}/dataset"),
+                    &admin,
+                    json!({"name": name}),
+                )
+                .await,
+            );
+            created(
+                send(
+                    &app,
+                    Method::POST,
+                    &format!("/api/v1/project/{p}/dataset/{ds}/resource"),
+                    &admin,
+                    json!({"path": "/tmp/data"}),
+                )
+                .await,
+            );
+            with_resource.push(ds);
+        }
+        let w = created(
+            send(
+                &app,
+                Method::POST,
+                &format!("/api/v1/project/{p}/workflow"),
+                &admin,
+                json!({"name": "w"}),
+            )
+            .await,
+        );
+        let task = json!({"name": "t", "command": "c", "source": "deep", "input_type": "Any", "output_type": "Any"});
+        let t = created(send(&app, Method::POST, "/api/v1/task", &admin, task).await);
+        created(
+            send(
+                &app,
+                Method::POST,
+                &format!("/api/v1/project/{p}/workflow/{w}/wftask?task_id={t}"),
+                &admin,
+                json!({}),
+            )
+            .await,
+        );
+        let apply = format!(
+            "/api/v1/project/{p}/workflow/{w}/apply?input_dataset_id={}&output_dataset_id={}",
+            with_resource[0], with_resource[1]
+        );
+        let too_deep = format!("{}{}", "[".repeat(1_098), "]".repeat(1_098));
+        app.execute(&format!(
+            "UPDATE task SET meta = '{{\"x\": {too_deep}}}' WHERE id = {t}"
+        ))
+        .await;
+        let (s, b) = send(&app, Method::POST, &apply, &admin, json!({})).await;
+        assert_eq!(
+            (s, b["detail"][0]["type"].as_str()),
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("value_error.json.depth")
+            ),
+            "{service:?}: {b}"
+        );
+        app.execute(&format!(
+            "UPDATE task SET meta = '{{\"x\": {deep}}}' WHERE id = {t}"
+        ))
+        .await;
+        let res = app
+            .client
+            .post(app.url(&apply))
+            .bearer_auth(&admin)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::ACCEPTED, "{service:?}");
+        let jobs = app
+            .client
+            .get(app.url(&format!("/api/v1/project/{p}/job")))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(jobs.status(), StatusCode::OK, "{service:?}");
+        assert!(jobs.text().await.unwrap().contains(&deep), "{service:?}");
     }
 }
 
