@@ -639,6 +639,62 @@ fn nested(depth: usize) -> Value {
     (0..depth).fold(json!(1), |inner, _| json!({ "a": inner }))
 }
 
+/// A project with two datasets (`in`, `out`) that have a resource each, a workflow, a task of
+/// `source` and that task in the workflow: what an apply needs. Its ids.
+struct Applicable {
+    p: i64,
+    d: i64,
+    o: i64,
+    w: i64,
+    t: i64,
+    wt: i64,
+}
+
+async fn applicable(app: &TestApp, admin: &str, service: Service, source: &str) -> Applicable {
+    let created = |(s, b): (StatusCode, Value)| {
+        assert!(s.is_success(), "{service:?}: setup {s} {b}");
+        b["id"].as_i64().unwrap()
+    };
+    let post = |path: String, body: Value| async move {
+        created(send(app, Method::POST, &path, admin, body).await)
+    };
+    let p = post("/api/v1/project".into(), json!({"name": "p"})).await;
+    let mut datasets = Vec::new();
+    for name in ["in", "out"] {
+        let ds = post(
+            format!("/api/v1/project/{p}/dataset"),
+            json!({"name": name, "type": "zarr"}),
+        )
+        .await;
+        post(
+            format!("/api/v1/project/{p}/dataset/{ds}/resource"),
+            json!({"path": "/tmp/data"}),
+        )
+        .await;
+        datasets.push(ds);
+    }
+    let w = post(
+        format!("/api/v1/project/{p}/workflow"),
+        json!({"name": "w"}),
+    )
+    .await;
+    let task = json!({"name": "t", "command": "c", "source": source, "input_type": "zarr", "output_type": "zarr"});
+    let t = post("/api/v1/task".into(), task).await;
+    let wt = post(
+        format!("/api/v1/project/{p}/workflow/{w}/wftask?task_id={t}"),
+        json!({}),
+    )
+    .await;
+    Applicable {
+        p,
+        d: datasets[0],
+        o: datasets[1],
+        w,
+        t,
+        wt,
+    }
+}
+
 /// Every JSON value a route stores (`meta`, `args`, `args_schema`, `history`) and the job's
 /// `worker_init`: nested past 20 levels, or with a NUL in a string or a key, is a 422 naming
 /// it, the same on every backend. Before, MariaDB refused more than 32 levels with a 500,
@@ -651,77 +707,10 @@ async fn json_values_every_backend_can_store(service: Service) {
         return;
     };
     let admin = app.admin_token().await;
-    let created = |(s, b): (StatusCode, Value)| {
-        assert!(s.is_success(), "{service:?}: setup {s} {b}");
-        b["id"].as_i64().unwrap()
-    };
-    let p = created(
-        send(
-            &app,
-            Method::POST,
-            "/api/v1/project",
-            &admin,
-            json!({"name": "p"}),
-        )
-        .await,
-    );
+    let Applicable { p, d, o, w, t, wt } = applicable(&app, &admin, service, "deep").await;
     let dataset = |name: &str| json!({"name": name, "type": "zarr"});
-    let d = created(
-        send(
-            &app,
-            Method::POST,
-            &format!("/api/v1/project/{p}/dataset"),
-            &admin,
-            dataset("in"),
-        )
-        .await,
-    );
-    let o = created(
-        send(
-            &app,
-            Method::POST,
-            &format!("/api/v1/project/{p}/dataset"),
-            &admin,
-            dataset("out"),
-        )
-        .await,
-    );
-    for ds in [d, o] {
-        created(
-            send(
-                &app,
-                Method::POST,
-                &format!("/api/v1/project/{p}/dataset/{ds}/resource"),
-                &admin,
-                json!({"path": "/tmp/data"}),
-            )
-            .await,
-        );
-    }
-    let w = created(
-        send(
-            &app,
-            Method::POST,
-            &format!("/api/v1/project/{p}/workflow"),
-            &admin,
-            json!({"name": "w"}),
-        )
-        .await,
-    );
     let task = json!({"name": "t", "command": "c", "source": "deep", "input_type": "zarr", "output_type": "zarr"});
-    let t = created(send(&app, Method::POST, "/api/v1/task", &admin, task.clone()).await);
     let wftasks = format!("/api/v1/project/{p}/workflow/{w}/wftask");
-    let wt = created(
-        send(
-            &app,
-            Method::POST,
-            &format!("{wftasks}?task_id={t}"),
-            &admin,
-            json!({}),
-        )
-        .await,
-    );
-
     let too_deep = nested(21);
     let nul_value = json!({"k": "a\u{0}b"});
     let nul_key = json!({"a\u{0}b": 1});
@@ -993,143 +982,63 @@ async fn deep_json_stored_by_fractal_1_3_is_read() {
             continue;
         };
         let admin = app.admin_token().await;
-        let (_, project) = send(
-            &app,
-            Method::POST,
-            "/api/v1/project",
-            &admin,
-            json!({"name": "p"}),
-        )
-        .await;
-        let p = project["id"].as_i64().unwrap();
-        let (_, dataset) = send(
-            &app,
-            Method::POST,
-            &format!("/api/v1/project/{p}/dataset"),
-            &admin,
-            json!({"name": "d"}),
-        )
-        .await;
-        let d = dataset["id"].as_i64().unwrap();
+        let Applicable { p, d, o, w, t, .. } = applicable(&app, &admin, service, "deep").await;
         let deep = format!("{}{}", "[".repeat(900), "]".repeat(900));
         app.execute(&format!(
             "UPDATE dataset SET meta = '{{\"x\": {deep}}}' WHERE id = {d}"
         ))
         .await;
+        let get = |path: String| {
+            let (app, admin) = (&app, &admin);
+            async move {
+                let res = app
+                    .client
+                    .get(app.url(&path))
+                    .bearer_auth(admin)
+                    .send()
+                    .await
+                    .unwrap();
+                let status = res.status();
+                let text = res.text().await.unwrap();
+                assert_eq!(status, StatusCode::OK, "{service:?} {path}: {text:.200}");
+                text
+            }
+        };
         for path in [
             format!("/api/v1/project/{p}/dataset/{d}"),
             format!("/api/v1/project/{p}/dataset"),
             format!("/api/v1/project/{p}"),
-            format!("/api/v1/project/{p}/dataset/{d}/status"),
         ] {
-            let res = app
-                .client
-                .get(app.url(&path))
-                .bearer_auth(&admin)
-                .send()
-                .await
-                .unwrap();
-            let status = res.status();
-            let text = res.text().await.unwrap();
-            assert_eq!(status, StatusCode::OK, "{service:?} {path}: {text:.200}");
-            if !path.ends_with("/status") {
-                assert!(text.contains(&deep), "{service:?} {path}: {text:.200}");
-            }
+            assert!(
+                get(path.clone()).await.contains(&deep),
+                "{service:?} {path}"
+            );
         }
+        get(format!("/api/v1/project/{p}/dataset/{d}/status")).await;
 
         // A task's `meta` as deep, copied into a job's `workflow_dump` a few levels deeper by
         // apply, reads back with the job; one so deep that the dump would pass what is read is
         // refused when the job would be made, not stored to fail every later read.
-        let created = |(s, b): (StatusCode, Value)| {
-            assert!(s.is_success(), "{service:?}: setup {s} {b}");
-            b["id"].as_i64().unwrap()
-        };
-        let mut with_resource = Vec::new();
-        for name in ["in", "out"] {
-            let ds = created(
-                send(
-                    &app,
-                    Method::POST,
-                    &format!("/api/v1/project/{p}/dataset"),
-                    &admin,
-                    json!({"name": name}),
-                )
-                .await,
-            );
-            created(
-                send(
-                    &app,
-                    Method::POST,
-                    &format!("/api/v1/project/{p}/dataset/{ds}/resource"),
-                    &admin,
-                    json!({"path": "/tmp/data"}),
-                )
-                .await,
-            );
-            with_resource.push(ds);
-        }
-        let w = created(
-            send(
-                &app,
-                Method::POST,
-                &format!("/api/v1/project/{p}/workflow"),
-                &admin,
-                json!({"name": "w"}),
-            )
-            .await,
-        );
-        let task = json!({"name": "t", "command": "c", "source": "deep", "input_type": "Any", "output_type": "Any"});
-        let t = created(send(&app, Method::POST, "/api/v1/task", &admin, task).await);
-        created(
-            send(
-                &app,
-                Method::POST,
-                &format!("/api/v1/project/{p}/workflow/{w}/wftask?task_id={t}"),
-                &admin,
-                json!({}),
-            )
-            .await,
-        );
         let apply = format!(
-            "/api/v1/project/{p}/workflow/{w}/apply?input_dataset_id={}&output_dataset_id={}",
-            with_resource[0], with_resource[1]
+            "/api/v1/project/{p}/workflow/{w}/apply?input_dataset_id={d}&output_dataset_id={o}"
         );
         let too_deep = format!("{}{}", "[".repeat(1_098), "]".repeat(1_098));
-        app.execute(&format!(
-            "UPDATE task SET meta = '{{\"x\": {too_deep}}}' WHERE id = {t}"
-        ))
-        .await;
-        let (s, b) = send(&app, Method::POST, &apply, &admin, json!({})).await;
-        assert_eq!(
-            (s, b["detail"][0]["type"].as_str()),
-            (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Some("value_error.json.depth")
-            ),
-            "{service:?}: {b}"
-        );
-        app.execute(&format!(
-            "UPDATE task SET meta = '{{\"x\": {deep}}}' WHERE id = {t}"
-        ))
-        .await;
-        let res = app
-            .client
-            .post(app.url(&apply))
-            .bearer_auth(&admin)
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::ACCEPTED, "{service:?}");
-        let jobs = app
-            .client
-            .get(app.url(&format!("/api/v1/project/{p}/job")))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(jobs.status(), StatusCode::OK, "{service:?}");
-        assert!(jobs.text().await.unwrap().contains(&deep), "{service:?}");
+        for (meta, expected) in [
+            (&too_deep, StatusCode::UNPROCESSABLE_ENTITY),
+            (&deep, StatusCode::ACCEPTED),
+        ] {
+            app.execute(&format!(
+                "UPDATE task SET meta = '{{\"x\": {meta}}}' WHERE id = {t}"
+            ))
+            .await;
+            let (s, b) = send(&app, Method::POST, &apply, &admin, json!({})).await;
+            assert_eq!(s, expected, "{service:?}");
+            if s == StatusCode::UNPROCESSABLE_ENTITY {
+                assert_eq!(b["detail"][0]["type"], "value_error.json.depth", "{b}");
+            }
+        }
+        let jobs = get(format!("/api/v1/project/{p}/job")).await;
+        assert!(jobs.contains(&deep), "{service:?}");
     }
 }
 
