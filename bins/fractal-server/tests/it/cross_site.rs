@@ -23,6 +23,11 @@ async fn cookie_login(app: &TestApp, email: &str, password: &str) -> String {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    cookie_pair(&res)
+}
+
+/// The `fastapiusersauth=…` pair a login answer sets.
+fn cookie_pair(res: &reqwest::Response) -> String {
     res.headers()["set-cookie"]
         .to_str()
         .unwrap()
@@ -483,15 +488,16 @@ async fn cors_answers_the_listed_origins_as_fractal_1_3_does() {
     let app = spawn_app_with(Service::Sqlite, &[("FRACTAL_CORS_ALLOW_ORIGIN", WEB)])
         .await
         .unwrap();
-    let preflight = |origin: &'static str| {
+    // A browser's preflight of `method` with `headers` from `origin`.
+    let preflight = |origin: &'static str, method: &'static str, headers: &'static str| {
         app.client
             .request(Method::OPTIONS, app.url("/auth/login"))
             .header("origin", origin)
-            .header("access-control-request-method", "POST")
-            .header("access-control-request-headers", "content-type")
+            .header("access-control-request-method", method)
+            .header("access-control-request-headers", headers)
             .send()
     };
-    let res = preflight(WEB).await.unwrap();
+    let res = preflight(WEB, "POST", "content-type").await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let h = res.headers();
     assert_eq!(h["access-control-allow-origin"], WEB);
@@ -512,21 +518,13 @@ async fn cors_answers_the_listed_origins_as_fractal_1_3_does() {
         ["delete", "get", "options", "patch", "post", "put"]
     );
     assert!(sorted(&h["access-control-allow-headers"]).contains(&"content-type".to_owned()));
-    let res = preflight(EVIL).await.unwrap();
+    let res = preflight(EVIL, "POST", "content-type").await.unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert!(!res.headers().contains_key("access-control-allow-origin"));
     // As 1.3.14 allows them: no method beyond its list, no header beyond its list (a page of
     // the listed origin uses the cookie, not `Authorization`).
     for (method, headers) in [("TRACE", "content-type"), ("POST", "authorization")] {
-        let res = app
-            .client
-            .request(Method::OPTIONS, app.url("/auth/login"))
-            .header("origin", WEB)
-            .header("access-control-request-method", method)
-            .header("access-control-request-headers", headers)
-            .send()
-            .await
-            .unwrap();
+        let res = preflight(WEB, method, headers).await.unwrap();
         assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{method} {headers}");
     }
 
@@ -542,13 +540,7 @@ async fn cors_answers_the_listed_origins_as_fractal_1_3_does() {
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert_eq!(res.headers()["access-control-allow-origin"], WEB);
     assert_eq!(res.headers()["access-control-allow-credentials"], "true");
-    let cookie = res.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let cookie = cookie_pair(&res);
     let whoami = |origin: &'static str, cookie: Option<String>| {
         let mut req = app
             .client
