@@ -629,7 +629,13 @@ for nm, b in [("ok", {"name": "d-ok"}), ("missing name", {"type": "x"}), ("empty
               ("history nonempty", {"name": "d8", "history": [{"x": 1}]}), ("history null", {"name": "d9", "history": None}),
               ("read_only str", {"name": "d10", "read_only": "on"}), ("extra", {"name": "d11", "project_id": 999, "id": 5}),
               ("dup name", {"name": "ds-in"}), ("resource_list", {"name": "d12", "resource_list": [{"path": "/x"}]}),
-              ("name padded", {"name": "  d13  ", "type": "  t  "})]:
+              ("name padded", {"name": "  d13  ", "type": "  t  "}),
+              # Numbers as Python writes them (17-digit floats, integers beyond 64 bits) and
+              # keys out of order: read back the same (a value compared exactly; the order is
+              # checked by tests/it hostile_input::*::json_is_kept_as_written).
+              ("meta numbers", {"name": "d14", "meta": {"z": [0.9452706955539223, 0.38120423768821243,
+                                2**64 + 1, -2**63 - 1, 10**30 + 7], "a": {"y": 1, "b": 2}}}),
+              ("big int name", {"name": 10**30 + 7})]:
     case(f"dataset create {nm}", "POST", DS, auth="u1", json=b)
 case("dataset create no slash", "POST", "/api/v1/project/{pid}/dataset", auth="u1", json={"name": "d-noslash"})
 case("dataset create not member", "POST", "/api/v1/project/{pid_u2}/dataset/", auth="u1", json={"name": "x"})

@@ -237,12 +237,18 @@ pub fn fits(field: &str, column: Column, value: &str, errors: &mut Vec<Validatio
 /// poison every later read of the job that copies it.
 pub const MAX_JSON_DEPTH: usize = 20;
 
-/// `value` if every backend can store it and read it back: nested at most
+/// The most digits of an integer kept in stored JSON: what Python reads (its
+/// `int_max_str_digits`, 4,300 by default). Numbers are kept as written, so a longer integer
+/// would be answered to `fractal-client`, whose `json` cannot read it (1.3.14 refuses it: 400).
+pub const MAX_INTEGER_DIGITS: usize = 4_300;
+
+/// `value` if every backend can store it and a Python client read it back: nested at most
 /// [`MAX_JSON_DEPTH`] levels, no NUL in any string or key (PostgreSQL refuses them; SQLite
-/// and MariaDB would keep them).
+/// and MariaDB would keep them), no integer longer than [`MAX_INTEGER_DIGITS`].
 ///
 /// # Errors
-/// A 422 at `location` (`["body", "meta"]`): `value_error.json.depth` or `value_error.nul`.
+/// A 422 at `location` (`["body", "meta"]`): `value_error.json.depth`, `value_error.nul` or
+/// `value_error.json.number`.
 pub fn storable_json(location: &[&str], value: Value) -> Result<Value, ApiError> {
     fn walk(v: &Value, depth: usize) -> Result<(), (&'static str, String)> {
         let nul = || {
@@ -263,6 +269,19 @@ pub fn storable_json(location: &[&str], value: Value) -> Result<Value, ApiError>
         };
         match v {
             Value::String(s) if s.contains('\0') => Err(nul()),
+            Value::Number(n) => {
+                let text = n.to_string();
+                let digits = text.bytes().filter(u8::is_ascii_digit).count();
+                if digits > MAX_INTEGER_DIGITS && !text.contains(['.', 'e', 'E']) {
+                    return Err((
+                        "value_error.json.number",
+                        format!(
+                            "an integer of {digits} digits (at most {MAX_INTEGER_DIGITS}, what Python reads)"
+                        ),
+                    ));
+                }
+                Ok(())
+            }
             Value::Array(items) => {
                 deeper(depth + 1)?;
                 items.iter().try_for_each(|i| walk(i, depth + 1))
@@ -564,6 +583,25 @@ impl UserSchema<SeaOrmStore> for FractalSchema {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Integers are kept as written (`arbitrary_precision`), up to what Python reads back;
+    /// a float's digits are not limited (Python reads any).
+    #[test]
+    fn integers_python_cannot_read_are_not_stored() {
+        let number = |text: String| serde_json::from_str::<Value>(&format!("{{\"n\": {text}}}"));
+        let kept = "9".repeat(MAX_INTEGER_DIGITS);
+        let stored = storable_json(&["body"], number(kept.clone()).unwrap()).unwrap();
+        assert_eq!(stored["n"].to_string(), kept);
+        let too_long = format!("-{}", "9".repeat(MAX_INTEGER_DIGITS + 1));
+        match storable_json(&["body"], number(too_long).unwrap()) {
+            Err(ApiError::Validation(items)) => {
+                assert_eq!(items[0].kind, "value_error.json.number", "{items:?}")
+            }
+            other => panic!("{other:?}"),
+        }
+        let float = format!("0.{}", "1".repeat(MAX_INTEGER_DIGITS + 1));
+        assert!(storable_json(&["body"], number(float).unwrap()).is_ok());
+    }
 
     fn user() -> FractalUser {
         auth_core::User {

@@ -553,8 +553,9 @@ pub struct ValidationItem {
     #[serde(rename = "type")]
     pub kind: String,
     /// pydantic's context of the error, e.g. `{"limit_value": 255}`; left out when `None`.
+    /// Boxed: rare, and a `Value` is large (with serde_json's `preserve_order`, 72 bytes).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub ctx: Option<Value>,
+    pub ctx: Option<Box<Value>>,
 }
 
 impl ValidationItem {
@@ -570,7 +571,7 @@ impl ValidationItem {
 
     /// The item with pydantic's `ctx` (`{"limit_value": 255}`, `{"pattern": "password"}`).
     pub fn with_ctx(mut self, ctx: Value) -> Self {
-        self.ctx = Some(ctx);
+        self.ctx = Some(Box::new(ctx));
         self
     }
 

@@ -181,7 +181,7 @@ struct LaxError {
     kind: Kind,
     message: String,
     /// pydantic's `ctx` of the item, where it has one.
-    ctx: Option<Value>,
+    ctx: Option<Box<Value>>,
 }
 
 impl LaxError {
@@ -304,7 +304,7 @@ impl de::Error for LaxError {
                 "value is not a valid enumeration member; permitted: {}",
                 permitted.join(", ")
             ),
-            ctx: Some(serde_json::json!({ "enum_values": expected })),
+            ctx: Some(Box::new(serde_json::json!({ "enum_values": expected }))),
             ..Self::new(Kind::Enum)
         }
     }
@@ -555,11 +555,12 @@ impl<'de> de::Deserializer<'de> for Lax<'_> {
         match value {
             None | Some(Value::Null) => visitor.visit_unit(),
             Some(Value::Bool(b)) => visitor.visit_bool(b),
-            Some(Value::Number(n)) => match (n.as_u64(), n.as_i64(), n.as_f64()) {
-                (Some(u), _, _) => visitor.visit_u64(u),
-                (_, Some(i), _) => visitor.visit_i64(i),
-                (_, _, Some(f)) => visitor.visit_f64(f),
-                _ => visitor.visit_unit(),
+            Some(Value::Number(n)) => match (n.as_u64(), n.as_i64()) {
+                (Some(u), _) => visitor.visit_u64(u),
+                (_, Some(i)) => visitor.visit_i64(i),
+                // A float, or an integer beyond 64 bits: handed on as `Number` holds it, so a
+                // `Value` field keeps its digits where serde_json does (`arbitrary_precision`).
+                _ => de::Deserializer::deserialize_any(n, visitor).map_err(LaxError::custom),
             },
             Some(Value::String(s)) => visitor.visit_string(s),
             Some(Value::Array(items)) => Lax::visit_array(trie, items, visitor),

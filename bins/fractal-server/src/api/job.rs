@@ -178,7 +178,7 @@ fn job_workflow_dump(workflow: &impl serde::Serialize) -> Result<serde_json::Val
     if let Some(Value::Array(list)) = dump.get_mut("task_list") {
         for entry in list.iter_mut() {
             if let Value::Object(wftask) = entry {
-                let task = wftask.remove("task").unwrap_or(Value::Null);
+                let task = wftask.shift_remove("task").unwrap_or(Value::Null);
                 let mut flipped = match task {
                     Value::Object(t) => t,
                     _ => serde_json::Map::new(),

@@ -9,7 +9,9 @@
 //! (`serde_stacker`), up to [`MAX_STORED_DEPTH`] levels. What else Python's `json` stored and
 //! JSON has no word for (`NaN`, `Infinity`, lone surrogates in SQLite) is still an error.
 
-use sea_orm::sea_query::{ArrayType, ColumnType, Nullable, ValueType, ValueTypeErr};
+use sea_orm::sea_query::{
+    ArrayType, ColumnType, Enum, Nullable, OptionEnum, ValueType, ValueTypeErr,
+};
 use sea_orm::{ColIdx, DbErr, QueryResult, TryGetError, TryGetable};
 use serde::Deserialize as _;
 use serde_json::Value;
@@ -37,21 +39,34 @@ impl From<StoredJson> for Value {
     }
 }
 
+/// The PostgreSQL type a value is written as. Bound as serde_json's `Value`, sqlx sends `jsonb`,
+/// which PostgreSQL normalises before it reaches a `json` column: keys sorted, `1e5` written
+/// `100000`, `-0.0` as `0.0`. Sent as text typed `json`, the column keeps the text as written,
+/// as it keeps what Python's `json` wrote for Fractal 1.3. sea-query's `Value::Enum` is that: a
+/// string with a PostgreSQL type hint (`$1::"json"`); SQLite and MySQL bind it as plain text.
+const WRITTEN_AS: &str = "json";
+
 impl From<StoredJson> for sea_orm::Value {
     fn from(v: StoredJson) -> Self {
-        sea_orm::Value::Json(Some(Box::new(v.0)))
+        sea_orm::Value::Enum(OptionEnum::Some(Box::new(Enum {
+            type_name: WRITTEN_AS.into(),
+            value: v.0.to_string().into(),
+        })))
     }
 }
 
 impl Nullable for StoredJson {
     fn null() -> sea_orm::Value {
-        sea_orm::Value::Json(None)
+        sea_orm::Value::Enum(OptionEnum::None(WRITTEN_AS.into()))
     }
 }
 
 impl ValueType for StoredJson {
     fn try_from(v: sea_orm::Value) -> Result<Self, ValueTypeErr> {
         match v {
+            sea_orm::Value::Enum(OptionEnum::Some(e)) => {
+                parse(&e.value).map(Self).map_err(|_| ValueTypeErr)
+            }
             sea_orm::Value::Json(Some(json)) => Ok(Self(*json)),
             _ => Err(ValueTypeErr),
         }

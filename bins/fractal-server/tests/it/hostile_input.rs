@@ -1042,6 +1042,141 @@ async fn deep_json_stored_by_fractal_1_3_is_read() {
     }
 }
 
+/// The JSON a route keeps comes back as a Python client wrote it, as Fractal 1.3 keeps it with
+/// Python's `json`: floats correctly rounded, integers of any size exact, keys in their order,
+/// on every route that stores or copies it (dataset `meta`, task `meta`, workflow-task `args`
+/// and the `args_schema` defaults they start from, a job's `workflow_dump`, export and import).
+/// Before, three of these floats (one in eight of `random.random()`'s) came back changed in
+/// their last digit, an integer beyond 64 bits as a rounded float, and keys sorted (fractal-web
+/// shows an `args_schema`'s properties in their order). A number sent for a string field is
+/// Python's `str()` of it, every digit.
+async fn json_is_kept_as_written(service: Service) {
+    let Some(app) = spawn_app_on(service).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    let Applicable { p, d, o, w, t, wt } = applicable(&app, &admin, service, "numbers").await;
+    // An object, as `meta` and `args` are: keys out of alphabetical order, nested too.
+    const NUMBERS: &str = r#"{"v": [0.9452706955539223, 0.38120423768821243, 0.21659939713061338,
+        0.30000000000000004, 1e+23, -0.0, 18446744073709551617, -9223372036854775809,
+        1000000000000000000000000000007], "zeta": {"y": 1, "b": 2}, "alpha": null}"#;
+    let kept = NUMBERS.replace([' ', '\n'], "");
+    // The body as text, and the answer as text: no JSON library of the test between them.
+    let raw = |method: Method, path: String, body: Option<String>| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            let mut request = app
+                .client
+                .request(method, app.url(&path))
+                .bearer_auth(admin);
+            if let Some(body) = body {
+                request = request
+                    .header("content-type", "application/json")
+                    .body(body);
+            }
+            let res = request.send().await.unwrap();
+            let status = res.status();
+            let text = res.text().await.unwrap();
+            assert!(
+                status.is_success(),
+                "{service:?} {path}: {status} {text:.300}"
+            );
+            text
+        }
+    };
+    let created = raw(
+        Method::POST,
+        format!("/api/v1/project/{p}/dataset"),
+        Some(format!(
+            r#"{{"name": 1000000000000000000000000000007, "meta": {NUMBERS}}}"#
+        )),
+    )
+    .await;
+    assert!(created.contains(&kept), "{service:?}: {created}");
+    assert!(
+        created.contains(r#""name":"1000000000000000000000000000007""#),
+        "{service:?}: {created}"
+    );
+    let task = raw(
+        Method::PATCH,
+        format!("/api/v1/task/{t}"),
+        Some(format!(r#"{{"meta": {NUMBERS}}}"#)),
+    )
+    .await;
+    assert!(task.contains(&kept), "{service:?}: {task}");
+    let wftask = format!("/api/v1/project/{p}/workflow/{w}/wftask/{wt}");
+    let patched = raw(
+        Method::PATCH,
+        wftask.clone(),
+        Some(format!(r#"{{"args": {NUMBERS}}}"#)),
+    )
+    .await;
+    assert!(patched.contains(&kept), "{service:?}: {patched}");
+    let job = raw(
+        Method::POST,
+        format!(
+            "/api/v1/project/{p}/workflow/{w}/apply?input_dataset_id={d}&output_dataset_id={o}"
+        ),
+        Some("{}".into()),
+    )
+    .await;
+    // The task's `meta` and the workflow task's `args`, copied into the dump.
+    assert_eq!(job.matches(&kept).count(), 2, "{service:?}: {job}");
+    let dataset_id = serde_json::from_str::<Value>(&created).unwrap()["id"].clone();
+    for path in [
+        format!("/api/v1/project/{p}/dataset/{dataset_id}"),
+        format!("/api/v1/task/{t}"),
+        wftask,
+        format!("/api/v1/project/{p}/job"),
+    ] {
+        let read = raw(Method::GET, path.clone(), None).await;
+        assert!(read.contains(&kept), "{service:?} {path}: {read:.300}");
+    }
+    let export = raw(
+        Method::GET,
+        format!("/api/v1/project/{p}/workflow/{w}/export"),
+        None,
+    )
+    .await;
+    assert_eq!(export.matches(&kept).count(), 1, "{service:?}: {export}");
+    let imported = raw(
+        Method::POST,
+        format!("/api/v1/project/{p}/workflow/import"),
+        Some(export.replacen(r#""name":"w""#, r#""name":"imported""#, 1)),
+    )
+    .await;
+    assert!(imported.contains(&kept), "{service:?}: {imported}");
+
+    // A new workflow task's `args` start from the schema's defaults, in the schema's order.
+    let schema = raw(
+        Method::POST,
+        "/api/v1/task".into(),
+        Some(
+            r#"{"name": "s", "command": "c", "source": "schema", "input_type": "zarr",
+            "output_type": "zarr", "args_schema": {"type": "object", "properties": {
+            "zoom": {"default": 2}, "level": {"type": "integer"},
+            "channel": {"default": 0.38120423768821243}}}}"#
+                .into(),
+        ),
+    )
+    .await;
+    assert!(
+        schema.contains(r#""properties":{"zoom":{"default":2},"level":{"type":"integer"},"#),
+        "{service:?}: {schema}"
+    );
+    let schema_id = serde_json::from_str::<Value>(&schema).unwrap()["id"].clone();
+    let added = raw(
+        Method::POST,
+        format!("/api/v1/project/{p}/workflow/{w}/wftask?task_id={schema_id}"),
+        Some("{}".into()),
+    )
+    .await;
+    assert!(
+        added.contains(r#""args":{"zoom":2,"channel":0.38120423768821243}"#),
+        "{service:?}: {added}"
+    );
+}
+
 macro_rules! on_every_backend {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -1075,6 +1210,7 @@ on_every_backend!(
     json_values_every_backend_can_store,
     concurrent_group_deletes_acknowledge_once,
     names_differing_in_case_or_accents_are_distinct,
+    json_is_kept_as_written,
 );
 
 /// An empty login form names every missing field, as FastAPI does.
