@@ -45,9 +45,13 @@ bench-instructions:
 fuzz *ARGS:
     cargo build -p fractal-server && scripts/schemathesis.sh {{ARGS}}
 
-# The same ~635 requests to fractal-server 1.3.14 (PyPI) and to ours, every difference printed
+# The same ~637 requests to fractal-server 1.3.14 (PyPI) and to ours, every difference printed
 diff-probe:
     cargo build --release -p fractal-server && scripts/fractal_diff_probe.sh "${CARGO_TARGET_DIR:-target}/release/fractal-server"
+
+# Raw JSON texts kept by 1.3.14 (PyPI) and by ours (PostgreSQL, SQLite), read back and compared
+json-fidelity *ARGS:
+    cargo build --release -p fractal-server && scripts/json_fidelity.sh "${CARGO_TARGET_DIR:-target}/release/fractal-server" {{ARGS}}
 
 # CORS and the auth cookie in headless Chromium (installs chromium and playwright-core if missing).
 browser-cors:
