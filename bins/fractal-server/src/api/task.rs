@@ -366,8 +366,13 @@ pub(super) async fn patch_task(
         Patch::Value(v) => optional_text("docs_info", limits::TASK_DOCS_INFO, Some(v))?,
         _ => None,
     };
+    // Checked as given; what is stored stays as it is, though 1.3.14 may have stored it deeper
+    // than this server writes.
     let meta = match body.meta {
-        Patch::Value(m) => Some(m),
+        Patch::Value(m) => match storable_object("meta", Some(m))? {
+            Some(Value::Object(m)) => Some(m),
+            _ => None,
+        },
         _ => None,
     };
     let row = in_transaction(db, move |txn| {
@@ -396,7 +401,7 @@ pub(super) async fn patch_task(
                     _ => serde_json::Map::new(),
                 };
                 merged.extend(given);
-                t.meta = Set(storable_object("meta", Some(merged))?.map(StoredJson));
+                t.meta = Set(Some(StoredJson(Value::Object(merged))));
             }
             if let Some(v) = version {
                 t.version = Set(v);

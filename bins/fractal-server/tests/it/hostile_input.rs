@@ -971,7 +971,8 @@ async fn names_differing_in_case_or_accents_are_distinct(service: Service) {
 /// reads about 1,000 levels, this server stores at most 20. A dataset's `meta` nested 900
 /// levels, written straight into the table as the Python server would have, is read back in
 /// full by the dataset, the project's dataset list and the status, and with a job that copied
-/// it (a dump that would be too deep to read back is refused when the job is made); before,
+/// it (a dump that would be too deep to read back is refused when the job is made), and a
+/// `PATCH` merges a key into a task `meta` that deep; before,
 /// SeaORM's reader
 /// (serde_json's 128-level limit) made every one of them a 500. (Not on MariaDB: its JSON
 /// check refuses more than 32 levels, and Fractal 1.3 does not run on it.)
@@ -1039,6 +1040,23 @@ async fn deep_json_stored_by_fractal_1_3_is_read() {
         }
         let jobs = get(format!("/api/v1/project/{p}/job")).await;
         assert!(jobs.contains(&deep), "{service:?}");
+
+        // A key merged into a `meta` that deep: what is given is checked, what was stored
+        // stays (before, the merge was checked whole, and refused for the stored part).
+        let (s, _) = send(
+            &app,
+            Method::PATCH,
+            &format!("/api/v1/task/{t}"),
+            &admin,
+            json!({"meta": {"k": 1}}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{service:?}");
+        let task = get(format!("/api/v1/task/{t}")).await;
+        assert!(
+            task.contains(&deep) && task.contains(r#""k":1"#),
+            "{service:?}"
+        );
     }
 }
 
