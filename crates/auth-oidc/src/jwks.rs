@@ -98,7 +98,8 @@ impl Jwks {
 
     /// Verifies a JWT: its header parameters (RFC 8725: no `crit`, no keys or key URLs in
     /// the token, see [`auth_core::jwt::REFUSED_HEADER_PARAMS`]), the key named by its `kid`,
-    /// the key's algorithm, `iss`, `aud`, `exp` (no leeway) and the `required` claims;
+    /// the key's algorithm, `iss`, `aud`, `exp` and `nbf` (no leeway; fractional NumericDates
+    /// too, RFC 7519 §2) and the `required` claims;
     /// returns its claims.
     pub async fn verify(
         &self,
@@ -128,13 +129,34 @@ impl Jwks {
         validation.leeway = 0;
         validation.set_audience(&[audience]);
         validation.set_issuer(&[issuer]);
-        let mut req = vec!["exp", "iss", "aud"];
+        // `exp` and `nbf` are checked below: jsonwebtoken's reader of them refuses a fractional
+        // NumericDate when serde_json's `arbitrary_precision` is on (the server's build), which
+        // made a valid `exp` a refusal and a fractional `nbf` unchecked.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        let mut req = vec!["iss", "aud"];
         req.extend_from_slice(required);
         validation.set_required_spec_claims(&req);
-        jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation)
+        let claims = jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation)
             .map(|d| d.claims)
-            .map_err(|e| TokenRejection::Invalid(e.to_string()))
+            .map_err(|e| TokenRejection::Invalid(e.to_string()))?;
+        let now = jsonwebtoken::get_current_timestamp() as f64;
+        match numeric_date(&claims, "exp") {
+            Some(exp) if exp >= now => {}
+            Some(_) => return Err(TokenRejection::Invalid("the token has expired".into())),
+            None => return Err(TokenRejection::Invalid("the token has no `exp`".into())),
+        }
+        if claims.get("nbf").is_some() && numeric_date(&claims, "nbf").is_none_or(|nbf| nbf > now) {
+            return Err(TokenRejection::Invalid("the token is not valid yet".into()));
+        }
+        Ok(claims)
     }
+}
+
+/// A NumericDate claim of `claims` in seconds: an integer or a fraction (RFC 7519 §2);
+/// `None` when absent or not a number.
+pub(crate) fn numeric_date(claims: &serde_json::Value, name: &str) -> Option<f64> {
+    claims.get(name)?.as_f64()
 }
 
 /// Whether a provider key may check signatures: its `use`, when given, is `sig` (RFC 7517

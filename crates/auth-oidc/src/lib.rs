@@ -277,7 +277,7 @@ impl<D: UserDatabase> OidcAuth<D> {
                     oauth_name: self.config.oauth_name.clone(),
                     // The access token is not stored: it is presented on every request.
                     access_token: String::new(),
-                    expires_at: claims.get("exp").and_then(|v| v.as_i64()),
+                    expires_at: jwks::numeric_date(&claims, "exp").map(|exp| exp as i64),
                     refresh_token: None,
                     account_id: sub.clone(),
                     account_email: email.to_owned(),

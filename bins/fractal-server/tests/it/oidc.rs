@@ -262,6 +262,34 @@ async fn bad_tokens_are_401() {
             .unwrap()
         }),
         ("garbage", "not.a.jwt".to_owned()),
+        // NumericDates may be fractional (RFC 7519 §2): checked as such.
+        (
+            "expired, fractional",
+            token(
+                RSA_A,
+                Algorithm::RS256,
+                "a",
+                claims(&p, "x", json!({"exp": now as f64 - 5.5})),
+            ),
+        ),
+        (
+            "not valid yet, fractional nbf",
+            token(
+                RSA_A,
+                Algorithm::RS256,
+                "a",
+                claims(&p, "x", json!({"nbf": now as f64 + 300.5})),
+            ),
+        ),
+        (
+            "nbf not a number",
+            token(
+                RSA_A,
+                Algorithm::RS256,
+                "a",
+                claims(&p, "x", json!({"nbf": "soon"})),
+            ),
+        ),
     ];
     for (what, t) in cases {
         let (s, body) = whoami(&app, &t).await;
@@ -271,6 +299,19 @@ async fn bad_tokens_are_401() {
             "{what}"
         );
     }
+    // A fractional `exp` still to come, and a past fractional `nbf`, are valid. (The server's
+    // serde_json reads such numbers as text, which jsonwebtoken's own check refused.)
+    let fractional = token(
+        RSA_A,
+        Algorithm::RS256,
+        "a",
+        claims(
+            &p,
+            "frac",
+            json!({"exp": now as f64 + 300.5, "nbf": now as f64 - 0.5}),
+        ),
+    );
+    assert_eq!(whoami(&app, &fractional).await.0, StatusCode::OK);
     let res = app
         .client
         .get(app.url("/auth/whoami"))
