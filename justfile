@@ -13,6 +13,7 @@ migrate *ARGS:
 # The whole test suite (as CI runs it)
 test:
     cargo test --workspace
+    cargo test -p auth-actix -p auth-core -p auth-oidc
 
 # Format check and clippy, as CI runs them
 lint:

@@ -243,8 +243,9 @@ pub const MAX_JSON_DEPTH: usize = 20;
 pub const MAX_INTEGER_DIGITS: usize = 4_300;
 
 /// `value` if every backend can store it and a Python client read it back: nested at most
-/// [`MAX_JSON_DEPTH`] levels, no NUL in any string or key (PostgreSQL refuses them; SQLite
-/// and MariaDB would keep them), no integer longer than [`MAX_INTEGER_DIGITS`].
+/// [`MAX_JSON_DEPTH`] levels, no NUL in any string or key (PostgreSQL's `jsonb` and text
+/// refuse them; SQLite and MariaDB would keep them), no integer longer than
+/// [`MAX_INTEGER_DIGITS`].
 ///
 /// # Errors
 /// A 422 at `location` (`["body", "meta"]`): `value_error.json.depth`, `value_error.nul` or

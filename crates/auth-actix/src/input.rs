@@ -181,7 +181,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for FormFields<T> {
             let mut form = serde_json::Map::new();
             for (name, value) in fields {
                 if value.as_str().is_some_and(str::is_empty) {
-                    form.remove(&name);
+                    // Not `remove`: with serde_json's `preserve_order` it moves the last field.
+                    form.retain(|k, _| *k != name);
                 } else {
                     form.insert(name, value);
                 }

@@ -494,27 +494,37 @@ fn python_float(s: &str) -> Option<f64> {
     s.trim().parse().ok()
 }
 
-/// Python's `str()` of a JSON number: `5`, `5.5`, `1.0`, `1e+20`.
+/// Python's `str()` of a JSON number: `5`, `5.5`, `1.0`, `1e+20`; `-0` is `0`, and a float
+/// beyond `f64` (`1e400`, read as text with serde_json's `arbitrary_precision`) is `inf`.
 fn python_str(n: &Number) -> String {
-    if let Some(f) = n.as_f64().filter(|_| n.is_f64()) {
-        if f.is_finite() && f == f.trunc() && f.abs() < 1e16 {
-            return format!("{f:.1}");
-        }
-        // Rust's shortest round-trip digits switch to an exponent where Python's `repr` does
-        // (below 1e-4, from 1e16); Python writes the exponent signed, with two digits at least.
-        let debug = format!("{f:?}");
-        return match debug.split_once('e') {
-            Some((mantissa, exp)) => {
-                let (sign, digits) = match exp.strip_prefix('-') {
-                    Some(d) => ('-', d),
-                    None => ('+', exp),
-                };
-                format!("{mantissa}e{sign}{digits:0>2}")
-            }
-            None => debug,
+    let text = n.to_string();
+    if !text.contains(['.', 'e', 'E']) {
+        // An integer, of any size: its digits, without the sign of a zero.
+        return if text.trim_start_matches('-').bytes().all(|b| b == b'0') {
+            "0".to_owned()
+        } else {
+            text
         };
     }
-    n.to_string()
+    let Some(f) = n.as_f64() else {
+        return if text.starts_with('-') { "-inf" } else { "inf" }.to_owned();
+    };
+    if f == f.trunc() && f.abs() < 1e16 {
+        return format!("{f:.1}");
+    }
+    // Rust's shortest round-trip digits switch to an exponent where Python's `repr` does
+    // (below 1e-4, from 1e16); Python writes the exponent signed, with two digits at least.
+    let debug = format!("{f:?}");
+    match debug.split_once('e') {
+        Some((mantissa, exp)) => {
+            let (sign, digits) = match exp.strip_prefix('-') {
+                Some(d) => ('-', d),
+                None => ('+', exp),
+            };
+            format!("{mantissa}e{sign}{digits:0>2}")
+        }
+        None => debug,
+    }
 }
 
 macro_rules! integer {
@@ -884,6 +894,18 @@ mod tests {
             ("True", Some(json!({"a": 1}).as_object().cloned().unwrap()))
         );
         assert_eq!(python_str(&Number::from_f64(1e20).unwrap()), "1e+20");
+        assert_eq!(python_str(&Number::from(-0_i64)), "0");
+        assert_eq!(python_str(&Number::from_f64(-0.0).unwrap()), "-0.0");
+        assert_eq!(python_str(&Number::from_f64(2.5).unwrap()), "2.5");
+        assert_eq!(python_str(&Number::from(u64::MAX)), "18446744073709551615");
+        // As the server reads them (`arbitrary_precision`, which alone reads `1e400`): the
+        // digits, or Python's infinity. (Without it, `-0` is read as the float `-0.0`.)
+        if serde_json::from_str::<Value>("1e400").is_ok() {
+            for (text, python) in [("-0", "0"), ("1e400", "inf"), ("-1e400", "-inf")] {
+                let n: Number = serde_json::from_str(text).unwrap();
+                assert_eq!(python_str(&n), python, "{text}");
+            }
+        }
         assert_eq!(python_str(&Number::from_f64(1e-5).unwrap()), "1e-05");
         assert_eq!(python_str(&Number::from_f64(1.5e-7).unwrap()), "1.5e-07");
         assert_eq!(python_int(" 1_000 "), Some(1000));

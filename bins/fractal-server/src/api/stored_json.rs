@@ -76,6 +76,8 @@ impl ValueType for StoredJson {
         "StoredJson".to_owned()
     }
 
+    /// Never bound as an array (no query filters on these columns); were one, its items would
+    /// have to be written as text too.
     fn array_type() -> ArrayType {
         ArrayType::Json
     }

@@ -1074,10 +1074,12 @@ async fn json_is_kept_as_written(service: Service) {
     };
     let admin = app.admin_token().await;
     let Applicable { p, d, o, w, t, wt } = applicable(&app, &admin, service, "numbers").await;
-    // An object, as `meta` and `args` are: keys out of alphabetical order, nested too.
-    const NUMBERS: &str = r#"{"v": [0.9452706955539223, 0.38120423768821243, 0.21659939713061338,
+    // An object, as `meta` and `args` are: keys in neither alphabetical nor `jsonb`'s order
+    // (by length, then bytes), nested too.
+    const NUMBERS: &str = r#"{"zeta": {"y": 1, "b": 2}, "alpha": null,
+        "v": [0.9452706955539223, 0.38120423768821243, 0.21659939713061338,
         0.30000000000000004, 1e+23, -0.0, 18446744073709551617, -9223372036854775809,
-        1000000000000000000000000000007], "zeta": {"y": 1, "b": 2}, "alpha": null}"#;
+        1000000000000000000000000000007]}"#;
     let kept = NUMBERS.replace([' ', '\n'], "");
     // The body as text, and the answer as text: no JSON library of the test between them.
     let raw = |method: Method, path: String, body: Option<String>| {
