@@ -1142,6 +1142,12 @@ async fn json_is_kept_as_written(service: Service) {
     .await;
     // The task's `meta` and the workflow task's `args`, copied into the dump.
     assert_eq!(job.matches(&kept).count(), 2, "{service:?}: {job}");
+    // Its time as Python's `isoformat()` writes it (`…+00:00`, not chrono's `Z`).
+    let started = serde_json::from_str::<Value>(&job).unwrap()["start_timestamp"].clone();
+    assert!(
+        started.as_str().is_some_and(|t| t.ends_with("+00:00")),
+        "{service:?}: {started}"
+    );
     let dataset_id = serde_json::from_str::<Value>(&created).unwrap()["id"].clone();
     for path in [
         format!("/api/v1/project/{p}/dataset/{dataset_id}"),
