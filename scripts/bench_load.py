@@ -86,6 +86,10 @@ class Server:
             # The limiter stays on (its cost is measured) with limits a benchmark cannot reach.
             "FRACTAL_RATE_LIMIT_ACCOUNT": "100000000/1",
             "FRACTAL_RATE_LIMIT_ADDRESS": "100000000/1",
+            # Every login in flight counts against its (account, address) pair until it
+            # succeeds: the login storm's parallel logins of one account from one address
+            # passed the default 5 and were refused (429), fast answers that inflated the rate.
+            "FRACTAL_RATE_LIMIT_PAIR": "100000000/1",
             "RUST_LOG": "warn",
         }
         env.update(extra_env or {})
