@@ -112,7 +112,8 @@ pub struct GroupRead<Id> {
     pub id: Id,
     /// Unique name.
     pub name: String,
-    /// Creation time.
+    /// Creation time, as 2.x writes it (Python's `isoformat()`: `…+00:00`).
+    #[serde(serialize_with = "crate::pydantic::isoformat")]
     pub timestamp_created: DateTime<Utc>,
     /// Members (`null` in listings unless `?user_ids=true`).
     pub user_ids: Option<Vec<Id>>,

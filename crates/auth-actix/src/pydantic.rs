@@ -467,6 +467,38 @@ fn dict_entries(value: Value) -> Result<Vec<(String, Value)>, Value> {
     }
 }
 
+/// Serializes a UTC time as Python's `datetime.isoformat()` writes it, as Fractal's responses
+/// carry times (1.3's jobs, 2.x's groups): `2026-12-06T13:54:05.428203+00:00`, the microseconds
+/// left out when zero. chrono's RFC 3339 form ends in `Z`, which Python's
+/// `datetime.fromisoformat` reads only from 3.11 on. For `#[serde(serialize_with)]`.
+///
+/// # Errors
+/// The serializer's.
+pub fn isoformat<S: serde::Serializer>(
+    time: &chrono::DateTime<chrono::Utc>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    let seconds = time.format("%Y-%m-%dT%H:%M:%S");
+    match time.timestamp_subsec_micros() {
+        0 => s.serialize_str(&format!("{seconds}+00:00")),
+        micros => s.serialize_str(&format!("{seconds}.{micros:06}+00:00")),
+    }
+}
+
+/// [`isoformat`] of an optional time; `None` is `null`.
+///
+/// # Errors
+/// The serializer's.
+pub fn isoformat_option<S: serde::Serializer>(
+    time: &Option<chrono::DateTime<chrono::Utc>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match time {
+        Some(t) => isoformat(t, s),
+        None => s.serialize_none(),
+    }
+}
+
 /// pydantic's `int(v)` on a string: surrounding whitespace, a sign, digits with single
 /// underscores between them.
 fn python_int(s: &str) -> Option<i128> {
@@ -910,6 +942,35 @@ mod tests {
         assert_eq!(python_str(&Number::from_f64(1.5e-7).unwrap()), "1.5e-07");
         assert_eq!(python_int(" 1_000 "), Some(1000));
         assert_eq!(python_int("1__0"), None);
+    }
+
+    #[test]
+    fn times_are_written_as_python_writes_them() {
+        #[derive(serde::Serialize)]
+        struct T(
+            #[serde(serialize_with = "isoformat_option")] Option<chrono::DateTime<chrono::Utc>>,
+        );
+        let text = |t: Option<&str>| {
+            let t = t.map(|t| {
+                chrono::DateTime::parse_from_rfc3339(t)
+                    .unwrap()
+                    .with_timezone(&chrono::Utc)
+            });
+            serde_json::to_string(&T(t)).unwrap()
+        };
+        assert_eq!(
+            text(Some("2026-12-06T13:54:05.428203Z")),
+            r#""2026-12-06T13:54:05.428203+00:00""#
+        );
+        assert_eq!(
+            text(Some("2026-12-06T13:54:05.000042Z")),
+            r#""2026-12-06T13:54:05.000042+00:00""#
+        );
+        assert_eq!(
+            text(Some("2026-12-06T13:54:05Z")),
+            r#""2026-12-06T13:54:05+00:00""#
+        );
+        assert_eq!(text(None), "null");
     }
 
     #[test]

@@ -139,9 +139,9 @@ pub(super) struct JobRead {
     pub(super) workflow_id: Option<i32>,
     pub(super) input_dataset_id: Option<i32>,
     pub(super) output_dataset_id: Option<i32>,
-    #[serde(serialize_with = "python_isoformat")]
+    #[serde(serialize_with = "auth_actix::pydantic::isoformat_option")]
     pub(super) start_timestamp: Option<DateTime<Utc>>,
-    #[serde(serialize_with = "python_isoformat")]
+    #[serde(serialize_with = "auth_actix::pydantic::isoformat_option")]
     pub(super) end_timestamp: Option<DateTime<Utc>>,
     pub(super) status: String,
     pub(super) log: Option<String>,
@@ -150,23 +150,6 @@ pub(super) struct JobRead {
     pub(super) working_dir_user: Option<String>,
     pub(super) first_task_index: Option<i32>,
     pub(super) last_task_index: Option<i32>,
-}
-
-/// Python's `datetime.isoformat()` of a UTC time, as 1.3.14 answers it:
-/// `2026-12-06T13:54:05.428203+00:00`, the microseconds left out when zero. (chrono's RFC 3339
-/// form ends in `Z`, which Python's `datetime.fromisoformat` reads only from 3.11 on.)
-fn python_isoformat<S: serde::Serializer>(
-    time: &Option<DateTime<Utc>>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    let Some(t) = time else {
-        return s.serialize_none();
-    };
-    let seconds = t.format("%Y-%m-%dT%H:%M:%S");
-    match t.timestamp_subsec_micros() {
-        0 => s.serialize_str(&format!("{seconds}+00:00")),
-        micros => s.serialize_str(&format!("{seconds}.{micros:06}+00:00")),
-    }
 }
 
 impl From<apply_workflow::Model> for JobRead {
@@ -317,32 +300,4 @@ pub(super) async fn workflow_read(
         project_id: w.project_id,
         task_list: wftasks_read(db, rows).await?,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn times_are_written_as_python_writes_them() {
-        #[derive(Serialize)]
-        struct T(#[serde(serialize_with = "python_isoformat")] Option<DateTime<Utc>>);
-        let text = |t: Option<&str>| {
-            let t = t.map(|t| DateTime::parse_from_rfc3339(t).unwrap().with_timezone(&Utc));
-            serde_json::to_string(&T(t)).unwrap()
-        };
-        assert_eq!(
-            text(Some("2026-12-06T13:54:05.428203Z")),
-            r#""2026-12-06T13:54:05.428203+00:00""#
-        );
-        assert_eq!(
-            text(Some("2026-12-06T13:54:05.000042Z")),
-            r#""2026-12-06T13:54:05.000042+00:00""#
-        );
-        assert_eq!(
-            text(Some("2026-12-06T13:54:05Z")),
-            r#""2026-12-06T13:54:05+00:00""#
-        );
-        assert_eq!(text(None), "null");
-    }
 }

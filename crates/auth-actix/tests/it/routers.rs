@@ -192,6 +192,13 @@ async fn groups_and_permissions_for_superusers() {
     assert_eq!(status, 201, "{group}");
     assert_eq!(group["name"], "team");
     assert_eq!(group["user_ids"], json!([]));
+    // As 2.x writes it: Python's `isoformat()`, not chrono's `Z`.
+    assert!(
+        group["timestamp_created"]
+            .as_str()
+            .is_some_and(|t| t.ends_with("+00:00")),
+        "{group}"
+    );
     let gid = group["id"].as_str().unwrap().to_owned();
     let (status, body) = app
         .call(
