@@ -1069,7 +1069,8 @@ async fn task_orders(app: &TestApp, token: &str, p: i64, w: i64) -> (Vec<i64>, V
 /// - 10 tasks inserted into one workflow, then 5 deleted: the order stays 0..n-1 (duplicate
 ///   orders on PostgreSQL and MariaDB; SQLite answered 500 "database is locked"; the deletes
 ///   deadlocked into 500s);
-/// - 10 merges of one workflow task's `meta`: all keys land (one of two was lost);
+/// - 10 merges of one workflow task's `meta`: all keys land (one of two was lost); the same
+///   for a task's `meta`;
 /// - 10 applies writing one output dataset: one job is accepted (2 to 4 were).
 async fn concurrent_writes_keep_the_rules(service: Service) {
     let Some(app) = spawn_app_on(service).await else {
@@ -1185,6 +1186,41 @@ async fn concurrent_writes_keep_the_rules(service: Service) {
             wt["meta"][format!("k{i}")],
             json!(i),
             "{service:?}: a merge was lost: {wt}"
+        );
+    }
+    // The same for a task's `meta` (1.3.14 loses more than half of such keys).
+    let results = all(
+        &app,
+        admin,
+        (0..10)
+            .map(|i| {
+                (
+                    Method::PATCH,
+                    format!("/api/v1/task/{t}"),
+                    Some(json!({"meta": {format!("k{i}"): i}})),
+                )
+            })
+            .collect(),
+    )
+    .await;
+    assert_eq!(
+        count(&results, 200),
+        10,
+        "{service:?} task merges: {results:?}"
+    );
+    let (_, task) = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/task/{t}"),
+        Some(admin),
+        None,
+    )
+    .await;
+    for i in 0..10 {
+        assert_eq!(
+            task["meta"][format!("k{i}")],
+            json!(i),
+            "{service:?}: a task merge was lost: {task}"
         );
     }
 
