@@ -37,8 +37,8 @@ pub use authz::{
 pub use cross_origin::{CrossOriginProtection, TrustedOrigin};
 pub use error::{ApiError, Code, Context, HttpError, ValidationItem, WebCode, WebError};
 pub use extract::{
-    Active, AnyUser, Anyone, CurrentUser, Guard, MaybeUser, RequestUser, Requirement, Superuser,
-    Verified, auth_state as auth_state_of, neutral_headers, neutral_headers_named,
+    Active, ActixHeaders, AnyUser, Anyone, CurrentUser, Guard, MaybeUser, RequestUser, Requirement,
+    Superuser, Verified, auth_state as auth_state_of,
 };
 pub use groups::GroupsConfig;
 pub use input::{

@@ -354,7 +354,7 @@ impl std::fmt::Debug for CallbackQuery {
 /// One cookie of the request, read as bytes like the auth cookie (`auth_core::read_cookie`):
 /// actix's own parser drops every cookie when one of them is not UTF-8 or not `name=value`.
 fn cookie_value(req: &HttpRequest, name: &str) -> Option<String> {
-    auth_core::read_cookie(&crate::extract::neutral_headers(req), name)
+    auth_core::read_cookie(&crate::extract::ActixHeaders::of(req), name)
 }
 
 fn constant_time_eq(a: &str, b: &str) -> bool {

@@ -372,7 +372,7 @@ async fn logout<D: UserDatabase>(
         .ok_or_else(|| ApiError::auth(AuthError::Config(format!("no backend {name}"))))?;
     let mut requirements = auth_core::Requirements::ACTIVE;
     requirements.verified = state.config.requires_verification;
-    let headers = crate::extract::neutral_headers(&req);
+    let headers = crate::extract::ActixHeaders::of(&req);
     let own = state.authenticator.resolve_with(name, &headers).await?;
     let current = match own {
         Some(c) => c,

@@ -2,12 +2,10 @@
 
 use std::sync::Arc;
 
-use http::HeaderMap;
-
 use crate::error::AuthError;
 use crate::store::UserDatabase;
 use crate::strategy::{Strategy, TokenSubject};
-use crate::transport::Transport;
+use crate::transport::{RequestHeaders, Transport};
 use crate::user::{User, UserId};
 
 /// A named pair of transport and strategy (FastAPI Users' `AuthenticationBackend`).
@@ -181,7 +179,7 @@ impl<D: UserDatabase> Authenticator<D> {
     /// non-superuser when `superuser` → 403. With `req.optional`, failures are `Ok(None)`.
     pub async fn authenticate(
         &self,
-        headers: &HeaderMap,
+        headers: &dyn RequestHeaders,
         req: Requirements,
     ) -> Result<Option<Authenticated<D::Id, D::Profile>>, AuthError> {
         let found = self.resolve(headers).await?;
@@ -199,7 +197,7 @@ impl<D: UserDatabase> Authenticator<D> {
     /// The first backend's user, without applying requirements.
     pub async fn resolve(
         &self,
-        headers: &HeaderMap,
+        headers: &dyn RequestHeaders,
     ) -> Result<Option<Authenticated<D::Id, D::Profile>>, AuthError> {
         for index in 0..self.backends.len() {
             if let Some(found) = self.resolve_at(index, headers).await? {
@@ -216,7 +214,7 @@ impl<D: UserDatabase> Authenticator<D> {
     pub async fn resolve_with(
         &self,
         backend: &str,
-        headers: &HeaderMap,
+        headers: &dyn RequestHeaders,
     ) -> Result<Option<Authenticated<D::Id, D::Profile>>, AuthError> {
         match self.backends.iter().position(|b| b.name == backend) {
             Some(index) => self.resolve_at(index, headers).await,
@@ -227,7 +225,7 @@ impl<D: UserDatabase> Authenticator<D> {
     async fn resolve_at(
         &self,
         index: usize,
-        headers: &HeaderMap,
+        headers: &dyn RequestHeaders,
     ) -> Result<Option<Authenticated<D::Id, D::Profile>>, AuthError> {
         let Some(token) = self.backends[index].transport.read_credential(headers) else {
             return Ok(None);

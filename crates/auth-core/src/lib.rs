@@ -85,6 +85,6 @@ pub use store::{
 pub use strategy::{DatabaseStrategy, JwtStrategy, JwtStrategyConfig, Strategy, TokenSubject};
 pub use transport::{
     BearerTransport, CookieTransport, CookieTransportConfig, LoginResponse, LogoutResponse,
-    SameSite, Transport, read_cookie,
+    RequestHeaders, SameSite, Transport, read_cookie,
 };
 pub use user::{NewUser, OAuthAccount, OAuthAccountData, Profile, User, UserId};

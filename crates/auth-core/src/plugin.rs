@@ -5,12 +5,12 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use http::{HeaderMap, HeaderName};
 
 use crate::authenticator::{Authenticated, Authenticator};
 use crate::error::AuthError;
 use crate::permissions::{Grant, Permissions};
 use crate::store::{PermissionDatabase, UserDatabase};
+use crate::transport::RequestHeaders;
 
 /// An authentication plugin: no-auth, the embedded user database, an external OIDC provider...
 #[async_trait]
@@ -21,7 +21,7 @@ pub trait AuthPlugin<D: UserDatabase>: Send + Sync + 'static {
     /// The caller behind these headers, as a local user (`Ok(None)`: no identity).
     async fn authenticate(
         &self,
-        headers: &HeaderMap,
+        headers: &dyn RequestHeaders,
     ) -> Result<Option<Authenticated<D::Id, D::Profile>>, AuthError>;
 
     /// What the caller may do. Plugins that learn permissions while authenticating put them in
@@ -51,13 +51,6 @@ pub trait AuthPlugin<D: UserDatabase>: Send + Sync + 'static {
     fn password_login(&self) -> bool {
         false
     }
-
-    /// The request headers [`AuthPlugin::authenticate`] reads; `None` (the default): any of
-    /// them, so the web layer passes them all. The web layer copies only the named ones into
-    /// the map it passes, which spares converting every header of every request.
-    fn request_headers(&self) -> Option<&[HeaderName]> {
-        None
-    }
 }
 
 /// The embedded user database: tokens through the authenticator's backends, permissions from
@@ -65,8 +58,6 @@ pub trait AuthPlugin<D: UserDatabase>: Send + Sync + 'static {
 pub struct EmbeddedAuth<D: UserDatabase> {
     authenticator: Authenticator<D>,
     permissions: Option<Arc<dyn PermissionDatabase<D::Id>>>,
-    /// The headers the backends' transports read (`None` if one of them may read any).
-    headers: Option<Vec<HeaderName>>,
 }
 
 impl<D: UserDatabase> EmbeddedAuth<D> {
@@ -75,23 +66,9 @@ impl<D: UserDatabase> EmbeddedAuth<D> {
         authenticator: Authenticator<D>,
         permissions: Option<Arc<dyn PermissionDatabase<D::Id>>>,
     ) -> Self {
-        let mut headers = Some(Vec::new());
-        for backend in authenticator.backends() {
-            match (backend.transport.credential_headers(), headers.as_mut()) {
-                (Some(names), Some(all)) => {
-                    for name in names {
-                        if !all.contains(name) {
-                            all.push(name.clone());
-                        }
-                    }
-                }
-                _ => headers = None,
-            }
-        }
         Self {
             authenticator,
             permissions,
-            headers,
         }
     }
 }
@@ -104,13 +81,9 @@ impl<D: UserDatabase> AuthPlugin<D> for EmbeddedAuth<D> {
 
     async fn authenticate(
         &self,
-        headers: &HeaderMap,
+        headers: &dyn RequestHeaders,
     ) -> Result<Option<Authenticated<D::Id, D::Profile>>, AuthError> {
         self.authenticator.resolve(headers).await
-    }
-
-    fn request_headers(&self) -> Option<&[HeaderName]> {
-        self.headers.as_deref()
     }
 
     /// The token again, through the backend that read it: a logout, a revocation, "log out
@@ -164,13 +137,9 @@ impl<D: UserDatabase> AuthPlugin<D> for NoAuth<D> {
         "noauth"
     }
 
-    fn request_headers(&self) -> Option<&[HeaderName]> {
-        Some(&[])
-    }
-
     async fn authenticate(
         &self,
-        _headers: &HeaderMap,
+        _headers: &dyn RequestHeaders,
     ) -> Result<Option<Authenticated<D::Id, D::Profile>>, AuthError> {
         Ok(self
             .users
@@ -182,65 +151,5 @@ impl<D: UserDatabase> AuthPlugin<D> for NoAuth<D> {
                 backend: usize::MAX,
                 grant: Some(Grant::All),
             }))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::num::NonZeroU64;
-
-    use http::header::{AUTHORIZATION, COOKIE};
-
-    use super::*;
-    use crate::authenticator::AuthenticationBackend;
-    use crate::memory::MemoryStore;
-    use crate::strategy::{JwtStrategy, JwtStrategyConfig};
-    use crate::transport::{BearerTransport, CookieTransport, CookieTransportConfig, Transport};
-
-    /// A third party's transport that names no headers: it may read any.
-    struct ApiKeyHeader;
-
-    impl Transport for ApiKeyHeader {
-        fn read_credential(&self, headers: &HeaderMap) -> Option<String> {
-            headers.get("x-api-key")?.to_str().ok().map(str::to_owned)
-        }
-        fn login_response(&self, token: String) -> crate::LoginResponse {
-            crate::LoginResponse::Bearer {
-                access_token: token,
-            }
-        }
-        fn logout_response(&self) -> crate::LogoutResponse {
-            crate::LogoutResponse::Empty
-        }
-    }
-
-    fn embedded(transports: Vec<Arc<dyn Transport>>) -> EmbeddedAuth<MemoryStore<i32>> {
-        let strategy = Arc::new(
-            JwtStrategy::new(JwtStrategyConfig::hs256(
-                secrecy::SecretString::from("secret".to_owned()),
-                NonZeroU64::new(60).unwrap(),
-            ))
-            .unwrap(),
-        );
-        let backends = transports
-            .into_iter()
-            .enumerate()
-            .map(|(i, t)| AuthenticationBackend::new(format!("b{i}"), t, strategy.clone()))
-            .collect();
-        EmbeddedAuth::new(
-            Authenticator::new(backends, Arc::new(MemoryStore::new())).unwrap(),
-            None,
-        )
-    }
-
-    #[test]
-    fn embedded_auth_reads_the_headers_of_its_transports_and_all_for_an_unknown_one() {
-        let cookie = || CookieTransport::new(CookieTransportConfig::default());
-        let both = embedded(vec![Arc::new(BearerTransport), Arc::new(cookie())]);
-        assert_eq!(both.request_headers(), Some(&[AUTHORIZATION, COOKIE][..]));
-        let twice = embedded(vec![Arc::new(cookie()), Arc::new(cookie())]);
-        assert_eq!(twice.request_headers(), Some(&[COOKIE][..]));
-        let custom = embedded(vec![Arc::new(BearerTransport), Arc::new(ApiKeyHeader)]);
-        assert_eq!(custom.request_headers(), None);
     }
 }

@@ -21,7 +21,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use auth_core::{
     AuthError, AuthPlugin, Authenticated, Grant, OAuthAccountData, OAuthCallbackOptions,
-    Permissions, Transport, UserDatabase, UserManager,
+    Permissions, RequestHeaders, Transport, UserDatabase, UserManager,
 };
 use serde::Deserialize;
 use tokio::sync::RwLock;
@@ -160,7 +160,7 @@ impl<D: UserDatabase> OidcAuth<D> {
         Ok(p)
     }
 
-    fn token(&self, headers: &http::HeaderMap) -> Option<String> {
+    fn token(&self, headers: &dyn RequestHeaders) -> Option<String> {
         if let Some(t) = auth_core::BearerTransport.read_credential(headers) {
             return Some(t);
         }
@@ -189,14 +189,9 @@ impl<D: UserDatabase> AuthPlugin<D> for OidcAuth<D> {
         "oidc"
     }
 
-    fn request_headers(&self) -> Option<&[http::HeaderName]> {
-        // `token`: a Bearer header, else the configured cookie.
-        Some(&[http::header::AUTHORIZATION, http::header::COOKIE])
-    }
-
     async fn authenticate(
         &self,
-        headers: &http::HeaderMap,
+        headers: &dyn RequestHeaders,
     ) -> Result<Option<Authenticated<D::Id, D::Profile>>, AuthError> {
         let Some(token) = self.token(headers) else {
             return Ok(None);

@@ -207,14 +207,12 @@ async fn describe_documents_what_scope_mounts() {
 /// A token in `X-Api-Key`: the transport of an application's own.
 struct ApiKeyTransport;
 
-static API_KEY: [http::HeaderName; 1] = [http::HeaderName::from_static("x-api-key")];
+static API_KEY: http::HeaderName = http::HeaderName::from_static("x-api-key");
 
 impl auth_core::Transport for ApiKeyTransport {
-    fn read_credential(&self, headers: &http::HeaderMap) -> Option<String> {
-        headers.get(&API_KEY[0])?.to_str().ok().map(str::to_owned)
-    }
-    fn credential_headers(&self) -> Option<&'static [http::HeaderName]> {
-        Some(&API_KEY)
+    fn read_credential(&self, headers: &dyn auth_core::RequestHeaders) -> Option<String> {
+        let value = headers.get(&API_KEY)?;
+        std::str::from_utf8(value).ok().map(str::to_owned)
     }
     fn login_response(&self, token: String) -> auth_core::LoginResponse {
         auth_core::LoginResponse::Bearer {

@@ -1,9 +1,8 @@
 //! The auth cookie (`fastapiusersauth` by default).
 
-use http::HeaderMap;
 use http::header::COOKIE;
 
-use super::{LoginResponse, LogoutResponse, Transport};
+use super::{LoginResponse, LogoutResponse, RequestHeaders, Transport};
 
 /// The `SameSite` attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,12 +119,12 @@ impl CookieTransport {
 /// (`display=José`), so the header is read as bytes, never as a visible-ASCII string: one
 /// odd cookie must not hide the others. Pairs are split by the `cookie` crate; a pair it
 /// cannot parse is skipped, not fatal. Every place that reads a cookie goes through here.
-pub fn read_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+pub fn read_cookie(headers: &dyn RequestHeaders, name: &str) -> Option<String> {
     headers
-        .get_all(COOKIE)
-        .iter()
+        .get_all(&COOKIE)
+        .into_iter()
         .flat_map(|v| {
-            let text = String::from_utf8_lossy(v.as_bytes()).into_owned();
+            let text = String::from_utf8_lossy(v).into_owned();
             ::cookie::Cookie::split_parse(text)
                 .filter_map(Result::ok)
                 .filter(|c| c.name() == name)
@@ -137,12 +136,8 @@ pub fn read_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 impl Transport for CookieTransport {
-    fn read_credential(&self, headers: &HeaderMap) -> Option<String> {
+    fn read_credential(&self, headers: &dyn RequestHeaders) -> Option<String> {
         read_cookie(headers, &self.config.name)
-    }
-
-    fn credential_headers(&self) -> Option<&'static [http::HeaderName]> {
-        Some(&[http::header::COOKIE])
     }
 
     fn login_response(&self, token: String) -> LoginResponse {
@@ -161,7 +156,7 @@ impl Transport for CookieTransport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
+    use http::{HeaderMap, HeaderValue};
 
     #[test]
     fn exact_set_cookie_strings() {

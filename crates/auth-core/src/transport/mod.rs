@@ -1,7 +1,7 @@
 //! Transports: how a token travels (header or cookie), independent of any web framework.
 //!
-//! A transport reads a credential from an [`http::HeaderMap`] and *describes* the login and
-//! logout responses; the web layer turns the description into a status code and headers.
+//! A transport reads a credential from a request's [`RequestHeaders`] and *describes* the login
+//! and logout responses; the web layer turns the description into a status code and headers.
 
 use http::{HeaderMap, HeaderName};
 
@@ -57,16 +57,35 @@ pub enum LogoutResponse {
     },
 }
 
+/// A request's headers, read where the web framework keeps them (nothing is copied).
+///
+/// Names are the `http` crate's (lower-case); values are the bytes received, which may hold
+/// bytes ≥ 0x80 (RFC 9110 §5.5 `obs-text`). `http::HeaderMap` implements it; the actix layer
+/// wraps actix's own map (`auth_actix::ActixHeaders`), whose `http` version differs.
+pub trait RequestHeaders: Sync {
+    /// The first value of header `name`, if the request has one.
+    fn get(&self, name: &HeaderName) -> Option<&[u8]>;
+    /// Every value of header `name`, in the order received (`Cookie` may come in several).
+    fn get_all(&self, name: &HeaderName) -> Vec<&[u8]>;
+}
+
+impl RequestHeaders for HeaderMap {
+    fn get(&self, name: &HeaderName) -> Option<&[u8]> {
+        HeaderMap::get(self, name).map(http::HeaderValue::as_bytes)
+    }
+
+    fn get_all(&self, name: &HeaderName) -> Vec<&[u8]> {
+        HeaderMap::get_all(self, name)
+            .iter()
+            .map(http::HeaderValue::as_bytes)
+            .collect()
+    }
+}
+
 /// How the token is carried (FastAPI Users' `Transport`).
 pub trait Transport: Send + Sync + 'static {
     /// The credential carried by a request, if any.
-    fn read_credential(&self, headers: &HeaderMap) -> Option<String>;
-    /// The request headers the credential travels in; `None` (the default): any header may,
-    /// so the web layer hands over all of them. Naming them spares converting every header of
-    /// every request.
-    fn credential_headers(&self) -> Option<&'static [HeaderName]> {
-        None
-    }
+    fn read_credential(&self, headers: &dyn RequestHeaders) -> Option<String>;
     /// The response to a successful login with this token.
     fn login_response(&self, token: String) -> LoginResponse;
     /// The response to a logout.
