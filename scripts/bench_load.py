@@ -81,7 +81,7 @@ class Server:
             "PATH": os.environ.get("PATH", ""),
             "HOME": os.environ.get("HOME", "/root"),
             "FRACTAL_PORT": str(self.port),
-            "JWT_SECRET_KEY": "bench-secret",
+            "JWT_SECRET_KEY": "bench-secret-0123456789abcdef0123456789",
             "JWT_EXPIRE_SECONDS": "3600",
             # The limiter stays on (its cost is measured) with limits a benchmark cannot reach.
             "FRACTAL_RATE_LIMIT_ACCOUNT": "100000000/1",
@@ -207,7 +207,7 @@ def wrk(url, conc=32, seconds=SECONDS, method="GET", headers=(), body=None, ctyp
 
 def prepared_dir(extra_env=None, seed=0):
     d = tempfile.mkdtemp(prefix="fractal-bench-")
-    env = {"PATH": os.environ.get("PATH", ""), "JWT_SECRET_KEY": "bench-secret", "RUST_LOG": "warn"}
+    env = {"PATH": os.environ.get("PATH", ""), "JWT_SECRET_KEY": "bench-secret-0123456789abcdef0123456789", "RUST_LOG": "warn"}
     env.update(extra_env or {})
     run([BIN, "set-db"], env=env, cwd=d)
     if seed:

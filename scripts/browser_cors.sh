@@ -99,7 +99,7 @@ start_server() { # name port extra-env...
   local name=$1 port=$2
   shift 2
   mkdir -p "$WORK/$name"
-  (cd "$WORK/$name" && exec env JWT_SECRET_KEY="browser-cors-secret-$RANDOM$RANDOM" \
+  (cd "$WORK/$name" && exec env JWT_SECRET_KEY="browser-cors-secret-$RANDOM$RANDOM-0123456789abcdef0123456789" \
     FRACTAL_CORS_ALLOW_ORIGIN="$LISTED_ORIGIN" "$@" \
     "$BIN" --host 127.0.0.1 --port "$port") >"$WORK/$name.log" 2>&1 &
   PIDS+=($!)

@@ -21,7 +21,7 @@ vp=
 cleanup() { [ -n "$vp" ] && kill "$vp" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-(cd "$work" && exec env -i PATH="$PATH" HOME="$work" JWT_SECRET_KEY=callgrind-secret RUST_LOG=warn \
+(cd "$work" && exec env -i PATH="$PATH" HOME="$work" JWT_SECRET_KEY=callgrind-secret-0123456789abcdef0123456789 RUST_LOG=warn \
   FRACTAL_CACHE_TTL_MS=600000 FRACTAL_PORT="$port" FRACTAL_TOKEN_STRATEGY="${FRACTAL_TOKEN_STRATEGY:-jwt}" FRACTAL_DEFAULT_ADMIN_PASSWORD=callgrind-admin-pw \
   FRACTAL_RATE_LIMIT_ACCOUNT=100000000/1 FRACTAL_RATE_LIMIT_ADDRESS=100000000/1 \
   valgrind --tool=callgrind --callgrind-out-file="$work/cg" "$bin" >"$work/server.log" 2>&1) &

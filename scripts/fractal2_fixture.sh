@@ -24,7 +24,7 @@ cleanup() {
 }
 trap cleanup EXIT
 psql -h "$pghost" -U postgres -q -c "CREATE DATABASE $db"
-printf 'POSTGRES_USER=postgres\nPOSTGRES_HOST=%s\nPOSTGRES_DB=%s\nJWT_SECRET_KEY=fixture-secret\nFRACTAL_DEFAULT_GROUP_NAME=All\n' \
+printf 'POSTGRES_USER=postgres\nPOSTGRES_HOST=%s\nPOSTGRES_DB=%s\nJWT_SECRET_KEY=fixture-secret-0123456789abcdef0123456789\nFRACTAL_DEFAULT_GROUP_NAME=All\n' \
   "$pghost" "$db" >"$work/.fractal_server.env"
 (cd "$work" && "$py/fractalctl" set-db >/dev/null 2>&1)
 (cd "$work" && "$py/fractalctl" init-db-data --resource default --profile default \

@@ -22,7 +22,7 @@ fractal_server2_venv
 sql() { psql -h "$pghost" -U postgres -d "$db" -qtAX -c "$1"; }
 fail() { echo "FAIL $*" >&2; exit 1; }
 psql -h "$pghost" -U postgres -q -c "CREATE DATABASE $db"
-secret=side-by-side-2x-$$-secret
+secret=side-by-side-2x-$$-secret-0123456789abcdef0123456789
 py=$FRACTAL_SERVER2_VENV/bin
 
 # 1. Fractal makes and fills its database.

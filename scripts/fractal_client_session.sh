@@ -33,7 +33,7 @@ trap cleanup EXIT
 
 port=$(free_port)
 mkdir -p "$work/ours"
-(cd "$work/ours" && exec env -i PATH="$PATH" JWT_SECRET_KEY=client-session-secret \
+(cd "$work/ours" && exec env -i PATH="$PATH" JWT_SECRET_KEY=client-session-secret-0123456789abcdef0123456789 \
   DATABASE_URL="sqlite://$work/ours/fractal.db?mode=rwc" FRACTAL_DATA_DIR="$work/ours" \
   FRACTAL_RATE_LIMIT_ACCOUNT=1000/60 "$bin" --host 127.0.0.1 --port "$port" \
   >"$work/ours.log" 2>&1) &
@@ -44,7 +44,7 @@ args=(--server "http://127.0.0.1:$port" --venv "$FRACTAL_CLIENT_VENV")
 if [ -n "$reference" ]; then
   rport=$(free_port)
   mkdir -p "$work/py"
-  printf 'DB_ENGINE=sqlite\nSQLITE_PATH=%s\nJWT_SECRET_KEY=client-session-secret\nFRACTAL_TASKS_DIR=%s\nFRACTAL_RUNNER_WORKING_BASE_DIR=%s\nFRACTAL_RUNNER_BACKEND=local\n' \
+  printf 'DB_ENGINE=sqlite\nSQLITE_PATH=%s\nJWT_SECRET_KEY=client-session-secret-0123456789abcdef0123456789\nFRACTAL_TASKS_DIR=%s\nFRACTAL_RUNNER_WORKING_BASE_DIR=%s\nFRACTAL_RUNNER_BACKEND=local\n' \
     "$work/py/fractal.sqlite" "$work/py/tasks" "$work/py/artifacts" >"$work/py/.fractal_server.env"
   (cd "$work/py" && "$FRACTAL_SERVER_VENV/bin/fractalctl" set-db >/dev/null 2>&1)
   (cd "$work/py" && exec "$FRACTAL_SERVER_VENV/bin/uvicorn" fractal_server.main:app \

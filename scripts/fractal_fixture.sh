@@ -56,7 +56,7 @@ PY
   kill "$server"; wait "$server" 2>/dev/null || true; server=
 }
 
-env_common="JWT_SECRET_KEY=fixture-secret
+env_common="JWT_SECRET_KEY=fixture-secret-0123456789abcdef0123456789
 FRACTAL_TASKS_DIR=$work/tasks
 FRACTAL_RUNNER_WORKING_BASE_DIR=$work/artifacts
 FRACTAL_RUNNER_BACKEND=local"

@@ -14,7 +14,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 side_by_side_setup fractal_side_by_side
 fractal_server_venv
 psql -h "$pghost" -U postgres -q -c "CREATE DATABASE $db"
-secret=side-by-side-$$-secret
+secret=side-by-side-$$-secret-0123456789abcdef0123456789
 
 pyport=$(free_port)
 printf 'DB_ENGINE=postgres\nPOSTGRES_USER=postgres\nPOSTGRES_HOST=%s\nPOSTGRES_DB=%s\nJWT_SECRET_KEY=%s\nFRACTAL_TASKS_DIR=%s\nFRACTAL_RUNNER_WORKING_BASE_DIR=%s\nFRACTAL_RUNNER_BACKEND=local\n' \

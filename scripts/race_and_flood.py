@@ -58,7 +58,7 @@ class Server:
         e = {
             "PATH": os.environ.get("PATH", ""),
             "DATABASE_URL": database_url,
-            "JWT_SECRET_KEY": "race-and-flood-secret",
+            "JWT_SECRET_KEY": "race-and-flood-secret-0123456789abcdef0123456789",
             "FRACTAL_PORT": str(self.port),
             "RUST_LOG": "info",
         }

@@ -56,7 +56,7 @@ cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
 port=$(free_port)
-(cd "$work" && exec env -i PATH="$PATH" JWT_SECRET_KEY=schemathesis-secret \
+(cd "$work" && exec env -i PATH="$PATH" JWT_SECRET_KEY=schemathesis-secret-0123456789abcdef0123456789 \
   DATABASE_URL="sqlite://$work/fractal.db?mode=rwc" FRACTAL_DATA_DIR="$work" \
   FRACTAL_DEFAULT_ADMIN_PASSWORD=fuzz-admin-password RUST_LOG=warn \
   "$bin" --host 127.0.0.1 --port "$port" >"$work/server.log" 2>&1) &

@@ -97,6 +97,20 @@ impl UserTableDef for FractalUsers {
     }
 }
 
+/// The migrations of [`Migrator`] not yet applied to `db`, read without writing anything (a
+/// database that has never been migrated has all of them pending). For the administration
+/// commands, which work on a server's database and must not create or change its schema.
+///
+/// # Errors
+/// The database could not be read.
+pub async fn pending(db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
+    Ok(Migrator::get_pending_migrations_read_only(db)
+        .await?
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect())
+}
+
 /// The first auth migration on a Fractal database: a database written by Fractal Server
 /// already has `user_oauth` (without `email_lower`), so the table is kept and the unique index
 /// needs the column filled first ([`crate::fractal::adopt`]; a no-op on any other database).

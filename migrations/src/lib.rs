@@ -55,7 +55,9 @@ mod m20261206_000008_exact_names;
 mod m20261206_000009_reused_user_ids;
 
 #[cfg(feature = "fractal")]
-pub use fractal_migrator::{FractalUsers, Migrator, UserOauth, migrate as fractal_migrate};
+pub use fractal_migrator::{
+    FractalUsers, Migrator, UserOauth, migrate as fractal_migrate, pending as fractal_pending,
+};
 pub use m20261130_000007_cache_notify::CHANNEL as CACHE_NOTIFY_CHANNEL;
 pub use user_table::{IdType, UserTableDef};
 

@@ -7,7 +7,7 @@ use auth_core::{AuthError, GroupDatabase, Safety, UserCreate, UserManager};
 use crate::settings::Settings;
 
 /// What the bootstrap did (for logs and tests).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BootstrapReport {
     /// Whether this call created the default group.
     pub created_group: bool,
@@ -81,7 +81,12 @@ pub async fn bootstrap(
 }
 
 /// Adds `count` active users `seed{n}@seed.example.org` (starting at `start`) sharing one
-/// password hash, in bulk: for benchmarks at scale.
+/// password hash, in bulk: for benchmarks at scale. The password must pass the manager's
+/// policy, and `start + count` must not pass `u64::MAX` (it wrapped and looped for good).
+///
+/// # Errors
+/// The policy's refusal, `AuthError::Config` for the range, or the store's error (a user who
+/// exists already is `UserAlreadyExists`).
 pub async fn seed_users(
     store: &SeaOrmStore,
     manager: &UserManager<SeaOrmStore>,
@@ -89,11 +94,18 @@ pub async fn seed_users(
     count: u64,
     password: &secrecy::SecretString,
 ) -> Result<u64, AuthError> {
+    manager.policy().validate(password)?;
+    let Some(end) = start.checked_add(count) else {
+        return Err(AuthError::Config(format!(
+            "--start {start} plus --count {count} passes the largest number, {}",
+            u64::MAX
+        )));
+    };
     let hash = manager.hasher().hash(password).await?;
-    let mut done = 0;
-    while done < count {
-        let batch = (count - done).min(10_000);
-        let users = (start + done..start + done + batch)
+    let mut next = start;
+    while next < end {
+        let batch = (end - next).min(10_000);
+        let users = (next..next + batch)
             .map(|n| auth_core::NewUser {
                 email: auth_core::Email::from_trusted(format!("seed{n}@seed.example.org")),
                 hashed_password: hash.clone(),
@@ -103,7 +115,8 @@ pub async fn seed_users(
                 profile: FractalProfile::default(),
             })
             .collect();
-        done += store.insert_users_bulk(users).await?;
+        store.insert_users_bulk(users).await?;
+        next += batch;
     }
-    Ok(done)
+    Ok(count)
 }

@@ -7,8 +7,11 @@
 //! task listens and forgets the stale entries at once, so a logout, password change,
 //! deactivation or permission change made through one process is refused by the others within
 //! milliseconds. When the listening connection drops, notifications may have been missed:
-//! every cache is emptied, and the task reconnects. The time to live stays as the fallback
-//! (and is all there is on SQLite and MySQL/MariaDB).
+//! every cache is emptied, and the task reconnects. A connection can also die silently (a NAT,
+//! firewall or load balancer that drops an idle flow sends no FIN or RST): after
+//! [`PROBE_EVERY`] without a notification the task asks the connection a `SELECT 1`, and one
+//! that does not answer within [`PROBE_TIMEOUT`] counts as dropped. The time to live stays as
+//! the fallback (and is all there is on SQLite and MySQL/MariaDB).
 
 use std::time::Duration;
 
@@ -18,6 +21,11 @@ use sea_orm::sqlx::postgres::PgListener;
 
 /// The channel the triggers notify on.
 pub const CHANNEL: &str = migrations::CACHE_NOTIFY_CHANNEL;
+
+/// How long the listener waits for a notification before it checks its connection.
+pub const PROBE_EVERY: Duration = Duration::from_secs(5);
+/// How long that check, or connecting, may take before the connection counts as lost.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What one notification asks to forget.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,12 +91,13 @@ async fn listen(
     let mut ready = Some(ready);
     let mut backoff = Duration::from_millis(200);
     loop {
-        let connected = async {
+        let connected = tokio::time::timeout(PROBE_TIMEOUT * 2, async {
             let mut l = PgListener::connect(&url).await?;
             l.listen(CHANNEL).await?;
             Ok::<_, sea_orm::sqlx::Error>(l)
-        }
-        .await;
+        })
+        .await
+        .unwrap_or_else(|_| Err(sea_orm::sqlx::Error::PoolTimedOut));
         let mut listener = match connected {
             Ok(l) => l,
             Err(e) => {
@@ -106,7 +115,20 @@ async fn listen(
         }
         tracing::debug!(channel = CHANNEL, "cache invalidation listening");
         loop {
-            match listener.try_recv().await {
+            // `try_recv` is cancel-safe (sqlx reads whole messages only): a timeout loses none.
+            let Ok(received) = tokio::time::timeout(PROBE_EVERY, listener.try_recv()).await else {
+                let probe = sea_orm::sqlx::query("SELECT 1").execute(&mut listener);
+                if let Ok(Ok(_)) = tokio::time::timeout(PROBE_TIMEOUT, probe).await {
+                    continue;
+                }
+                tracing::warn!(
+                    "cache invalidation: the listening connection did not answer within {} s; reconnecting",
+                    PROBE_TIMEOUT.as_secs()
+                );
+                store.forget_everything();
+                break;
+            };
+            match received {
                 Ok(Some(n)) => match Forget::parse(n.payload()) {
                     Some(f) => f.apply(&store),
                     None => tracing::debug!(payload = n.payload(), "unknown cache notification"),

@@ -41,6 +41,10 @@ pub enum StartupError {
     /// The database server does not answer (host, port and cause named).
     #[error(transparent)]
     Unreachable(#[from] crate::preflight::Unreachable),
+    /// An administration command found no database, or one at an older schema, where the
+    /// settings point (the message names it and says what to run).
+    #[error("{0}")]
+    NotSetUp(String),
     /// The address could not be bound.
     #[error("cannot listen on {address}: {source}")]
     Bind {
@@ -208,9 +212,38 @@ async fn plugin(
     })
 }
 
+/// What a process opens the database for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Serving, and `set-db`: a missing SQLite file is created, pending migrations run, the
+    /// default group and the first superuser are created, a generated JWT secret is stored.
+    Serve,
+    /// An administration command (`list-users`, `set-password`, …): the database must already
+    /// exist at the current schema, and nothing is created, migrated or stored. Pointed at the
+    /// wrong place, such a command used to make a new database with the default admin in it
+    /// and report success on that one.
+    Administer,
+}
+
 /// Connects, migrates and bootstraps (under a cross-process lock), and builds the auth stack
 /// with [`AuthStack`], as an embedder would.
 pub async fn assemble(settings: &Settings, mailer: Arc<dyn Mailer>) -> Result<Stack, StartupError> {
+    assemble_for(settings, mailer, Purpose::Serve).await
+}
+
+/// [`assemble`] for `purpose`; with [`Purpose::Administer`] nothing is created or migrated.
+///
+/// # Errors
+/// As [`assemble`]; [`StartupError::NotSetUp`] when administering a database that does not
+/// exist or is not at the current schema.
+pub async fn assemble_for(
+    settings: &Settings,
+    mailer: Arc<dyn Mailer>,
+    purpose: Purpose,
+) -> Result<Stack, StartupError> {
+    if purpose == Purpose::Administer {
+        return administer(settings, mailer).await;
+    }
     let secret = resolve_jwt_secret(settings)?;
     crate::preflight::reach_database(&settings.database_url, crate::preflight::CONNECT_TIMEOUT)
         .await?;
@@ -234,11 +267,22 @@ pub async fn assemble(settings: &Settings, mailer: Arc<dyn Mailer>) -> Result<St
     }
     .await;
     lock.release().await?;
-    let (store, mut prepared, report, revocations) = built?;
+    let (store, prepared, report, revocations) = built?;
+    spawn_purge(settings, store.clone(), revocations);
+    complete(settings, store, prepared, redis, report).await
+}
+
+/// What every purpose shares at the end: the plugin chosen, the stack built, readiness.
+async fn complete(
+    settings: &Settings,
+    store: SeaOrmStore,
+    mut prepared: auth_actix::PreparedStack<SeaOrmStore>,
+    redis: Option<auth_redis::Redis>,
+    bootstrap: BootstrapReport,
+) -> Result<Stack, StartupError> {
     let choice = plugin(settings, &store, prepared.manager()).await?;
     prepared.set_plugin(choice);
     let auth = prepared.build().await?;
-    spawn_purge(settings, store.clone(), revocations);
     let readiness = web::Data::new(routes::health::Readiness {
         store: store.clone(),
         redis,
@@ -247,9 +291,56 @@ pub async fn assemble(settings: &Settings, mailer: Arc<dyn Mailer>) -> Result<St
         store,
         state: auth.data(),
         auth,
-        bootstrap: report,
+        bootstrap,
         readiness,
     })
+}
+
+/// [`Purpose::Administer`]: the existing database, as it is.
+async fn administer(settings: &Settings, mailer: Arc<dyn Mailer>) -> Result<Stack, StartupError> {
+    let url = &settings.database_url;
+    let set_up = "create it with `fractal-server set-db`, or point --data-dir or \
+                  --database-url (DATABASE_URL) at the server's";
+    if let Some(path) = url.sqlite_path()
+        && !path.is_file()
+    {
+        return Err(StartupError::NotSetUp(format!(
+            "no database at {} ({set_up})",
+            path.display()
+        )));
+    }
+    // The commands issue no token: without a configured or stored secret, one for this
+    // process only, stored nowhere.
+    let secret = crate::settings::existing_jwt_secret(settings)
+        .unwrap_or_else(|| SecretString::from(auth_core::strategy::database::generate_token()));
+    crate::preflight::reach_database(url, crate::preflight::CONNECT_TIMEOUT).await?;
+    let redis = connect_redis(settings).await?;
+    let pool = PoolConfig {
+        acquire_timeout: settings.db_acquire_timeout,
+        ..PoolConfig::default()
+    };
+    let db = auth_sea_orm::connect(url, pool).await?;
+    let pending = migrations::fractal_pending(&db)
+        .await
+        .map_err(auth_sea_orm::StoreError::Migrate)?;
+    if !pending.is_empty() {
+        let total = <migrations::Migrator as migrations::MigratorTrait>::migrations().len();
+        let message = if pending.len() == total {
+            format!("{} is not set up ({set_up})", url.redacted())
+        } else {
+            format!(
+                "the database {} is at an older schema ({} migrations pending): start the \
+                 server or run `fractal-server set-db` to migrate it first",
+                url.redacted(),
+                pending.len()
+            )
+        };
+        return Err(StartupError::NotSetUp(message));
+    }
+    let store = SeaOrmStore::with_cache_ttl(db, settings.cache_ttl).with_label(url.redacted());
+    let config = auth_config(settings, &secret, &store, redis.as_ref(), mailer)?;
+    let prepared = AuthStack::prepare(Arc::new(store.clone()), config)?;
+    complete(settings, store, prepared, redis, BootstrapReport::default()).await
 }
 
 /// Purges expired database tokens and revocations every `FRACTAL_PURGE_INTERVAL_SECONDS`.

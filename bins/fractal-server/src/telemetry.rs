@@ -50,6 +50,13 @@ impl LogFormat {
     }
 }
 
+/// Always added to the filter: SeaORM's drivers open a TRACE span around `connect` that
+/// records the whole `ConnectOptions`, the database URL with its password in clear; at
+/// `RUST_LOG=trace` every line logged inside it repeated the password. (Their other TRACE
+/// spans, one per statement, go too; the statements stay visible through `sqlx` and
+/// `sea_orm`'s DEBUG events.)
+const NO_CONNECT_SPAN: &str = "sea_orm::driver=debug";
+
 /// Installs the global subscriber: `format`, and `filter` (`RUST_LOG`, tracing's `EnvFilter`
 /// syntax; unset or unparsable, the default for `verbosity`). A second call is a no-op.
 pub fn init(verbosity: Verbosity, format: LogFormat, filter: Option<&str>) {
@@ -59,7 +66,8 @@ pub fn init(verbosity: Verbosity, format: LogFormat, filter: Option<&str>) {
     };
     let filter = filter
         .and_then(|f| tracing_subscriber::EnvFilter::try_new(f).ok())
-        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(default));
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(default))
+        .add_directive(NO_CONNECT_SPAN.parse().expect("a valid directive"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -80,10 +88,29 @@ pub fn init(verbosity: Verbosity, format: LogFormat, filter: Option<&str>) {
 /// paths never become labels or log fields).
 pub const UNMATCHED: &str = "<unmatched>";
 
+/// The method label of a request: the nine methods of RFC 9110 §9 and PATCH (RFC 5789) by
+/// name, any other token `OTHER`. A client chooses the method freely (actix answers 405 to
+/// one it does not route), so the raw token would make labels and log fields without bound.
+pub fn method_label(method: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::CONNECT => "CONNECT",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::PATCH => "PATCH",
+        _ => "OTHER",
+    }
+}
+
 /// Middleware (for `App::wrap_fn`): one log line per request (target
-/// `fractal_server::request`, INFO) with method, matched route pattern, status, latency and
-/// the authenticated user's id where known, and the request metrics. The raw path, query,
-/// headers and bodies are never logged: they may hold tokens.
+/// `fractal_server::request`, INFO) with method ([`method_label`]), matched route pattern,
+/// status, latency and the authenticated user's id where known, and the request metrics. The
+/// raw path, query, headers and bodies are never logged: they may hold tokens.
 pub fn observe<S, B>(
     metrics: Option<Arc<Metrics>>,
     req: ServiceRequest,
@@ -101,7 +128,7 @@ where
         let route = request.match_pattern();
         let route = route.as_deref().unwrap_or(UNMATCHED);
         let status = res.status();
-        let method = request.method().as_str();
+        let method = method_label(request.method());
         if let Some(m) = &metrics {
             m.record_request(method, route, status, elapsed);
         }
@@ -136,5 +163,16 @@ mod tests {
         assert_eq!(LogFormat::parse(Some("text")).unwrap(), LogFormat::Text);
         let e = LogFormat::parse(Some("xml")).unwrap_err();
         assert_eq!(e.variable, "FRACTAL_LOG_FORMAT");
+    }
+
+    #[test]
+    fn methods_outside_the_standard_ones_share_one_label() {
+        use actix_web::http::Method;
+        assert_eq!(method_label(&Method::PATCH), "PATCH");
+        assert_eq!(method_label(&Method::GET), "GET");
+        for odd in ["get", "PROPFIND", "XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"] {
+            let m = Method::from_bytes(odd.as_bytes()).unwrap();
+            assert_eq!(method_label(&m), "OTHER", "{odd}");
+        }
     }
 }

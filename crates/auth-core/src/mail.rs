@@ -45,11 +45,12 @@ pub struct LogMailer;
 #[async_trait]
 impl Mailer for LogMailer {
     async fn send(&self, message: MailMessage) -> Result<(), AuthError> {
+        // `?`: the body's line breaks escaped, so the mail stays one log line.
         tracing::warn!(
             to = %message.to,
             subject = %message.subject,
-            "no mailer configured (development mode): e-mail not sent, its content follows: {}",
-            message.body.expose_secret()
+            body = ?message.body.expose_secret(),
+            "no mailer configured (development mode): e-mail not sent; its content is in `body`"
         );
         Ok(())
     }

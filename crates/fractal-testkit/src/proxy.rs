@@ -9,12 +9,15 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 /// Relays `127.0.0.1:<port>` to an upstream address while up; when cut, open relays are
-/// closed and new connections are closed at once (as a stopped server would).
+/// closed and new connections are closed at once (as a stopped server would); when stalled,
+/// connections stay open and nothing passes (as through a NAT that dropped the flow).
 #[derive(Debug)]
 pub struct TcpProxy {
     addr: SocketAddr,
     up: Arc<AtomicBool>,
+    stalled: Arc<AtomicBool>,
     cuts: watch::Sender<u64>,
+    stalls: watch::Sender<u64>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -29,10 +32,12 @@ impl TcpProxy {
             .expect("bind a loopback port");
         let addr = listener.local_addr().expect("local address");
         let up = Arc::new(AtomicBool::new(true));
+        let stalled = Arc::new(AtomicBool::new(false));
         let (cuts, _) = watch::channel(0u64);
+        let (stalls, _) = watch::channel(0u64);
         let task = {
-            let up = Arc::clone(&up);
-            let cuts = cuts.clone();
+            let (up, stalled) = (Arc::clone(&up), Arc::clone(&stalled));
+            let (cuts, stalls) = (cuts.clone(), stalls.clone());
             tokio::spawn(async move {
                 while let Ok((mut client, _)) = listener.accept().await {
                     if !up.load(Ordering::SeqCst) {
@@ -40,6 +45,15 @@ impl TcpProxy {
                         continue;
                     }
                     let mut cut = cuts.subscribe();
+                    if stalled.load(Ordering::SeqCst) {
+                        // Held open, answered never, until cut.
+                        tokio::spawn(async move {
+                            let _held = client;
+                            let _ = cut.changed().await;
+                        });
+                        continue;
+                    }
+                    let mut stall = stalls.subscribe();
                     tokio::spawn(async move {
                         let Ok(mut server) = TcpStream::connect(upstream).await else {
                             return;
@@ -47,6 +61,9 @@ impl TcpProxy {
                         tokio::select! {
                             _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
                             _ = cut.changed() => {}
+                            _ = stall.changed() => {
+                                let _ = cut.changed().await;
+                            }
                         }
                     });
                 }
@@ -55,7 +72,9 @@ impl TcpProxy {
         Self {
             addr,
             up,
+            stalled,
             cuts,
+            stalls,
             task,
         }
     }
@@ -74,6 +93,14 @@ impl TcpProxy {
     /// Relays again.
     pub fn restore(&self) {
         self.up.store(true, Ordering::SeqCst);
+    }
+
+    /// Forwards nothing from now on, in either direction, keeping every connection open (new
+    /// ones too) until [`Self::cut`] or drop: no FIN, no RST, as a NAT or firewall that
+    /// forgot the flow.
+    pub fn stall(&self) {
+        self.stalled.store(true, Ordering::SeqCst);
+        self.stalls.send_modify(|n| *n += 1);
     }
 }
 

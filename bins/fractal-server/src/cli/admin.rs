@@ -10,15 +10,17 @@ use secrecy::SecretString;
 
 use super::Failure;
 use crate::settings::Settings;
-use crate::startup::{Stack, assemble};
+use crate::startup::{Purpose, Stack, assemble_for};
 
-/// Connects, migrates and assembles the stack, as the server does (without listening).
+/// The server's existing database, as the other commands need it: nothing is created,
+/// migrated or stored ([`Purpose::Administer`]).
 pub(super) async fn open(settings: &Settings) -> Result<Stack, Failure> {
-    Ok(assemble(settings, Arc::new(LogMailer)).await?)
+    Ok(assemble_for(settings, Arc::new(LogMailer), Purpose::Administer).await?)
 }
 
+/// `set-db`: connects, migrates and writes the first-start data, as the server does.
 pub(super) async fn set_db(settings: Settings) -> Result<(), Failure> {
-    let stack = open(&settings).await?;
+    let stack = assemble_for(&settings, Arc::new(LogMailer), Purpose::Serve).await?;
     println!(
         "database ready ({}); default group {}; first admin {}",
         settings.database_url.redacted(),
@@ -107,6 +109,17 @@ pub(super) async fn create_user(
     password_stdin: bool,
 ) -> Result<(), Failure> {
     let email = Email::parse(email).map_err(|e| Failure::Other(format!("--email: {e}")))?;
+    // The API's rules for the field (stripped, not empty, fits the column), as one line.
+    let username = username
+        .map(|u| crate::schemas::required_text("username", migrations::limits::USER_USERNAME, &u))
+        .transpose()
+        .map_err(|e| match e {
+            auth_actix::ApiError::Validation(items) => Failure::Other(format!(
+                "--username: {}",
+                items.first().map_or("refused", |i| i.msg.as_str())
+            )),
+            other => Failure::Other(format!("--username: {other}")),
+        })?;
     let password = read_password(&email, password_stdin, true)?;
     let stack = open(&settings).await?;
     let data = UserCreate {
@@ -287,8 +300,33 @@ pub(super) async fn list_users(settings: Settings, json: bool, page: Page) -> Re
             yes(r.is_active),
             yes(r.is_superuser),
             yes(r.is_verified),
-            r.username.unwrap_or("-")
+            r.username.map_or_else(|| "-".into(), printable)
         );
     }
     Ok(())
+}
+
+/// `text` for a terminal: control characters escaped (`\u{7}`), so that a stored name cannot
+/// move the cursor, recolour or retitle the terminal of whoever lists the users.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn control_characters_are_shown_escaped() {
+        assert_eq!(printable("a\u{7}b\u{1b}[31m"), "a\\u{7}b\\u{1b}[31m");
+        assert_eq!(printable("José"), "José");
+    }
 }

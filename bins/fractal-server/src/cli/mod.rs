@@ -146,8 +146,8 @@ pub enum Command {
     /// (benchmarks).
     // Not `{n}`: clap reads it as a line break in help text (the help was split there).
     SeedUsers {
-        /// How many.
-        #[arg(long)]
+        /// How many, 1 to 10000000.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
         count: u64,
         /// First n.
         #[arg(long, default_value_t = 0)]
@@ -161,12 +161,12 @@ pub enum Command {
     },
     /// Print the mean time of one argon2id hash at the configured parameters (benchmarks).
     HashTiming {
-        /// How many hashes to average (per thread).
-        #[arg(long, default_value_t = 20)]
+        /// How many hashes to average (per thread), 1 to 10000.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10_000))]
         iterations: u32,
-        /// Hashes running at once: with the number of cores, the time per hash per core when
-        /// every core hashes (memory bandwidth shared).
-        #[arg(long, default_value_t = 1)]
+        /// Hashes running at once, 1 to 256: with the number of cores, the time per hash per
+        /// core when every core hashes (memory bandwidth shared).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
         threads: u32,
     },
 }

@@ -125,9 +125,15 @@ async fn api_me(
     }))
 }
 
+/// How often an open event stream checks its session when the client sends nothing.
+const RECHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+/// How long an event stream stays open without hearing anything (pings are sent meanwhile).
+const HEARTBEAT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The event stream: refused before the upgrade (403) unless the user holds any requested
 /// action; greets with the granted subset (`null`: unrestricted); echoes text messages while
-/// the user may still be here, and closes with 1008 as soon as they may not.
+/// the user may still be here, and closes with 1008 as soon as they may not: checked on every
+/// frame, and every [`RECHECK_EVERY`] for a socket that sends nothing.
 #[utoipa::path(get, path = "/api/events", tag = "users", params(PermissionsQuery), security(("bearer" = []), ("cookie" = [])),
     responses((status = 101, description = "Switched to the WebSocket event stream."),
         (status = 400, description = "Not a WebSocket upgrade."),
@@ -154,46 +160,71 @@ async fn events(
         if session.text(hello.to_string()).await.is_err() {
             return;
         }
-        while let Some(Ok(msg)) = stream.recv().await {
+        // The session is checked on every frame and, for a socket that sends nothing (or only
+        // pings), every RECHECK_EVERY; an idle one is pinged then, and one that answers
+        // nothing for HEARTBEAT_TIMEOUT is closed.
+        let mut tick =
+            tokio::time::interval_at(tokio::time::Instant::now() + RECHECK_EVERY, RECHECK_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_heard = std::time::Instant::now();
+        loop {
+            let msg = tokio::select! {
+                received = stream.recv() => match received {
+                    Some(Ok(msg)) => Some(msg),
+                    _ => return,
+                },
+                _ = tick.tick() => None,
+            };
+            if msg.is_some() {
+                last_heard = std::time::Instant::now();
+            } else if last_heard.elapsed() >= HEARTBEAT_TIMEOUT {
+                let reason = CloseReason {
+                    code: CloseCode::Away,
+                    description: Some("no answer to pings".into()),
+                };
+                let _ = session.close(Some(reason)).await;
+                return;
+            }
+            let refusal = match websocket_still_allowed(&state, &auth, asked.as_ref()).await {
+                Ok(true) => None,
+                Ok(false) => Some((CloseCode::Policy, "session ended or permission revoked")),
+                // Storage trouble is not a logout: 1013, the client may reconnect.
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot check a WebSocket's session");
+                    Some((
+                        CloseCode::Again,
+                        "cannot check the session now; try again later",
+                    ))
+                }
+            };
+            if let Some((code, why)) = refusal {
+                let reason = CloseReason {
+                    code,
+                    description: Some(why.into()),
+                };
+                let _ = session.close(Some(reason)).await;
+                return;
+            }
+            // A failed send means the peer is gone; the next receive ends the loop.
             match msg {
-                Message::Text(text) => {
-                    let refusal = match websocket_still_allowed(&state, &auth, asked.as_ref()).await
-                    {
-                        Ok(true) => None,
-                        Ok(false) => {
-                            Some((CloseCode::Policy, "session ended or permission revoked"))
-                        }
-                        // Storage trouble is not a logout: 1013, the client may reconnect.
-                        Err(e) => {
-                            tracing::warn!(error = %e, "cannot check a WebSocket's session");
-                            Some((
-                                CloseCode::Again,
-                                "cannot check the session now; try again later",
-                            ))
-                        }
-                    };
-                    if let Some((code, why)) = refusal {
-                        let reason = CloseReason {
-                            code,
-                            description: Some(why.into()),
-                        };
-                        let _ = session.close(Some(reason)).await;
-                        return;
-                    }
+                None if last_heard.elapsed() >= RECHECK_EVERY => {
+                    let _ = session.ping(b"").await;
+                }
+                None => {}
+                Some(Message::Text(text)) => {
                     let echo = serde_json::json!({"type": "echo", "data": text.to_string()});
                     if session.text(echo.to_string()).await.is_err() {
                         return;
                     }
                 }
-                // A failed pong means the peer is gone; the next receive ends the loop.
-                Message::Ping(bytes) => {
+                Some(Message::Ping(bytes)) => {
                     let _ = session.pong(&bytes).await;
                 }
-                Message::Close(reason) => {
+                Some(Message::Close(reason)) => {
                     let _ = session.close(reason).await;
                     return;
                 }
-                _ => {}
+                Some(_) => {}
             }
         }
     });

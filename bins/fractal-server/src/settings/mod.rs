@@ -356,6 +356,21 @@ impl Settings {
         } else {
             None
         };
+        if let Some(key) = &flat.jwt_secret_key
+            && key.len() < MIN_JWT_SECRET_BYTES
+        {
+            // RFC 7518 §3.2: an HS256 key MUST hold at least 256 bits. A short one is guessed
+            // from any token the server issued (a four-digit key in 0.08 s), and then anyone
+            // signs tokens of their choosing, a superuser's included.
+            return Err(s.invalid(
+                "JWT_SECRET_KEY",
+                format!(
+                    "is {} bytes long; an HS256 key needs at least {MIN_JWT_SECRET_BYTES} \
+                     (RFC 7518 §3.2): generate one with `openssl rand -hex 32`",
+                    key.len()
+                ),
+            ));
+        }
         if flat.fractal_cache_ttl_ms > 3_600_000 {
             return Err(s.invalid(
                 "FRACTAL_CACHE_TTL_MS",
@@ -526,19 +541,16 @@ fn smtp(s: &Sources) -> Result<Option<crate::mail::SmtpSettings>, SettingsError>
     Ok(Some(settings))
 }
 
+/// The shortest `JWT_SECRET_KEY` accepted, in bytes: HS256's 256 bits (RFC 7518 §3.2).
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
 /// The JWT secret: the configured one, else the one stored in the data directory, else a new
 /// random one stored there (mode 0600) with a single warning.
 pub fn resolve_jwt_secret(settings: &Settings) -> Result<SecretString, SettingsError> {
-    if let Some(s) = &settings.jwt_secret_key {
-        return Ok(s.clone());
+    if let Some(s) = existing_jwt_secret(settings) {
+        return Ok(s);
     }
     let path = settings.data_dir.join("jwt_secret");
-    if let Ok(existing) = std::fs::read_to_string(&path) {
-        let existing = existing.trim();
-        if !existing.is_empty() {
-            return Ok(SecretString::from(existing.to_owned()));
-        }
-    }
     let secret = auth_core::strategy::database::generate_token();
     write_private(&path, &secret)
         .map_err(|e| SettingsError::new("FRACTAL_DATA_DIR", format!("{}: {e}", path.display())))?;
@@ -548,6 +560,18 @@ pub fn resolve_jwt_secret(settings: &Settings) -> Result<SecretString, SettingsE
          set JWT_SECRET_KEY to share one secret between server processes"
     );
     Ok(SecretString::from(secret))
+}
+
+/// The configured JWT secret, else the one stored in the data directory, else `None`
+/// (nothing is written).
+pub fn existing_jwt_secret(settings: &Settings) -> Option<SecretString> {
+    if let Some(s) = &settings.jwt_secret_key {
+        return Some(s.clone());
+    }
+    let path = settings.data_dir.join("jwt_secret");
+    let existing = std::fs::read_to_string(&path).ok()?;
+    let existing = existing.trim();
+    (!existing.is_empty()).then(|| SecretString::from(existing.to_owned()))
 }
 
 fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
@@ -579,6 +603,18 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Settings::from_map(&map, Overrides::default())
+    }
+
+    #[test]
+    fn a_jwt_secret_shorter_than_256_bits_is_refused_without_showing_it() {
+        for short in ["7391", "q", "0123456789abcdef0123456789abcde"] {
+            let e = load(&[("JWT_SECRET_KEY", short)]).unwrap_err();
+            assert_eq!(e.variable, "JWT_SECRET_KEY");
+            assert!(e.message.contains("at least 32"), "{}", e.message);
+            assert!(!e.message.contains(short), "{}", e.message);
+        }
+        let key = "0123456789abcdef0123456789abcdef";
+        assert!(load(&[("JWT_SECRET_KEY", key)]).is_ok());
     }
 
     // Loading SMTP settings builds lettre's transport, which needs a Tokio runtime.
@@ -782,7 +818,7 @@ mod tests {
         // figment reads "1234" as a number unless asked for text: these are asked for text.
         let s = load(&[
             ("FRACTAL_DEFAULT_ADMIN_PASSWORD", "1234"),
-            ("JWT_SECRET_KEY", "98765432109876543210"),
+            ("JWT_SECRET_KEY", "98765432109876543210987654321098"),
             ("FRACTAL_DEFAULT_GROUP_NAME", "42"),
             ("FRACTAL_DEFAULT_ADMIN_USERNAME", "true"),
         ])
@@ -791,7 +827,7 @@ mod tests {
         assert_eq!(s.admin_password.expose_secret(), "1234");
         assert_eq!(
             s.jwt_secret_key.as_ref().map(|k| k.expose_secret()),
-            Some("98765432109876543210")
+            Some("98765432109876543210987654321098")
         );
         assert_eq!(s.default_group_name, "42");
         assert_eq!(s.admin_username.as_deref(), Some("true"));

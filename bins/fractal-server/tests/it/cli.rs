@@ -130,6 +130,17 @@ fn a_bad_setting_in_the_env_file_names_the_file_and_the_environment_wins() {
     let out = bin()
         .current_dir(&dir)
         .env("FRACTAL_COOKIE_SECURE", "off")
+        .arg("set-db")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = bin()
+        .current_dir(&dir)
+        .env("FRACTAL_COOKIE_SECURE", "off")
         .env("RUST_LOG", "info")
         .args(["list-users", "--json"])
         .output()
@@ -274,7 +285,7 @@ fn run_cli(
 ) -> (i32, String, String) {
     let mut child = bin()
         .current_dir(dir)
-        .env("JWT_SECRET_KEY", "test-secret")
+        .env("JWT_SECRET_KEY", crate::helpers::TEST_JWT_SECRET)
         .envs(env.iter().copied())
         .args(args)
         .stdin(Stdio::piped())
@@ -532,6 +543,7 @@ async fn concurrent_demotions_leave_an_active_superuser() {
 fn a_second_seed_is_one_line_without_a_backtrace() {
     let dir = temp_dir("seed");
     let env = [("RUST_BACKTRACE", "1"), ("RUST_LIB_BACKTRACE", "1")];
+    assert_eq!(run_cli(&dir, &["set-db"], &env, None).0, 0);
     let (code, out, err) = run_cli(&dir, &["seed-users", "--count", "3"], &env, None);
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with("seeded 3 users"), "{out}");
@@ -539,6 +551,76 @@ fn a_second_seed_is_one_line_without_a_backtrace() {
     assert_eq!(code, 1);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("already exist"), "{err}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Pointed at a place with no server database (the wrong directory, a mistyped path, an empty
+/// PostgreSQL database), an administration command says so in one line and creates nothing:
+/// it used to create a database with the default admin in it and report success on that one.
+#[tokio::test]
+async fn admin_commands_refuse_a_place_without_a_database_and_create_nothing() {
+    let dir = temp_dir("nodb");
+    let commands: [&[&str]; 5] = [
+        &["list-users"],
+        &["end-sessions", "admin@fractal.xy"],
+        &["set-password", "admin@fractal.xy", "--password-stdin"],
+        &[
+            "create-user",
+            "--email",
+            "x@example.org",
+            "--password-stdin",
+        ],
+        &["seed-users", "--count", "2"],
+    ];
+    for args in commands {
+        let (code, out, err) = run_cli(&dir, args, &[], Some("a-new-password\n"));
+        assert_eq!(code, 1, "{args:?}: {out}{err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            err.contains("no database at data/fractal.db") && err.contains("set-db"),
+            "{err}"
+        );
+        assert!(out.is_empty(), "{args:?}: {out}");
+    }
+    let typo = dir.join("no-such-dir").join("fractl.db");
+    let url = format!("sqlite://{}", typo.display());
+    let (code, _, err) = run_cli(&dir, &["list-users", "--database-url", &url], &[], None);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("no database at"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "created {left:?}");
+    // A database that exists but was never set up: an empty SQLite file, an empty PostgreSQL
+    // or MariaDB database.
+    let empty = dir.join("empty.db");
+    std::fs::File::create(&empty).unwrap();
+    let mut urls = vec![format!("sqlite://{}", empty.display())];
+    let mut kept = Vec::new();
+    for service in [
+        fractal_testkit::Service::Postgres,
+        fractal_testkit::Service::MySql,
+    ] {
+        if let Some(db) = fractal_testkit::TestDatabase::new(service).await {
+            urls.push(db.url.clone());
+            kept.push(db);
+        }
+    }
+    for url in &urls {
+        let (code, _, err) = run_cli(
+            &dir,
+            &["end-sessions", "1", "--database-url", url],
+            &[],
+            None,
+        );
+        assert_eq!(code, 1, "{url}: {err}");
+        assert!(
+            err.contains("is not set up") && err.contains("set-db"),
+            "{url}: {err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
     let _ = std::fs::remove_dir_all(dir);
 }
 

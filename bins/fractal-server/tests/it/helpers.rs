@@ -11,6 +11,9 @@ use reqwest::StatusCode;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
+/// The `JWT_SECRET_KEY` of spawned test servers (32 bytes at least, as the server requires).
+pub const TEST_JWT_SECRET: &str = "test-secret-0123456789abcdef0123456789";
+
 /// Records every message instead of sending it.
 #[derive(Default)]
 pub struct RecordingMailer {
@@ -114,11 +117,18 @@ impl TestApp {
         if patch.as_object().is_some_and(|o| o.is_empty()) {
             return user;
         }
+        let id = user["id"].as_i64().unwrap();
+        self.patch_user(&admin, id, &patch).await
+    }
+
+    /// `PATCH /auth/users/{id}` with `patch` as `token`'s user, which must answer 200; the
+    /// user JSON.
+    pub async fn patch_user(&self, token: &str, id: i64, patch: &Value) -> Value {
         let res = self
             .client
-            .patch(self.url(&format!("/auth/users/{}", user["id"])))
-            .bearer_auth(&admin)
-            .json(&patch)
+            .patch(self.url(&format!("/auth/users/{id}")))
+            .bearer_auth(token)
+            .json(patch)
             .send()
             .await
             .unwrap();
@@ -181,7 +191,7 @@ pub fn test_settings(db: &TestDatabase, extra: &[(&str, &str)]) -> Settings {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     env.entry("JWT_SECRET_KEY".into())
-        .or_insert_with(|| "test-secret".into());
+        .or_insert_with(|| TEST_JWT_SECRET.into());
     // Tests log in far more often than people do; the rate-limit tests set real limits.
     env.entry("FRACTAL_RATE_LIMIT_PAIR".into())
         .or_insert_with(|| "100000/1".into());

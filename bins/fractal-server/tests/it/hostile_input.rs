@@ -1289,7 +1289,7 @@ async fn own_tokens_with_crit_or_key_headers_are_refused() {
     let good = app.admin_token().await;
     let payload = good.split('.').nth(1).unwrap().to_owned();
     let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
-    let key = jsonwebtoken::EncodingKey::from_secret(b"test-secret");
+    let key = jsonwebtoken::EncodingKey::from_secret(crate::helpers::TEST_JWT_SECRET.as_bytes());
     let resign = |header: &str| {
         let message = format!("{}.{payload}", b64(header));
         let sig =

@@ -85,6 +85,28 @@ async fn requests_logins_hashing_pool_and_caches_are_counted() {
         text.contains(r#"route="<unmatched>",status="404""#),
         "{text}"
     );
+    // Nor does a method the client made up: one label, however many (each was 17 series).
+    let series = text.lines().count();
+    for i in 0..40 {
+        let method =
+            reqwest::Method::from_bytes(format!("MADEUP{i}{}", "X".repeat(500)).as_bytes())
+                .unwrap();
+        let res = app
+            .client
+            .request(method, app.url("/health"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+    }
+    let (_, text) = scrape(&app, None).await;
+    assert!(!text.contains("MADEUP"), "a client's method became a label");
+    let other = r#"fractal_http_request_duration_seconds_count{method="OTHER",route="/health",status="405"}"#;
+    assert_eq!(sample(&text, other), Some(40.0), "{text}");
+    assert!(
+        text.lines().count() <= series + 20,
+        "the label set grew with the methods"
+    );
 }
 
 #[tokio::test]

@@ -653,8 +653,10 @@ async fn state_and_csrf_failures_have_their_codes() {
         (bad, json!("ACCESS_TOKEN_DECODE_ERROR"))
     );
     // Expired, and wrong audience (FastAPI Users answers 500 there), signed with the real secret.
-    let codec =
-        auth_core::JwtCodec::hs256(&secrecy::SecretString::from("test-secret".to_owned())).unwrap();
+    let codec = auth_core::JwtCodec::hs256(&secrecy::SecretString::from(
+        crate::helpers::TEST_JWT_SECRET.to_owned(),
+    ))
+    .unwrap();
     let now = chrono::Utc::now().timestamp();
     for (claims, code) in [
         (

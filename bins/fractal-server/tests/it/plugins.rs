@@ -385,6 +385,44 @@ async fn a_websocket_ends_with_its_session(strategy: &str) {
     closed_with_1008(&mut socket, &format!("{strategy}: password change")).await;
 }
 
+/// A socket whose client sends nothing, or only pings, is closed too: the server checks the
+/// session on a timer, not only when a text message comes (it used to stay open for good).
+#[tokio::test]
+async fn a_silent_websocket_ends_with_its_session() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let user = app
+        .create_user("quiet@example.org", "pw-1234", json!({}))
+        .await;
+    let uid = user["id"].as_i64().unwrap();
+    let token = app.login("quiet@example.org", "pw-1234").await;
+    let mut silent = ws(&app, Some(&token), None).await.unwrap();
+    next_json(&mut silent).await;
+    let mut pinging = ws(&app, Some(&token), None).await.unwrap();
+    next_json(&mut pinging).await;
+    pinging
+        .send(Message::Ping(b"hi".to_vec().into()))
+        .await
+        .unwrap();
+    app.patch_user(&admin, uid, &json!({"is_active": false}))
+        .await;
+    for (socket, who) in [(&mut silent, "silent"), (&mut pinging, "pinging")] {
+        // Within the re-check period (2 s), with room for a loaded machine.
+        let closed = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+            loop {
+                match socket.next().await.expect("a frame").expect("no error") {
+                    Message::Close(Some(frame)) => return frame.code,
+                    Message::Ping(_) | Message::Pong(_) => continue,
+                    other => panic!("{who}: expected a close, got {other:?}"),
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("{who}: still open 20 s after the deactivation"));
+        assert_eq!(closed, CloseCode::Policy, "{who}");
+    }
+}
+
 #[tokio::test]
 async fn a_websocket_ends_with_its_session_jwt() {
     a_websocket_ends_with_its_session("jwt").await;
@@ -607,7 +645,10 @@ async fn noauth_refuses_a_non_loopback_address_unless_forced() {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         env.insert("FRACTAL_AUTH".into(), "noauth".into());
-        env.insert("JWT_SECRET_KEY".into(), "s".into());
+        env.insert(
+            "JWT_SECRET_KEY".into(),
+            crate::helpers::TEST_JWT_SECRET.into(),
+        );
         Settings::from_map(
             &env,
             Overrides {

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use crate::helpers::{RecordingMailer, spawn_app_on, spawn_app_with};
 
 /// `url` with its `host:port` replaced by `addr`, and the upstream address it named.
-fn through(url: &str, addr: SocketAddr) -> (String, SocketAddr) {
+pub(crate) fn through(url: &str, addr: SocketAddr) -> (String, SocketAddr) {
     let start = url
         .find('@')
         .map(|i| i + 1)
@@ -25,14 +25,20 @@ fn through(url: &str, addr: SocketAddr) -> (String, SocketAddr) {
     (format!("{}{addr}{}", &url[..start], &url[end..]), upstream)
 }
 
-async fn serve(database_url: String, env: &[(&str, &str)]) -> String {
+/// A server on `database_url`, with the test servers' secret, and no cache unless `env`
+/// sets `FRACTAL_CACHE_TTL_MS`.
+pub(crate) async fn serve(database_url: String, env: &[(&str, &str)]) -> String {
     let mut map: std::collections::HashMap<String, String> = env
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    map.insert("JWT_SECRET_KEY".into(), "outage-secret".into());
+    map.insert(
+        "JWT_SECRET_KEY".into(),
+        crate::helpers::TEST_JWT_SECRET.into(),
+    );
     // Every lookup goes to the store: nothing hides the outage.
-    map.insert("FRACTAL_CACHE_TTL_MS".into(), "0".into());
+    map.entry("FRACTAL_CACHE_TTL_MS".into())
+        .or_insert_with(|| "0".into());
     let settings = Settings::from_map(
         &map,
         Overrides {

@@ -168,3 +168,54 @@ async fn logout_password_deactivation_and_permission_changes_reach_every_process
         }
     }
 }
+
+/// The listening connection can die without a word (a NAT, firewall or load balancer that
+/// forgets an idle flow sends no FIN or RST): notifications then stop, and a deactivation was
+/// accepted by the other process for the whole time to live (60 s here). The listener now
+/// probes its connection after `PROBE_EVERY` (5 s) of silence, gives up on it after
+/// `PROBE_TIMEOUT` (2 s) and empties its caches: the stale acceptance ends within about 7 s.
+#[tokio::test]
+async fn a_silently_dead_listening_connection_is_found_and_its_caches_emptied() {
+    let Some(one) = spawn_app_with(Service::Postgres, &LONG_TTL).await else {
+        return;
+    };
+    let (_, upstream) = crate::resilience::through(one.db_url(), "127.0.0.1:1".parse().unwrap());
+    let proxy = fractal_testkit::TcpProxy::start(upstream).await;
+    let (url, _) = crate::resilience::through(one.db_url(), proxy.addr());
+    let two = crate::resilience::serve(url, &LONG_TTL).await;
+    let admin = one.admin_token().await;
+    let user = one
+        .create_user("nat@example.org", "pw-12345", json!({}))
+        .await;
+    let id = user["id"].as_i64().unwrap();
+    let token = one.login("nat@example.org", "pw-12345").await;
+    assert_eq!(
+        status(&one, &two, "/auth/whoami", &token).await,
+        StatusCode::OK
+    );
+    proxy.stall();
+    one.patch_user(&admin, id, &json!({"is_active": false}))
+        .await;
+    let since = Instant::now();
+    // A request that needs the stalled database gets no answer: that is not an acceptance.
+    let quick = reqwest::Client::builder()
+        .timeout(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    loop {
+        let answer = quick
+            .get(format!("{two}/auth/whoami"))
+            .bearer_auth(&token)
+            .send()
+            .await;
+        if !matches!(&answer, Ok(r) if r.status() == StatusCode::OK) {
+            break;
+        }
+        assert!(
+            since.elapsed() < Duration::from_secs(15),
+            "the deactivated user is still accepted {:?} after the change",
+            since.elapsed()
+        );
+    }
+    assert!(since.elapsed() < Duration::from_secs(15));
+}

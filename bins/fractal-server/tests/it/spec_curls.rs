@@ -360,7 +360,7 @@ async fn the_whole_user_list_streams_in_chunks() {
         &stack.state.manager,
         0,
         2_500,
-        &secrecy::SecretString::from("pw".to_owned()),
+        &secrecy::SecretString::from("pw-of-the-seed".to_owned()),
     )
     .await
     .unwrap();

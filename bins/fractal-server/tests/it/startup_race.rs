@@ -56,7 +56,7 @@ async fn eight_processes(service: Service) {
                     .current_dir(&dir)
                     .env_clear()
                     .env("DATABASE_URL", &db.url)
-                    .env("JWT_SECRET_KEY", "race-secret")
+                    .env("JWT_SECRET_KEY", "race-secret-0123456789abcdef0123456789")
                     .env("FRACTAL_PORT", port.to_string())
                     .stdout(Stdio::null())
                     .stderr(std::fs::File::create(dir.join(format!("{port}.log"))).unwrap())
