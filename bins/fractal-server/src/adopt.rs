@@ -7,24 +7,38 @@
 use crate::user_table::connect_migrated;
 use auth_sea_orm::{PoolConfig, connect};
 use migrations::{Migrator, MigratorTrait, SchemaManager};
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
 use crate::settings::Settings;
 
 /// Prints what adoption would change (and what stops it); unless `dry_run`, then adopts and
-/// migrates. A database that is not Fractal's is only reported (and migrated unless `dry_run`).
+/// migrates. A database of this server with pending migrations is migrated (unless
+/// `dry_run`); a place with no database, or an empty one, is refused: nothing is created.
 ///
 /// # Errors
-/// Conflicting rows (the report names them; nothing is changed), or database errors.
+/// Conflicting rows (the report names them; nothing is changed), no database to adopt, or
+/// database errors.
 pub async fn run(settings: &Settings, dry_run: bool) -> anyhow::Result<()> {
+    let url = &settings.database_url;
+    if let Some(path) = url.sqlite_path()
+        && !path.is_file()
+    {
+        anyhow::bail!("no database at {}: nothing to adopt", path.display());
+    }
     let single = PoolConfig {
         max_connections: 1,
         ..PoolConfig::default()
     };
-    let db = connect(&settings.database_url, single).await?;
+    let db = connect(url, single).await?;
     let plan = migrations::fractal::inspect(&SchemaManager::new(&db)).await?;
-    let pending = pending_migrations(&db).await?;
+    let pending = migrations::fractal_pending(&db).await?;
     db.close().await?;
+    if plan.is_none() && pending.len() == Migrator::migrations().len() {
+        anyhow::bail!(
+            "{} holds neither a Fractal Server database nor this server's: nothing to adopt \
+             (`fractal-server set-db` creates a new one)",
+            url.redacted()
+        );
+    }
     match &plan {
         Some(plan) => print!("{}", plan.report()),
         None => println!("Not a Fractal database (no alembic_version table): nothing to adopt."),
@@ -47,26 +61,4 @@ pub async fn run(settings: &Settings, dry_run: bool) -> anyhow::Result<()> {
         .await?;
     println!("Done: the database is adopted and migrated.");
     Ok(())
-}
-
-/// Names of the migrations not yet applied, read without writing (sea-orm-migration's own
-/// listing creates its bookkeeping table first, which a dry run must not).
-async fn pending_migrations(db: &DatabaseConnection) -> anyhow::Result<Vec<String>> {
-    let applied: Vec<String> = if SchemaManager::new(db).has_table("seaql_migrations").await? {
-        db.query_all_raw(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT version FROM seaql_migrations",
-        ))
-        .await?
-        .iter()
-        .map(|r| r.try_get_by_index::<String>(0))
-        .collect::<Result<_, _>>()?
-    } else {
-        Vec::new()
-    };
-    Ok(Migrator::migrations()
-        .iter()
-        .map(|m| m.name().to_owned())
-        .filter(|n| !applied.contains(n))
-        .collect())
 }

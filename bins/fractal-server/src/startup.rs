@@ -311,7 +311,7 @@ async fn administer(settings: &Settings, mailer: Arc<dyn Mailer>) -> Result<Stac
     }
     // The commands issue no token: without a configured or stored secret, one for this
     // process only, stored nowhere.
-    let secret = crate::settings::existing_jwt_secret(settings)
+    let secret = crate::settings::existing_jwt_secret(settings)?
         .unwrap_or_else(|| SecretString::from(auth_core::strategy::database::generate_token()));
     crate::preflight::reach_database(url, crate::preflight::CONNECT_TIMEOUT).await?;
     let redis = connect_redis(settings).await?;

@@ -50,36 +50,42 @@ impl LogFormat {
     }
 }
 
-/// Always added to the filter: SeaORM's drivers open a TRACE span around `connect` that
-/// records the whole `ConnectOptions`, the database URL with its password in clear; at
-/// `RUST_LOG=trace` every line logged inside it repeated the password. (Their other TRACE
-/// spans, one per statement, go too; the statements stay visible through `sqlx` and
-/// `sea_orm`'s DEBUG events.)
-const NO_CONNECT_SPAN: &str = "sea_orm::driver=debug";
+/// Whether a span or event may be recorded at all: never SeaORM's drivers' `connect` span,
+/// which records the whole `ConnectOptions`, the database URL with its password in clear
+/// (at `RUST_LOG=trace`, or with a span filter such as `[connect]=trace`, every line logged
+/// inside it repeated the password). A filter of its own, so that no `RUST_LOG` can enable it.
+fn recordable(meta: &tracing::Metadata<'_>) -> bool {
+    !(meta.is_span() && meta.name() == "connect" && meta.target().starts_with("sea_orm::driver"))
+}
 
 /// Installs the global subscriber: `format`, and `filter` (`RUST_LOG`, tracing's `EnvFilter`
 /// syntax; unset or unparsable, the default for `verbosity`). A second call is a no-op.
 pub fn init(verbosity: Verbosity, format: LogFormat, filter: Option<&str>) {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let default = match verbosity {
         Verbosity::Server => "info,sqlx=warn,sea_orm=warn",
         Verbosity::Command => "warn",
     };
     let filter = filter
         .and_then(|f| tracing_subscriber::EnvFilter::try_new(f).ok())
-        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(default))
-        .add_directive(NO_CONNECT_SPAN.parse().expect("a valid directive"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(default));
+    let registry = tracing_subscriber::registry()
+        .with(filter)
+        .with(tracing_subscriber::filter::filter_fn(recordable));
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let _ = match format {
-        LogFormat::Text => builder
-            .with_ansi(std::io::stderr().is_terminal())
+        LogFormat::Text => registry
+            .with(layer.with_ansi(std::io::stderr().is_terminal()))
             .try_init(),
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .with_span_list(false)
+        LogFormat::Json => registry
+            .with(
+                layer
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(false)
+                    .with_span_list(false),
+            )
             .try_init(),
     };
 }
@@ -88,7 +94,7 @@ pub fn init(verbosity: Verbosity, format: LogFormat, filter: Option<&str>) {
 /// paths never become labels or log fields).
 pub const UNMATCHED: &str = "<unmatched>";
 
-/// The method label of a request: the nine methods of RFC 9110 §9 and PATCH (RFC 5789) by
+/// The method label of a request: the eight methods of RFC 9110 §9 and PATCH (RFC 5789) by
 /// name, any other token `OTHER`. A client chooses the method freely (actix answers 405 to
 /// one it does not route), so the raw token would make labels and log fields without bound.
 pub fn method_label(method: &actix_web::http::Method) -> &'static str {

@@ -307,11 +307,14 @@ pub(super) async fn list_users(settings: Settings, json: bool, page: Page) -> Re
 }
 
 /// `text` for a terminal: control characters escaped (`\u{7}`), so that a stored name cannot
-/// move the cursor, recolour or retitle the terminal of whoever lists the users.
+/// move the cursor, recolour or retitle the terminal of whoever lists the users; so are the
+/// invisible and direction-changing ones (zero-width, bidirectional overrides and isolates,
+/// Unicode TR 9), which could make one name look like another.
 fn printable(text: &str) -> String {
+    let hidden = |c: char| matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}');
     text.chars()
         .map(|c| {
-            if c.is_control() {
+            if c.is_control() || hidden(c) {
                 c.escape_default().to_string()
             } else {
                 c.to_string()
@@ -327,6 +330,8 @@ mod tests {
     #[test]
     fn control_characters_are_shown_escaped() {
         assert_eq!(printable("a\u{7}b\u{1b}[31m"), "a\\u{7}b\\u{1b}[31m");
+        assert_eq!(printable("ann\u{202e}gpj.exe"), "ann\\u{202e}gpj.exe");
+        assert_eq!(printable("a\u{200b}b"), "a\\u{200b}b");
         assert_eq!(printable("José"), "José");
     }
 }

@@ -547,7 +547,7 @@ pub const MIN_JWT_SECRET_BYTES: usize = 32;
 /// The JWT secret: the configured one, else the one stored in the data directory, else a new
 /// random one stored there (mode 0600) with a single warning.
 pub fn resolve_jwt_secret(settings: &Settings) -> Result<SecretString, SettingsError> {
-    if let Some(s) = existing_jwt_secret(settings) {
+    if let Some(s) = existing_jwt_secret(settings)? {
         return Ok(s);
     }
     let path = settings.data_dir.join("jwt_secret");
@@ -564,14 +564,35 @@ pub fn resolve_jwt_secret(settings: &Settings) -> Result<SecretString, SettingsE
 
 /// The configured JWT secret, else the one stored in the data directory, else `None`
 /// (nothing is written).
-pub fn existing_jwt_secret(settings: &Settings) -> Option<SecretString> {
+///
+/// # Errors
+/// A stored secret shorter than [`MIN_JWT_SECRET_BYTES`] (written by hand, or by an older
+/// version): refused as a configured one is, naming the file.
+pub fn existing_jwt_secret(settings: &Settings) -> Result<Option<SecretString>, SettingsError> {
     if let Some(s) = &settings.jwt_secret_key {
-        return Some(s.clone());
+        return Ok(Some(s.clone()));
     }
     let path = settings.data_dir.join("jwt_secret");
-    let existing = std::fs::read_to_string(&path).ok()?;
+    let Ok(existing) = std::fs::read_to_string(&path) else {
+        return Ok(None);
+    };
     let existing = existing.trim();
-    (!existing.is_empty()).then(|| SecretString::from(existing.to_owned()))
+    if existing.is_empty() {
+        return Ok(None);
+    }
+    if existing.len() < MIN_JWT_SECRET_BYTES {
+        return Err(SettingsError::new(
+            "JWT_SECRET_KEY",
+            format!(
+                "is not set, and the secret stored in {} is {} bytes long; an HS256 key needs \
+                 at least {MIN_JWT_SECRET_BYTES} (RFC 7518 §3.2): set JWT_SECRET_KEY (`openssl \
+                 rand -hex 32`) or delete the file to have one generated",
+                path.display(),
+                existing.len()
+            ),
+        ));
+    }
+    Ok(Some(SecretString::from(existing.to_owned())))
 }
 
 fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
@@ -603,6 +624,27 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Settings::from_map(&map, Overrides::default())
+    }
+
+    #[test]
+    fn a_short_stored_jwt_secret_is_refused_too() {
+        let dir = std::env::temp_dir().join(format!("short-secret-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("jwt_secret"), "1234\n").unwrap();
+        let map = HashMap::new();
+        let overrides = Overrides {
+            data_dir: Some(dir.clone()),
+            ..Overrides::default()
+        };
+        let settings = Settings::from_map(&map, overrides).unwrap();
+        let e = resolve_jwt_secret(&settings).unwrap_err();
+        assert_eq!(e.variable, "JWT_SECRET_KEY");
+        assert!(
+            e.message.contains("jwt_secret is 4 bytes long"),
+            "{}",
+            e.message
+        );
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

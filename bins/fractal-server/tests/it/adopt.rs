@@ -399,6 +399,38 @@ async fn the_dry_run_reports_and_changes_nothing() {
     let _ = conn.close().await;
 }
 
+/// Pointed at no database, or an empty one, `adopt-fractal-db` (dry run or not) refuses and
+/// creates nothing: it used to create the file, migrate it and report it "adopted".
+#[tokio::test]
+async fn nothing_to_adopt_is_refused_and_nothing_is_created() {
+    for service in [Service::Sqlite, Service::Postgres, Service::MySql] {
+        let Some(db) = TestDatabase::new(service).await else {
+            continue;
+        };
+        let settings = crate::helpers::test_settings(&db, &[]);
+        for dry_run in [true, false] {
+            let e = fractal_server::adopt::run(&settings, dry_run)
+                .await
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("nothing to adopt"), "{service:?}: {e}");
+        }
+        if service == Service::Sqlite {
+            // The test database's file was never made: it is still not there.
+            let path = settings.database_url.sqlite_path().unwrap().to_owned();
+            assert!(!path.exists(), "{path:?} created");
+        } else {
+            let conn = connect(&db.url).await;
+            let schema = migrations::SchemaManager::new(&conn);
+            assert!(
+                !schema.has_table("seaql_migrations").await.unwrap(),
+                "{service:?}"
+            );
+            let _ = conn.close().await;
+        }
+    }
+}
+
 #[tokio::test]
 async fn the_upgrade_setting_rehashes_bcrypt_at_login() {
     let db = fractal_db(Service::Sqlite).await.unwrap();
