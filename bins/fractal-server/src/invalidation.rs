@@ -24,7 +24,8 @@ pub const CHANNEL: &str = migrations::CACHE_NOTIFY_CHANNEL;
 
 /// How long the listener waits for a notification before it checks its connection.
 pub const PROBE_EVERY: Duration = Duration::from_secs(5);
-/// How long that check, or connecting, may take before the connection counts as lost.
+/// How long that check may take before the connection counts as lost (connecting and
+/// listening again get twice that).
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What one notification asks to forget.
@@ -118,12 +119,14 @@ async fn listen(
             // `try_recv` is cancel-safe (sqlx reads whole messages only): a timeout loses none.
             let Ok(received) = tokio::time::timeout(PROBE_EVERY, listener.try_recv()).await else {
                 let probe = sea_orm::sqlx::query("SELECT 1").execute(&mut listener);
-                if let Ok(Ok(_)) = tokio::time::timeout(PROBE_TIMEOUT, probe).await {
-                    continue;
-                }
+                let failure = match tokio::time::timeout(PROBE_TIMEOUT, probe).await {
+                    Ok(Ok(_)) => continue,
+                    Ok(Err(e)) => e.to_string(),
+                    Err(_) => format!("no answer within {} s", PROBE_TIMEOUT.as_secs()),
+                };
                 tracing::warn!(
-                    "cache invalidation: the listening connection did not answer within {} s; reconnecting",
-                    PROBE_TIMEOUT.as_secs()
+                    error = %failure,
+                    "cache invalidation: the listening connection failed its check; reconnecting"
                 );
                 store.forget_everything();
                 break;

@@ -227,6 +227,10 @@ pub enum Purpose {
 
 /// Connects, migrates and bootstraps (under a cross-process lock), and builds the auth stack
 /// with [`AuthStack`], as an embedder would.
+///
+/// # Errors
+/// A setting that cannot work (the JWT secret), the database or Redis unreachable, a failed
+/// migration, conflicting rows of a Fractal database, or the stack refusing its configuration.
 pub async fn assemble(settings: &Settings, mailer: Arc<dyn Mailer>) -> Result<Stack, StartupError> {
     assemble_for(settings, mailer, Purpose::Serve).await
 }
@@ -234,8 +238,8 @@ pub async fn assemble(settings: &Settings, mailer: Arc<dyn Mailer>) -> Result<St
 /// [`assemble`] for `purpose`; with [`Purpose::Administer`] nothing is created or migrated.
 ///
 /// # Errors
-/// As [`assemble`]; [`StartupError::NotSetUp`] when administering a database that does not
-/// exist or is not at the current schema.
+/// Those of [`assemble`]; [`StartupError::NotSetUp`] when administering a database that does
+/// not exist or is not at the current schema.
 pub async fn assemble_for(
     settings: &Settings,
     mailer: Arc<dyn Mailer>,
@@ -325,7 +329,16 @@ async fn administer(settings: &Settings, mailer: Arc<dyn Mailer>) -> Result<Stac
         .map_err(auth_sea_orm::StoreError::Migrate)?;
     if !pending.is_empty() {
         let total = <migrations::Migrator as migrations::MigratorTrait>::migrations().len();
-        let message = if pending.len() == total {
+        let fractal = migrations::fractal::inspect(&migrations::SchemaManager::new(&db))
+            .await
+            .map_err(auth_sea_orm::StoreError::Migrate)?;
+        let message = if fractal.is_some() {
+            format!(
+                "{} holds a Fractal Server database not yet taken over: start the server, or \
+                 run `fractal-server adopt-fractal-db` (`--dry-run` first)",
+                url.redacted()
+            )
+        } else if pending.len() == total {
             format!("{} is not set up ({set_up})", url.redacted())
         } else {
             format!(

@@ -45,6 +45,8 @@ impl TcpProxy {
                         continue;
                     }
                     let mut cut = cuts.subscribe();
+                    // Subscribed before the flag is read: a stall in between is not missed.
+                    let mut stall = stalls.subscribe();
                     if stalled.load(Ordering::SeqCst) {
                         // Held open, answered never, until cut.
                         tokio::spawn(async move {
@@ -53,7 +55,6 @@ impl TcpProxy {
                         });
                         continue;
                     }
-                    let mut stall = stalls.subscribe();
                     tokio::spawn(async move {
                         let Ok(mut server) = TcpStream::connect(upstream).await else {
                             return;
@@ -90,7 +91,7 @@ impl TcpProxy {
         self.cuts.send_modify(|n| *n += 1);
     }
 
-    /// Relays again.
+    /// Relays again after [`Self::cut`] (a stall stays).
     pub fn restore(&self) {
         self.up.store(true, Ordering::SeqCst);
     }

@@ -296,7 +296,7 @@ pub(super) async fn list_users(settings: Settings, json: bool, page: Page) -> Re
         println!(
             "{:>6}  {:<width$}  {:<6}  {:<9}  {:<8}  {}",
             r.id,
-            r.email,
+            printable(r.email),
             yes(r.is_active),
             yes(r.is_superuser),
             yes(r.is_verified),
@@ -308,10 +308,14 @@ pub(super) async fn list_users(settings: Settings, json: bool, page: Page) -> Re
 
 /// `text` for a terminal: control characters escaped (`\u{7}`), so that a stored name cannot
 /// move the cursor, recolour or retitle the terminal of whoever lists the users; so are the
-/// invisible and direction-changing ones (zero-width, bidirectional overrides and isolates,
-/// Unicode TR 9), which could make one name look like another.
+/// invisible and direction-changing ones (the soft hyphen, the Arabic letter mark, zero-width
+/// characters, line and paragraph separators, bidirectional embeddings, overrides and isolates,
+/// tag characters), which could make one name look like another.
 fn printable(text: &str) -> String {
-    let hidden = |c: char| matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}');
+    let hidden = |c: char| {
+        matches!(c, '\u{ad}' | '\u{61c}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}'
+            | '\u{2060}'..='\u{206f}' | '\u{feff}' | '\u{e0000}'..='\u{e007f}')
+    };
     text.chars()
         .map(|c| {
             if c.is_control() || hidden(c) {

@@ -133,7 +133,7 @@ const HEARTBEAT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30
 /// The event stream: refused before the upgrade (403) unless the user holds any requested
 /// action; greets with the granted subset (`null`: unrestricted); echoes text messages while
 /// the user may still be here, and closes with 1008 as soon as they may not: checked on every
-/// frame, and every [`RECHECK_EVERY`] for a socket that sends nothing.
+/// text message, and every [`RECHECK_EVERY`] otherwise (silence, pings, binary frames).
 #[utoipa::path(get, path = "/api/events", tag = "users", params(PermissionsQuery), security(("bearer" = []), ("cookie" = [])),
     responses((status = 101, description = "Switched to the WebSocket event stream."),
         (status = 400, description = "Not a WebSocket upgrade."),
@@ -156,17 +156,25 @@ async fn events(
         WebSocketGrant::Granted(p) => serde_json::to_value(p).unwrap_or_default(),
     };
     actix_web::rt::spawn(async move {
-        let hello = serde_json::json!({"type": "welcome", "user": auth.user.email.as_str(), "permissions": granted});
-        if session.text(hello.to_string()).await.is_err() {
-            return;
+        // Every send is bounded: a client that stops reading must not hold the loop (and with
+        // it the session checks) at a full send buffer. Any failure or timeout ends the socket.
+        macro_rules! send {
+            ($sent:expr) => {
+                if !matches!(tokio::time::timeout(RECHECK_EVERY, $sent).await, Ok(Ok(_))) {
+                    return;
+                }
+            };
         }
-        // The session is checked on every frame and, for a socket that sends nothing (or only
-        // pings), every RECHECK_EVERY; an idle one is pinged then, and one that answers
-        // nothing for HEARTBEAT_TIMEOUT is closed.
+        let hello = serde_json::json!({"type": "welcome", "user": auth.user.email.as_str(), "permissions": granted});
+        send!(session.text(hello.to_string()));
+        // The session is checked on every text message, and at most every RECHECK_EVERY for
+        // anything else (pings, binary frames, or silence); an idle socket is pinged then, and
+        // one that answers nothing for HEARTBEAT_TIMEOUT is closed.
         let mut tick =
             tokio::time::interval_at(tokio::time::Instant::now() + RECHECK_EVERY, RECHECK_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_heard = std::time::Instant::now();
+        let mut last_checked = std::time::Instant::now();
         loop {
             let msg = tokio::select! {
                 received = stream.recv() => match received {
@@ -182,46 +190,44 @@ async fn events(
                     code: CloseCode::Away,
                     description: Some("no answer to pings".into()),
                 };
-                let _ = session.close(Some(reason)).await;
+                send!(session.close(Some(reason)));
                 return;
             }
-            let refusal = match websocket_still_allowed(&state, &auth, asked.as_ref()).await {
-                Ok(true) => None,
-                Ok(false) => Some((CloseCode::Policy, "session ended or permission revoked")),
-                // Storage trouble is not a logout: 1013, the client may reconnect.
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot check a WebSocket's session");
-                    Some((
-                        CloseCode::Again,
-                        "cannot check the session now; try again later",
-                    ))
-                }
-            };
-            if let Some((code, why)) = refusal {
-                let reason = CloseReason {
-                    code,
-                    description: Some(why.into()),
+            let due =
+                matches!(msg, Some(Message::Text(_))) || last_checked.elapsed() >= RECHECK_EVERY;
+            if due {
+                last_checked = std::time::Instant::now();
+                let refusal = match websocket_still_allowed(&state, &auth, asked.as_ref()).await {
+                    Ok(true) => None,
+                    Ok(false) => Some((CloseCode::Policy, "session ended or permission revoked")),
+                    // Storage trouble is not a logout: 1013, the client may reconnect.
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot check a WebSocket's session");
+                        Some((
+                            CloseCode::Again,
+                            "cannot check the session now; try again later",
+                        ))
+                    }
                 };
-                let _ = session.close(Some(reason)).await;
-                return;
-            }
-            // A failed send means the peer is gone; the next receive ends the loop.
-            match msg {
-                None if last_heard.elapsed() >= RECHECK_EVERY => {
-                    let _ = session.ping(b"").await;
+                if let Some((code, why)) = refusal {
+                    let reason = CloseReason {
+                        code,
+                        description: Some(why.into()),
+                    };
+                    send!(session.close(Some(reason)));
+                    return;
                 }
+            }
+            match msg {
+                None if last_heard.elapsed() >= RECHECK_EVERY => send!(session.ping(b"")),
                 None => {}
                 Some(Message::Text(text)) => {
                     let echo = serde_json::json!({"type": "echo", "data": text.to_string()});
-                    if session.text(echo.to_string()).await.is_err() {
-                        return;
-                    }
+                    send!(session.text(echo.to_string()));
                 }
-                Some(Message::Ping(bytes)) => {
-                    let _ = session.pong(&bytes).await;
-                }
+                Some(Message::Ping(bytes)) => send!(session.pong(&bytes)),
                 Some(Message::Close(reason)) => {
-                    let _ = session.close(reason).await;
+                    send!(session.close(reason));
                     return;
                 }
                 Some(_) => {}

@@ -546,6 +546,9 @@ pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
 /// The JWT secret: the configured one, else the one stored in the data directory, else a new
 /// random one stored there (mode 0600) with a single warning.
+///
+/// # Errors
+/// A stored secret that is too short ([`existing_jwt_secret`]), or the new one not written.
 pub fn resolve_jwt_secret(settings: &Settings) -> Result<SecretString, SettingsError> {
     if let Some(s) = existing_jwt_secret(settings)? {
         return Ok(s);

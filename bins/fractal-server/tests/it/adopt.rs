@@ -399,6 +399,31 @@ async fn the_dry_run_reports_and_changes_nothing() {
     let _ = conn.close().await;
 }
 
+/// An administration command on a Fractal Server database not yet taken over says how to take
+/// it over, and changes nothing.
+#[tokio::test]
+async fn an_admin_command_on_a_fractal_database_says_to_adopt_it() {
+    let db = fractal_db(Service::Sqlite).await.unwrap();
+    let settings = crate::helpers::test_settings(&db, &[]);
+    let opened = fractal_server::startup::assemble_for(
+        &settings,
+        std::sync::Arc::new(auth_core::LogMailer),
+        fractal_server::startup::Purpose::Administer,
+    )
+    .await;
+    match opened {
+        Err(fractal_server::startup::StartupError::NotSetUp(m)) => {
+            assert!(m.contains("adopt-fractal-db"), "{m}")
+        }
+        Err(e) => panic!("{e}"),
+        Ok(_) => panic!("a Fractal database was opened for administration as it is"),
+    }
+    let conn = connect(&db.url).await;
+    let schema = migrations::SchemaManager::new(&conn);
+    assert!(!schema.has_table("seaql_migrations").await.unwrap());
+    let _ = conn.close().await;
+}
+
 /// Pointed at no database, or an empty one, `adopt-fractal-db` (dry run or not) refuses and
 /// creates nothing: it used to create the file, migrate it and report it "adopted".
 #[tokio::test]

@@ -194,6 +194,11 @@ async fn a_silently_dead_listening_connection_is_found_and_its_caches_emptied() 
         StatusCode::OK
     );
     proxy.stall();
+    // Served from the cache, the stalled database untouched: what stays stale is this answer.
+    assert_eq!(
+        status(&one, &two, "/auth/whoami", &token).await,
+        StatusCode::OK
+    );
     one.patch_user(&admin, id, &json!({"is_active": false}))
         .await;
     let since = Instant::now();
