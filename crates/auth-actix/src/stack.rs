@@ -10,7 +10,7 @@
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let store = Arc::new(MemoryStore::<i32>::new());
-//! let config = AuthStackConfig::new(SecretString::from("a long random secret".to_owned()));
+//! let config = AuthStackConfig::new(SecretString::from("a long random secret 0123456789abcdef".to_owned()));
 //! let stack = AuthStack::build(store, config).await?;
 //! HttpServer::new(move || {
 //!     stack

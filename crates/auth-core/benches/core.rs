@@ -114,7 +114,7 @@ fn authenticator(c: &mut Criterion) {
         }))
         .unwrap();
     let jwt: JwtStrategy<i32> = JwtStrategy::new(JwtStrategyConfig::hs256(
-        secret("a-secret"),
+        secret("a-secret-0123456789abcdef0123456789"),
         NonZeroU64::new(3600).unwrap(),
     ))
     .unwrap();

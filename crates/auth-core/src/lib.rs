@@ -13,7 +13,7 @@
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! let store: Arc<MemoryStore<i32>> = Arc::new(MemoryStore::new());
 //! let hasher = PasswordHasher::new(PasswordHasherConfig::default())?;
-//! let secret = SecretString::from("change me".to_owned());
+//! let secret = SecretString::from("change me: 32 random bytes or more".to_owned());
 //! let manager = UserManager::new(store.clone(), hasher, UserManagerConfig::with_secret(secret.clone()))?;
 //! let jwt = JwtStrategy::new(JwtStrategyConfig::hs256(secret, NonZeroU64::new(3600).unwrap()))?;
 //! let bearer = AuthenticationBackend::new("bearer", Arc::new(BearerTransport), Arc::new(jwt));

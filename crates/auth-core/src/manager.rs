@@ -897,7 +897,7 @@ mod tests {
 
     async fn manager() -> UserManager<MemoryStore<i32>> {
         let hasher = PasswordHasher::new(PasswordHasherConfig::default()).unwrap();
-        let secret = SecretString::from("unlink test secret".to_owned());
+        let secret = SecretString::from("unlink test secret 0123456789abcdef".to_owned());
         UserManager::new(
             Arc::new(MemoryStore::new()),
             hasher,

@@ -35,8 +35,10 @@ async fn main() -> std::io::Result<()> {
         .await
         .map_err(std::io::Error::other)?;
     let store = Arc::new(Store::new(db).with_label(url.redacted()));
-    let mut config =
-        AuthStackConfig::new(SecretString::from(env("SECRET", "dev only: set SECRET")));
+    let mut config = AuthStackConfig::new(SecretString::from(env(
+        "SECRET",
+        "dev only: set SECRET (32 bytes at least)",
+    )));
     config.revocations = store.clone(); // logouts survive restarts
     config.permissions = Some(store.clone());
     config.mailer = Arc::new(mail::DirMailer::new(env("MAIL_DIR", "mail")));

@@ -11,7 +11,8 @@ type Store = MemoryStore<uuid::Uuid>;
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
     tracing_subscriber::fmt::init();
-    let secret = std::env::var("SECRET").unwrap_or_else(|_| "dev only: set SECRET".into());
+    let secret = std::env::var("SECRET")
+        .unwrap_or_else(|_| "dev only: set SECRET (32 bytes at least)".into());
     let config = AuthStackConfig::new(SecretString::from(secret));
     let stack = AuthStack::build(Arc::new(Store::new()), config)
         .await

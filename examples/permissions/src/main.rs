@@ -38,7 +38,8 @@ async fn ws(req: HttpRequest, body: web::Payload) -> Result<HttpResponse, actix_
 async fn main() -> std::io::Result<()> {
     tracing_subscriber::fmt::init();
     let store = Arc::new(Store::new());
-    let secret = std::env::var("SECRET").unwrap_or_else(|_| "dev only: set SECRET".into());
+    let secret = std::env::var("SECRET")
+        .unwrap_or_else(|_| "dev only: set SECRET (32 bytes at least)".into());
     let mut config = AuthStackConfig::new(SecretString::from(secret));
     config.permissions = Some(store.clone());
     if std::env::var("NOAUTH").is_ok_and(|v| v == "1") {

@@ -541,8 +541,9 @@ fn smtp(s: &Sources) -> Result<Option<crate::mail::SmtpSettings>, SettingsError>
     Ok(Some(settings))
 }
 
-/// The shortest `JWT_SECRET_KEY` accepted, in bytes: HS256's 256 bits (RFC 7518 §3.2).
-pub const MIN_JWT_SECRET_BYTES: usize = 32;
+/// The shortest `JWT_SECRET_KEY` accepted, in bytes: the core's rule (RFC 7518 §3.2), checked
+/// here too so that the refusal names the setting.
+pub const MIN_JWT_SECRET_BYTES: usize = auth_core::jwt::MIN_HS256_KEY_BYTES;
 
 /// The JWT secret: the configured one, else the one stored in the data directory, else a new
 /// random one stored there (mode 0600) with a single warning.

@@ -125,7 +125,9 @@ pub async fn spawn_provider() -> String {
 pub async fn spawn(tweak: impl FnOnce(&mut AuthStackConfig<Store>)) -> TestApp {
     let mailer = Arc::new(RecordingMailer::default());
     let store = Arc::new(Store::new());
-    let mut config = AuthStackConfig::new(SecretString::from("test secret".to_owned()));
+    let mut config = AuthStackConfig::new(SecretString::from(
+        "test secret 0123456789abcdef0123".to_owned(),
+    ));
     config.mailer = mailer.clone();
     config.groups = Some(GroupsConfig::new(store.clone()));
     config.permissions = Some(store.clone());

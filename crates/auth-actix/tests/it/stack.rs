@@ -164,7 +164,9 @@ async fn superuser_routes_and_unknown_backends() {
 #[tokio::test]
 async fn describe_documents_what_scope_mounts() {
     let store = Arc::new(MemoryStore::<uuid::Uuid>::new());
-    let mut config = AuthStackConfig::new(SecretString::from("a long random secret".to_owned()));
+    let mut config = AuthStackConfig::new(SecretString::from(
+        "a long random secret 0123456789abcdef".to_owned(),
+    ));
     config.cookie = Some(("cookie".into(), auth_core::CookieTransportConfig::default()));
     let stack = AuthStack::build(store, config).await.unwrap();
     let mut doc = auth_actix::openapi::document("t", "1", "");
@@ -280,7 +282,7 @@ async fn a_custom_transport_backend_logs_in_authenticates_and_logs_out() {
     assert_eq!(hello(Some(&token)).await, 401, "revoked by its logout");
 
     // A name taken by another backend is refused when the stack is built.
-    let mut config = AuthStackConfig::<MemoryStore<i32>>::new(SecretString::from("s".to_owned()));
+    let mut config = AuthStackConfig::<MemoryStore<i32>>::new(SecretString::from("s".repeat(32)));
     config.custom_backends.push(auth_actix::CustomBackend::new(
         "bearer",
         Arc::new(ApiKeyTransport),
@@ -302,7 +304,9 @@ async fn the_documented_openapi_recipe_gives_a_sound_document() {
     use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
     // docs/embedding.md, "Your handlers, logins and the OpenAPI document", then the custom
     // transport's `add_security_alternative`.
-    let mut config = AuthStackConfig::new(SecretString::from("a long random secret".to_owned()));
+    let mut config = AuthStackConfig::new(SecretString::from(
+        "a long random secret 0123456789abcdef".to_owned(),
+    ));
     config.custom_backends.push(auth_actix::CustomBackend::new(
         "apikey",
         Arc::new(ApiKeyTransport),

@@ -101,7 +101,7 @@ async fn manager_and_user<S: Samples>(
     let manager = UserManager::new(
         Arc::new(Shared(s)),
         hasher,
-        UserManagerConfig::with_secret(secret("concurrency-secret")),
+        UserManagerConfig::with_secret(secret("concurrency-secret-0123456789abcdef")),
     )
     .unwrap();
     let mut create = crate::UserCreate::new(Email::parse(email).unwrap(), secret("old-pass"));

@@ -190,7 +190,7 @@ mod tests {
 
     fn strategy() -> JwtStrategy<i32> {
         JwtStrategy::new(JwtStrategyConfig::hs256(
-            secrecy::SecretString::from("secret".to_owned()),
+            secrecy::SecretString::from("secret-0123456789abcdef0123456789".to_owned()),
             NonZeroU64::new(60).unwrap(),
         ))
         .unwrap()

@@ -11,7 +11,7 @@ use crate::helpers::{Fixture, Store, TestUser, fixture, secret};
 fn jwt() -> Arc<JwtStrategy<i32>> {
     Arc::new(
         JwtStrategy::new(JwtStrategyConfig::hs256(
-            secret("SECRET"),
+            secret(crate::helpers::SECRET),
             NonZeroU64::new(3600).unwrap(),
         ))
         .unwrap(),

@@ -116,7 +116,7 @@ pub struct Fixture {
     pub verified_superuser: TestUser,
 }
 
-pub const SECRET: &str = "SECRET";
+pub const SECRET: &str = "SECRET-0123456789abcdef0123456789";
 
 /// FastAPI Users' fixture users, in a fresh store.
 pub async fn fixture() -> Fixture {

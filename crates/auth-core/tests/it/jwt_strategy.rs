@@ -2,11 +2,12 @@
 
 use std::num::NonZeroU64;
 
+use auth_core::jwt::MIN_HS256_KEY_BYTES;
 use auth_core::*;
 use base64::Engine as _;
 use serde_json::json;
 
-use crate::helpers::secret;
+use crate::helpers::{SECRET, secret};
 
 const RSA_PRIVATE: &str = include_str!("keys/rsa_private.pem");
 const RSA_PUBLIC: &str = include_str!("keys/rsa_public.pem");
@@ -16,7 +17,7 @@ const EC_PUBLIC: &str = include_str!("keys/ec_public.pem");
 
 fn key(alg: &str) -> JwtKey {
     match alg {
-        "HS256" => JwtKey::Hs256(secret("SECRET")),
+        "HS256" => JwtKey::Hs256(secret(SECRET)),
         "RS256" => JwtKey::Rs256 {
             private_pem: secret(RSA_PRIVATE),
             public_pem: RSA_PUBLIC.into(),
@@ -258,9 +259,17 @@ fn bad_configuration_is_an_error() {
         audience: vec!["a".into()],
     });
     assert!(matches!(bad_pem, Err(AuthError::Config(_))));
-    let empty = JwtStrategy::<i32>::new(JwtStrategyConfig::hs256(
-        secret(""),
+    // An HS256 key shorter than 256 bits (RFC 7518 §3.2) is refused, the empty one included.
+    for short in ["", "7391", &"k".repeat(MIN_HS256_KEY_BYTES - 1)] {
+        let refused = JwtStrategy::<i32>::new(JwtStrategyConfig::hs256(
+            secret(short),
+            NonZeroU64::new(60).unwrap(),
+        ));
+        assert!(matches!(refused, Err(AuthError::Config(_))), "{short:?}");
+    }
+    let enough = JwtStrategy::<i32>::new(JwtStrategyConfig::hs256(
+        secret(&"k".repeat(MIN_HS256_KEY_BYTES)),
         NonZeroU64::new(60).unwrap(),
     ));
-    assert!(matches!(empty, Err(AuthError::Config(_))));
+    assert!(enough.is_ok());
 }

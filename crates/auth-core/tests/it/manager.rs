@@ -123,7 +123,7 @@ async fn login_and_logout_through_backends() {
     let f = fixture().await;
     let jwt = Arc::new(
         JwtStrategy::new(JwtStrategyConfig::hs256(
-            secret("S"),
+            secret(crate::helpers::SECRET),
             NonZeroU64::new(60).unwrap(),
         ))
         .unwrap(),

@@ -166,7 +166,7 @@ async fn futures_join(h: &PasswordHasher) -> Vec<String> {
 #[test]
 fn jwt_crypto_provider_is_installed() {
     // jsonwebtoken 10+ panics at the first sign/verify without a crypto backend feature.
-    let codec = JwtCodec::hs256(&secret("k")).unwrap();
+    let codec = JwtCodec::hs256(&secret(&"k".repeat(32))).unwrap();
     let t = codec
         .encode(&serde_json::json!({"aud": "a", "exp": chrono::Utc::now().timestamp() + 9}))
         .unwrap();

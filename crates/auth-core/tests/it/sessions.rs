@@ -20,7 +20,7 @@ async fn rig() -> Rig {
     let f = fixture().await;
     let revocations: Arc<dyn RevocationList> = Arc::new(MemoryRevocations::new());
     let jwt = JwtStrategy::new(JwtStrategyConfig::hs256(
-        secret("S"),
+        secret(crate::helpers::SECRET),
         NonZeroU64::new(60).unwrap(),
     ))
     .unwrap()

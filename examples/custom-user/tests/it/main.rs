@@ -14,7 +14,7 @@ async fn readme_session(service: Service) {
     let app = ChildServer::start(
         env!("CARGO_BIN_EXE_example-custom-user"),
         &[
-            ("SECRET", "test"),
+            ("SECRET", "test-secret-0123456789abcdef0123456789"),
             ("DATABASE_URL", &db.url),
             ("MAIL_DIR", mail.to_str().unwrap()),
         ],

@@ -5,7 +5,10 @@ use serde_json::Value;
 
 #[tokio::test]
 async fn readme_session() {
-    let app = ChildServer::start(env!("CARGO_BIN_EXE_example-minimal"), &[("SECRET", "test")]);
+    let app = ChildServer::start(
+        env!("CARGO_BIN_EXE_example-minimal"),
+        &[("SECRET", "test-secret-0123456789abcdef0123456789")],
+    );
     let http = reqwest::Client::new();
     let user = serde_json::json!({"email": "ada@example.org", "password": "s3cret"});
     let res = http

@@ -30,7 +30,7 @@ async fn status(http: &reqwest::Client, url: String, token: Option<&str>) -> u16
 
 #[tokio::test]
 async fn current_user_and_websocket_auth() {
-    let app = ChildServer::start(BIN, &[("SECRET", "test")]);
+    let app = ChildServer::start(BIN, &[("SECRET", "test-secret-0123456789abcdef0123456789")]);
     let http = reqwest::Client::new();
     assert_eq!(status(&http, app.url("/contents"), None).await, 401);
     let reader = token(&http, &app, "reader@example.org", "reader-pass").await;
@@ -58,7 +58,13 @@ async fn current_user_and_websocket_auth() {
 
 #[tokio::test]
 async fn noauth_by_a_setting() {
-    let app = ChildServer::start(BIN, &[("SECRET", "test"), ("NOAUTH", "1")]);
+    let app = ChildServer::start(
+        BIN,
+        &[
+            ("SECRET", "test-secret-0123456789abcdef0123456789"),
+            ("NOAUTH", "1"),
+        ],
+    );
     let http = reqwest::Client::new();
     assert_eq!(status(&http, app.url("/contents"), None).await, 200);
 }
