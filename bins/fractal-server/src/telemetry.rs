@@ -58,8 +58,16 @@ fn recordable(meta: &tracing::Metadata<'_>) -> bool {
     !(meta.is_span() && meta.name() == "connect" && meta.target().starts_with("sea_orm::driver"))
 }
 
+/// actix-http logs at ERROR every connection a client breaks (`stream error: request parse
+/// error: …` for a malformed request, which it answers 400 itself, a slow or cut-off request):
+/// any anonymous client could fill the log with such lines. Off unless `RUST_LOG` names
+/// `actix_http` (e.g. `info,actix_http=debug`).
+const CLIENT_CONNECTION_ERRORS: &str = "actix_http::h1::dispatcher=off";
+
 /// Installs the global subscriber: `format`, and `filter` (`RUST_LOG`, tracing's `EnvFilter`
-/// syntax; unset or unparsable, the default for `verbosity`). A second call is a no-op.
+/// syntax; unset or unparsable, the default for `verbosity`), with actix-http's per-connection
+/// errors off unless the filter names `actix_http` ([`CLIENT_CONNECTION_ERRORS`]). A second
+/// call is a no-op.
 pub fn init(verbosity: Verbosity, format: LogFormat, filter: Option<&str>) {
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
@@ -67,9 +75,20 @@ pub fn init(verbosity: Verbosity, format: LogFormat, filter: Option<&str>) {
         Verbosity::Server => "info,sqlx=warn,sea_orm=warn",
         Verbosity::Command => "warn",
     };
-    let filter = filter
-        .and_then(|f| tracing_subscriber::EnvFilter::try_new(f).ok())
+    let chosen = filter.and_then(|f| {
+        tracing_subscriber::EnvFilter::try_new(f)
+            .ok()
+            .map(|e| (f, e))
+    });
+    let names_actix_http = chosen
+        .as_ref()
+        .is_some_and(|(f, _)| f.contains("actix_http"));
+    let mut filter = chosen
+        .map(|(_, e)| e)
         .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(default));
+    if !names_actix_http && let Ok(quiet) = CLIENT_CONNECTION_ERRORS.parse() {
+        filter = filter.add_directive(quiet);
+    }
     let registry = tracing_subscriber::registry()
         .with(filter)
         .with(tracing_subscriber::filter::filter_fn(recordable));

@@ -133,6 +133,8 @@ make_error_codes! {
         OAuthAccountNotFound => NOT_FOUND, "OAUTH_ACCOUNT_NOT_FOUND";
         /// Unlinking would leave the user no way to log in.
         LastLoginMethod => UNPROCESSABLE_ENTITY, "LAST_LOGIN_METHOD";
+        /// Demoting, deactivating or deleting the only active superuser.
+        LastActiveSuperuser => UNPROCESSABLE_ENTITY, "LAST_ACTIVE_SUPERUSER";
         /// A value the database refuses as data (too long, NUL, charset).
         ValueNotStorable => UNPROCESSABLE_ENTITY, "VALUE_NOT_STORABLE";
         /// Malformed input: FastAPI's list of items.
@@ -433,6 +435,12 @@ fn map_auth_error(error: &AuthError, context: Context) -> (WebCode, Value) {
             W::LastLoginMethod,
             json!(
                 "Cannot unlink the last way to log in: set a password first (forgot-password) or link another account."
+            ),
+        ),
+        (AuthError::LastActiveSuperuser, _) => (
+            W::LastActiveSuperuser,
+            json!(
+                "Cannot demote, deactivate or delete the last active superuser: promote another user first."
             ),
         ),
         (AuthError::RegistrationDisabled, _) => (

@@ -700,14 +700,20 @@ pub fn users_table<D: UserDatabase, S: UserSchema<D>, Me: Requirement>() -> Rout
             .json_body(docs.update)
             .response("200", "The updated user.", Some(docs.read))
             .response("400", update_400, None)
-            .response("409", "Changed by another request; retry.", None),
+            .response("409", "Changed by another request; retry.", None)
+            .response(
+                "422",
+                "Invalid input, or it would demote or deactivate the last active superuser.",
+                None,
+            ),
         )
         .route(
             Delete,
             "/{id}",
             web::delete().to(delete_user::<D>),
             admin("users:delete_user", "Delete a user (superuser)")
-                .response("204", "Deleted.", None),
+                .response("204", "Deleted.", None)
+                .response("422", "The last active superuser cannot be deleted.", None),
         )
         .schemas(docs.schemas)
 }

@@ -72,6 +72,10 @@ pub enum AuthError {
     /// no other linked account.
     #[error("cannot unlink the last way to log in")]
     LastLoginMethod,
+    /// The write would leave no active superuser: it demotes, deactivates or deletes the
+    /// only one (see [`crate::UserCondition::keeps_an_active_superuser`]).
+    #[error("the last active superuser cannot be demoted, deactivated or deleted")]
+    LastActiveSuperuser,
     /// A new user would be created from an OAuth login but self-registration is off.
     #[error("self-registration is disabled")]
     RegistrationDisabled,

@@ -266,7 +266,7 @@ impl<D: UserDatabase> UserManager<D> {
     /// use as registered). FastAPI Users keeps the user. Best effort: a failed deletion is
     /// logged, and `cause` is returned.
     async fn undo_registration(&self, user: &UserOf<D>, cause: AuthError) -> AuthError {
-        if let Err(e) = self.db.delete(&user.id).await {
+        if let Err(e) = self.db.delete(&user.id, &UserCondition::default()).await {
             tracing::error!(user_id = %user.id, error = %e, cause = %cause, "a failed registration could not be undone");
         }
         cause
@@ -408,6 +408,8 @@ impl<D: UserDatabase> UserManager<D> {
     /// [`AuthError::UserChanged`] when `user` is stale where `update` depends on it: its
     /// e-mail, or the profile `update.profile` was built from, changed since it was read.
     /// [`Self::update_with`] reads again and rebuilds the update.
+    /// [`AuthError::LastActiveSuperuser`] when it would demote or deactivate the only active
+    /// superuser (FastAPI Users allows it).
     pub async fn update(
         &self,
         update: UserUpdate<D::Profile>,
@@ -480,6 +482,8 @@ impl<D: UserDatabase> UserManager<D> {
                 patch.is_verified = Some(v);
                 changes.fields.push("is_verified");
             }
+            // Decided by the store under its lock, not from `user`, which may be stale.
+            patch.only_if.keeps_an_active_superuser = patch.clears_superuser_flags();
         }
         if let Some(profile) = update.profile {
             patch.profile = Some(ProfileChange {
@@ -531,9 +535,17 @@ impl<D: UserDatabase> UserManager<D> {
     }
 
     /// Deletes a user (its OAuth accounts and tokens go with it), with both hooks.
+    ///
+    /// # Errors
+    /// [`AuthError::LastActiveSuperuser`] when the user is the only active superuser
+    /// (FastAPI Users deletes it; with none left, nobody could administer the users).
     pub async fn delete(&self, user: &UserOf<D>) -> Result<(), AuthError> {
         self.hooks.on_before_delete(user).await?;
-        self.db.delete(&user.id).await?;
+        let only_if = UserCondition {
+            keeps_an_active_superuser: true,
+            ..UserCondition::default()
+        };
+        self.db.delete(&user.id, &only_if).await?;
         self.hooks.on_after_delete(user).await
     }
 

@@ -11,7 +11,7 @@ use crate::error::AuthError;
 use crate::permissions::Permissions;
 use crate::store::{
     AccessToken, AccessTokenDatabase, Group, GroupDatabase, LinksToKeep, Page, PermissionDatabase,
-    Unlinked, UserDatabase, UserPatch,
+    Unlinked, UserCondition, UserDatabase, UserPatch,
 };
 use crate::user::{NewUser, OAuthAccount, OAuthAccountData, Profile, User, UserId};
 
@@ -103,6 +103,15 @@ impl<Id: GeneratedId, P> State<Id, P> {
         Id::generate(self.seq)
     }
 
+    /// Whether `id` is an active superuser and no other user is.
+    fn is_last_active_superuser(&self, id: &Id) -> bool {
+        let mut active = self
+            .users
+            .values()
+            .filter(|u| u.is_superuser && u.is_active);
+        matches!((active.next(), active.next()), (Some(only), None) if &only.id == id)
+    }
+
     fn email_taken(&self, email: &str, except: Option<&Id>) -> bool {
         let wanted = crate::email::identity(email);
         self.users
@@ -176,6 +185,12 @@ impl<Id: GeneratedId, P: Profile + PartialEq> UserDatabase for MemoryStore<Id, P
         if !patch.only_if.holds(current) || stale_profile {
             return Err(AuthError::UserChanged);
         }
+        if patch.only_if.keeps_an_active_superuser
+            && patch.clears_superuser_flags()
+            && state.is_last_active_superuser(id)
+        {
+            return Err(AuthError::LastActiveSuperuser);
+        }
         if let Some(email) = &patch.email
             && state.email_taken(email.as_str(), Some(id))
         {
@@ -186,9 +201,16 @@ impl<Id: GeneratedId, P: Profile + PartialEq> UserDatabase for MemoryStore<Id, P
         Ok(user.clone())
     }
 
-    async fn delete(&self, id: &Id) -> Result<(), AuthError> {
+    async fn delete(&self, id: &Id, only_if: &UserCondition) -> Result<(), AuthError> {
         let mut state = self.lock();
-        state.users.remove(id).ok_or(AuthError::UserNotExists)?;
+        let current = state.users.get(id).ok_or(AuthError::UserNotExists)?;
+        if !only_if.holds(current) {
+            return Err(AuthError::UserChanged);
+        }
+        if only_if.keeps_an_active_superuser && state.is_last_active_superuser(id) {
+            return Err(AuthError::LastActiveSuperuser);
+        }
+        state.users.remove(id);
         state.oauth.retain(|_, a| &a.user_id != id);
         state.tokens.retain(|_, t| &t.user_id != id);
         state.links.retain(|(_, u)| u != id);

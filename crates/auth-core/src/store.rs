@@ -64,6 +64,12 @@ impl<P> UserPatch<P> {
             && !self.end_sessions
     }
 
+    /// Whether the patch clears a flag that makes its user an active superuser: the writes
+    /// [`UserCondition::keeps_an_active_superuser`] is about.
+    pub fn clears_superuser_flags(&self) -> bool {
+        self.is_active == Some(false) || self.is_superuser == Some(false)
+    }
+
     /// Applies the patch to an in-memory user (the memory store, and adapters' caches).
     pub fn apply_to<Id>(&self, user: &mut User<Id, P>)
     where
@@ -135,6 +141,13 @@ pub struct UserCondition {
     pub is_active: Option<bool>,
     /// The stored verified flag is this.
     pub is_verified: Option<bool>,
+    /// The write must not take away the last active superuser: when the stored user is an
+    /// active superuser and no other user is, a patch clearing `is_active` or `is_superuser`,
+    /// or a delete, fails with [`AuthError::LastActiveSuperuser`] and writes nothing. Checked
+    /// under a lock that keeps the other active superusers so until the write commits, so
+    /// two such writes at once cannot each count on the other. A store with no active
+    /// superuser stays writable. (FastAPI Users and Fractal have no such rule.)
+    pub keeps_an_active_superuser: bool,
 }
 
 impl UserCondition {
@@ -162,6 +175,7 @@ impl std::fmt::Debug for UserCondition {
             .field("email", &self.email)
             .field("is_active", &self.is_active)
             .field("is_verified", &self.is_verified)
+            .field("keeps_an_active_superuser", &self.keeps_an_active_superuser)
             .finish()
     }
 }
@@ -205,14 +219,22 @@ pub trait UserDatabase: Send + Sync + 'static {
     /// # Errors
     /// `UserNotExists` if there is no such user, `UserChanged` if the condition does not hold
     /// or a profile field the patch leaves unchanged no longer holds its `before` value,
-    /// `UserAlreadyExists` if the new e-mail is taken in any letter case.
+    /// `UserAlreadyExists` if the new e-mail is taken in any letter case,
+    /// `LastActiveSuperuser` if the patch would take away the last active superuser and the
+    /// condition asks to keep one.
     async fn update(
         &self,
         id: &Self::Id,
         patch: &UserPatch<Self::Profile>,
     ) -> Result<User<Self::Id, Self::Profile>, AuthError>;
-    /// Deletes the user with its OAuth accounts and access tokens.
-    async fn delete(&self, id: &Self::Id) -> Result<(), AuthError>;
+    /// Deletes the user with its OAuth accounts and access tokens, if `only_if` holds for the
+    /// stored row (and, with [`UserCondition::keeps_an_active_superuser`], if the user is not
+    /// the last active superuser).
+    ///
+    /// # Errors
+    /// `UserNotExists` if there is no such user, `UserChanged` if the condition does not hold,
+    /// `LastActiveSuperuser` as above.
+    async fn delete(&self, id: &Self::Id, only_if: &UserCondition) -> Result<(), AuthError>;
     /// Links an OAuth account; `UserAlreadyExists` if that provider account is linked already.
     async fn add_oauth_account(
         &self,

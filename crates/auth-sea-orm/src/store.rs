@@ -9,7 +9,7 @@ use std::time::Duration;
 use auth_core::{
     AccessToken, AccessTokenDatabase, AuthError, Email, Group, GroupDatabase, LinksToKeep, NewUser,
     OAuthAccount, OAuthAccountData, Page, PermissionDatabase, Permissions, RevocationList,
-    TtlCache, Unlinked, User, UserDatabase, UserPatch,
+    TtlCache, Unlinked, User, UserCondition, UserDatabase, UserPatch,
 };
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{
@@ -18,8 +18,8 @@ use sea_orm::sea_query::{
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection,
-    EntityTrait, IdenStatic, IsolationLevel, ModelTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QueryResult, QuerySelect, Set, TransactionTrait, Value,
+    DatabaseTransaction, EntityTrait, IdenStatic, IsolationLevel, ModelTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QueryResult, QuerySelect, Set, TransactionTrait, Value,
 };
 
 use crate::error::{Conflict, map_db_err};
@@ -28,6 +28,26 @@ use crate::user_table::{ColumnOf, ModelOf, StoredId, UserColumn, UserTable};
 
 /// A user of table `T`.
 pub type UserOf<T> = User<<T as UserTable>::Id, <T as UserTable>::Profile>;
+
+/// The columns a [`UserCondition`] asks of the stored row, as a filter of the statement that
+/// writes it (the condition and the write are then one atomic step).
+fn condition_filter<T: UserTable>(cond: &UserCondition) -> sea_orm::Condition {
+    let c = ucol::<T>;
+    let mut all = sea_orm::Condition::all();
+    if let Some(h) = &cond.hashed_password {
+        all = all.add(c(UserColumn::HashedPassword).eq(h.clone()));
+    }
+    if let Some(e) = &cond.email {
+        all = all.add(c(UserColumn::EmailLower).eq(auth_core::email::identity(e)));
+    }
+    if let Some(v) = cond.is_active {
+        all = all.add(c(UserColumn::IsActive).eq(v));
+    }
+    if let Some(v) = cond.is_verified {
+        all = all.add(c(UserColumn::IsVerified).eq(v));
+    }
+    all
+}
 
 /// The adapter: users (in the application's table `T`), OAuth accounts, groups, permissions,
 /// access tokens and revocations in one database.
@@ -342,6 +362,60 @@ impl<T: UserTable> SeaOrmStore<T> {
         Ok(outcome)
     }
 
+    /// Opens the transaction of a write to user `id` that must not take away the last active
+    /// superuser ([`UserCondition::keeps_an_active_superuser`]), and refuses the write when
+    /// `id` is the only active superuser.
+    ///
+    /// The active superusers are read under a lock held until the transaction ends, so that a
+    /// concurrent write of the same kind waits and then counts without this one's user: on
+    /// PostgreSQL and MariaDB their rows are locked (`FOR UPDATE`, in id order so that two such
+    /// writes queue rather than deadlock, under READ COMMITTED so that the waiting one reads
+    /// the other's commit); on SQLite, which has one writer, a first statement that writes
+    /// takes the database's write lock before the count.
+    ///
+    /// # Errors
+    /// [`AuthError::LastActiveSuperuser`] as above (nothing is written); storage errors.
+    async fn keep_an_active_superuser(&self, id: T::Id) -> Result<DatabaseTransaction, AuthError> {
+        let c = ucol::<T>;
+        let sqlite = self.db.get_database_backend() == DatabaseBackend::Sqlite;
+        let isolation = (!sqlite).then_some(IsolationLevel::ReadCommitted);
+        let txn = self
+            .db
+            .begin_with_config(isolation, None)
+            .await
+            .map_err(|e| self.fail(e))?;
+        let active = T::Entity::find()
+            .select_only()
+            .column(c(UserColumn::Id))
+            .filter(c(UserColumn::IsSuperuser).eq(true))
+            .filter(c(UserColumn::IsActive).eq(true))
+            .order_by_asc(c(UserColumn::Id));
+        let active = if sqlite {
+            T::Entity::update_many()
+                .col_expr(
+                    c(UserColumn::IsSuperuser),
+                    Expr::col(c(UserColumn::IsSuperuser)),
+                )
+                .filter(c(UserColumn::Id).eq(id))
+                .exec(&txn)
+                .await
+                .map_err(|e| self.fail(e))?;
+            active
+        } else {
+            active.lock_exclusive()
+        };
+        let ids: Vec<T::Id> = active
+            .into_tuple()
+            .all(&txn)
+            .await
+            .map_err(|e| self.fail(e))?;
+        if ids == [id] {
+            txn.rollback().await.map_err(|e| self.fail(e))?;
+            return Err(AuthError::LastActiveSuperuser);
+        }
+        Ok(txn)
+    }
+
     /// Rows affected by a DELETE.
     async fn delete_rows(&self, stmt: &DeleteStatement) -> Result<u64, AuthError> {
         let res = self.db.execute(stmt).await.map_err(|e| self.fail(e))?;
@@ -614,22 +688,14 @@ impl<T: UserTable> UserDatabase for SeaOrmStore<T> {
             query = query.col_expr(generation, Expr::col(generation).add(1));
         }
         let cond = &patch.only_if;
-        if let Some(h) = &cond.hashed_password {
-            query = query.filter(c(UserColumn::HashedPassword).eq(h.clone()));
-        }
-        if let Some(e) = &cond.email {
-            query = query.filter(c(UserColumn::EmailLower).eq(auth_core::email::identity(e)));
-        }
-        if let Some(v) = cond.is_active {
-            query = query.filter(c(UserColumn::IsActive).eq(v));
-        }
-        if let Some(v) = cond.is_verified {
-            query = query.filter(c(UserColumn::IsVerified).eq(v));
-        }
+        let query = query.filter(condition_filter::<T>(cond));
         // Where unwritten columns must be checked after a write, the write and the read that
         // checks them are one transaction: the UPDATE holds the row (the database's write lock
-        // on SQLite) until the commit, and a failed check rolls the write back.
-        let txn = if writes && !unwritten.is_empty() {
+        // on SQLite) until the commit, and a failed check rolls the write back. A write that
+        // may take away the last active superuser is one transaction with its check.
+        let txn = if writes && cond.keeps_an_active_superuser && patch.clears_superuser_flags() {
+            Some(self.keep_an_active_superuser(*id).await?)
+        } else if writes && !unwritten.is_empty() {
             Some(self.db.begin().await.map_err(|e| self.fail(e))?)
         } else {
             None
@@ -684,17 +750,29 @@ impl<T: UserTable> UserDatabase for SeaOrmStore<T> {
         Ok(user)
     }
 
-    async fn delete(&self, id: &T::Id) -> Result<(), AuthError> {
+    async fn delete(&self, id: &T::Id, only_if: &UserCondition) -> Result<(), AuthError> {
         // OAuth accounts, tokens and group links go with it (ON DELETE CASCADE).
-        let res = T::Entity::delete_many()
+        let query = T::Entity::delete_many()
             .filter(ucol::<T>(UserColumn::Id).eq(*id))
-            .exec(&self.db)
-            .await;
+            .filter(condition_filter::<T>(only_if));
+        let res = if only_if.keeps_an_active_superuser {
+            let txn = self.keep_an_active_superuser(*id).await?;
+            match query.exec(&txn).await {
+                Ok(res) => txn.commit().await.map(|()| res),
+                Err(e) => Err(e),
+            }
+        } else {
+            query.exec(&self.db).await
+        };
         self.cache.forget_user(*id);
         let id = *id;
         self.cache.tokens.retain(|_, t| t.user_id != id);
         if res.map_err(|e| self.fail(e))?.rows_affected == 0 {
-            return Err(AuthError::UserNotExists);
+            // No row matched: the user is gone, or the condition failed when it ran.
+            return match self.find_user(UserColumn::Id, id).await? {
+                Some(_) => Err(AuthError::UserChanged),
+                None => Err(AuthError::UserNotExists),
+            };
         }
         Ok(())
     }

@@ -166,18 +166,6 @@ pub(super) enum Flag {
 pub(super) async fn set_flags(settings: Settings, who: &str, flag: Flag) -> Result<(), Failure> {
     let stack = open(&settings).await?;
     let target = find_user(&stack, who).await?;
-    let takes_a_superuser = matches!(flag, Flag::Superuser(false) | Flag::Active(false))
-        && target.is_superuser
-        && target.is_active;
-    let only_superuser = || {
-        Failure::Other(format!(
-            "{} is the only active superuser; promote another user first",
-            target.email
-        ))
-    };
-    if takes_a_superuser && active_superusers(&stack).await? <= 1 {
-        return Err(only_superuser());
-    }
     let (update, done) = match flag {
         Flag::Active(v) => (
             UserUpdate {
@@ -202,57 +190,24 @@ pub(super) async fn set_flags(settings: Settings, who: &str, flag: Flag) -> Resu
             },
         ),
     };
-    let u = stack
+    // The store refuses to take away the last active superuser, under a lock: two commands
+    // demoting the last two at once cannot each count on the other.
+    let u = match stack
         .state
         .manager
         .update(update, &target, Safety::Unsafe)
-        .await?;
-    // The check above and the write are two steps: two commands taking away two superusers at
-    // once could each have counted the other. Counted again after the write, a command that
-    // left none gives back the flag it took (if both did, both give it back and both fail).
-    if takes_a_superuser && active_superusers(&stack).await? == 0 {
-        let (restore, command) = match flag {
-            Flag::Active(_) => (
-                UserUpdate {
-                    is_active: Some(true),
-                    ..Default::default()
-                },
-                "activate",
-            ),
-            Flag::Superuser(_) => (
-                UserUpdate {
-                    is_superuser: Some(true),
-                    ..Default::default()
-                },
-                "promote",
-            ),
-        };
-        if let Err(e) = stack
-            .state
-            .manager
-            .update(restore, &u, Safety::Unsafe)
-            .await
-        {
+        .await
+    {
+        Err(AuthError::LastActiveSuperuser) => {
             return Err(Failure::Other(format!(
-                "no active superuser is left ({e}); run `fractal-server {command} {}`",
+                "{} is the only active superuser; promote another user first",
                 target.email
             )));
         }
-        return Err(only_superuser());
-    }
+        other => other?,
+    };
     println!("user {} ({}) {done}", u.id, u.email);
     Ok(())
-}
-
-/// How many users are active superusers now.
-async fn active_superusers(stack: &Stack) -> Result<usize, Failure> {
-    Ok(stack
-        .store
-        .list(Page::ALL)
-        .await?
-        .into_iter()
-        .filter(|u| u.is_superuser && u.is_active)
-        .count())
 }
 
 /// One row of `list-users --json`.

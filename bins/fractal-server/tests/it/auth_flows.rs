@@ -201,3 +201,101 @@ async fn bearer_logout() {
         .unwrap();
     assert_eq!(out.status(), StatusCode::UNAUTHORIZED);
 }
+
+/// The last active superuser cannot demote, deactivate or delete itself, nor be by another
+/// route: 422 `LAST_ACTIVE_SUPERUSER`'s message, nothing changed (FastAPI Users and Fractal
+/// 1.3.14 allow it and leave nobody to administer the users). With a second superuser, either
+/// may go. On every backend: the check is the store's, under its lock.
+#[tokio::test]
+async fn the_last_active_superuser_stays() {
+    use crate::helpers::spawn_app_on;
+    use fractal_testkit::Service;
+    for service in [Service::Sqlite, Service::Postgres, Service::MySql] {
+        let Some(app) = spawn_app_on(service).await else {
+            continue;
+        };
+        let admin = app.admin_token().await;
+        let me: Value = app
+            .client
+            .get(app.url("/auth/current-user"))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let admin_id = me["id"].as_i64().unwrap();
+        let path = format!("/auth/users/{admin_id}");
+        let refused = |res: reqwest::Response| async move {
+            assert_eq!(
+                res.status(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{service:?}"
+            );
+            let body: Value = res.json().await.unwrap();
+            assert!(
+                body["detail"]
+                    .as_str()
+                    .is_some_and(|d| d.contains("last active superuser")),
+                "{service:?}: {body}"
+            );
+        };
+        for patch in [
+            json!({"is_superuser": false}),
+            json!({"is_active": false}),
+            json!({"is_active": false, "is_superuser": false, "slurm_user": "x"}),
+        ] {
+            let res = app
+                .client
+                .patch(app.url(&path))
+                .bearer_auth(&admin)
+                .json(&patch)
+                .send()
+                .await
+                .unwrap();
+            refused(res).await;
+        }
+        let res = app
+            .client
+            .delete(app.url(&path))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+        refused(res).await;
+        // Nothing changed: the admin is still an active superuser, with its session.
+        let again: Value = app
+            .client
+            .get(app.url("/auth/current-user"))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(again, me, "{service:?}");
+        // A second superuser: the first may step down, and then the second is the last.
+        let second = app
+            .create_user(
+                "second@example.org",
+                "second-password",
+                json!({"is_superuser": true}),
+            )
+            .await;
+        let demoted = app
+            .patch_user(&admin, admin_id, &json!({"is_superuser": false}))
+            .await;
+        assert_eq!(demoted["is_superuser"], false, "{service:?}");
+        let token = app.login("second@example.org", "second-password").await;
+        let res = app
+            .client
+            .delete(app.url(&format!("/auth/users/{}", second["id"])))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        refused(res).await;
+    }
+}

@@ -7,7 +7,7 @@ use chrono::{Duration, Utc};
 use super::{Samples, SuiteStore};
 use crate::{
     AccessToken, AuthError, Email, LinksToKeep, NewUser, OAuthAccountData, Page, Permissions,
-    ProfileChange, Unlinked, User, UserPatch,
+    ProfileChange, Unlinked, User, UserCondition, UserPatch,
 };
 
 fn new_user<P: Default>(email: &str) -> NewUser<P> {
@@ -75,10 +75,10 @@ pub async fn crud<S: Samples>(s: Arc<dyn SuiteStore<S::Id, S::Profile>>) {
     assert_eq!(updated, u);
     assert_eq!(s.get(&u.id).await.unwrap().unwrap(), u);
 
-    s.delete(&u.id).await.unwrap();
+    s.delete(&u.id, &UserCondition::default()).await.unwrap();
     assert_eq!(s.get(&u.id).await.unwrap(), None);
     assert!(matches!(
-        s.delete(&u.id).await,
+        s.delete(&u.id, &UserCondition::default()).await,
         Err(AuthError::UserNotExists)
     ));
     assert!(matches!(
@@ -299,7 +299,7 @@ pub async fn delete_cascades<S: Samples>(s: Arc<dyn SuiteStore<S::Id, S::Profile
     s.add_user_to_group(&g.id, &u.id).await.unwrap();
     s.add_user_to_group(&g.id, &keep.id).await.unwrap();
 
-    s.delete(&u.id).await.unwrap();
+    s.delete(&u.id, &UserCondition::default()).await.unwrap();
     assert!(
         s.get_by_oauth_account("github", "7")
             .await
@@ -666,4 +666,125 @@ pub async fn values_storage_refuses_are_not_storage_failures<S: Samples>(
     }
     // Still usable.
     s.create(new_user("after@example.org")).await.unwrap();
+}
+
+/// The last active superuser stays, when the write asks to keep one
+/// ([`UserCondition::keeps_an_active_superuser`]): demoting, deactivating or deleting the only
+/// one is `LastActiveSuperuser` and writes nothing; anyone else, and a store without active
+/// superusers, stays writable; without the condition the store does as it is told.
+pub async fn last_active_superuser_stays<S: Samples>(s: Arc<dyn SuiteStore<S::Id, S::Profile>>) {
+    let keep = UserCondition {
+        keeps_an_active_superuser: true,
+        ..UserCondition::default()
+    };
+    let guarded = |patch: UserPatch<S::Profile>| UserPatch {
+        only_if: keep.clone(),
+        ..patch
+    };
+    let demote = || {
+        guarded(UserPatch {
+            is_superuser: Some(false),
+            ..Default::default()
+        })
+    };
+    let deactivate = || {
+        guarded(UserPatch {
+            is_active: Some(false),
+            end_sessions: true,
+            ..Default::default()
+        })
+    };
+    // No active superuser at all: nothing to keep.
+    let plain = s.create(new_user("plain@example.org")).await.unwrap();
+    s.update(&plain.id, &deactivate()).await.unwrap();
+    let mut admin = new_user("root@example.org");
+    admin.is_superuser = true;
+    let admin = s.create(admin).await.unwrap();
+    for (what, refused) in [
+        ("demote", s.update(&admin.id, &demote()).await.map(|_| ())),
+        (
+            "deactivate",
+            s.update(&admin.id, &deactivate()).await.map(|_| ()),
+        ),
+        ("both", {
+            let both = UserPatch {
+                is_superuser: Some(false),
+                ..deactivate()
+            };
+            s.update(&admin.id, &both).await.map(|_| ())
+        }),
+        ("delete", s.delete(&admin.id, &keep).await),
+    ] {
+        assert!(
+            matches!(refused, Err(AuthError::LastActiveSuperuser)),
+            "{what}: {refused:?}"
+        );
+        assert_eq!(
+            s.get(&admin.id).await.unwrap().as_ref(),
+            Some(&admin),
+            "{what}"
+        );
+    }
+    // A guarded write that takes nothing away passes, and so do writes to other users.
+    let renamed = UserPatch {
+        email: Some(Email::parse("Root@example.org").unwrap()),
+        ..guarded(UserPatch::default())
+    };
+    s.update(&admin.id, &renamed).await.unwrap();
+    s.update(
+        &admin.id,
+        &guarded(UserPatch {
+            is_superuser: Some(true),
+            is_active: Some(true),
+            ..Default::default()
+        }),
+    )
+    .await
+    .unwrap();
+    let other = s.create(new_user("other@example.org")).await.unwrap();
+    s.update(&other.id, &deactivate()).await.unwrap();
+    s.delete(&other.id, &keep).await.unwrap();
+    // An inactive superuser does not count, and can go.
+    let mut dormant = new_user("dormant@example.org");
+    dormant.is_superuser = true;
+    dormant.is_active = false;
+    let dormant = s.create(dormant).await.unwrap();
+    assert!(matches!(
+        s.update(&admin.id, &demote()).await,
+        Err(AuthError::LastActiveSuperuser)
+    ));
+    s.delete(&dormant.id, &keep).await.unwrap();
+    // With a second active superuser, one of the two may go; then the other stays.
+    let mut second = new_user("second@example.org");
+    second.is_superuser = true;
+    let second = s.create(second).await.unwrap();
+    let demoted = s.update(&admin.id, &demote()).await.unwrap();
+    assert!(!demoted.is_superuser);
+    assert!(matches!(
+        s.delete(&second.id, &keep).await,
+        Err(AuthError::LastActiveSuperuser)
+    ));
+    // A delete's other conditions are checked on the stored row.
+    let stale = UserCondition {
+        is_active: Some(false),
+        ..UserCondition::default()
+    };
+    assert!(matches!(
+        s.delete(&admin.id, &stale).await,
+        Err(AuthError::UserChanged)
+    ));
+    assert!(s.get(&admin.id).await.unwrap().is_some());
+    // Without the condition, the store does as it is told.
+    s.update(
+        &second.id,
+        &UserPatch {
+            is_superuser: Some(false),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    s.delete(&second.id, &UserCondition::default())
+        .await
+        .unwrap();
 }

@@ -11,8 +11,8 @@ use tokio::sync::Barrier;
 use super::{Samples, SuiteStore};
 use crate::{
     Argon2Config, AuthError, Email, LinksToKeep, NewUser, OAuthAccount, OAuthAccountData, Page,
-    PasswordHasher, PasswordHasherConfig, Profile, Safety, Unlinked, User, UserDatabase, UserId,
-    UserManager, UserManagerConfig, UserPatch, UserUpdate,
+    PasswordHasher, PasswordHasherConfig, Profile, Safety, Unlinked, User, UserCondition,
+    UserDatabase, UserId, UserManager, UserManagerConfig, UserPatch, UserUpdate,
 };
 
 /// A sized handle on a store of the suite, for [`UserManager`].
@@ -42,8 +42,8 @@ impl<Id: UserId, P: Profile> UserDatabase for Shared<Id, P> {
     async fn update(&self, id: &Id, patch: &UserPatch<P>) -> Result<User<Id, P>, AuthError> {
         self.0.update(id, patch).await
     }
-    async fn delete(&self, id: &Id) -> Result<(), AuthError> {
-        self.0.delete(id).await
+    async fn delete(&self, id: &Id, only_if: &UserCondition) -> Result<(), AuthError> {
+        self.0.delete(id, only_if).await
     }
     async fn add_oauth_account(
         &self,
@@ -537,5 +537,97 @@ pub async fn last_link_survives_concurrent_unlinks<S: Samples>(
             1,
             "round {round}"
         );
+    }
+}
+
+/// Two superusers taking away each other's status at once, through the user manager
+/// (demotions, deactivations, deletions, mixed): whatever the timing, exactly one write lands
+/// and one active superuser stays. Without the store's lock both would count the other and
+/// both land.
+pub async fn an_active_superuser_survives_concurrent_demotions<S: Samples>(
+    s: Arc<dyn SuiteStore<S::Id, S::Profile>>,
+) {
+    #[derive(Clone, Copy, Debug)]
+    enum Take {
+        Demote,
+        Deactivate,
+        Delete,
+    }
+    let (m, first) = manager_and_user::<S>(Arc::clone(&s), "first@example.org").await;
+    let promote = UserUpdate {
+        is_superuser: Some(true),
+        ..Default::default()
+    };
+    m.update(promote, &first, Safety::Unsafe).await.unwrap();
+    let rounds = [
+        (Take::Demote, Take::Demote),
+        (Take::Deactivate, Take::Deactivate),
+        (Take::Delete, Take::Delete),
+        (Take::Demote, Take::Deactivate),
+        (Take::Deactivate, Take::Delete),
+        (Take::Delete, Take::Demote),
+    ];
+    for (round, (a, b)) in rounds.into_iter().enumerate() {
+        let mut create = crate::UserCreate::new(
+            Email::parse(&format!("admin{round}@example.org")).unwrap(),
+            secret("admin-pass"),
+        );
+        create.is_superuser = true;
+        m.create(create, Safety::Unsafe).await.unwrap();
+        let admins: Vec<_> = s
+            .list(Page::ALL)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|u| u.is_superuser && u.is_active)
+            .collect();
+        assert_eq!(admins.len(), 2, "round {round}");
+        let barrier = Arc::new(Barrier::new(2));
+        let tasks: Vec<_> = admins
+            .into_iter()
+            .zip([a, b])
+            .map(|(user, take)| {
+                let (m, b) = (Arc::clone(&m), Arc::clone(&barrier));
+                tokio::spawn(async move {
+                    b.wait().await;
+                    match take {
+                        Take::Demote => {
+                            let demote = UserUpdate {
+                                is_superuser: Some(false),
+                                ..Default::default()
+                            };
+                            m.update(demote, &user, Safety::Unsafe).await.map(|_| ())
+                        }
+                        Take::Deactivate => {
+                            let deactivate = UserUpdate {
+                                is_active: Some(false),
+                                ..Default::default()
+                            };
+                            m.update(deactivate, &user, Safety::Unsafe)
+                                .await
+                                .map(|_| ())
+                        }
+                        Take::Delete => m.delete(&user).await,
+                    }
+                })
+            })
+            .collect();
+        let (mut landed, mut refused) = (0, 0);
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(()) => landed += 1,
+                Err(AuthError::LastActiveSuperuser) => refused += 1,
+                Err(e) => panic!("round {round} ({a:?}, {b:?}): unexpected {e:?}"),
+            }
+        }
+        assert_eq!((landed, refused), (1, 1), "round {round} ({a:?}, {b:?})");
+        let left: Vec<_> = s
+            .list(Page::ALL)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|u| u.is_superuser && u.is_active)
+            .collect();
+        assert_eq!(left.len(), 1, "round {round} ({a:?}, {b:?})");
     }
 }

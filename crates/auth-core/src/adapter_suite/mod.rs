@@ -105,6 +105,7 @@ macro_rules! adapter_suite {
                 cases::sessions_and_revocations,
                 cases::one_mailbox_one_account,
                 cases::values_storage_refuses_are_not_storage_failures,
+                cases::last_active_superuser_stays,
                 concurrency::deactivation_survives_concurrent_self_updates,
                 concurrency::logout_all_survives_concurrent_self_updates,
                 concurrency::email_and_password_changes_both_survive,
@@ -114,6 +115,7 @@ macro_rules! adapter_suite {
                 concurrency::unicode_domain_user_verifies,
                 concurrency::conditional_patch_writes_nothing_when_the_condition_fails,
                 concurrency::last_link_survives_concurrent_unlinks,
+                concurrency::an_active_superuser_survives_concurrent_demotions,
             );
         }
     };

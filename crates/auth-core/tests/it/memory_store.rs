@@ -97,7 +97,10 @@ async fn oauth_links_are_unique_and_cascade() {
         store.oauth_accounts(&u.id).await.unwrap()[0].access_token,
         "t2"
     );
-    store.delete(&u.id).await.unwrap();
+    store
+        .delete(&u.id, &auth_core::UserCondition::default())
+        .await
+        .unwrap();
     assert!(
         store
             .get_by_oauth_account("github", "1")
@@ -106,7 +109,9 @@ async fn oauth_links_are_unique_and_cascade() {
             .is_none()
     );
     assert!(matches!(
-        store.delete(&u.id).await,
+        store
+            .delete(&u.id, &auth_core::UserCondition::default())
+            .await,
         Err(AuthError::UserNotExists)
     ));
 }
