@@ -66,7 +66,7 @@ const CLIENT_CONNECTION_ERRORS: &str = "actix_http::h1::dispatcher=off";
 
 /// Installs the global subscriber: `format`, and `filter` (`RUST_LOG`, tracing's `EnvFilter`
 /// syntax; unset or unparsable, the default for `verbosity`), with actix-http's per-connection
-/// errors off unless the filter names `actix_http` ([`CLIENT_CONNECTION_ERRORS`]). A second
+/// errors off unless the filter names `actix_http` (`CLIENT_CONNECTION_ERRORS`). A second
 /// call is a no-op.
 pub fn init(verbosity: Verbosity, format: LogFormat, filter: Option<&str>) {
     use tracing_subscriber::layer::SubscriberExt as _;
