@@ -88,17 +88,42 @@ pub(super) fn read_password(
             "no terminal to ask for the password on; pass --password-stdin".into(),
         ));
     }
-    let prompt = |p: &str| {
-        rpassword::prompt_password(p)
-            .map_err(|e| Failure::Other(format!("cannot read the password: {e}")))
-    };
-    let first = prompt(&format!("Password for {for_whom}: "))?;
-    if confirm && prompt("Again: ")? != first {
+    let first = prompt_hidden(&format!("Password for {for_whom}: "))?;
+    if confirm && prompt_hidden("Again: ")? != first {
         return Err(Failure::Other(
             "the passwords differ; nothing changed".into(),
         ));
     }
     Ok(SecretString::from(first))
+}
+
+/// One line typed on the terminal without echo.
+///
+/// rpassword (7.5) reads Ctrl-C itself and raises SIGINT *before* it gives the terminal its
+/// settings back, so with SIGINT's default action the command died leaving the shell without
+/// echo (rpassword PR #134, open). While the prompt is open, SIGINT only sets a flag:
+/// rpassword then returns `Interrupted` and restores the terminal, and the command ends with
+/// [`Failure::Interrupted`].
+fn prompt_hidden(prompt: &str) -> Result<String, Failure> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let handler =
+        signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&interrupted));
+    let read = rpassword::prompt_password(prompt);
+    if let Ok(id) = handler {
+        signal_hook::low_level::unregister(id);
+    }
+    match read {
+        Ok(line) if !interrupted.load(Ordering::SeqCst) => Ok(line),
+        Err(e)
+            if e.kind() != std::io::ErrorKind::Interrupted
+                && !interrupted.load(Ordering::SeqCst) =>
+        {
+            Err(Failure::Other(format!("cannot read the password: {e}")))
+        }
+        _ => Err(Failure::Interrupted),
+    }
 }
 
 pub(super) async fn create_user(

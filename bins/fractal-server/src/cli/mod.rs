@@ -191,6 +191,8 @@ enum Failure {
     Setting(String),
     /// Exit code 1.
     Other(String),
+    /// Ctrl-C at a prompt: exit code 130, as a shell reports a command ended by SIGINT.
+    Interrupted,
 }
 
 impl From<anyhow::Error> for Failure {
@@ -301,6 +303,10 @@ fn exit(failure: Failure) -> ! {
         Failure::Other(m) => {
             eprintln!("fractal-server: {m}");
             std::process::exit(1)
+        }
+        Failure::Interrupted => {
+            eprintln!("fractal-server: interrupted; nothing changed");
+            std::process::exit(130)
         }
     }
 }

@@ -851,3 +851,50 @@ async fn start_up_and_request_logs() {
         let _ = std::fs::remove_dir_all(dir);
     }
 }
+
+/// Ctrl-C at the password prompt ends the command with exit code 130, nothing changed, and
+/// gives the terminal its echo back. rpassword 7.5 raises SIGINT before restoring the terminal,
+/// so the command used to die leaving the shell without echo. Run on a pseudo-terminal made by
+/// Python's `pty` (the prompt reads `/dev/tty`, so the command needs a controlling terminal);
+/// the `^C` is sent once the prompt has turned echo off, read from the terminal's own state.
+#[test]
+fn ctrl_c_at_the_password_prompt_gives_the_terminal_back() {
+    const SESSION: &str = r#"
+import os, pty, sys, termios
+pid, fd = pty.fork()
+if pid == 0:
+    os.execve(sys.argv[1], [sys.argv[1], "set-password", "admin@fractal.xy"], dict(os.environ))
+echo_at_start = bool(termios.tcgetattr(fd)[3] & termios.ECHO)
+seen = b""
+while b"Password for" not in seen:
+    seen += os.read(fd, 1024)
+while termios.tcgetattr(fd)[3] & termios.ECHO:
+    os.sched_yield()
+os.write(fd, b"half-typed\x03")
+try:
+    while os.read(fd, 1024):
+        pass
+except OSError:
+    pass
+_, status = os.waitpid(pid, 0)
+lflag = termios.tcgetattr(fd)[3]
+print(os.waitstatus_to_exitcode(status), echo_at_start, bool(lflag & termios.ECHO), bool(lflag & termios.ISIG))
+"#;
+    let dir = temp_dir("ctrlc");
+    assert_eq!(run_cli(&dir, &["set-db"], &[], None).0, 0);
+    let out = Command::new("python3")
+        .current_dir(&dir)
+        .env("JWT_SECRET_KEY", crate::helpers::TEST_JWT_SECRET)
+        .env("RUST_LOG", "warn")
+        .args(["-c", SESSION, env!("CARGO_BIN_EXE_fractal-server")])
+        .output()
+        .expect("python3 runs the terminal session");
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{report}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(report.trim(), "130 True True True");
+    let _ = std::fs::remove_dir_all(dir);
+}
