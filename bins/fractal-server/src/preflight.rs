@@ -14,16 +14,47 @@ use sea_orm::{ConnectOptions, Database};
 /// How long the first connection may take before start-up gives up.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The database could not be reached.
+/// The database could not be used: not reached, reached but refusing the connection, or
+/// reached without the database the URL names.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot reach the database at {target} ({url}): {cause}")]
-pub struct Unreachable {
-    /// `host:port` as the URL names it.
-    pub target: String,
-    /// The URL, password redacted.
-    pub url: String,
-    /// What the driver said (or that nothing answered in time).
-    pub cause: String,
+pub enum Unreachable {
+    /// Nothing answered at `host:port` (refused, no such host, no answer in time).
+    #[error("cannot reach the database at {target} ({url}): {cause}")]
+    NoAnswer {
+        /// `host:port` as the URL names it.
+        target: String,
+        /// The URL, password redacted.
+        url: String,
+        /// What the network said (or that nothing answered in time).
+        cause: String,
+    },
+    /// The server at `host:port` answered, and refused the login or the connection (a wrong
+    /// password, a user without rights, TLS required).
+    #[error("the database server at {target} refused the connection ({url}): {cause}")]
+    Refused {
+        /// `host:port` as the URL names it.
+        target: String,
+        /// The URL, password redacted.
+        url: String,
+        /// The server's message.
+        cause: String,
+    },
+    /// The server answered, and has no database of the URL's name (PostgreSQL `3D000`,
+    /// MySQL/MariaDB error 1049).
+    #[error(
+        "the database server at {target} has no database {name:?} ({url}): create it first \
+         (e.g. {create})"
+    )]
+    NoSuchDatabase {
+        /// `host:port` as the URL names it.
+        target: String,
+        /// The URL, password redacted.
+        url: String,
+        /// The database name the URL asks for.
+        name: String,
+        /// A command that creates it.
+        create: String,
+    },
 }
 
 /// Opens and closes one connection to a server database (SQLite needs no check: its errors
@@ -35,7 +66,7 @@ pub async fn reach_database(url: &DatabaseUrl, timeout: Duration) -> Result<(), 
     if url.backend() == Backend::Sqlite {
         return Ok(());
     }
-    let unreachable = |cause: String| Unreachable {
+    let no_answer = |cause: String| Unreachable::NoAnswer {
         target: host_port(url),
         url: url.redacted(),
         cause,
@@ -46,9 +77,9 @@ pub async fn reach_database(url: &DatabaseUrl, timeout: Duration) -> Result<(), 
     let started = std::time::Instant::now();
     match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(target.as_str())).await {
         Ok(Ok(stream)) => drop(stream),
-        Ok(Err(e)) => return Err(unreachable(e.to_string())),
+        Ok(Err(e)) => return Err(no_answer(e.to_string())),
         Err(_) => {
-            return Err(unreachable(format!(
+            return Err(no_answer(format!(
                 "no answer within {} s",
                 timeout.as_secs()
             )));
@@ -68,12 +99,70 @@ pub async fn reach_database(url: &DatabaseUrl, timeout: Duration) -> Result<(), 
             let _ = db.close().await;
             Ok(())
         }
-        Ok(Err(e)) => Err(unreachable(cause_of(&e))),
-        Err(_) => Err(unreachable(format!(
+        Ok(Err(e)) => Err(refusal(url, &e).unwrap_or_else(|| no_answer(cause_of(&e)))),
+        Err(_) => Err(no_answer(format!(
             "no answer within {} s",
             timeout.as_secs()
         ))),
     }
+}
+
+/// What the database server said, when it answered with an error of its own rather than the
+/// network failing: a missing database, or any other refusal (its message without sqlx's
+/// ` at line N`, which is a line of PostgreSQL's own source code).
+fn refusal(url: &DatabaseUrl, e: &sea_orm::DbErr) -> Option<Unreachable> {
+    let (sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(sqlx))
+    | sea_orm::DbErr::Exec(sea_orm::RuntimeErr::SqlxError(sqlx))) = e
+    else {
+        return None;
+    };
+    let db = sqlx.as_database_error()?;
+    let target = host_port(url);
+    let missing = match url.backend() {
+        Backend::Postgres => db.code().as_deref() == Some("3D000"),
+        Backend::MySql => db
+            .try_downcast_ref::<sea_orm::sqlx::mysql::MySqlDatabaseError>()
+            .is_some_and(|m| m.number() == 1049),
+        Backend::Sqlite => false,
+    };
+    if missing {
+        let name = database_name(url);
+        let (host, port) = target.rsplit_once(':').unwrap_or((target.as_str(), ""));
+        let create = match url.backend() {
+            Backend::Postgres => match url::Url::parse(url.as_str()) {
+                Ok(u) if !u.username().is_empty() => {
+                    format!("createdb -h {host} -p {port} -U {} {name}", u.username())
+                }
+                _ => format!("createdb -h {host} -p {port} {name}"),
+            },
+            _ => format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4"),
+        };
+        return Some(Unreachable::NoSuchDatabase {
+            target,
+            url: url.redacted(),
+            name,
+            create,
+        });
+    }
+    Some(Unreachable::Refused {
+        target,
+        url: url.redacted(),
+        cause: db.message().to_owned(),
+    })
+}
+
+/// The database name of a server URL: its first path segment, percent-decoded.
+fn database_name(url: &DatabaseUrl) -> String {
+    url::Url::parse(url.as_str())
+        .ok()
+        .and_then(|u| {
+            u.path_segments()?.next().map(|name| {
+                percent_encoding::percent_decode_str(name)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            })
+        })
+        .unwrap_or_default()
 }
 
 /// A URL with any password replaced by `***` (for logs).

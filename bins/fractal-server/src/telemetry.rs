@@ -134,7 +134,8 @@ pub fn method_label(method: &actix_web::http::Method) -> &'static str {
 
 /// Middleware (for `App::wrap_fn`): one log line per request (target
 /// `fractal_server::request`, INFO) with method ([`method_label`]), matched route pattern,
-/// status, latency and the authenticated user's id where known, and the request metrics. The
+/// status, latency, the authenticated user's id where known and, for an error, its code (the
+/// name of its row in an error table, e.g. `LAST_ACTIVE_SUPERUSER`), and the request metrics. The
 /// raw path, query, headers and bodies are never logged: they may hold tokens.
 pub fn observe<S, B>(
     metrics: Option<Arc<Metrics>>,
@@ -163,6 +164,11 @@ where
                 .extensions()
                 .get::<RequestUser>()
                 .map(|u| u.0.clone());
+            let error_code = res
+                .response()
+                .extensions()
+                .get::<auth_actix::error::Code>()
+                .map(|c| c.name);
             tracing::info!(
                 target: "fractal_server::request",
                 method,
@@ -170,6 +176,7 @@ where
                 status,
                 latency_ms = elapsed.as_secs_f64() * 1000.0,
                 user_id = user.as_deref(),
+                error_code,
                 "request"
             );
         }

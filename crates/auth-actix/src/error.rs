@@ -504,7 +504,10 @@ pub fn respond(
     } else if status == StatusCode::SERVICE_UNAVAILABLE {
         res.insert_header(("Retry-After", UNAVAILABLE_RETRY_AFTER_SECONDS.to_string()));
     }
-    res.json(json!({ "detail": detail }))
+    let mut res = res.json(json!({ "detail": detail }));
+    // For the request log and other middleware: which row of the error table this is.
+    res.extensions_mut().insert(code);
+    res
 }
 
 impl ResponseError for ApiError {

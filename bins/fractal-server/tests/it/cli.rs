@@ -720,6 +720,45 @@ fn the_noauth_bind_refusal_names_what_set_the_host() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// A database server that answers but has no database of the URL's name, or refuses the
+/// login, is named as such in one line, with what to do (it used to say "cannot reach the
+/// database", followed by sqlx's ` at line 948`, a line of PostgreSQL's own source code).
+#[tokio::test]
+async fn a_missing_database_or_a_refused_login_is_said_as_such() {
+    use fractal_testkit::{Service, TestDatabase};
+    let dir = temp_dir("missingdb");
+    for service in [Service::Postgres, Service::MySql] {
+        let Some(db) = TestDatabase::new(service).await else {
+            continue;
+        };
+        let (base, _) = db.url.rsplit_once('/').unwrap();
+        let missing = format!("{base}/no_such_db_here");
+        let (code, _, err) = run_cli(&dir, &["list-users", "--database-url", &missing], &[], None);
+        assert_eq!(code, 1, "{service:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{service:?}: {err}");
+        assert!(
+            err.contains("has no database \"no_such_db_here\"") && err.contains("create it first"),
+            "{service:?}: {err}"
+        );
+        assert!(!err.contains("at line"), "{service:?}: {err}");
+        // The server also refuses a user it does not know (PostgreSQL here trusts local
+        // connections, so the password alone would pass).
+        let (scheme, _) = db.url.split_once("://").unwrap();
+        let (_, host_and_db) = db.url.split_once('@').unwrap();
+        let stranger = format!("{scheme}://no_such_role:wrong-password@{host_and_db}");
+        let (code, _, err) = run_cli(
+            &dir,
+            &["serve", "--database-url", &stranger, "--port", "0"],
+            &[],
+            None,
+        );
+        assert_eq!(code, 1, "{service:?}: {err}");
+        assert!(err.contains("refused the connection"), "{service:?}: {err}");
+        assert!(!err.contains("wrong-password"), "{service:?}: {err}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[test]
 fn an_unreachable_database_stops_start_up_within_seconds_naming_it() {
     let dir = temp_dir("unreachable");
@@ -834,11 +873,13 @@ async fn start_up_and_request_logs() {
                 .find(|l| l["message"] == "request" && l["route"] == "/auth/token/login")
                 .unwrap();
             assert_eq!(login["status"], 200);
-            assert!(
-                lines
-                    .iter()
-                    .any(|l| l["route"] == "<unmatched>" && l["status"] == 404)
-            );
+            assert!(user.get("error_code").is_none(), "{user}");
+            let unmatched = lines
+                .iter()
+                .find(|l| l["route"] == "<unmatched>" && l["status"] == 404)
+                .unwrap_or_else(|| panic!("{log}"));
+            // An error names its row of the error table.
+            assert_eq!(unmatched["error_code"], "NOT_FOUND", "{unmatched}");
         } else {
             assert!(
                 log.lines().any(|l| l.contains(" request ")
