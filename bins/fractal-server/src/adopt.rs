@@ -5,8 +5,9 @@
 //! plan first and fix conflicting rows before the switch.
 
 use crate::user_table::connect_migrated;
-use auth_sea_orm::{PoolConfig, connect};
-use migrations::{Migrator, MigratorTrait, SchemaManager};
+use auth_sea_orm::PoolConfig;
+
+use crate::startup::{DatabaseState, connect_to_inspect, missing_sqlite_file};
 
 use crate::settings::Settings;
 
@@ -19,26 +20,23 @@ use crate::settings::Settings;
 /// database errors.
 pub async fn run(settings: &Settings, dry_run: bool) -> anyhow::Result<()> {
     let url = &settings.database_url;
-    if let Some(path) = url.sqlite_path()
-        && !path.is_file()
-    {
+    if let Some(path) = missing_sqlite_file(url) {
         anyhow::bail!("no database at {}: nothing to adopt", path.display());
     }
-    let single = PoolConfig {
-        max_connections: 1,
-        ..PoolConfig::default()
-    };
-    let db = connect(url, single).await?;
-    let plan = migrations::fractal::inspect(&SchemaManager::new(&db)).await?;
-    let pending = migrations::fractal_pending(&db).await?;
+    let db = connect_to_inspect(url).await?;
+    let state = DatabaseState::read(&db).await?;
     db.close().await?;
-    if plan.is_none() && pending.len() == Migrator::migrations().len() {
+    if state.is_empty() {
         anyhow::bail!(
             "{} holds neither a Fractal Server database nor this server's: nothing to adopt \
              (`fractal-server set-db` creates a new one)",
             url.redacted()
         );
     }
+    let DatabaseState {
+        pending,
+        fractal: plan,
+    } = state;
     match &plan {
         Some(plan) => print!("{}", plan.report()),
         None => println!("Not a Fractal database (no alembic_version table): nothing to adopt."),

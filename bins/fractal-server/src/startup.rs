@@ -300,16 +300,102 @@ async fn complete(
     })
 }
 
+/// Where a database stands, read without changing anything: the server's migrations it lacks,
+/// and Fractal Server's (Python) tables if it has them. Used by the administration commands,
+/// `adopt-fractal-db` and `db-status`.
+#[derive(Debug)]
+pub struct DatabaseState {
+    /// This server's migrations not applied yet, oldest first.
+    pub pending: Vec<String>,
+    /// Fractal Server's tables, with what adopting them changes (already adopted: nothing).
+    pub fractal: Option<migrations::fractal::Adoption>,
+}
+
+/// What to do about a database that is not set up.
+const SET_UP: &str = "create it with `fractal-server set-db`, or point --data-dir or \
+                      --database-url (DATABASE_URL) at the server's";
+
+impl DatabaseState {
+    /// Reads it over `db`.
+    ///
+    /// # Errors
+    /// The database's errors.
+    pub async fn read(db: &sea_orm::DatabaseConnection) -> Result<Self, sea_orm::DbErr> {
+        Ok(Self {
+            pending: migrations::fractal_pending(db).await?,
+            fractal: migrations::fractal::inspect(&migrations::SchemaManager::new(db)).await?,
+        })
+    }
+
+    /// How many migrations the server has.
+    pub fn migrations() -> usize {
+        <migrations::Migrator as migrations::MigratorTrait>::migrations().len()
+    }
+
+    /// Neither this server's tables nor Fractal's: nothing was ever set up here.
+    pub fn is_empty(&self) -> bool {
+        self.fractal.is_none() && self.pending.len() == Self::migrations()
+    }
+
+    /// Why a command that takes the database as it is cannot use it (`url` names it), or
+    /// `None` when it is at the current schema.
+    pub fn unusable(&self, url: &auth_sea_orm::DatabaseUrl) -> Option<String> {
+        if self.pending.is_empty() {
+            None
+        } else if self.fractal.is_some() {
+            Some(format!(
+                "{} holds a Fractal Server database not yet taken over: start the server, or \
+                 run `fractal-server adopt-fractal-db` (`--dry-run` first)",
+                url.redacted()
+            ))
+        } else if self.is_empty() {
+            Some(format!("{} is not set up ({SET_UP})", url.redacted()))
+        } else {
+            Some(format!(
+                "the database {} is at an older schema ({} migrations pending): start the \
+                 server or run `fractal-server set-db` to migrate it first",
+                url.redacted(),
+                self.pending.len()
+            ))
+        }
+    }
+}
+
+/// One connection to read where a database stands ([`DatabaseState`]), changing nothing: a
+/// SQLite file is opened read-only, without the server's journal mode (the server switches a
+/// file to WAL when it opens it, which changes the file of a Fractal Server database that a
+/// dry run or `db-status` only looks at), and never created.
+///
+/// # Errors
+/// The database cannot be opened.
+pub async fn connect_to_inspect(
+    url: &auth_sea_orm::DatabaseUrl,
+) -> Result<sea_orm::DatabaseConnection, StartupError> {
+    let mut opts = sea_orm::ConnectOptions::new(url.as_str().to_owned());
+    opts.max_connections(1)
+        .min_connections(0)
+        .connect_timeout(crate::preflight::CONNECT_TIMEOUT)
+        .acquire_timeout(crate::preflight::CONNECT_TIMEOUT)
+        .sqlx_logging(false);
+    if url.backend() == auth_sea_orm::Backend::Sqlite {
+        opts.map_sqlx_sqlite_opts(|o| o.read_only(true).create_if_missing(false));
+    }
+    sea_orm::Database::connect(opts)
+        .await
+        .map_err(|e| StartupError::Store(auth_sea_orm::StoreError::Connect(e)))
+}
+
+/// The file of a SQLite URL when it does not exist (connecting would create it).
+pub fn missing_sqlite_file(url: &auth_sea_orm::DatabaseUrl) -> Option<std::path::PathBuf> {
+    url.sqlite_path().filter(|path| !path.is_file())
+}
+
 /// [`Purpose::Administer`]: the existing database, as it is.
 async fn administer(settings: &Settings, mailer: Arc<dyn Mailer>) -> Result<Stack, StartupError> {
     let url = &settings.database_url;
-    let set_up = "create it with `fractal-server set-db`, or point --data-dir or \
-                  --database-url (DATABASE_URL) at the server's";
-    if let Some(path) = url.sqlite_path()
-        && !path.is_file()
-    {
+    if let Some(path) = missing_sqlite_file(url) {
         return Err(StartupError::NotSetUp(format!(
-            "no database at {} ({set_up})",
+            "no database at {} ({SET_UP})",
             path.display()
         )));
     }
@@ -324,30 +410,10 @@ async fn administer(settings: &Settings, mailer: Arc<dyn Mailer>) -> Result<Stac
         ..PoolConfig::default()
     };
     let db = auth_sea_orm::connect(url, pool).await?;
-    let pending = migrations::fractal_pending(&db)
+    let state = DatabaseState::read(&db)
         .await
         .map_err(auth_sea_orm::StoreError::Migrate)?;
-    if !pending.is_empty() {
-        let total = <migrations::Migrator as migrations::MigratorTrait>::migrations().len();
-        let fractal = migrations::fractal::inspect(&migrations::SchemaManager::new(&db))
-            .await
-            .map_err(auth_sea_orm::StoreError::Migrate)?;
-        let message = if fractal.is_some() {
-            format!(
-                "{} holds a Fractal Server database not yet taken over: start the server, or \
-                 run `fractal-server adopt-fractal-db` (`--dry-run` first)",
-                url.redacted()
-            )
-        } else if pending.len() == total {
-            format!("{} is not set up ({set_up})", url.redacted())
-        } else {
-            format!(
-                "the database {} is at an older schema ({} migrations pending): start the \
-                 server or run `fractal-server set-db` to migrate it first",
-                url.redacted(),
-                pending.len()
-            )
-        };
+    if let Some(message) = state.unusable(url) {
         return Err(StartupError::NotSetUp(message));
     }
     let store = SeaOrmStore::with_cache_ttl(db, settings.cache_ttl).with_label(url.redacted());

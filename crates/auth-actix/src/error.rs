@@ -340,9 +340,10 @@ impl ApiError {
     }
 }
 
-/// The `detail` of a 503: a store (database, Redis) is unreachable.
+/// The `detail` of a 503: a store (database, Redis) is unreachable, or a statement lost a race
+/// with another transaction (deadlock, lock timeout, busy SQLite).
 pub const SERVICE_UNAVAILABLE_DETAIL: &str =
-    "Service temporarily unavailable: storage is not reachable; retry shortly";
+    "Service temporarily unavailable: storage is unreachable or busy; retry shortly";
 
 /// Seconds a client should wait before retrying after a 503.
 pub const UNAVAILABLE_RETRY_AFTER_SECONDS: u64 = 1;

@@ -369,28 +369,50 @@ impl<T: UserTable> SeaOrmStore<T> {
     /// The active superusers are read under a lock held until the transaction ends, so that a
     /// concurrent write of the same kind waits and then counts without this one's user: on
     /// PostgreSQL and MariaDB their rows are locked (`FOR UPDATE`, in id order so that two such
-    /// writes queue rather than deadlock, under READ COMMITTED so that the waiting one reads
-    /// the other's commit); on SQLite, which has one writer, a first statement that writes
-    /// takes the database's write lock before the count.
+    /// writes queue rather than deadlock; a locking read reads the rows as last committed, so
+    /// the waiting one sees the other's write); on SQLite, which has one writer, a first
+    /// statement that writes takes the database's write lock before the count.
     ///
     /// # Errors
     /// [`AuthError::LastActiveSuperuser`] as above (nothing is written); storage errors.
     async fn keep_an_active_superuser(&self, id: T::Id) -> Result<DatabaseTransaction, AuthError> {
         let c = ucol::<T>;
-        let sqlite = self.db.get_database_backend() == DatabaseBackend::Sqlite;
-        let isolation = (!sqlite).then_some(IsolationLevel::ReadCommitted);
+        let backend = self.db.get_database_backend();
+        let sqlite = backend == DatabaseBackend::Sqlite;
+        // PostgreSQL at READ COMMITTED, whatever the server's default: under REPEATABLE READ,
+        // a transaction that waited for a row another one changed fails to serialize.
+        // MySQL/MariaDB at the pool's REPEATABLE READ (see `connect`: READ COMMITTED refuses
+        // writes with a statement-based binary log); InnoDB's locking reads read the latest
+        // committed rows at any level.
+        let isolation =
+            (backend == DatabaseBackend::Postgres).then_some(IsolationLevel::ReadCommitted);
         let txn = self
             .db
             .begin_with_config(isolation, None)
             .await
             .map_err(|e| self.fail(e))?;
-        let active = T::Entity::find()
+        // The active superusers and the user written to, in one statement, in id order: every
+        // such transaction takes its row locks in the same order, so two of them queue and
+        // never deadlock (locking the written row afterwards, by the write itself, let one
+        // hold it, kept from a scan, while waiting for a row the other held).
+        let rows = T::Entity::find()
             .select_only()
-            .column(c(UserColumn::Id))
-            .filter(c(UserColumn::IsSuperuser).eq(true))
-            .filter(c(UserColumn::IsActive).eq(true))
+            .columns([
+                c(UserColumn::Id),
+                c(UserColumn::IsSuperuser),
+                c(UserColumn::IsActive),
+            ])
+            .filter(
+                sea_orm::Condition::any()
+                    .add(
+                        sea_orm::Condition::all()
+                            .add(c(UserColumn::IsSuperuser).eq(true))
+                            .add(c(UserColumn::IsActive).eq(true)),
+                    )
+                    .add(c(UserColumn::Id).eq(id)),
+            )
             .order_by_asc(c(UserColumn::Id));
-        let active = if sqlite {
+        let rows = if sqlite {
             T::Entity::update_many()
                 .col_expr(
                     c(UserColumn::IsSuperuser),
@@ -400,15 +422,20 @@ impl<T: UserTable> SeaOrmStore<T> {
                 .exec(&txn)
                 .await
                 .map_err(|e| self.fail(e))?;
-            active
+            rows
         } else {
-            active.lock_exclusive()
+            rows.lock_exclusive()
         };
-        let ids: Vec<T::Id> = active
+        let rows: Vec<(T::Id, bool, bool)> = rows
             .into_tuple()
             .all(&txn)
             .await
             .map_err(|e| self.fail(e))?;
+        let ids: Vec<T::Id> = rows
+            .into_iter()
+            .filter(|(_, superuser, active)| *superuser && *active)
+            .map(|(id, _, _)| id)
+            .collect();
         if ids == [id] {
             txn.rollback().await.map_err(|e| self.fail(e))?;
             return Err(AuthError::LastActiveSuperuser);

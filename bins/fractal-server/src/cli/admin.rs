@@ -18,6 +18,61 @@ pub(super) async fn open(settings: &Settings) -> Result<Stack, Failure> {
     Ok(assemble_for(settings, Arc::new(LogMailer), Purpose::Administer).await?)
 }
 
+/// `db-status`: prints the database (password hidden), its schema and, at the current schema,
+/// how many users it holds; changes nothing (a SQLite file is opened read-only), creates no
+/// file. A database the server cannot use
+/// as it is ends in one line saying what to run, and exit code 1.
+pub(super) async fn db_status(settings: Settings) -> Result<(), Failure> {
+    use crate::startup::{DatabaseState, StartupError, missing_sqlite_file};
+    let url = &settings.database_url;
+    println!("database: {}", url.redacted());
+    if let Some(path) = missing_sqlite_file(url) {
+        println!("schema: no database file");
+        return Err(Failure::Other(format!(
+            "no database at {} (`fractal-server set-db` creates it)",
+            path.display()
+        )));
+    }
+    crate::preflight::reach_database(url, crate::preflight::CONNECT_TIMEOUT)
+        .await
+        .map_err(StartupError::from)?;
+    let db = crate::startup::connect_to_inspect(url).await?;
+    let state = DatabaseState::read(&db)
+        .await
+        .map_err(|e| StartupError::from(auth_sea_orm::StoreError::Migrate(e)))?;
+    let applied = DatabaseState::migrations() - state.pending.len();
+    if let Some(fractal) = &state.fractal {
+        println!(
+            "fractal: Fractal Server tables (alembic revision {}), {}",
+            fractal.fractal_revision,
+            if state.pending.is_empty() {
+                "taken over"
+            } else {
+                "not yet taken over"
+            }
+        );
+    }
+    if state.pending.is_empty() {
+        println!("schema: current ({applied} migrations applied)");
+    } else if state.is_empty() {
+        println!("schema: empty");
+    } else {
+        println!(
+            "schema: {applied} migrations applied, {} pending: {}",
+            state.pending.len(),
+            state.pending.join(", ")
+        );
+    }
+    let unusable = state.unusable(url);
+    let _ = db.close().await;
+    if let Some(message) = unusable {
+        return Err(Failure::Other(message));
+    }
+    let stack = open(&settings).await?;
+    println!("users: {}", stack.store.count().await?);
+    Ok(())
+}
+
 /// `set-db`: connects, migrates and writes the first-start data, as the server does.
 pub(super) async fn set_db(settings: Settings) -> Result<(), Failure> {
     let stack = assemble_for(&settings, Arc::new(LogMailer), Purpose::Serve).await?;

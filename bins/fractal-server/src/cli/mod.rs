@@ -12,7 +12,8 @@ use clap::{Args, Parser, Subcommand};
 
 mod admin;
 use admin::{
-    Flag, create_user, find_user, list_users, open, read_password, seed_users, set_db, set_flags,
+    Flag, create_user, db_status, find_user, list_users, open, read_password, seed_users, set_db,
+    set_flags,
 };
 
 use auth_core::{AuthError, Page, Safety, UserUpdate};
@@ -80,6 +81,10 @@ pub enum Command {
     Serve(ServeArgs),
     /// Migrate the database and create the default group and first admin, then exit.
     SetDb(DbArgs),
+    /// Say where the database stands (this server's at the current schema, migrations
+    /// pending, a Fractal Server database not yet taken over, nothing), changing nothing; exit
+    /// code 0 only when the server can use it as it is.
+    DbStatus(DbArgs),
     /// List users (id, e-mail, flags), oldest first.
     ListUsers {
         /// One JSON array instead of a table.
@@ -248,6 +253,7 @@ pub fn main() -> anyhow::Result<()> {
     let (db, serve_args) = match &command {
         Command::Serve(a) => (a.db.clone(), Some(a.clone())),
         Command::SetDb(db)
+        | Command::DbStatus(db)
         | Command::AdoptFractalDb { db, .. }
         | Command::ListUsers { db, .. }
         | Command::CreateUser { db, .. }
@@ -315,6 +321,7 @@ async fn run(command: Command, settings: Settings) -> Result<(), Failure> {
     match command {
         Command::Serve(_) => serve(settings).await,
         Command::SetDb(_) => set_db(settings).await,
+        Command::DbStatus(_) => db_status(settings).await,
         Command::AdoptFractalDb { dry_run, .. } => Ok(crate::adopt::run(&settings, dry_run).await?),
         Command::HashTiming {
             iterations,

@@ -939,3 +939,51 @@ print(os.waitstatus_to_exitcode(status), echo_at_start, bool(lflag & termios.ECH
     assert_eq!(report.trim(), "130 True True True");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// `db-status` says where a database stands and changes nothing: no file (created by nobody),
+/// this server's at the current schema (exit 0, with its users), a Fractal Server database not
+/// yet taken over (byte for byte as it was), an empty PostgreSQL database.
+#[tokio::test]
+async fn db_status_says_where_the_database_stands_and_changes_nothing() {
+    use fractal_testkit::{Service, TestDatabase};
+    const FRACTAL_FIXTURE: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/it/fixtures/fractal-1.3.14.sqlite"
+    );
+    let dir = temp_dir("dbstatus");
+    let (code, out, err) = run_cli(&dir, &["db-status"], &[], None);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("schema: no database file"), "{out}");
+    assert!(err.contains("set-db"), "{err}");
+    assert!(!dir.join("data").join("fractal.db").exists());
+    assert_eq!(run_cli(&dir, &["set-db"], &[], None).0, 0);
+    let (code, out, err) = run_cli(&dir, &["db-status"], &[], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("schema: current ("), "{out}");
+    assert!(out.contains("users: 1"), "{out}");
+
+    let fractal = dir.join("fractal-1.3.14.db");
+    std::fs::copy(FRACTAL_FIXTURE, &fractal).unwrap();
+    let before = std::fs::read(&fractal).unwrap();
+    let url = format!("sqlite://{}", fractal.display());
+    let (code, out, err) = run_cli(&dir, &["db-status", "--database-url", &url], &[], None);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("Fractal Server tables") && out.contains("not yet taken over"),
+        "{out}"
+    );
+    assert!(err.contains("adopt-fractal-db"), "{err}");
+    assert_eq!(
+        std::fs::read(&fractal).unwrap(),
+        before,
+        "the Fractal database changed"
+    );
+
+    if let Some(db) = TestDatabase::new(Service::Postgres).await {
+        let (code, out, err) = run_cli(&dir, &["db-status", "--database-url", &db.url], &[], None);
+        assert_eq!(code, 1, "{out}{err}");
+        assert!(out.contains("schema: empty"), "{out}");
+        assert!(err.contains("not set up"), "{err}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
