@@ -303,12 +303,16 @@ impl<T: UserTable> SeaOrmStore<T> {
         keep: LinksToKeep,
     ) -> Result<Unlinked, AuthError> {
         let of_user = || Expr::col(Oauthaccount::UserId).eq(*user_id);
-        let sqlite = self.db.get_database_backend() == DatabaseBackend::Sqlite;
-        // READ COMMITTED whatever the server's default: the count below must see the unlinks
-        // committed while this one waited for the lock. Under REPEATABLE READ, PostgreSQL's
-        // snapshot would be taken at the locking SELECT, before they commit. (SQLite has no
-        // isolation levels: its transactions are serialisable.)
-        let isolation = (!sqlite).then_some(IsolationLevel::ReadCommitted);
+        let backend = self.db.get_database_backend();
+        let sqlite = backend == DatabaseBackend::Sqlite;
+        // PostgreSQL at READ COMMITTED whatever the server's default: the count below must see
+        // the unlinks committed while this one waited for the lock, and under REPEATABLE READ
+        // PostgreSQL's snapshot would be taken at the locking SELECT, before they commit.
+        // MySQL/MariaDB at the pool's REPEATABLE READ (READ COMMITTED refuses writes with a
+        // statement-based binary log): InnoDB takes the snapshot at the first plain read, the
+        // count, which comes after the lock. (SQLite's transactions are serialisable.)
+        let isolation =
+            (backend == DatabaseBackend::Postgres).then_some(IsolationLevel::ReadCommitted);
         let txn = self
             .db
             .begin_with_config(isolation, None)
