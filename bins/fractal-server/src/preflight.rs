@@ -126,16 +126,32 @@ fn refusal(url: &DatabaseUrl, e: &sea_orm::DbErr) -> Option<Unreachable> {
         Backend::Sqlite => false,
     };
     if missing {
-        let name = database_name(url);
+        let user = url::Url::parse(url.as_str())
+            .ok()
+            .map(|u| decoded(u.username()))
+            .filter(|u| !u.is_empty());
+        // Without a database in the URL, PostgreSQL's is the user's name.
+        let name = Some(database_name(url))
+            .filter(|n| !n.is_empty())
+            .or_else(|| user.clone())
+            .unwrap_or_default();
         let (host, port) = target.rsplit_once(':').unwrap_or((target.as_str(), ""));
+        let host = host.trim_start_matches('[').trim_end_matches(']');
         let create = match url.backend() {
-            Backend::Postgres => match url::Url::parse(url.as_str()) {
-                Ok(u) if !u.username().is_empty() => {
-                    format!("createdb -h {host} -p {port} -U {} {name}", u.username())
-                }
-                _ => format!("createdb -h {host} -p {port} {name}"),
-            },
-            _ => format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4"),
+            Backend::Postgres => {
+                let user = user
+                    .map(|u| format!(" -U {}", shell_word(&u)))
+                    .unwrap_or_default();
+                format!(
+                    "createdb -h {} -p {port}{user} {}",
+                    shell_word(host),
+                    shell_word(&name)
+                )
+            }
+            _ => format!(
+                "CREATE DATABASE `{}` CHARACTER SET utf8mb4",
+                name.replace('`', "``")
+            ),
         };
         return Some(Unreachable::NoSuchDatabase {
             target,
@@ -155,14 +171,21 @@ fn refusal(url: &DatabaseUrl, e: &sea_orm::DbErr) -> Option<Unreachable> {
 fn database_name(url: &DatabaseUrl) -> String {
     url::Url::parse(url.as_str())
         .ok()
-        .and_then(|u| {
-            u.path_segments()?.next().map(|name| {
-                percent_encoding::percent_decode_str(name)
-                    .decode_utf8_lossy()
-                    .into_owned()
-            })
-        })
+        .and_then(|u| u.path_segments()?.next().map(decoded))
         .unwrap_or_default()
+}
+
+/// A URL component with its `%XX` escapes decoded.
+fn decoded(component: &str) -> String {
+    percent_encoding::percent_decode_str(component)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// `word` as one word of a POSIX shell command (quoted by shlex where needed; a word shlex
+/// cannot quote, one with a NUL, as it is: the hint is only printed).
+fn shell_word(word: &str) -> String {
+    shlex::try_quote(word).map_or_else(|_| word.to_owned(), |q| q.into_owned())
 }
 
 /// A URL with any password replaced by `***` (for logs).
@@ -240,6 +263,15 @@ mod tests {
         assert_eq!(hp("postgres:///x"), "localhost:5432");
         // A password with '@' and ':' in it does not confuse the parse.
         assert_eq!(hp("postgres://u:p%40ss:w@h:1/x"), "h:1");
+    }
+
+    #[test]
+    fn names_in_the_create_hint_are_decoded_and_quoted() {
+        let url = DatabaseUrl::parse("postgres://a%40b:pw@[::1]:5433/my%20db", "X").unwrap();
+        assert_eq!(database_name(&url), "my db");
+        assert_eq!(shell_word("my db"), "'my db'");
+        assert_eq!(shell_word("fractal_1"), "fractal_1");
+        assert_eq!(decoded("a%40b"), "a@b");
     }
 
     #[test]

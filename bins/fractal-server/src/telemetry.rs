@@ -58,16 +58,45 @@ fn recordable(meta: &tracing::Metadata<'_>) -> bool {
     !(meta.is_span() && meta.name() == "connect" && meta.target().starts_with("sea_orm::driver"))
 }
 
-/// actix-http logs at ERROR every connection a client breaks (`stream error: request parse
-/// error: …` for a malformed request, which it answers 400 itself, a slow or cut-off request):
-/// any anonymous client could fill the log with such lines. Off unless `RUST_LOG` names
-/// `actix_http` (e.g. `info,actix_http=debug`).
-const CLIENT_CONNECTION_ERRORS: &str = "actix_http::h1::dispatcher=off";
+/// actix-http logs at ERROR every connection a client breaks: `stream error: …` (a malformed
+/// request, which it answers 400 itself; a slow or cut-off one) and `write zero; closing` (a
+/// client that stopped reading). Any anonymous client could fill the log with them, so they
+/// are dropped, unless `RUST_LOG` names `actix_http` (e.g. `info,actix_http=debug`); actix-http's
+/// other errors (a failed response stream, an upgrade handler's error) stay.
+struct ClientConnectionErrors;
+
+/// The start of an event's message, for [`ClientConnectionErrors`].
+#[derive(Default)]
+struct ClientCaused(bool);
+
+impl tracing::field::Visit for ClientCaused {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            let text = format!("{value:?}");
+            self.0 = text.starts_with("stream error") || text.starts_with("write zero");
+        }
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for ClientConnectionErrors {
+    fn event_enabled(
+        &self,
+        event: &tracing::Event<'_>,
+        _: tracing_subscriber::layer::Context<'_, S>,
+    ) -> bool {
+        if event.metadata().target() != "actix_http::h1::dispatcher" {
+            return true;
+        }
+        let mut caused = ClientCaused::default();
+        event.record(&mut caused);
+        !caused.0
+    }
+}
 
 /// Installs the global subscriber: `format`, and `filter` (`RUST_LOG`, tracing's `EnvFilter`
-/// syntax; unset or unparsable, the default for `verbosity`), with actix-http's per-connection
-/// errors off unless the filter names `actix_http` (`CLIENT_CONNECTION_ERRORS`). A second
-/// call is a no-op.
+/// syntax; unset or unparsable, the default for `verbosity`), without actix-http's lines for
+/// connections a client broke unless the filter names `actix_http` (`ClientConnectionErrors`).
+/// A second call is a no-op.
 pub fn init(verbosity: Verbosity, format: LogFormat, filter: Option<&str>) {
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
@@ -80,18 +109,17 @@ pub fn init(verbosity: Verbosity, format: LogFormat, filter: Option<&str>) {
             .ok()
             .map(|e| (f, e))
     });
-    let names_actix_http = chosen
+    let quiet = (!chosen
         .as_ref()
-        .is_some_and(|(f, _)| f.contains("actix_http"));
-    let mut filter = chosen
+        .is_some_and(|(f, _)| f.contains("actix_http")))
+    .then_some(ClientConnectionErrors);
+    let filter = chosen
         .map(|(_, e)| e)
         .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(default));
-    if !names_actix_http && let Ok(quiet) = CLIENT_CONNECTION_ERRORS.parse() {
-        filter = filter.add_directive(quiet);
-    }
     let registry = tracing_subscriber::registry()
         .with(filter)
-        .with(tracing_subscriber::filter::filter_fn(recordable));
+        .with(tracing_subscriber::filter::filter_fn(recordable))
+        .with(quiet);
     let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => registry

@@ -71,7 +71,9 @@ pub trait UserHooks<Id: UserId, P: Profile>: Send + Sync + 'static {
     async fn on_after_login(&self, _user: &User<Id, P>) -> Result<(), AuthError> {
         Ok(())
     }
-    /// A user is about to be deleted.
+    /// A user is about to be deleted. The store may still refuse the deletion after this
+    /// hook (`LastActiveSuperuser`, decided under its lock; a storage error), as FastAPI Users'
+    /// hook may be followed by a failed delete.
     async fn on_before_delete(&self, _user: &User<Id, P>) -> Result<(), AuthError> {
         Ok(())
     }

@@ -182,14 +182,16 @@ impl<Id: GeneratedId, P: Profile + PartialEq> UserDatabase for MemoryStore<Id, P
             .profile
             .as_ref()
             .is_some_and(|change| change.before != current.profile);
-        if !patch.only_if.holds(current) || stale_profile {
-            return Err(AuthError::UserChanged);
-        }
+        // The superuser rule first, as the SQL store decides it (under its lock, before the
+        // conditional write).
         if patch.only_if.keeps_an_active_superuser
             && patch.clears_superuser_flags()
             && state.is_last_active_superuser(id)
         {
             return Err(AuthError::LastActiveSuperuser);
+        }
+        if !patch.only_if.holds(current) || stale_profile {
+            return Err(AuthError::UserChanged);
         }
         if let Some(email) = &patch.email
             && state.email_taken(email.as_str(), Some(id))
@@ -204,11 +206,11 @@ impl<Id: GeneratedId, P: Profile + PartialEq> UserDatabase for MemoryStore<Id, P
     async fn delete(&self, id: &Id, only_if: &UserCondition) -> Result<(), AuthError> {
         let mut state = self.lock();
         let current = state.users.get(id).ok_or(AuthError::UserNotExists)?;
-        if !only_if.holds(current) {
-            return Err(AuthError::UserChanged);
-        }
         if only_if.keeps_an_active_superuser && state.is_last_active_superuser(id) {
             return Err(AuthError::LastActiveSuperuser);
+        }
+        if !only_if.holds(current) {
+            return Err(AuthError::UserChanged);
         }
         state.users.remove(id);
         state.oauth.retain(|_, a| &a.user_id != id);

@@ -146,7 +146,9 @@ pub struct UserCondition {
     /// or a delete, fails with [`AuthError::LastActiveSuperuser`] and writes nothing. Checked
     /// under a lock that keeps the other active superusers so until the write commits, so
     /// two such writes at once cannot each count on the other. A store with no active
-    /// superuser stays writable. (FastAPI Users and Fractal have no such rule.)
+    /// superuser stays writable. Decided before the other fields of the condition: a stale
+    /// condition on the last active superuser is `LastActiveSuperuser` too. (FastAPI Users and
+    /// Fractal have no such rule.)
     pub keeps_an_active_superuser: bool,
 }
 

@@ -19,7 +19,8 @@ use sea_orm::sea_query::{
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection,
     DatabaseTransaction, EntityTrait, IdenStatic, IsolationLevel, ModelTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QueryResult, QuerySelect, Set, TransactionTrait, Value,
+    QueryFilter, QueryOrder, QueryResult, QuerySelect, Set, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait, Value,
 };
 
 use crate::error::{Conflict, map_db_err};
@@ -374,8 +375,8 @@ impl<T: UserTable> SeaOrmStore<T> {
     /// concurrent write of the same kind waits and then counts without this one's user: on
     /// PostgreSQL and MariaDB their rows are locked (`FOR UPDATE`, in id order so that two such
     /// writes queue rather than deadlock; a locking read reads the rows as last committed, so
-    /// the waiting one sees the other's write); on SQLite, which has one writer, a first
-    /// statement that writes takes the database's write lock before the count.
+    /// the waiting one sees the other's write); on SQLite, which has one writer, the
+    /// transaction is `BEGIN IMMEDIATE` and holds the database's write lock before the count.
     ///
     /// # Errors
     /// [`AuthError::LastActiveSuperuser`] as above (nothing is written); storage errors.
@@ -390,9 +391,15 @@ impl<T: UserTable> SeaOrmStore<T> {
         // committed rows at any level.
         let isolation =
             (backend == DatabaseBackend::Postgres).then_some(IsolationLevel::ReadCommitted);
+        // SQLite: BEGIN IMMEDIATE takes the database's write lock first (it has one writer),
+        // so no other write lands between the count and this transaction's own.
         let txn = self
             .db
-            .begin_with_config(isolation, None)
+            .begin_with_options(TransactionOptions {
+                isolation_level: isolation,
+                sqlite_transaction_mode: sqlite.then_some(SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            })
             .await
             .map_err(|e| self.fail(e))?;
         // The active superusers and the user written to, in one statement, in id order: every
@@ -416,19 +423,12 @@ impl<T: UserTable> SeaOrmStore<T> {
                     .add(c(UserColumn::Id).eq(id)),
             )
             .order_by_asc(c(UserColumn::Id));
-        let rows = if sqlite {
-            T::Entity::update_many()
-                .col_expr(
-                    c(UserColumn::IsSuperuser),
-                    Expr::col(c(UserColumn::IsSuperuser)),
-                )
-                .filter(c(UserColumn::Id).eq(id))
-                .exec(&txn)
-                .await
-                .map_err(|e| self.fail(e))?;
-            rows
-        } else {
-            rows.lock_exclusive()
+        // PostgreSQL: FOR NO KEY UPDATE, which foreign-key checks (a token or membership
+        // inserted for one of these users) do not wait for; a DELETE of the row upgrades it.
+        let rows = match backend {
+            DatabaseBackend::Sqlite => rows,
+            DatabaseBackend::Postgres => rows.lock(sea_orm::sea_query::LockType::NoKeyUpdate),
+            _ => rows.lock_exclusive(),
         };
         let rows: Vec<(T::Id, bool, bool)> = rows
             .into_tuple()

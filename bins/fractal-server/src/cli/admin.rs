@@ -2,7 +2,8 @@
 //! `list-users`, the flag commands, and the user lookup and password prompt they share.
 
 use std::io::{BufRead as _, IsTerminal as _};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use crate::user_table::{FractalProfile, FractalUser};
 use auth_core::{AuthError, Email, LogMailer, Page, Safety, UserCreate, UserDatabase, UserUpdate};
@@ -63,13 +64,16 @@ pub(super) async fn db_status(settings: Settings) -> Result<(), Failure> {
             state.pending.join(", ")
         );
     }
-    let unusable = state.unusable(url);
-    let _ = db.close().await;
-    if let Some(message) = unusable {
+    if let Some(message) = state.unusable(url) {
+        let _ = db.close().await;
         return Err(Failure::Other(message));
     }
-    let stack = open(&settings).await?;
-    println!("users: {}", stack.store.count().await?);
+    // On the same read-only connection: no Redis, plugin or pool of the server's.
+    let users = crate::user_table::SeaOrmStore::new(db.clone())
+        .count()
+        .await;
+    let _ = db.close().await;
+    println!("users: {}", users?);
     Ok(())
 }
 
@@ -152,29 +156,66 @@ pub(super) fn read_password(
     Ok(SecretString::from(first))
 }
 
+/// SIGINT's handling around the password prompt, set up once per process.
+struct PromptSignals {
+    /// True outside a prompt: SIGINT then does what it does by default (ends the process).
+    outside_prompt: Arc<AtomicBool>,
+    /// Set by SIGINT (read during and right after a prompt).
+    interrupted: Arc<AtomicBool>,
+}
+
+/// The process's [`PromptSignals`], registered on first use.
+///
+/// # Errors
+/// The handlers cannot be installed: the prompt would then leave the terminal without echo on
+/// Ctrl-C, so it is not shown.
+fn prompt_signals() -> Result<&'static PromptSignals, Failure> {
+    static SIGNALS: OnceLock<Result<PromptSignals, String>> = OnceLock::new();
+    SIGNALS
+        .get_or_init(|| {
+            use signal_hook::consts::SIGINT;
+            let outside_prompt = Arc::new(AtomicBool::new(true));
+            let interrupted = Arc::new(AtomicBool::new(false));
+            // Registered first, so that outside a prompt it ends the process before the flag
+            // is of any use; never unregistered (signal-hook's `unregister` would leave SIGINT
+            // ignored rather than give back its default).
+            signal_hook::flag::register_conditional_default(SIGINT, Arc::clone(&outside_prompt))
+                .map_err(|e| e.to_string())?;
+            signal_hook::flag::register(SIGINT, Arc::clone(&interrupted))
+                .map_err(|e| e.to_string())?;
+            Ok(PromptSignals {
+                outside_prompt,
+                interrupted,
+            })
+        })
+        .as_ref()
+        .map_err(|e| {
+            Failure::Other(format!(
+                "cannot prepare the password prompt ({e}); pass --password-stdin"
+            ))
+        })
+}
+
 /// One line typed on the terminal without echo.
 ///
 /// rpassword (7.5) reads Ctrl-C itself and raises SIGINT *before* it gives the terminal its
 /// settings back, so with SIGINT's default action the command died leaving the shell without
 /// echo (rpassword PR #134, open). While the prompt is open, SIGINT only sets a flag:
 /// rpassword then returns `Interrupted` and restores the terminal, and the command ends with
-/// [`Failure::Interrupted`].
+/// [`Failure::Interrupted`]; outside the prompt Ctrl-C ends the command as it always does. A
+/// Ctrl-C typed before the prompt has switched the terminal over only sets the flag: the
+/// prompt goes on, and ends as interrupted when it returns.
 fn prompt_hidden(prompt: &str) -> Result<String, Failure> {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
-    let interrupted = Arc::new(AtomicBool::new(false));
-    let handler =
-        signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&interrupted));
+    let signals = prompt_signals()?;
+    signals.interrupted.store(false, Ordering::SeqCst);
+    signals.outside_prompt.store(false, Ordering::SeqCst);
     let read = rpassword::prompt_password(prompt);
-    if let Ok(id) = handler {
-        signal_hook::low_level::unregister(id);
-    }
+    signals.outside_prompt.store(true, Ordering::SeqCst);
+    // Read after the default is back: a Ctrl-C in between is not lost.
+    let interrupted = signals.interrupted.load(Ordering::SeqCst);
     match read {
-        Ok(line) if !interrupted.load(Ordering::SeqCst) => Ok(line),
-        Err(e)
-            if e.kind() != std::io::ErrorKind::Interrupted
-                && !interrupted.load(Ordering::SeqCst) =>
-        {
+        Ok(line) if !interrupted => Ok(line),
+        Err(e) if e.kind() != std::io::ErrorKind::Interrupted && !interrupted => {
             Err(Failure::Other(format!("cannot read the password: {e}")))
         }
         _ => Err(Failure::Interrupted),

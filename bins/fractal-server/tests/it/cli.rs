@@ -894,50 +894,86 @@ async fn start_up_and_request_logs() {
 }
 
 /// Ctrl-C at the password prompt ends the command with exit code 130, nothing changed, and
-/// gives the terminal its echo back. rpassword 7.5 raises SIGINT before restoring the terminal,
-/// so the command used to die leaving the shell without echo. Run on a pseudo-terminal made by
-/// Python's `pty` (the prompt reads `/dev/tty`, so the command needs a controlling terminal);
-/// the `^C` is sent once the prompt has turned echo off, read from the terminal's own state.
+/// gives the terminal its echo back; after the prompt, Ctrl-C still ends the command at once.
+/// rpassword 7.5 raises SIGINT before restoring the terminal, so the command used to die
+/// leaving the shell without echo; and a handler removed after the prompt would leave SIGINT
+/// ignored for the rest of the command. Run on a pseudo-terminal made by Python's `pty` (the
+/// prompt reads `/dev/tty`, so the command needs a controlling terminal); each `^C` is sent
+/// once the terminal's own state shows where the command is (echo off: in the prompt; echo
+/// back: past it). After the prompt the command waits for the SQLite write lock, which the
+/// session holds, so only Ctrl-C can end it within the deadline.
 #[test]
 fn ctrl_c_at_the_password_prompt_gives_the_terminal_back() {
     const SESSION: &str = r#"
-import os, pty, sys, termios
+import os, pty, sqlite3, sys, termios, time
+binary, mode = sys.argv[1], sys.argv[2]
+deadline = time.monotonic() + 20
+def echo_on(fd):
+    return bool(termios.tcgetattr(fd)[3] & termios.ECHO)
+def until(cond, what):
+    while not cond():
+        if time.monotonic() > deadline:
+            sys.exit("timed out waiting: " + what)
+        time.sleep(0.005)
+lock = None
+if mode == "after":
+    lock = sqlite3.connect("data/fractal.db", isolation_level=None, timeout=5)
+    lock.execute("BEGIN IMMEDIATE")
 pid, fd = pty.fork()
 if pid == 0:
-    os.execve(sys.argv[1], [sys.argv[1], "set-password", "admin@fractal.xy"], dict(os.environ))
-echo_at_start = bool(termios.tcgetattr(fd)[3] & termios.ECHO)
+    os.execve(binary, [binary, "set-password", "admin@fractal.xy"], dict(os.environ))
+echo_at_start = echo_on(fd)
 seen = b""
-while b"Password for" not in seen:
-    seen += os.read(fd, 1024)
-while termios.tcgetattr(fd)[3] & termios.ECHO:
-    os.sched_yield()
-os.write(fd, b"half-typed\x03")
-try:
-    while os.read(fd, 1024):
-        pass
-except OSError:
-    pass
-_, status = os.waitpid(pid, 0)
+def prompted(text):
+    global seen
+    while text not in seen:
+        if time.monotonic() > deadline:
+            sys.exit("timed out waiting for " + repr(text) + ": " + repr(seen))
+        seen += os.read(fd, 1024)
+prompted(b"Password for")
+until(lambda: not echo_on(fd), "echo off")
+if mode == "during":
+    os.write(fd, b"half-typed\x03")
+else:
+    os.write(fd, b"new-password-1\r")
+    prompted(b"Again:")
+    os.write(fd, b"new-password-1\r")
+    until(lambda: echo_on(fd), "echo back after the prompt")
+    os.write(fd, b"\x03")
+status = None
+def ended():
+    global status
+    done, st = os.waitpid(pid, os.WNOHANG)
+    if done:
+        status = st
+    return done != 0
+until(ended, "the command to end")
 lflag = termios.tcgetattr(fd)[3]
 print(os.waitstatus_to_exitcode(status), echo_at_start, bool(lflag & termios.ECHO), bool(lflag & termios.ISIG))
 "#;
-    let dir = temp_dir("ctrlc");
-    assert_eq!(run_cli(&dir, &["set-db"], &[], None).0, 0);
-    let out = Command::new("python3")
-        .current_dir(&dir)
-        .env("JWT_SECRET_KEY", crate::helpers::TEST_JWT_SECRET)
-        .env("RUST_LOG", "warn")
-        .args(["-c", SESSION, env!("CARGO_BIN_EXE_fractal-server")])
-        .output()
-        .expect("python3 runs the terminal session");
-    let report = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{report}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(report.trim(), "130 True True True");
-    let _ = std::fs::remove_dir_all(dir);
+    for (mode, expected) in [
+        ("during", vec!["130 True True True"]),
+        // Killed by SIGINT, or 130 if the Ctrl-C came as the prompt handed SIGINT back.
+        ("after", vec!["-2 True True True", "130 True True True"]),
+    ] {
+        let dir = temp_dir("ctrlc");
+        assert_eq!(run_cli(&dir, &["set-db"], &[], None).0, 0);
+        let out = Command::new("python3")
+            .current_dir(&dir)
+            .env("JWT_SECRET_KEY", crate::helpers::TEST_JWT_SECRET)
+            .env("RUST_LOG", "warn")
+            .args(["-c", SESSION, env!("CARGO_BIN_EXE_fractal-server"), mode])
+            .output()
+            .expect("python3 (CI installs it) runs the terminal session");
+        let report = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{mode}: {report}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(expected.contains(&report.trim()), "{mode}: {report}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
 
 /// `db-status` says where a database stands and changes nothing: no file (created by nobody),

@@ -725,6 +725,23 @@ pub async fn last_active_superuser_stays<S: Samples>(s: Arc<dyn SuiteStore<S::Id
             "{what}"
         );
     }
+    // The rule is decided before the rest of the condition, on every store.
+    let stale = UserCondition {
+        email: Some("someone-else@example.org".into()),
+        ..keep.clone()
+    };
+    let stale_demote = UserPatch {
+        only_if: stale.clone(),
+        ..demote()
+    };
+    assert!(matches!(
+        s.update(&admin.id, &stale_demote).await,
+        Err(AuthError::LastActiveSuperuser)
+    ));
+    assert!(matches!(
+        s.delete(&admin.id, &stale).await,
+        Err(AuthError::LastActiveSuperuser)
+    ));
     // A guarded write that takes nothing away passes, and so do writes to other users.
     let renamed = UserPatch {
         email: Some(Email::parse("Root@example.org").unwrap()),
