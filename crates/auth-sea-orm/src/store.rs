@@ -292,6 +292,29 @@ impl<T: UserTable> SeaOrmStore<T> {
         Ok(res.rows_affected())
     }
 
+    /// The transaction of a write guarded by a check over rows it locks first (a user's last
+    /// login link, the last active superuser). PostgreSQL at READ COMMITTED whatever the
+    /// server's default: under REPEATABLE READ a transaction that waited for a row another one
+    /// changed fails to serialize, and a count would not see what committed while it waited.
+    /// MySQL/MariaDB at the pool's REPEATABLE READ (READ COMMITTED refuses writes with a
+    /// statement-based binary log): InnoDB's locking reads read the rows as last committed,
+    /// and a plain read takes its snapshot when it first runs, after the locks. SQLite:
+    /// `BEGIN IMMEDIATE`, its one writer's lock first, so no write lands between the check and
+    /// this transaction's own.
+    async fn begin_checked_write(&self) -> Result<DatabaseTransaction, AuthError> {
+        let backend = self.db.get_database_backend();
+        self.db
+            .begin_with_options(TransactionOptions {
+                isolation_level: (backend == DatabaseBackend::Postgres)
+                    .then_some(IsolationLevel::ReadCommitted),
+                sqlite_transaction_mode: (backend == DatabaseBackend::Sqlite)
+                    .then_some(SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            })
+            .await
+            .map_err(|e| self.fail(e))
+    }
+
     /// [`UserDatabase::delete_oauth_account`] in one transaction: delete, count what is left,
     /// roll back if that breaks `keep`. Concurrent unlinks of one user are serialised: on
     /// PostgreSQL and MariaDB by first locking the user's row (`SELECT … FOR UPDATE`; the count
@@ -304,21 +327,8 @@ impl<T: UserTable> SeaOrmStore<T> {
         keep: LinksToKeep,
     ) -> Result<Unlinked, AuthError> {
         let of_user = || Expr::col(Oauthaccount::UserId).eq(*user_id);
-        let backend = self.db.get_database_backend();
-        let sqlite = backend == DatabaseBackend::Sqlite;
-        // PostgreSQL at READ COMMITTED whatever the server's default: the count below must see
-        // the unlinks committed while this one waited for the lock, and under REPEATABLE READ
-        // PostgreSQL's snapshot would be taken at the locking SELECT, before they commit.
-        // MySQL/MariaDB at the pool's REPEATABLE READ (READ COMMITTED refuses writes with a
-        // statement-based binary log): InnoDB takes the snapshot at the first plain read, the
-        // count, which comes after the lock. (SQLite's transactions are serialisable.)
-        let isolation =
-            (backend == DatabaseBackend::Postgres).then_some(IsolationLevel::ReadCommitted);
-        let txn = self
-            .db
-            .begin_with_config(isolation, None)
-            .await
-            .map_err(|e| self.fail(e))?;
+        let sqlite = self.db.get_database_backend() == DatabaseBackend::Sqlite;
+        let txn = self.begin_checked_write().await?;
         if !sqlite {
             // One record lock (the user's row, by primary key): concurrent unlinks of one user
             // queue behind it and cannot deadlock, as locking the user's links did on MariaDB.
@@ -383,25 +393,7 @@ impl<T: UserTable> SeaOrmStore<T> {
     async fn keep_an_active_superuser(&self, id: T::Id) -> Result<DatabaseTransaction, AuthError> {
         let c = ucol::<T>;
         let backend = self.db.get_database_backend();
-        let sqlite = backend == DatabaseBackend::Sqlite;
-        // PostgreSQL at READ COMMITTED, whatever the server's default: under REPEATABLE READ,
-        // a transaction that waited for a row another one changed fails to serialize.
-        // MySQL/MariaDB at the pool's REPEATABLE READ (see `connect`: READ COMMITTED refuses
-        // writes with a statement-based binary log); InnoDB's locking reads read the latest
-        // committed rows at any level.
-        let isolation =
-            (backend == DatabaseBackend::Postgres).then_some(IsolationLevel::ReadCommitted);
-        // SQLite: BEGIN IMMEDIATE takes the database's write lock first (it has one writer),
-        // so no other write lands between the count and this transaction's own.
-        let txn = self
-            .db
-            .begin_with_options(TransactionOptions {
-                isolation_level: isolation,
-                sqlite_transaction_mode: sqlite.then_some(SqliteTransactionMode::Immediate),
-                ..TransactionOptions::default()
-            })
-            .await
-            .map_err(|e| self.fail(e))?;
+        let txn = self.begin_checked_write().await?;
         // The active superusers and the user written to, in one statement, in id order: every
         // such transaction takes its row locks in the same order, so two of them queue and
         // never deadlock (locking the written row afterwards, by the write itself, let one

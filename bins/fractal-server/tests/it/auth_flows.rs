@@ -215,16 +215,18 @@ async fn the_last_active_superuser_stays() {
             continue;
         };
         let admin = app.admin_token().await;
-        let me: Value = app
-            .client
-            .get(app.url("/auth/current-user"))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let current_user = || async {
+            app.client
+                .get(app.url("/auth/current-user"))
+                .bearer_auth(&admin)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        };
+        let me = current_user().await;
         let admin_id = me["id"].as_i64().unwrap();
         let path = format!("/auth/users/{admin_id}");
         let refused = |res: reqwest::Response| async move {
@@ -265,17 +267,7 @@ async fn the_last_active_superuser_stays() {
             .unwrap();
         refused(res).await;
         // Nothing changed: the admin is still an active superuser, with its session.
-        let again: Value = app
-            .client
-            .get(app.url("/auth/current-user"))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        assert_eq!(again, me, "{service:?}");
+        assert_eq!(current_user().await, me, "{service:?}");
         // A second superuser: the first may step down, and then the second is the last.
         let second = app
             .create_user(
