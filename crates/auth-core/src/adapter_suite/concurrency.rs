@@ -523,21 +523,43 @@ pub async fn last_link_survives_concurrent_unlinks<S: Samples>(
                 })
             })
             .collect();
-        let (mut unlinked, mut refused) = (0, 0);
-        for t in tasks {
-            match t.await.unwrap() {
-                Ok(()) => unlinked += 1,
-                Err(AuthError::LastLoginMethod) => refused += 1,
-                Err(e) => panic!("round {round}: unexpected {e:?}"),
-            }
-        }
-        assert_eq!((unlinked, refused), (3, 1), "round {round}");
+        let outcome = landed_and_refused(tasks, |e| matches!(e, AuthError::LastLoginMethod)).await;
+        assert_eq!(outcome, (3, 1), "round {round}");
         assert_eq!(
             s.oauth_accounts(&user.id).await.unwrap().len(),
             1,
             "round {round}"
         );
     }
+}
+
+/// How many of concurrent writes landed and how many were refused as `refusal` says; any
+/// other outcome fails the case.
+async fn landed_and_refused(
+    tasks: Vec<tokio::task::JoinHandle<Result<(), AuthError>>>,
+    refusal: fn(&AuthError) -> bool,
+) -> (usize, usize) {
+    let (mut landed, mut refused) = (0, 0);
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(()) => landed += 1,
+            Err(e) if refusal(&e) => refused += 1,
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    (landed, refused)
+}
+
+/// The store's active superusers, by id.
+async fn active_superusers<S: Samples>(
+    s: &Arc<dyn SuiteStore<S::Id, S::Profile>>,
+) -> Vec<User<S::Id, S::Profile>> {
+    s.list(Page::ALL)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|u| u.is_superuser && u.is_active)
+        .collect()
 }
 
 /// Two superusers taking away each other's status at once, through the user manager
@@ -574,13 +596,7 @@ pub async fn an_active_superuser_survives_concurrent_demotions<S: Samples>(
         );
         create.is_superuser = true;
         m.create(create, Safety::Unsafe).await.unwrap();
-        let admins: Vec<_> = s
-            .list(Page::ALL)
-            .await
-            .unwrap()
-            .into_iter()
-            .filter(|u| u.is_superuser && u.is_active)
-            .collect();
+        let admins = active_superusers::<S>(&s).await;
         assert_eq!(admins.len(), 2, "round {round}");
         let barrier = Arc::new(Barrier::new(2));
         let tasks: Vec<_> = admins
@@ -612,22 +628,10 @@ pub async fn an_active_superuser_survives_concurrent_demotions<S: Samples>(
                 })
             })
             .collect();
-        let (mut landed, mut refused) = (0, 0);
-        for t in tasks {
-            match t.await.unwrap() {
-                Ok(()) => landed += 1,
-                Err(AuthError::LastActiveSuperuser) => refused += 1,
-                Err(e) => panic!("round {round} ({a:?}, {b:?}): unexpected {e:?}"),
-            }
-        }
-        assert_eq!((landed, refused), (1, 1), "round {round} ({a:?}, {b:?})");
-        let left: Vec<_> = s
-            .list(Page::ALL)
-            .await
-            .unwrap()
-            .into_iter()
-            .filter(|u| u.is_superuser && u.is_active)
-            .collect();
+        let outcome =
+            landed_and_refused(tasks, |e| matches!(e, AuthError::LastActiveSuperuser)).await;
+        assert_eq!(outcome, (1, 1), "round {round} ({a:?}, {b:?})");
+        let left = active_superusers::<S>(&s).await;
         assert_eq!(left.len(), 1, "round {round} ({a:?}, {b:?})");
     }
 }
